@@ -1,0 +1,96 @@
+"""Thin command line: parse arguments, call the library, print one-line errors.
+
+Every verb is a plain library function; see :mod:`meshbench.run`, :mod:`meshbench.report`,
+:mod:`meshbench.platforms.local.cleanup`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from meshbench import __version__
+from meshbench.errors import MeshbenchError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from meshbench.run import run_scenario
+
+    run_dir = run_scenario(
+        Path(args.scenario),
+        results_root=Path(args.results),
+        platform_name=args.platform,
+        resume=Path(args.resume) if args.resume else None,
+        dry_run=args.dry_run,
+    )
+    if run_dir is not None:
+        print(run_dir)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from meshbench.report import report_run
+
+    report_run(Path(args.run_dir))
+    return 0
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from meshbench.platforms.local.cleanup import clean
+
+    removed = clean()
+    print(f"removed {len(removed)} leftover resource(s)" + (": " + ", ".join(removed) if removed else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="meshbench",
+        description="Measure how much latency a service-mesh sidecar adds to your workload.",
+    )
+    p.add_argument("--version", action="version", version=f"meshbench {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run a scenario and store its results")
+    r.add_argument("scenario", help="scenario YAML, e.g. scenarios/default.yaml")
+    r.add_argument("--results", default="results", help="results root (default: results)")
+    r.add_argument(
+        "--platform", choices=["local", "kind"], default=None,
+        help="override the scenario's platform",
+    )
+    r.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run in RUN_DIR")
+    r.add_argument(
+        "--dry-run", action="store_true",
+        help="print the ordered plan (every platform step) without executing anything",
+    )
+    r.set_defaults(func=_cmd_run)
+
+    rep = sub.add_parser("report", help="per-mesh latency table and overhead against none")
+    rep.add_argument("run_dir", help="a directory printed by `meshbench run`")
+    rep.set_defaults(func=_cmd_report)
+
+    c = sub.add_parser("clean", help="remove namespaces and processes a killed run left behind")
+    c.set_defaults(func=_cmd_clean)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``meshbench`` console script."""
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.func
+    try:
+        return handler(args)
+    except MeshbenchError as e:
+        print(f"meshbench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("meshbench: interrupted; everything created was removed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Open-loop load generation (Locust underneath) and latency recording."""

@@ -1,0 +1,88 @@
+"""The interface every platform implements.
+
+The orchestrator (:mod:`meshbench.run`) only talks to these two classes, so a scenario
+runs unchanged on the local platform and on Kubernetes.
+"""
+
+from __future__ import annotations
+
+import abc
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meshbench.load.spec import LoadRequest, LoadSummary
+from meshbench.scenario import Scenario
+
+
+@dataclass
+class UsageSnapshot:
+    """Cumulative CPU time (s) and current memory (bytes) per container, at one instant."""
+
+    taken_at_s: float  # monotonic seconds
+    cpu_s: dict[str, float] = field(default_factory=dict)  # key: "<pod>/<container>"
+    rss_bytes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Proof:
+    """Evidence that the deployment is what the mesh name says it is."""
+
+    sidecars: dict[str, bool]  # pod -> has a sidecar
+    crossed_sidecars: bool  # a probe request was seen by the sidecars
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Deployment(abc.ABC):
+    """The sample application deployed with one mesh, ready to take load."""
+
+    mesh: str
+    scenario: Scenario
+
+    @abc.abstractmethod
+    def verify(self) -> Proof:
+        """Check sidecars are present (or absent for ``none``) and a request crossed them.
+
+        Raises :class:`~meshbench.errors.PlatformError` when the check fails.
+        """
+
+    @abc.abstractmethod
+    def reset_sidecar_stats(self) -> None:
+        """Zero the sidecars' counters, so the next trial's counters are its own."""
+
+    @abc.abstractmethod
+    def sidecar_stats(self) -> dict[str, dict[str, int]]:
+        """Every sidecar's counters, keyed by pod name (empty for ``none``)."""
+
+    @abc.abstractmethod
+    def usage(self) -> UsageSnapshot:
+        """CPU and memory of every sidecar, service and the generator right now."""
+
+    @abc.abstractmethod
+    def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
+        """Run the bounded load; leave summary.json, latency.hlog, locust_stats.json in out_dir."""
+
+    def sidecar_request_counters(self) -> dict[str, int]:
+        """Requests each pod's sidecar received inbound, keyed by pod (for accounting)."""
+        return {}
+
+
+class Platform(abc.ABC):
+    """Where the sample application runs."""
+
+    name: str
+    concurrent_meshes: bool = False
+    """True when several meshes can be deployed side by side (then trials interleave freely)."""
+
+    @abc.abstractmethod
+    def environment(self) -> dict[str, Any]:
+        """Versions, core pinning and anything else recorded in run.json."""
+
+    @abc.abstractmethod
+    def deploy(self, mesh: str) -> AbstractContextManager[Deployment]:
+        """Deploy the scenario's topology with ``mesh``; removed on exit, on every path."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release platform-wide resources (a cluster it created, a bridge namespace)."""
+

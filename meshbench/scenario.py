@@ -1,0 +1,170 @@
+"""Declarative benchmark scenarios: YAML in, a validated, frozen :class:`Scenario` out.
+
+Validation errors name the file, the field, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from meshbench.errors import ScenarioError
+from meshbench.topology import Topology, chain
+
+MESHES: dict[str, tuple[str, ...]] = {
+    "local": ("none", "envoy", "envoy-mtls"),
+    "kind": ("none", "istio", "linkerd", "kuma", "istio-ambient"),
+}
+"""Mesh names each platform understands. ``none`` is the baseline everywhere."""
+
+BASELINE_MESH = "none"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoadSpec(_Model):
+    """How the open-loop generator drives the entry service."""
+
+    rates_rps: tuple[float, ...] = Field(min_length=1, description="target request rates")
+    duration_s: float = Field(gt=0, le=3600, description="measured part of each trial")
+    warmup_s: float = Field(default=5.0, ge=0, le=600, description="recorded, tagged, excluded")
+    connections: int = Field(
+        default=16, ge=1, le=4096, description="concurrent connections (Locust users)"
+    )
+    schedule: Literal["constant", "poisson"] = "constant"
+    path: str = Field(default="/", pattern=r"^/")
+    timeout_s: float = Field(default=5.0, gt=0, le=120, description="per-request timeout")
+
+    @model_validator(mode="after")
+    def _rates_positive(self) -> LoadSpec:
+        bad = [r for r in self.rates_rps if r <= 0 or r > 1_000_000]
+        if bad:
+            raise ValueError(f"every rate must be > 0 and <= 1000000 rps; got {bad}")
+        return self
+
+
+class ValiditySpec(_Model):
+    """When a trial is stored as ``valid=false`` (never silently reported)."""
+
+    max_send_lag_p99_ms: float = Field(
+        default=5.0, gt=0, description="generator fell behind its schedule beyond this"
+    )
+    max_generator_cpu: float = Field(
+        default=0.95, gt=0, le=64, description="generator CPU in cores (1.0 = one full core)"
+    )
+    max_error_ratio: float = Field(default=0.0, ge=0, le=1, description="errors / requests")
+    min_achieved_ratio: float = Field(
+        default=0.95, gt=0, le=1, description="achieved rps / target rps"
+    )
+
+
+class LocalSpec(_Model):
+    """Settings of the embedded local platform."""
+
+    load_cpus: str = Field(default="0", pattern=r"^[0-9,-]+$", description="taskset list")
+    pod_cpus: str = Field(default="1", pattern=r"^[0-9,-]+$", description="taskset list")
+    envoy_concurrency: int = Field(default=1, ge=1, le=64, description="Envoy worker threads")
+    envoy_log_level: Literal["trace", "debug", "info", "warning", "error", "critical", "off"] = (
+        "warning"
+    )
+
+
+class KindSpec(_Model):
+    """Settings of the kind (Kubernetes) platform; see meshbench.platforms.kind."""
+
+    cluster_name: str = Field(default="meshbench", pattern=r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+    context: str | None = Field(
+        default=None,
+        description="an existing kube context to use instead of a kind cluster meshbench creates; "
+        "must be named explicitly (a load test must never hit a cluster by accident)",
+    )
+    mtls: bool = Field(default=True, description="mutual TLS between sidecars (Linkerd: always on)")
+    load_workers: int = Field(default=1, ge=1, le=64, description="Locust worker pods")
+    namespace_prefix: str = Field(default="mb", pattern=r"^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$")
+    keep_cluster: bool = Field(default=True, description="keep the kind cluster for the next run")
+
+
+class Scenario(_Model):
+    """A whole benchmark: what to deploy, which meshes, which loads, how often."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    description: str = ""
+    platform: Literal["local", "kind"] = "local"
+    meshes: tuple[str, ...] = Field(min_length=1)
+    client_sidecar: bool = Field(
+        default=False, description="put a sidecar in the load generator's pod too"
+    )
+    topology: Topology = Field(default_factory=lambda: chain(3))
+    load: LoadSpec
+    repeats: int = Field(default=3, ge=1, le=1000)
+    seed: int = Field(default=1, ge=0, description="seeds the trial order; recorded")
+    validity: ValiditySpec = Field(default_factory=ValiditySpec)
+    local: LocalSpec = Field(default_factory=LocalSpec)
+    kind: KindSpec = Field(default_factory=KindSpec)
+
+    @model_validator(mode="after")
+    def _check_meshes(self) -> Scenario:
+        allowed = MESHES[self.platform]
+        bad = [m for m in self.meshes if m not in allowed]
+        if bad:
+            raise ValueError(
+                f"meshes {bad} are not available on platform {self.platform!r}; "
+                f"allowed: {list(allowed)}"
+            )
+        dupes = sorted({m for m in self.meshes if self.meshes.count(m) > 1})
+        if dupes:
+            raise ValueError(f"meshes must be unique; repeated: {dupes}")
+        return self
+
+    @property
+    def has_baseline(self) -> bool:
+        """Whether the run includes the ``none`` baseline that overheads are measured against."""
+        return BASELINE_MESH in self.meshes
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = []
+    for e in error.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{source}: {field}: unknown field (check the spelling)")
+        elif e["type"] == "missing":
+            lines.append(f"{source}: {field}: required field is missing")
+        else:
+            lines.append(f"{source}: {field}: {e.get('input')!r} is invalid: {msg}")
+    return "; ".join(lines)
+
+
+def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
+    """Validate an already-parsed mapping; errors name ``source``, the field and the value."""
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            f"{source}: a scenario must be a YAML mapping, got {type(data).__name__}",
+            fix="start from scenarios/default.yaml",
+        )
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as e:
+        raise ScenarioError(_describe(e, source), fix="see scenarios/default.yaml") from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ScenarioError(
+            f"cannot read scenario {p}: {e.strerror}", fix="pass a path like scenarios/default.yaml"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ScenarioError(f"{p}: not valid YAML: {e}", fix="check the indentation") from None
+    return parse_scenario(data, str(p))
