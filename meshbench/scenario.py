@@ -74,6 +74,9 @@ class LocalSpec(_Model):
     )
 
 
+_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|Ki|Mi|Gi)?$"
+
+
 class KindSpec(_Model):
     """Settings of the kind (Kubernetes) platform; see meshbench.platforms.kind."""
 
@@ -87,6 +90,37 @@ class KindSpec(_Model):
     load_workers: int = Field(default=1, ge=1, le=64, description="Locust worker pods")
     namespace_prefix: str = Field(default="mb", pattern=r"^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$")
     keep_cluster: bool = Field(default=True, description="keep the kind cluster for the next run")
+    replicas: int = Field(default=1, ge=1, le=20, description="pods per service")
+    image: str | None = Field(
+        default=None,
+        description="a meshbench image the cluster can pull; default: build meshbench:<version> "
+        "from manifests/image and `kind load` it",
+    )
+    pin_nodes: bool = Field(
+        default=True,
+        description="schedule app and load pods on the workers labelled by manifests/kind "
+        "(only on clusters meshbench created)",
+    )
+    app_cpu_request: str = Field(default="250m", pattern=_QUANTITY)
+    app_memory_request: str = Field(default="64Mi", pattern=_QUANTITY)
+    app_memory_limit: str = Field(default="256Mi", pattern=_QUANTITY)
+    app_cpu_limit: str | None = Field(
+        default=None,
+        pattern=_QUANTITY,
+        description="none by default: CFS throttling of a CPU limit shows up as tail latency",
+    )
+    load_cpu_request: str = Field(default="1", pattern=_QUANTITY)
+    load_memory_limit: str = Field(default="1Gi", pattern=_QUANTITY)
+    install_timeout_s: float = Field(
+        default=600, gt=0, le=3600, description="deadline of each mesh install / removal"
+    )
+    ready_timeout_s: float = Field(
+        default=300, gt=0, le=3600, description="deadline for pods Ready and sidecars present"
+    )
+    load_start_delay_s: float = Field(
+        default=20, ge=0, le=600,
+        description="load workers share a schedule origin this long after their Job is created",
+    )
 
 
 class Scenario(_Model):

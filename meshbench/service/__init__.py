@@ -1,0 +1,1 @@
+"""The sample microservice every platform deploys (aiohttp; one process per pod)."""

@@ -1,0 +1,3 @@
+from meshbench.service.app import main
+
+main()
