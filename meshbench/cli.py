@@ -7,6 +7,7 @@ Every verb is a plain library function; see :mod:`meshbench.run`, :mod:`meshbenc
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,8 +43,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_clean(args: argparse.Namespace) -> int:
     from meshbench.platforms.local.cleanup import clean
 
-    removed = clean()
-    print(f"removed {len(removed)} leftover resource(s)" + (": " + ", ".join(removed) if removed else ""))
+    removed = clean(force=args.force)
+    print(
+        f"removed {len(removed)} leftover resource(s)"
+        + (": " + ", ".join(removed) if removed else "")
+    )
     return 0
 
 
@@ -59,12 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("scenario", help="scenario YAML, e.g. scenarios/default.yaml")
     r.add_argument("--results", default="results", help="results root (default: results)")
     r.add_argument(
-        "--platform", choices=["local", "kind"], default=None,
+        "--platform",
+        choices=["local", "kind"],
+        default=None,
         help="override the scenario's platform",
     )
     r.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run in RUN_DIR")
     r.add_argument(
-        "--dry-run", action="store_true",
+        "--dry-run",
+        action="store_true",
         help="print the ordered plan (every platform step) without executing anything",
     )
     r.set_defaults(func=_cmd_run)
@@ -74,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=_cmd_report)
 
     c = sub.add_parser("clean", help="remove namespaces and processes a killed run left behind")
+    c.add_argument(
+        "--force", action="store_true", help="also remove resources of runs still in progress"
+    )
     c.set_defaults(func=_cmd_clean)
     return p
 
@@ -81,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``meshbench`` console script."""
     args = build_parser().parse_args(argv)
+    # Ctrl-C must always reach us (a shell may start background jobs with SIGINT ignored),
+    # so that every exit path removes what the run created.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     handler: Handler = args.func
     try:
         return handler(args)

@@ -98,41 +98,69 @@ def execution_order(trials: list[Trial], platform: Platform) -> list[Trial]:
 
 
 def _ms(h: Any, percentile: float) -> float:
-    return float(h.get_value_at_percentile(percentile)) / 1000.0 if h.get_total_count() else float("nan")
+    return (
+        float(h.get_value_at_percentile(percentile)) / 1000.0
+        if h.get_total_count()
+        else float("nan")
+    )
 
 
 def _usage_row(before: UsageSnapshot, after: UsageSnapshot) -> dict[str, float]:
     wall = max(1e-9, after.taken_at_s - before.taken_at_s)
 
     def cores(role: str) -> float:
-        return sum(after.cpu_s[k] - before.cpu_s.get(k, after.cpu_s[k])
-                   for k in after.cpu_s if k.endswith("/" + role)) / wall
+        return (
+            sum(
+                after.cpu_s[k] - before.cpu_s.get(k, after.cpu_s[k])
+                for k in after.cpu_s
+                if k.endswith("/" + role)
+            )
+            / wall
+        )
 
     def mib(role: str) -> float:
         return sum(v for k, v in after.rss_bytes.items() if k.endswith("/" + role)) / 2**20
 
-    return {"sidecar_cpu": round(cores("sidecar"), 4), "service_cpu": round(cores("app"), 4),
-            "sidecar_rss_mib": round(mib("sidecar"), 2), "service_rss_mib": round(mib("app"), 2)}
+    return {
+        "sidecar_cpu": round(cores("sidecar"), 4),
+        "service_cpu": round(cores("app"), 4),
+        "sidecar_rss_mib": round(mib("sidecar"), 2),
+        "service_rss_mib": round(mib("app"), 2),
+    }
 
 
-def validity(scenario: Scenario, trial: Trial, s: LoadSummary, lag_p99_ms: float,
-             accounting: list[str]) -> list[str]:
+def validity(
+    scenario: Scenario, trial: Trial, s: LoadSummary, lag_p99_ms: float, accounting: list[str]
+) -> list[str]:
     """Reasons this trial must not be reported (empty: valid)."""
     v = scenario.validity
     reasons = []
     if s.requests == 0:
         reasons.append("no request completed in the measured phase")
     elif s.errors / s.requests > v.max_error_ratio:
-        reasons.append(f"errors {s.errors}/{s.requests} above max_error_ratio {v.max_error_ratio:g}"
-                       f" ({', '.join(f'{k}: {n}' for k, n in s.error_kinds.items())})")
+        reasons.append(
+            f"errors {s.errors}/{s.requests} above max_error_ratio {v.max_error_ratio:g}"
+            f" ({', '.join(f'{k}: {n}' for k, n in s.error_kinds.items())})"
+        )
     if lag_p99_ms > v.max_send_lag_p99_ms:
-        reasons.append(f"generator fell behind: send lag p99 {lag_p99_ms:.2f} ms > "
-                       f"{v.max_send_lag_p99_ms:g} ms")
+        if s.dispatch_lag_p99_ms > v.max_send_lag_p99_ms / 2:
+            why = (
+                f"the generator's own schedule fell behind (dispatch lag p99 "
+                f"{s.dispatch_lag_p99_ms:.2f} ms): generator CPU-bound or descheduled"
+            )
+        else:
+            why = (
+                "every connection was busy: the system under test is saturated at this "
+                "rate, or load.connections is too small (need >= rate x worst latency)"
+            )
+        reasons.append(f"send lag p99 {lag_p99_ms:.2f} ms > {v.max_send_lag_p99_ms:g} ms: {why}")
     if s.generator_cpu > v.max_generator_cpu:
         reasons.append(f"generator CPU {s.generator_cpu:.2f} cores > {v.max_generator_cpu:g}")
     if s.achieved_rps < v.min_achieved_ratio * trial.rate_rps:
-        reasons.append(f"achieved {s.achieved_rps:.0f} rps < {v.min_achieved_ratio:g} x "
-                       f"target {trial.rate_rps:g} rps")
+        reasons.append(
+            f"achieved {s.achieved_rps:.0f} rps < {v.min_achieved_ratio:g} x "
+            f"target {trial.rate_rps:g} rps"
+        )
     if s.stopped_by != "schedule":
         reasons.append(f"load stopped by its {s.stopped_by.replace('_', ' ')}")
     reasons.extend(f"sidecar accounting: {a}" for a in accounting)
@@ -146,9 +174,15 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path) 
         shutil.rmtree(trial_dir)
     load = scenario.load
     request = LoadRequest(
-        target_url=dep.target_url(), rate_rps=trial.rate_rps, duration_s=load.duration_s,
-        warmup_s=load.warmup_s, connections=load.connections, schedule=load.schedule,
-        timeout_s=load.timeout_s, seed=scenario.seed * 1000 + trial.order, label=trial.trial_id,
+        target_url=dep.target_url(),
+        rate_rps=trial.rate_rps,
+        duration_s=load.duration_s,
+        warmup_s=load.warmup_s,
+        connections=load.connections,
+        schedule=load.schedule,
+        timeout_s=load.timeout_s,
+        seed=scenario.seed * 1000 + trial.order,
+        label=trial.trial_id,
     )
     stats_before = dep.sidecar_stats()
     usage_before = dep.usage()
@@ -156,7 +190,9 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path) 
     usage_after = dep.usage()
     stats_after = dep.sidecar_stats()
     write_json(trial_dir / "sidecar_stats.json", {"before": stats_before, "after": stats_after})
-    write_json(trial_dir / "usage.json", {"before": usage_before.__dict__, "after": usage_after.__dict__})
+    write_json(
+        trial_dir / "usage.json", {"before": usage_before.__dict__, "after": usage_after.__dict__}
+    )
     accounting = dep.check_accounting(stats_before, stats_after, summary.sent)
 
     hist_rel = f"{HISTOGRAMS}/{trial.trial_id}.hlog"
@@ -173,11 +209,16 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path) 
         "warmup_requests": summary.warmup_requests,
         "duration_s": summary.duration_s,
         "achieved_rps": summary.achieved_rps,
-        "p50_ms": _ms(lat, 50), "p90_ms": _ms(lat, 90), "p99_ms": _ms(lat, 99),
-        "p999_ms": _ms(lat, 99.9), "max_ms": _ms(lat, 100),
+        "p50_ms": _ms(lat, 50),
+        "p90_ms": _ms(lat, 90),
+        "p99_ms": _ms(lat, 99),
+        "p999_ms": _ms(lat, 99.9),
+        "max_ms": _ms(lat, 100),
         "mean_ms": lat.get_mean_value() / 1000.0 if lat.get_total_count() else float("nan"),
-        "service_p50_ms": _ms(svc, 50), "service_p99_ms": _ms(svc, 99),
-        "send_lag_p50_ms": _ms(lag, 50), "send_lag_p99_ms": _ms(lag, 99),
+        "service_p50_ms": _ms(svc, 50),
+        "service_p99_ms": _ms(svc, 99),
+        "send_lag_p50_ms": _ms(lag, 50),
+        "send_lag_p99_ms": _ms(lag, 99),
         "send_lag_max_ms": _ms(lag, 100),
         "generator_cpu": summary.generator_cpu,
         **_usage_row(usage_before, usage_after),
@@ -201,21 +242,30 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _start_run(scenario: Scenario, scenario_path: Path, results_root: Path,
-               resume: Path | None) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
+def _start_run(
+    scenario: Scenario, scenario_path: Path, results_root: Path, resume: Path | None
+) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
     if resume is None:
         run_dir = new_run_dir(results_root, scenario.name)
         meta: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION, "run_id": run_dir.name, "status": "running",
-            "created_utc": utc_now(), "finished_utc": None,
-            "scenario": scenario.model_dump(mode="json"), "scenario_file": str(scenario_path),
-            "seed": scenario.seed, "host": host_info(), "versions": component_versions(),
+            "schema_version": SCHEMA_VERSION,
+            "run_id": run_dir.name,
+            "status": "running",
+            "created_utc": utc_now(),
+            "finished_utc": None,
+            "scenario": scenario.model_dump(mode="json"),
+            "scenario_file": str(scenario_path),
+            "seed": scenario.seed,
+            "host": host_info(),
+            "versions": component_versions(),
         }
         return run_dir, meta, []
     meta = read_run_json(resume)
     if meta.get("status") == "complete":
-        raise ResultsError(f"{resume} is already complete; nothing to resume",
-                           fix="start a new run without --resume")
+        raise ResultsError(
+            f"{resume} is already complete; nothing to resume",
+            fix="start a new run without --resume",
+        )
     rows: list[dict[str, Any]] = [dict(r) for r in read_trial_rows(resume)]
     return resume, meta, rows
 
@@ -249,19 +299,27 @@ def run_scenario(
         stack.callback(lambda: platform.collect_logs(run_dir / "logs"))
         ordered = execution_order(trials, platform)
         env = platform.environment()
-        meta.update(platform=env, pinning=env.get("pinning", {}),
-                    plan=[t.to_dict() for t in ordered], status="running")
+        meta.update(
+            platform=env,
+            pinning=env.get("pinning", {}),
+            plan=[t.to_dict() for t in ordered],
+            status="running",
+        )
         meta.setdefault("versions", {}).update(env.get("versions", {}))
         write_json(run_dir / "run.json", meta)
-        console.print(f"[bold]meshbench[/] {scenario.name}: {len(ordered)} trials "
-                      f"({len(done)} already done) on {platform.name} -> {run_dir}")
+        console.print(
+            f"[bold]meshbench[/] {scenario.name}: {len(ordered)} trials "
+            f"({len(done)} already done) on {platform.name} -> {run_dir}"
+        )
         try:
             _run_trials(scenario, platform, ordered, done, rows, run_dir)
         except KeyboardInterrupt:
             meta.update(status="interrupted", finished_utc=utc_now())
             write_json(run_dir / "run.json", meta)
-            console.print(f"interrupted: {len(rows)} trial(s) kept; finish with "
-                          f"`meshbench run --resume {run_dir} {scenario_path}`")
+            console.print(
+                f"interrupted: {len(rows)} trial(s) kept; finish with "
+                f"`meshbench run --resume {run_dir} {scenario_path}`"
+            )
             raise
         except MeshbenchError as e:
             meta.update(status="failed", finished_utc=utc_now(), error=str(e))
@@ -272,11 +330,21 @@ def run_scenario(
     return run_dir
 
 
-def _run_trials(scenario: Scenario, platform: Platform, ordered: list[Trial], done: set[str],
-                rows: list[dict[str, Any]], run_dir: Path) -> None:
+def _run_trials(
+    scenario: Scenario,
+    platform: Platform,
+    ordered: list[Trial],
+    done: set[str],
+    rows: list[dict[str, Any]],
+    run_dir: Path,
+) -> None:
     pending = [t for t in ordered if t.trial_id not in done]
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as progress, ExitStack() as stack:
         task = progress.add_task("deploying", total=len(ordered), completed=len(done))
         deployments: dict[str, Deployment] = {}
@@ -308,7 +376,8 @@ def _run_trials(scenario: Scenario, platform: Platform, ordered: list[Trial], do
             progress.console.print(
                 f"{trial.trial_id}: p50 {row['p50_ms']:.3f} ms  p99 {row['p99_ms']:.3f} ms  "
                 f"p99.9 {row['p999_ms']:.3f} ms  {row['achieved_rps']:.0f} rps  "
-                f"errors {row['errors']}{flag}")
+                f"errors {row['errors']}{flag}"
+            )
 
 
 def dry_run_plan(scenario: Scenario, trials: list[Trial]) -> str:
@@ -317,7 +386,9 @@ def dry_run_plan(scenario: Scenario, trials: list[Trial]) -> str:
         from meshbench.platforms.kind import format_plan, plan_steps
 
         return str(format_plan(plan_steps(scenario)))
-    lines = [f"scenario {scenario.name}: platform local, {len(trials)} trials, seed {scenario.seed}"]
+    lines = [
+        f"scenario {scenario.name}: platform local, {len(trials)} trials, seed {scenario.seed}"
+    ]
     lines += [f"  {t.order:3d}. {t.trial_id}" for t in trials]
     return "\n".join(lines)
 

@@ -11,9 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-ServiceName = Annotated[
-    str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
-]
+ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")]
 """A DNS-1123 label (so it is also a valid Kubernetes Service name), at most 32 chars."""
 
 
@@ -54,8 +52,7 @@ class Topology(BaseModel):
             unknown = [c for c in s.calls if c not in known]
             if unknown:
                 raise ValueError(
-                    f"service {s.name!r} calls unknown service(s) {unknown}; "
-                    f"known: {sorted(known)}"
+                    f"service {s.name!r} calls unknown service(s) {unknown}; known: {sorted(known)}"
                 )
         self._check_acyclic()
         return self
@@ -66,7 +63,7 @@ class Topology(BaseModel):
 
         def visit(name: str, path: list[str]) -> None:
             if state.get(name) == 1:
-                cycle = " -> ".join([*path[path.index(name):], name])
+                cycle = " -> ".join([*path[path.index(name) :], name])
                 raise ValueError(f"the call graph has a cycle: {cycle}")
             if state.get(name) == 2:
                 return

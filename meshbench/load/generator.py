@@ -15,11 +15,6 @@ Run it as ``python -m meshbench.load.generator --request-json JSON --out DIR``; 
 
 from __future__ import annotations
 
-# Locust monkey-patches the standard library with gevent on import: import it first.
-import locust  # noqa: I001
-from locust import FastHttpUser, events, task
-from locust.env import Environment
-
 import argparse
 import json
 import os
@@ -34,11 +29,17 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import gevent
+
+# Locust monkey-patches the standard library with gevent on import: import it first.
+import locust
 from gevent.queue import Queue
+from locust import FastHttpUser, events, task
+from locust.env import Environment
 
 from meshbench.load.recorder import Recorder
 from meshbench.load.schedule import send_offsets
 from meshbench.load.spec import HLOG_FILE, LOCUST_STATS_FILE, LoadRequest, LoadSummary
+from meshbench.results.hlog import new_histogram, record_us
 
 GRACE_S = 5.0
 """Extra wall time allowed after the schedule and the last timeout, before a hard stop."""
@@ -124,7 +125,9 @@ def run_load(
     url = urlsplit(req.target_url)
     host = f"{url.scheme}://{url.netloc}"
     total_s = req.warmup_s + req.duration_s
-    offsets = list(send_offsets(req.rate_rps, total_s, req.schedule, req.seed, worker_index, worker_count))
+    offsets = list(
+        send_offsets(req.rate_rps, total_s, req.schedule, req.seed, worker_index, worker_count)
+    )
     offsets = offsets[: req.request_bound()]
 
     user_cls = type(
@@ -164,6 +167,8 @@ def run_load(
     cpu_measured_start = cpu_measured_end = 0.0
     measured_start = origin + req.warmup_s
 
+    dispatch_lag = new_histogram()  # how late the dispatcher itself released sends (µs)
+
     def dispatch() -> None:
         nonlocal cpu_measured_start
         measuring = False
@@ -175,6 +180,8 @@ def run_load(
             if not measuring and off >= req.warmup_s:
                 measuring = True
                 cpu_measured_start = _cpu_s()
+            if measuring:
+                record_us(dispatch_lag, (time.perf_counter() - due) * 1e6)
             state.queue.put(due)
         state.queue.put(None)
 
@@ -190,12 +197,22 @@ def run_load(
     if time.perf_counter() >= hard_stop:
         stopped_by = "time_bound"
         dispatcher.kill()
-    elif len(offsets) < sum(1 for _ in send_offsets(req.rate_rps, total_s, req.schedule, req.seed, worker_index, worker_count)):
+    elif len(offsets) < sum(
+        1
+        for _ in send_offsets(
+            req.rate_rps, total_s, req.schedule, req.seed, worker_index, worker_count
+        )
+    ):
         stopped_by = "request_bound"
     runner.quit()
 
     wall_s = max(1e-9, measured_end - measured_start)
-    sched_s = max(1e-9, (state.last_measured_send_s or measured_start) - measured_start + 1 / req.rate_rps * worker_count)
+    sched_s = max(
+        1e-9,
+        (state.last_measured_send_s or measured_start)
+        - measured_start
+        + 1 / req.rate_rps * worker_count,
+    )
     summary = LoadSummary(
         requests=state.sent,
         errors=state.errors,
@@ -207,6 +224,7 @@ def run_load(
         started_utc=started_utc,
         error_kinds=dict(state.error_kinds),
         stopped_by=stopped_by,
+        dispatch_lag_p99_ms=dispatch_lag.get_value_at_percentile(99) / 1000.0,
         extra={
             "worker_index": worker_index,
             "worker_count": worker_count,
@@ -236,7 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--worker-index", type=int, default=0)
     p.add_argument("--worker-count", type=int, default=1)
-    p.add_argument("--start-at", type=float, default=None, help="epoch seconds of the schedule origin")
+    p.add_argument(
+        "--start-at", type=float, default=None, help="epoch seconds of the schedule origin"
+    )
     a = p.parse_args(argv)
     req = LoadRequest.from_json(a.request_json)
     s = run_load(req, a.out, a.worker_index, a.worker_count, a.start_at)

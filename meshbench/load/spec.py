@@ -59,6 +59,7 @@ class LoadSummary:
     started_utc: str
     error_kinds: dict[str, int] = field(default_factory=dict)
     stopped_by: str = "schedule"  # schedule | request_bound | time_bound
+    dispatch_lag_p99_ms: float = 0.0  # the dispatcher's own lateness (timer, CPU), not pool waits
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

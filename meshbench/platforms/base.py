@@ -94,4 +94,3 @@ class Platform(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release platform-wide resources (a cluster it created, a bridge namespace)."""
-

@@ -70,7 +70,9 @@ class LogWriter:
         iso = datetime.fromtimestamp(start_time_s, UTC).isoformat()
         out.write(f"#[StartTime: {start_time_s:.3f} (seconds since epoch), {iso}]\n")
         out.write(f"#[BaseTime: {start_time_s:.3f} (seconds since epoch)]\n")
-        out.write('"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"\n')
+        out.write(
+            '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"\n'
+        )
 
     def write(self, tag: str, start_s: float, end_s: float, histogram: HdrHistogram) -> None:
         """Append one interval; ``start_s``/``end_s`` are absolute epoch seconds."""

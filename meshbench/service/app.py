@@ -50,7 +50,9 @@ def build_app(config: ServiceConfig) -> web.Application:
     session_key = web.AppKey("session", ClientSession)
 
     async def on_startup(app: web.Application) -> None:
-        connector = TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=300, ttl_dns_cache=None)
+        connector = TCPConnector(
+            limit=0, limit_per_host=0, keepalive_timeout=300, ttl_dns_cache=None
+        )
         app[session_key] = ClientSession(
             connector=connector, timeout=ClientTimeout(total=config.downstream_timeout_s)
         )
@@ -112,8 +114,12 @@ def parse_args(argv: Sequence[str] | None = None) -> ServiceConfig:
     p.add_argument("--call", action="append", default=[], help="downstream base URL (repeatable)")
     a = p.parse_args(argv)
     return ServiceConfig(
-        name=a.name, port=a.port, host=a.host, payload_bytes=a.payload_bytes,
-        work_ms=a.work_ms, calls=tuple(u.rstrip("/") for u in a.call),
+        name=a.name,
+        port=a.port,
+        host=a.host,
+        payload_bytes=a.payload_bytes,
+        work_ms=a.work_ms,
+        calls=tuple(u.rstrip("/") for u in a.call),
     )
 
 

@@ -30,12 +30,17 @@ OUTBOUND_STAT = "outbound"
 _LIMIT = 1_000_000
 """Circuit-breaker limits: high enough never to trip in a benchmark (defaults are 1024)."""
 
-_HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+_HCM = (
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+    "HttpConnectionManager"
+)
 _ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 _TLS_UP = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
 _TLS_DOWN = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
 _ORIGINAL_DST = "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst"
-_TLS_INSPECTOR = "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
+_TLS_INSPECTOR = (
+    "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
+)
 
 
 def _addr(ip: str, port: int) -> dict[str, Any]:
@@ -52,12 +57,21 @@ def _hcm(stat_prefix: str, cluster: str) -> dict[str, Any]:
             "route_config": {
                 "name": stat_prefix,
                 "virtual_hosts": [
-                    {"name": "all", "domains": ["*"],
-                     "routes": [{"match": {"prefix": "/"},
-                                 "route": {"cluster": cluster, "timeout": "30s"}}]}
+                    {
+                        "name": "all",
+                        "domains": ["*"],
+                        "routes": [
+                            {
+                                "match": {"prefix": "/"},
+                                "route": {"cluster": cluster, "timeout": "30s"},
+                            }
+                        ],
+                    }
                 ],
             },
-            "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER}}],
+            "http_filters": [
+                {"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER}}
+            ],
         },
     }
 
@@ -65,8 +79,10 @@ def _hcm(stat_prefix: str, cluster: str) -> dict[str, Any]:
 def _common_tls(files: IssuedFiles) -> dict[str, Any]:
     return {
         "tls_certificates": [
-            {"certificate_chain": {"filename": str(files.cert)},
-             "private_key": {"filename": str(files.key)}}
+            {
+                "certificate_chain": {"filename": str(files.cert)},
+                "private_key": {"filename": str(files.key)},
+            }
         ],
         "validation_context": {
             "trusted_ca": {"filename": str(files.ca)},
@@ -79,8 +95,16 @@ def _common_tls(files: IssuedFiles) -> dict[str, Any]:
 
 
 def _thresholds() -> dict[str, Any]:
-    return {"thresholds": [{"max_connections": _LIMIT, "max_pending_requests": _LIMIT,
-                            "max_requests": _LIMIT, "max_retries": 0}]}
+    return {
+        "thresholds": [
+            {
+                "max_connections": _LIMIT,
+                "max_pending_requests": _LIMIT,
+                "max_requests": _LIMIT,
+                "max_retries": 0,
+            }
+        ]
+    }
 
 
 def bootstrap(
@@ -108,7 +132,10 @@ def bootstrap(
             "name": "outbound",
             "address": _addr("0.0.0.0", OUTBOUND_PORT),
             "listener_filters": [
-                {"name": "envoy.filters.listener.original_dst", "typed_config": {"@type": _ORIGINAL_DST}}
+                {
+                    "name": "envoy.filters.listener.original_dst",
+                    "typed_config": {"@type": _ORIGINAL_DST},
+                }
             ],
             "filter_chains": [{"filters": [_hcm(OUTBOUND_STAT, OUTBOUND_CLUSTER)]}],
         }
@@ -122,7 +149,10 @@ def bootstrap(
         }
         if tls is not None:
             inbound["listener_filters"] = [
-                {"name": "envoy.filters.listener.tls_inspector", "typed_config": {"@type": _TLS_INSPECTOR}}
+                {
+                    "name": "envoy.filters.listener.tls_inspector",
+                    "typed_config": {"@type": _TLS_INSPECTOR},
+                }
             ]
             inbound["filter_chains"] = [
                 {
@@ -149,10 +179,14 @@ def bootstrap(
                 "type": "STATIC",
                 "connect_timeout": "5s",
                 "circuit_breakers": _thresholds(),
-                "upstream_bind_config": {"source_address": {"address": INBOUND_SOURCE, "port_value": 0}},
+                "upstream_bind_config": {
+                    "source_address": {"address": INBOUND_SOURCE, "port_value": 0}
+                },
                 "load_assignment": {
                     "cluster_name": INBOUND_CLUSTER,
-                    "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _addr("127.0.0.1", app_port)}}]}],
+                    "endpoints": [
+                        {"lb_endpoints": [{"endpoint": {"address": _addr("127.0.0.1", app_port)}}]}
+                    ],
                 },
             }
         )

@@ -50,8 +50,23 @@ def add_pod(hub: str, pod: str, index: int, address: str) -> None:
     """Create ``pod`` and plug it into the hub's bridge with ``address``."""
     add(pod)
     host_end = f"vp{index}"  # interface names are limited to 15 characters
-    run(["ip", "-n", hub, "link", "add", host_end, "type", "veth", "peer", "name", POD_IFACE,
-         "netns", pod])
+    run(
+        [
+            "ip",
+            "-n",
+            hub,
+            "link",
+            "add",
+            host_end,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            POD_IFACE,
+            "netns",
+            pod,
+        ]
+    )
     run(["ip", "-n", hub, "link", "set", host_end, "master", BRIDGE])
     run(["ip", "-n", hub, "link", "set", host_end, "up"])
     run(["ip", "-n", pod, "addr", "add", f"{address}/{POD_NETWORK.prefixlen}", "dev", POD_IFACE])

@@ -35,6 +35,7 @@ from meshbench.platforms import commands
 from meshbench.platforms.base import Deployment, Platform, Proof, UsageSnapshot
 from meshbench.platforms.local import capture, netns
 from meshbench.platforms.local.admin import EnvoyAdmin
+from meshbench.platforms.local.cleanup import OWNER_FILE
 from meshbench.platforms.local.envoy import (
     INBOUND_PLAINTEXT_STAT,
     INBOUND_STAT,
@@ -52,13 +53,18 @@ from meshbench.platforms.local.names import (
     new_run_key,
     pod_address,
 )
-from meshbench.platforms.local.procs import Owned, ProcessSet, wrap
+from meshbench.platforms.local.procs import ProcessSet, wrap
 from meshbench.scenario import Scenario
 
 READY_DEADLINE_S = 30.0
 SIDECAR_MESHES = ("envoy", "envoy-mtls")
-KEPT_STAT_PREFIXES = ("http.", "listener.0.0.0.0_", "cluster.outbound_passthrough.",
-                      "cluster.inbound_app.", "server.")
+KEPT_STAT_PREFIXES = (
+    "http.",
+    "listener.0.0.0.0_",
+    "cluster.outbound_passthrough.",
+    "cluster.inbound_app.",
+    "server.",
+)
 
 
 def envoy_binary() -> str:
@@ -155,22 +161,45 @@ class LocalDeployment(Deployment):
         rules = capture.nat_rules(capture_inbound=pod != LOAD_POD)
         commands.run([*netns.exec_prefix(self.netns[pod]), "iptables-restore"], input_text=rules)
         local = self.scenario.local
-        argv = [envoy_binary(), "-c", str(cfg), "--concurrency", str(local.envoy_concurrency),
-                "--log-level", local.envoy_log_level, "--disable-hot-restart",
-                "--use-dynamic-base-id"]
-        self.procs.start(pod, "sidecar", wrap(self.netns[pod], local.pod_cpus, argv, PROXY_UID),
-                         d / "envoy.log")
+        argv = [
+            envoy_binary(),
+            "-c",
+            str(cfg),
+            "--concurrency",
+            str(local.envoy_concurrency),
+            "--log-level",
+            local.envoy_log_level,
+            "--disable-hot-restart",
+            "--use-dynamic-base-id",
+        ]
+        self.procs.start(
+            pod, "sidecar", wrap(self.netns[pod], local.pod_cpus, argv, PROXY_UID), d / "envoy.log"
+        )
         self.admins[pod] = EnvoyAdmin(admin_socket)
 
     def _start_app(self, name: str) -> None:
         spec = self.topology.service(name)
-        argv = [sys.executable, "-m", "meshbench.service", "--name", name,
-                "--port", str(self.topology.port), "--payload-bytes", str(spec.payload_bytes),
-                "--work-ms", str(spec.work_ms)]
+        argv = [
+            sys.executable,
+            "-m",
+            "meshbench.service",
+            "--name",
+            name,
+            "--port",
+            str(self.topology.port),
+            "--payload-bytes",
+            str(spec.payload_bytes),
+            "--work-ms",
+            str(spec.work_ms),
+        ]
         for child in spec.calls:
             argv += ["--call", f"http://{self.address[child]}:{self.topology.port}"]
-        self.procs.start(name, "app", wrap(self.netns[name], self.scenario.local.pod_cpus, argv),
-                         self.state_dir / name / "app.log")
+        self.procs.start(
+            name,
+            "app",
+            wrap(self.netns[name], self.scenario.local.pod_cpus, argv),
+            self.state_dir / name / "app.log",
+        )
 
     def _check_alive(self) -> None:
         for p in self.procs.procs:
@@ -189,9 +218,18 @@ class LocalDeployment(Deployment):
 
     def probe(self, urls: list[str], deadline_s: float) -> None:
         """Wait until every URL answers 200 from inside the load generator's pod."""
-        argv = wrap(self.netns[LOAD_POD], self.scenario.local.load_cpus,
-                    [sys.executable, "-m", "meshbench.platforms.local.probe",
-                     "--deadline", f"{deadline_s:.1f}", *urls])
+        argv = wrap(
+            self.netns[LOAD_POD],
+            self.scenario.local.load_cpus,
+            [
+                sys.executable,
+                "-m",
+                "meshbench.platforms.local.probe",
+                "--deadline",
+                f"{deadline_s:.1f}",
+                *urls,
+            ],
+        )
         proc = commands.run(argv, timeout_s=deadline_s + 15, check=False)
         if proc.returncode != 0:
             self._check_alive()
@@ -216,8 +254,9 @@ class LocalDeployment(Deployment):
         self.probe([self.target_url()], 10.0)
         after = self.sidecar_stats()
         per_entry = self.topology.requests_per_entry_request()
-        not_crossed = [s for s in self.services
-                       if _inbound(after[s]) - _inbound(before[s]) < per_entry[s]]
+        not_crossed = [
+            s for s in self.services if _inbound(after[s]) - _inbound(before[s]) < per_entry[s]
+        ]
         if not_crossed:
             raise PlatformError(
                 f"mesh {self.mesh}: a probe request did not cross the sidecars of {not_crossed}",
@@ -264,11 +303,14 @@ class LocalDeployment(Deployment):
                 problems.append(f"{s} sidecar saw {got} inbound requests, expected {want}")
             if self.mtls and s != self.topology.entry:
                 plain = _counter(after[s], INBOUND_PLAINTEXT_STAT) - _counter(
-                    before[s], INBOUND_PLAINTEXT_STAT)
+                    before[s], INBOUND_PLAINTEXT_STAT
+                )
                 if plain:
                     problems.append(f"{s} sidecar took {plain} plaintext requests under mTLS")
         if self.scenario.client_sidecar:
-            got = _counter(after[LOAD_POD], OUTBOUND_STAT) - _counter(before[LOAD_POD], OUTBOUND_STAT)
+            got = _counter(after[LOAD_POD], OUTBOUND_STAT) - _counter(
+                before[LOAD_POD], OUTBOUND_STAT
+            )
             if got != sent:
                 problems.append(f"load pod sidecar sent {got} requests, expected {sent}")
         return problems
@@ -288,17 +330,29 @@ class LocalDeployment(Deployment):
 
     def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
         out_dir.mkdir(parents=True, exist_ok=True)
-        argv = wrap(self.netns[LOAD_POD], self.scenario.local.load_cpus,
-                    [sys.executable, "-m", "meshbench.load.generator",
-                     "--request-json", request.to_json(), "--out", str(out_dir)])
+        argv = wrap(
+            self.netns[LOAD_POD],
+            self.scenario.local.load_cpus,
+            [
+                sys.executable,
+                "-m",
+                "meshbench.load.generator",
+                "--request-json",
+                request.to_json(),
+                "--out",
+                str(out_dir),
+            ],
+        )
         limit_s = request.warmup_s + request.duration_s + request.timeout_s + 60
         proc = commands.run(argv, timeout_s=limit_s, check=False)
         (out_dir / "generator.log").write_text(proc.stdout + proc.stderr)
         if proc.returncode != 0:
             self._check_alive()
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise PlatformError(f"load generator failed (exit {proc.returncode}): {tail}",
-                                fix=f"see {out_dir / 'generator.log'}")
+            raise PlatformError(
+                f"load generator failed (exit {proc.returncode}): {tail}",
+                fix=f"see {out_dir / 'generator.log'}",
+            )
         return LoadSummary.read(out_dir)
 
 
@@ -325,8 +379,11 @@ class LocalPlatform(Platform):
         check_privileges()
         self.scenario = scenario
         self.run_key = new_run_key()
-        self.state_dir = Path(tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{self.run_key}-", dir=STATE_ROOT))
+        self.state_dir = Path(
+            tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{self.run_key}-", dir=STATE_ROOT)
+        )
         self.state_dir.chmod(0o755)
+        (self.state_dir / OWNER_FILE).write_text(str(os.getpid()))
         self.hub = netns_name(self.run_key, "hub")
         self._hub_up = False
         self._mesh_index = 0
@@ -339,12 +396,17 @@ class LocalPlatform(Platform):
             "pod_network": "198.18.0.0/16",
             "capture": "iptables REDIRECT (istio-init style): outbound 15001, inbound 15006, "
             f"uid {PROXY_UID} excluded",
-            "versions": {"envoy": envoy_version(), "meshbench": __version__,
-                         "iproute2": commands.run(["ip", "-V"]).stdout.strip(),
-                         "iptables": commands.run(["iptables", "--version"]).stdout.strip()},
+            "versions": {
+                "envoy": envoy_version(),
+                "meshbench": __version__,
+                "iproute2": commands.run(["ip", "-V"]).stdout.strip(),
+                "iptables": commands.run(["iptables", "--version"]).stdout.strip(),
+            },
             "envoy_concurrency": self.scenario.local.envoy_concurrency,
-            "pinning": {"load_cpus": self.scenario.local.load_cpus,
-                        "pod_cpus": self.scenario.local.pod_cpus},
+            "pinning": {
+                "load_cpus": self.scenario.local.load_cpus,
+                "pod_cpus": self.scenario.local.pod_cpus,
+            },
         }
 
     @contextmanager

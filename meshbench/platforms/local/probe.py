@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 
 def wait_ok(urls: Sequence[str], deadline_s: float, interval_s: float = 0.05) -> dict[str, str]:
-    """Poll each URL until it answers 200; returns ``url -> last error`` for those that never did."""
+    """Poll each URL until it answers 200; returns ``url -> last error`` for the failures."""
     end = time.monotonic() + deadline_s
     pending = {u: "not tried" for u in urls}
     while pending and time.monotonic() < end:

@@ -6,6 +6,7 @@ forked. Output goes to a log file in the run's state directory, kept for post-mo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -63,7 +64,10 @@ class ProcessSet:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
             popen = subprocess.Popen(
-                list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                list(argv),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         owned = Owned(pod, role, popen, log)
@@ -87,7 +91,5 @@ class ProcessSet:
 def _signal_group(popen: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     if popen.poll() is not None:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(popen.pid, sig)
-    except ProcessLookupError:
-        pass

@@ -1,0 +1,37 @@
+# make run   - set everything up, run scenarios/default.yaml locally, print where the report is
+# make test  - set everything up, then lint, type-check and run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.meshbench-installed
+SCENARIO ?= scenarios/default.yaml
+
+.PHONY: run test setup system lint typecheck pytest clean-results
+
+setup: $(STAMP)
+
+system:
+	@scripts/system-packages.sh
+
+$(STAMP): pyproject.toml
+	@scripts/system-packages.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+run: setup system
+	@$(BIN)/meshbench run $(SCENARIO) | tee $(VENV)/last-run
+	@run_dir=$$(tail -n 1 $(VENV)/last-run) && $(BIN)/meshbench report "$$run_dir" && \
+	  echo "results and report: $$run_dir"
+
+lint: setup
+	$(BIN)/ruff check meshbench tests bench
+
+typecheck: setup
+	$(BIN)/mypy meshbench
+
+pytest: setup system
+	$(BIN)/pytest
+
+test: lint typecheck pytest
