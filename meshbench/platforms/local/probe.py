@@ -29,6 +29,7 @@ def wait_ok(urls: Sequence[str], deadline_s: float, interval_s: float = 0.05) ->
                     pending[url] = f"HTTP {resp.status}"
             except urllib.error.HTTPError as e:
                 pending[url] = f"HTTP {e.code}"
+                e.close()
             except OSError as e:
                 pending[url] = str(e)
         if pending:

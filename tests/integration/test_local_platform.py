@@ -1,0 +1,173 @@
+"""The local platform for real: namespaces, Envoy sidecars, iptables capture, mTLS, load.
+
+These run the smoke scenario (about 25 s each) and check what the issue promises: trial
+rows, zero errors, sidecar counters that account for every request, TLS handshakes under
+envoy-mtls, no sidecar under none, and nothing left behind on any exit path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from meshbench.platforms.local import netns
+from meshbench.platforms.local.cleanup import clean
+from meshbench.results.store import read_run_json, read_trial_rows
+from meshbench.run import run_scenario
+
+pytestmark = pytest.mark.integration
+
+
+def leftovers(run_key: str) -> list[str]:
+    """Anything of run ``run_key`` still present: namespaces, processes, state dirs."""
+    found = [n for n in netns.list_netns() if n.startswith(f"mb-{run_key}-")]
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if f"meshbench-{run_key}-" in cmd:
+            found.append(f"pid {p.pid}: {cmd[:80]}")
+    found += [str(d) for d in Path("/tmp").glob(f"meshbench-{run_key}-*")]
+    return found
+
+
+def inbound(stats: dict[str, int], prefix: str) -> int:
+    return stats.get(f"http.{prefix}.downstream_rq_total", 0)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Path:
+    run_dir = run_scenario(repo / "scenarios" / "smoke.yaml", tmp_path_factory.mktemp("results"))
+    assert run_dir is not None
+    return run_dir
+
+
+def test_smoke_run_rows(smoke_run: Path) -> None:
+    meta = read_run_json(smoke_run)
+    assert meta["status"] == "complete"
+    assert meta["versions"]["envoy"].startswith("1.40")
+    assert {"meshbench", "locust", "python"} <= set(meta["versions"])
+    assert meta["pinning"] == {"load_cpus": "0", "pod_cpus": "1"}
+    rows = read_trial_rows(smoke_run)
+    assert sorted(r["mesh"] for r in rows) == ["envoy", "envoy-mtls", "none"]
+    for r in rows:
+        assert r["errors"] == "0", r
+        assert r["valid"] == "true", r["invalid_reason"]
+        assert int(r["requests"]) == 800  # 200 rps x 4 s
+        assert float(r["p50_ms"]) <= float(r["p99_ms"]) <= float(r["p999_ms"]) <= float(r["max_ms"])
+        assert (smoke_run / r["histogram"]).exists()
+        assert (smoke_run / "trials" / r["trial_id"] / "locust_stats.json").exists()
+
+
+def _trial(smoke_run: Path, mesh: str) -> tuple[dict[str, str], dict[str, Any]]:
+    row = next(r for r in read_trial_rows(smoke_run) if r["mesh"] == mesh)
+    stats = json.loads((smoke_run / "trials" / row["trial_id"] / "sidecar_stats.json").read_text())
+    return row, stats
+
+
+@pytest.mark.parametrize("mesh", ["envoy", "envoy-mtls"])
+def test_sidecars_account_for_every_request(smoke_run: Path, mesh: str) -> None:
+    row, stats = _trial(smoke_run, mesh)
+    sent = int(row["requests"]) + int(row["warmup_requests"])
+    assert set(stats["after"]) == {"frontend", "middle", "backend"}  # no sidecar in the load pod
+    for pod in ("frontend", "middle", "backend"):
+        after, before = stats["after"][pod], stats["before"][pod]
+        got = sum(inbound(after, p) - inbound(before, p) for p in ("inbound", "inbound_plaintext"))
+        assert got == sent, pod
+    for pod in ("frontend", "middle"):  # they call downstream through their sidecar
+        after, before = stats["after"][pod], stats["before"][pod]
+        assert inbound(after, "outbound") - inbound(before, "outbound") == sent
+
+
+def test_mtls_between_sidecars(smoke_run: Path) -> None:
+    row, stats = _trial(smoke_run, "envoy-mtls")
+    sent = int(row["requests"]) + int(row["warmup_requests"])
+    for pod in ("middle", "backend"):  # reached only by other sidecars: all over mutual TLS
+        after, before = stats["after"][pod], stats["before"][pod]
+        assert inbound(after, "inbound") - inbound(before, "inbound") == sent
+        assert inbound(after, "inbound_plaintext") - inbound(before, "inbound_plaintext") == 0
+    proof = json.loads((smoke_run / "proof" / "envoy-mtls.json").read_text())
+    assert all(v > 0 for k, v in proof["details"]["tls_handshakes"].items() if k != "backend")
+    assert sum(proof["details"]["tls_handshakes"].values()) > 0
+
+
+def test_no_sidecar_in_none(smoke_run: Path) -> None:
+    proof = json.loads((smoke_run / "proof" / "none.json").read_text())
+    assert proof["sidecars"] == {"load": False, "frontend": False, "middle": False, "backend": False}
+    assert proof["crossed_sidecars"] is False
+    _, stats = _trial(smoke_run, "none")
+    assert stats == {"before": {}, "after": {}}
+    envoy_proof = json.loads((smoke_run / "proof" / "envoy.json").read_text())
+    assert envoy_proof["sidecars"] == {"load": False, "frontend": True, "middle": True, "backend": True}
+
+
+def test_nothing_left_behind(smoke_run: Path) -> None:
+    run_key = read_run_json(smoke_run)["platform"]["run_key"]
+    assert leftovers(run_key) == []
+    assert (smoke_run / "logs" / "envoy" / "frontend" / "sidecar" / "envoy.log").exists()
+
+
+def test_ctrl_c_removes_everything_and_resume_finishes(tmp_path: Path, repo: Path) -> None:
+    cmd = [sys.executable, "-m", "meshbench.cli", "run", str(repo / "scenarios" / "smoke.yaml"),
+           "--results", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        run_key = None
+        while time.monotonic() < deadline and run_key is None:  # wait until pods exist
+            for d in tmp_path.glob("*/run.json"):
+                run_key = json.loads(d.read_text()).get("platform", {}).get("run_key")
+            time.sleep(0.1)
+        assert run_key, "the run never started"
+        while time.monotonic() < deadline and not any(
+            n.endswith("-backend") for n in netns.list_netns() if n.startswith(f"mb-{run_key}-")
+        ):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert leftovers(run_key) == []
+    run_dir = next(tmp_path.iterdir())
+    assert read_run_json(run_dir)["status"] == "interrupted"
+    assert "--resume" in err
+
+    resumed = run_scenario(repo / "scenarios" / "smoke.yaml", tmp_path, resume=run_dir)
+    assert resumed == run_dir
+    assert read_run_json(run_dir)["status"] == "complete"
+    rows = read_trial_rows(run_dir)
+    assert len(rows) == 3 and len({r["trial_id"] for r in rows}) == 3
+
+
+def test_clean_removes_what_a_killed_run_left(tmp_path: Path) -> None:
+    key = "c1ea0f"
+    ns = f"mb-{key}-none-backend"
+    state = Path(f"/tmp/meshbench-{key}-test")
+    state.mkdir(exist_ok=True)
+    (state / "owner.pid").write_text("999999999")  # a dead owner
+    netns.add(ns)
+    sleeper = subprocess.Popen(["ip", "netns", "exec", ns, "sleep", "300"])
+    try:
+        deadline = time.monotonic() + 10
+        while sleeper.pid not in netns.pids(ns) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert sleeper.pid in netns.pids(ns)
+        removed = clean()
+        assert f"netns {ns}" in removed and f"dir {state}" in removed
+        sleeper.wait(timeout=10)  # killed long before its 300 s (clean reaps it: no exit code)
+        assert not psutil.pid_exists(sleeper.pid)
+        assert ns not in netns.list_netns() and not state.exists()
+        assert os.path.exists("/tmp")  # nothing but our own resources touched
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+        netns.delete(ns)

@@ -1,0 +1,90 @@
+"""Sidecar configuration, capture rules and certificates, checked without privileges."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from meshbench.platforms.local.capture import nat_rules
+from meshbench.platforms.local.envoy import bootstrap
+from meshbench.platforms.local.mtls import CertificateAuthority, spiffe_id
+from meshbench.platforms.local.names import NETNS_RE, netns_name, pod_address
+from meshbench.platforms.local.platform import envoy_binary
+
+
+def test_capture_rules_match_istio_init() -> None:
+    rules = nat_rules()
+    assert "-A MESHBENCH_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006" in rules
+    assert "-A MESHBENCH_REDIRECT -p tcp -j REDIRECT --to-ports 15001" in rules
+    out = rules[rules.index("-A OUTPUT") :]
+    # exclusions come before the redirect, or the proxy would capture itself
+    redirect = out.index("-j MESHBENCH_REDIRECT")
+    for exclusion in ("--uid-owner 1337 -j RETURN", "-s 127.0.0.6/32 -j RETURN", "-d 127.0.0.1/32"):
+        assert 0 < out.index(exclusion) < redirect
+    assert rules.rstrip().endswith("COMMIT")
+    assert "PREROUTING -p tcp -j MESHBENCH_INBOUND" not in nat_rules(capture_inbound=False)
+
+
+def test_names_and_addresses() -> None:
+    assert NETNS_RE.match(netns_name("abc123", "envoy-mtls", "frontend"))
+    assert not NETNS_RE.match("mb-xyz-frontend")
+    assert pod_address(0, 0) == "198.18.0.10"
+    assert pod_address(2, 3) == "198.18.2.13"
+    with pytest.raises(ValueError):
+        pod_address(0, 500)
+
+
+def test_issued_identity_verifies_against_the_ca(tmp_path: Path) -> None:
+    ca = CertificateAuthority()
+    files = ca.write_identity(tmp_path, "envoy-mtls", "middle")
+    cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+    ca_cert = x509.load_pem_x509_certificate(files.ca.read_bytes())
+    cert.verify_directly_issued_by(ca_cert)
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == [
+        spiffe_id("envoy-mtls", "middle")
+    ]
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert {o._name for o in eku} == {"serverAuth", "clientAuth"}
+    assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
+    assert files.key.stat().st_mode & 0o777 == 0o600
+    other = CertificateAuthority()
+    with pytest.raises(InvalidSignature):  # a certificate from another run's CA is not trusted
+        x509.load_pem_x509_certificate(other.issue("spiffe://x/y", "y")[0]).verify_directly_issued_by(
+            ca_cert
+        )
+
+
+def _validate(config: dict[str, object], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "envoy.json"
+    path.write_text(json.dumps(config))
+    return subprocess.run(
+        [envoy_binary(), "--mode", "validate", "-c", str(path), "--log-level", "error"],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+@pytest.mark.parametrize("mtls", [False, True])
+@pytest.mark.parametrize("app_port", [8080, None])
+def test_envoy_accepts_every_bootstrap_we_generate(
+    tmp_path: Path, mtls: bool, app_port: int | None
+) -> None:
+    tls = CertificateAuthority().write_identity(tmp_path / "tls", "m", "p") if mtls else None
+    cfg = bootstrap("p", "m", app_port, tmp_path / "admin.sock", tls)
+    result = _validate(cfg, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    listeners = [x["name"] for x in cfg["static_resources"]["listeners"]]  # type: ignore[index]
+    assert listeners == (["outbound", "inbound"] if app_port else ["outbound"])
+
+
+def test_envoy_rejects_a_broken_bootstrap(tmp_path: Path) -> None:
+    """The validation above can fail: a dangling cluster reference is refused."""
+    cfg = bootstrap("p", "m", 8080, tmp_path / "admin.sock")
+    cfg["static_resources"]["clusters"] = []  # type: ignore[index]
+    assert _validate(cfg, tmp_path).returncode != 0

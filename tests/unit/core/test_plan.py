@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from collections import Counter
+
+from meshbench.plan import plan_trials
+from meshbench.scenario import parse_scenario
+
+
+def scenario(seed: int = 3, repeats: int = 3, rates: list[float] | None = None):  # type: ignore[no-untyped-def]
+    return parse_scenario(
+        {
+            "name": "t",
+            "meshes": ["none", "envoy", "envoy-mtls"],
+            "repeats": repeats,
+            "seed": seed,
+            "load": {"rates_rps": rates or [100], "duration_s": 1},
+        }
+    )
+
+
+def test_every_cell_once_per_repeat_with_unique_ids() -> None:
+    trials = plan_trials(scenario(rates=[100, 200]))
+    assert len(trials) == 3 * 3 * 2
+    assert len({t.trial_id for t in trials}) == len(trials)
+    assert [t.order for t in trials] == list(range(1, len(trials) + 1))
+    cells = Counter((t.mesh, t.rate_rps) for t in trials)
+    assert set(cells.values()) == {3}
+
+
+def test_same_seed_same_order_and_other_seed_differs() -> None:
+    a = [t.trial_id for t in plan_trials(scenario(seed=1))]
+    assert a == [t.trial_id for t in plan_trials(scenario(seed=1))]
+    orders = {tuple(t.mesh for t in plan_trials(scenario(seed=s))) for s in range(10)}
+    assert len(orders) > 1
+
+
+def test_balanced_positions() -> None:
+    """Over len(meshes) repeats every mesh takes every position within a repeat once."""
+    trials = plan_trials(scenario(repeats=3))
+    positions = Counter((t.mesh, (t.order - 1) % 3) for t in trials)
+    assert set(positions.values()) == {1}
+    assert len(positions) == 9

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from meshbench.errors import ScenarioError
+from meshbench.scenario import load_scenario, parse_scenario
+
+MINIMAL = {"name": "t", "meshes": ["none", "envoy"], "load": {"rates_rps": [100], "duration_s": 2}}
+
+
+def test_shipped_scenarios_are_valid(repo: Path) -> None:
+    default = load_scenario(repo / "scenarios" / "default.yaml")
+    smoke = load_scenario(repo / "scenarios" / "smoke.yaml")
+    for s in (default, smoke):
+        assert s.platform == "local"
+        assert set(s.meshes) == {"none", "envoy", "envoy-mtls"}
+        assert [x.name for x in s.topology.reachable()] == ["frontend", "middle", "backend"]
+    assert default.repeats >= 3
+    # The default must fit in five minutes including set-up: budget the measured time.
+    per_trial_s = default.load.warmup_s + default.load.duration_s + 3
+    assert len(default.meshes) * default.repeats * len(default.load.rates_rps) * per_trial_s < 240
+    per_trial_s = smoke.load.warmup_s + smoke.load.duration_s + 3
+    assert len(smoke.meshes) * smoke.repeats * per_trial_s < 45
+
+
+def test_defaults_fill_in() -> None:
+    s = parse_scenario(MINIMAL)
+    assert s.topology.depth() == 3
+    assert s.load.connections == 16
+    assert s.has_baseline
+
+
+def test_mesh_not_on_platform_names_field_value_and_allowed() -> None:
+    with pytest.raises(ScenarioError) as e:
+        parse_scenario({**MINIMAL, "meshes": ["none", "istio"]}, "x.yaml")
+    msg = str(e.value)
+    assert msg.startswith("x.yaml: ")
+    assert "'istio'" in msg and "'local'" in msg and "envoy-mtls" in msg
+
+
+def test_bad_value_names_field_path_and_value() -> None:
+    bad = {**MINIMAL, "load": {"rates_rps": [100], "duration_s": -1}}
+    with pytest.raises(ScenarioError, match=r"x.yaml: load.duration_s: -1 is invalid: .*greater than 0"):
+        parse_scenario(bad, "x.yaml")
+
+
+def test_unknown_field_is_rejected() -> None:
+    with pytest.raises(ScenarioError, match=r"load.rate: unknown field"):
+        parse_scenario({**MINIMAL, "load": {"rates_rps": [1], "duration_s": 1, "rate": 5}}, "x")
+
+
+def test_missing_field_is_named() -> None:
+    with pytest.raises(ScenarioError, match=r"meshes: required field is missing"):
+        parse_scenario({"name": "t", "load": {"rates_rps": [1], "duration_s": 1}}, "x")
+
+
+def test_bad_rate_and_duplicate_mesh() -> None:
+    with pytest.raises(ScenarioError, match=r"every rate must be > 0"):
+        parse_scenario({**MINIMAL, "load": {"rates_rps": [0], "duration_s": 1}})
+    with pytest.raises(ScenarioError, match=r"repeated: \['none'\]"):
+        parse_scenario({**MINIMAL, "meshes": ["none", "none"]})
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="cannot read scenario"):
+        load_scenario(tmp_path / "nope.yaml")
+    p = tmp_path / "bad.yaml"
+    p.write_text("name: [unclosed\n")
+    with pytest.raises(ScenarioError, match="not valid YAML"):
+        load_scenario(p)
+    p.write_text("- a list\n")
+    with pytest.raises(ScenarioError, match="must be a YAML mapping"):
+        load_scenario(p)

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from meshbench.errors import ResultsError
+from meshbench.results import hlog
+from meshbench.results.store import (
+    SCHEMA_VERSION,
+    TRIAL_COLUMNS,
+    new_run_dir,
+    read_run_json,
+    read_trial_rows,
+    write_json,
+    write_trials,
+)
+
+
+def test_run_dirs_are_never_reused(tmp_path: Path) -> None:
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    a = new_run_dir(tmp_path, "demo", now)
+    b = new_run_dir(tmp_path, "demo", now)
+    assert a.name == "20260102T030405Z-demo"
+    assert b.name == "20260102T030405Z-demo-2"
+    assert (a / "histograms").is_dir() and (a / "trials").is_dir()
+
+
+def test_trials_round_trip_and_unknown_columns(tmp_path: Path) -> None:
+    write_trials(tmp_path, [{"trial_id": "t1", "valid": True, "p50_ms": 1.25, "errors": 0}])
+    rows = read_trial_rows(tmp_path)
+    assert list(rows[0]) == list(TRIAL_COLUMNS)
+    assert rows[0]["valid"] == "true" and rows[0]["p50_ms"] == "1.25" and rows[0]["mesh"] == ""
+    with pytest.raises(ValueError, match="unknown trial columns"):
+        write_trials(tmp_path, [{"trial_id": "t1", "bogus": 1}])
+    assert read_trial_rows(tmp_path)[0]["trial_id"] == "t1"  # the failed write changed nothing
+    assert [p.name for p in tmp_path.iterdir()] == ["trials.csv"]  # no temp file left
+
+
+def test_run_json_versions(tmp_path: Path) -> None:
+    with pytest.raises(ResultsError, match="not a meshbench run directory"):
+        read_run_json(tmp_path)
+    write_json(tmp_path / "run.json", {"schema_version": SCHEMA_VERSION + 1})
+    with pytest.raises(ResultsError, match=f"schema version {SCHEMA_VERSION + 1}"):
+        read_run_json(tmp_path)
+    write_json(tmp_path / "run.json", {"schema_version": SCHEMA_VERSION, "x": 1})
+    assert read_run_json(tmp_path)["x"] == 1
+    assert json.loads((tmp_path / "run.json").read_text())["x"] == 1
+
+
+def test_record_clamps_instead_of_dropping() -> None:
+    h = hlog.new_histogram()
+    hlog.record_us(h, 0.2)
+    hlog.record_us(h, 10**12)
+    assert h.get_total_count() == 2
+    assert h.get_min_value() == 1
+    assert h.get_max_value() >= hlog.HIGHEST_US
+
+
+def test_log_round_trip_with_tags_and_exact_merge(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    values = [rng.randint(50, 500_000) for _ in range(20_000)]
+    one = hlog.new_histogram()
+    for v in values:
+        hlog.record_us(one, v)
+    path = tmp_path / "x.hlog"
+    with path.open("w") as f:
+        w = hlog.LogWriter(f, 1_700_000_000.0, "test")
+        for i in range(4):  # four "workers", each a quarter of the samples
+            part = hlog.new_histogram()
+            for v in values[i::4]:
+                hlog.record_us(part, v)
+            w.write("latency", 1_700_000_000.0 + i, 1_700_000_001.0 + i, part)
+            w.write("warmup.latency", 1_700_000_000.0 + i, 1_700_000_001.0 + i, hlog.new_histogram())
+    merged = hlog.read_log(path, "latency")
+    assert merged.get_total_count() == one.get_total_count() == len(values)
+    for p in (50, 90, 99, 99.9, 100):
+        assert merged.get_value_at_percentile(p) == one.get_value_at_percentile(p)
+    assert hlog.read_log(path, "warmup.latency").get_total_count() == 0
+    assert hlog.start_time(path) == pytest.approx(1_700_000_000.0)
+    tags = [iv.tag for iv in hlog.iter_log(path)]
+    assert tags.count("latency") == 4 and tags.count("warmup.latency") == 4
