@@ -1,14 +1,17 @@
 """Turn a scenario into an ordered list of trials.
 
 Order matters: machines drift (thermal, page cache, background work), so a mesh that
-always runs first is flattered or punished. Each repeat runs every cell once, in an
-order shuffled with the recorded seed and rotated so that every mesh takes every
-position equally often over the repeats.
+always runs first is flattered or punished. Each repeat runs every cell once: the sweep
+cells (rate x connections x payload x depth x mTLS) in an order shuffled with the
+recorded seed, and within each the meshes in a shuffled order rotated by one per repeat,
+so every mesh takes every position equally often over ``len(meshes)`` repeats.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from meshbench.scenario import Scenario
@@ -16,35 +19,73 @@ from meshbench.scenario import Scenario
 
 @dataclass(frozen=True)
 class Trial:
-    """One measured cell: a mesh at a rate, one repetition."""
+    """One measured cell: a mesh at one point of the sweep, one repetition."""
 
     trial_id: str
     order: int
     mesh: str
     rate_rps: float
     repeat: int
+    connections: int
+    payload_bytes: int | None = None  # None: as the topology says
+    depth: int | None = None  # None: the scenario's own topology
+    mtls: bool | None = None  # None: the mesh's default (kind: kind.mtls)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    @property
+    def deployment_key(self) -> tuple[str, int | None, int | None, bool | None]:
+        """Trials with the same key run against the same deployment."""
+        return (self.mesh, self.payload_bytes, self.depth, self.mtls)
+
+
+def _label(trial_dims: Mapping[str, object], scenario: Scenario) -> str:
+    parts = [f"{trial_dims['rate_rps']:g}rps"]
+    if scenario.sweep.connections is not None:
+        parts.append(f"c{trial_dims['connections']}")
+    if scenario.sweep.payload_bytes is not None:
+        parts.append(f"{trial_dims['payload_bytes']}B")
+    if scenario.sweep.depth is not None:
+        parts.append(f"d{trial_dims['depth']}")
+    if scenario.sweep.mtls is not None:
+        parts.append("mtls" if trial_dims["mtls"] else "plain")
+    return "-".join(parts)
 
 
 def plan_trials(scenario: Scenario) -> list[Trial]:
     """All trials of ``scenario`` in execution order (deterministic for a given seed)."""
     rng = random.Random(scenario.seed)
-    meshes = list(scenario.meshes)
+    meshes = list(scenario.arms)
     rng.shuffle(meshes)
+    sweep = scenario.sweep
+    dims = list(
+        itertools.product(
+            scenario.load.rates_rps,
+            sweep.connections or (scenario.load.connections,),
+            sweep.payload_bytes or (None,),
+            sweep.depth or (None,),
+            sweep.mtls or (None,),
+        )
+    )
     trials: list[Trial] = []
-    for repeat in range(scenario.repeats):
-        rot = repeat % len(meshes)
+    for repeat in range(1, scenario.repeats + 1):
+        rot = (repeat - 1) % len(meshes)
         mesh_order = meshes[rot:] + meshes[:rot]
-        rates = list(scenario.load.rates_rps)
-        rng.shuffle(rates)
-        for rate in rates:
+        cells = list(dims)
+        rng.shuffle(cells)
+        for rate, conns, payload, depth, mtls in cells:
             for mesh in mesh_order:
-                trial_id = f"t{len(trials) + 1:03d}-{mesh}-{_rate_label(rate)}-r{repeat + 1}"
-                trials.append(Trial(trial_id, len(trials) + 1, mesh, rate, repeat + 1))
+                d = {
+                    "rate_rps": rate,
+                    "connections": conns,
+                    "payload_bytes": payload,
+                    "depth": depth,
+                    "mtls": mtls,
+                }
+                order = len(trials) + 1
+                trial_id = f"t{order:03d}-{mesh}-{_label(d, scenario)}-r{repeat}"
+                trials.append(
+                    Trial(trial_id, order, mesh, rate, repeat, conns, payload, depth, mtls)
+                )
     return trials
-
-
-def _rate_label(rate_rps: float) -> str:
-    return f"{rate_rps:g}rps"

@@ -88,12 +88,29 @@ def component_versions() -> dict[str, str]:
     return out
 
 
+DeploymentKey = tuple[str, int | None, int | None, bool | None]
+
+
+def variant_name(key: DeploymentKey) -> str:
+    """A file-name-safe label of a deployment: the mesh, plus the swept settings."""
+    mesh, payload, depth, mtls = key
+    parts = [mesh]
+    if depth is not None:
+        parts.append(f"d{depth}")
+    if payload is not None:
+        parts.append(f"{payload}B")
+    if mtls is not None:
+        parts.append("mtls" if mtls else "plain")
+    return "-".join(parts)
+
+
 def execution_order(trials: list[Trial], platform: Platform) -> list[Trial]:
-    """Trials in the order they will run: as planned, or grouped by mesh when meshes conflict."""
+    """Trials in the order they will run: as planned, or grouped by deployment when
+    deployments conflict (one mesh per cluster); the plan's order is kept inside a group."""
     if platform.concurrent_meshes:
         return trials
-    meshes = list(dict.fromkeys(t.mesh for t in trials))
-    ordered = [t for m in meshes for t in trials if t.mesh == m]
+    keys = list(dict.fromkeys(t.deployment_key for t in trials))
+    ordered = [t for k in keys for t in trials if t.deployment_key == k]
     return [replace(t, order=i + 1) for i, t in enumerate(ordered)]
 
 
@@ -347,26 +364,28 @@ def _run_trials(
     )
     with Progress(*columns, console=console, transient=False) as progress, ExitStack() as stack:
         task = progress.add_task("deploying", total=len(ordered), completed=len(done))
-        deployments: dict[str, Deployment] = {}
+        deployments: dict[DeploymentKey, Deployment] = {}
 
-        def deployment(mesh: str) -> Deployment:
-            if mesh not in deployments:
-                if not platform.concurrent_meshes:
-                    for old in list(deployments):  # one mesh at a time: remove the previous one
-                        stack.close()
-                        del deployments[old]
-                progress.update(task, description=f"deploying {mesh}")
-                dep = stack.enter_context(platform.deploy(mesh))
+        def deployment(trial: Trial) -> Deployment:
+            key = trial.deployment_key
+            if key not in deployments:
+                if not platform.concurrent_meshes:  # one at a time: remove the previous one
+                    stack.close()
+                    deployments.clear()
+                name = variant_name(key)
+                progress.update(task, description=f"deploying {name}")
+                topology = scenario.topology_for(trial.depth, trial.payload_bytes)
+                dep = stack.enter_context(platform.deploy(trial.mesh, topology, trial.mtls))
                 proof = dep.verify()
-                write_json(run_dir / "proof" / f"{mesh}.json", proof.__dict__)
-                deployments[mesh] = dep
-            return deployments[mesh]
+                write_json(run_dir / "proof" / f"{name}.json", proof.__dict__)
+                deployments[key] = dep
+            return deployments[key]
 
         if platform.concurrent_meshes:  # deploy everything first: trials then interleave freely
-            for mesh in dict.fromkeys(t.mesh for t in pending):
-                deployment(mesh)
+            for trial in {t.deployment_key: t for t in pending}.values():
+                deployment(trial)
         for trial in pending:
-            dep = deployment(trial.mesh)
+            dep = deployment(trial)
             progress.update(task, description=f"{trial.trial_id} ({trial.rate_rps:g} rps)")
             row = run_trial(scenario, dep, trial, run_dir)
             rows.append(row)

@@ -21,6 +21,9 @@ MESHES: dict[str, tuple[str, ...]] = {
 """Mesh names each platform understands. ``none`` is the baseline everywhere."""
 
 BASELINE_MESH = "none"
+AA_MESH = "none-aa"
+"""A second, independent baseline arm (``aa_control: true``): its difference from ``none``
+is the noise floor of the run."""
 
 
 class _Model(BaseModel):
@@ -45,6 +48,42 @@ class LoadSpec(_Model):
         bad = [r for r in self.rates_rps if r <= 0 or r > 1_000_000]
         if bad:
             raise ValueError(f"every rate must be > 0 and <= 1000000 rps; got {bad}")
+        return self
+
+
+class SweepSpec(_Model):
+    """Extra dimensions swept in every mesh and rate (each list replaces the single value)."""
+
+    connections: tuple[int, ...] | None = Field(
+        default=None, min_length=1, description="replaces load.connections"
+    )
+    payload_bytes: tuple[int, ...] | None = Field(
+        default=None, min_length=1, description="response size of every service"
+    )
+    depth: tuple[int, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="call-chain depth: replaces the topology with a chain of 1..N services",
+    )
+    mtls: tuple[bool, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="kind only; on the local platform list the meshes envoy and envoy-mtls",
+    )
+
+    @model_validator(mode="after")
+    def _ranges(self) -> SweepSpec:
+        for name, lo, hi in (
+            ("connections", 1, 4096),
+            ("payload_bytes", 0, 16 * 2**20),
+            ("depth", 1, 10),
+        ):
+            values = getattr(self, name) or ()
+            bad = [v for v in values if not lo <= v <= hi]
+            if bad:
+                raise ValueError(f"sweep.{name} values must be in [{lo}, {hi}]; got {bad}")
+            if len(set(values)) != len(values):
+                raise ValueError(f"sweep.{name} has repeated values: {list(values)}")
         return self
 
 
@@ -118,7 +157,9 @@ class KindSpec(_Model):
         default=300, gt=0, le=3600, description="deadline for pods Ready and sidecars present"
     )
     load_start_delay_s: float = Field(
-        default=20, ge=0, le=600,
+        default=20,
+        ge=0,
+        le=600,
         description="load workers share a schedule origin this long after their Job is created",
     )
 
@@ -135,6 +176,12 @@ class Scenario(_Model):
     )
     topology: Topology = Field(default_factory=lambda: chain(3))
     load: LoadSpec
+    sweep: SweepSpec = Field(default_factory=SweepSpec)
+    aa_control: bool = Field(
+        default=False,
+        description="add a second baseline arm 'none-aa' deployed like 'none': its difference "
+        "from 'none' shows the noise floor of the run",
+    )
     repeats: int = Field(default=3, ge=1, le=1000)
     seed: int = Field(default=1, ge=0, description="seeds the trial order; recorded")
     validity: ValiditySpec = Field(default_factory=ValiditySpec)
@@ -153,7 +200,33 @@ class Scenario(_Model):
         dupes = sorted({m for m in self.meshes if self.meshes.count(m) > 1})
         if dupes:
             raise ValueError(f"meshes must be unique; repeated: {dupes}")
+        if self.sweep.mtls is not None and self.platform == "local":
+            raise ValueError(
+                "sweep.mtls is for the kind platform; on local list the meshes envoy and envoy-mtls"
+            )
         return self
+
+    @property
+    def arms(self) -> tuple[str, ...]:
+        """The meshes measured, plus the A/A control arm when asked for."""
+        extra = (AA_MESH,) if self.aa_control and BASELINE_MESH in self.meshes else ()
+        return (*self.meshes, *extra)
+
+    def topology_for(self, depth: int | None, payload_bytes: int | None) -> Topology:
+        """The topology of one sweep cell (the scenario's own when nothing is swept)."""
+        if depth is not None:
+            entry = self.topology.service(self.topology.entry)
+            return chain(
+                depth,
+                payload_bytes if payload_bytes is not None else entry.payload_bytes,
+                entry.work_ms,
+            ).model_copy(update={"port": self.topology.port})
+        if payload_bytes is None:
+            return self.topology
+        services = tuple(
+            s.model_copy(update={"payload_bytes": payload_bytes}) for s in self.topology.services
+        )
+        return self.topology.model_copy(update={"services": services})
 
     @property
     def has_baseline(self) -> bool:

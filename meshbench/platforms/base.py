@@ -14,6 +14,7 @@ from typing import Any
 
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.scenario import Scenario
+from meshbench.topology import Topology
 
 
 @dataclass
@@ -86,8 +87,14 @@ class Platform(abc.ABC):
         """Versions, core pinning and anything else recorded in run.json."""
 
     @abc.abstractmethod
-    def deploy(self, mesh: str) -> AbstractContextManager[Deployment]:
-        """Deploy the scenario's topology with ``mesh``; removed on exit, on every path."""
+    def deploy(
+        self, mesh: str, topology: Topology, mtls: bool | None = None
+    ) -> AbstractContextManager[Deployment]:
+        """Deploy ``topology`` with ``mesh``; removed on exit, on every path.
+
+        ``mtls`` None means the mesh's default (the scenario's); ``none-aa`` deploys like
+        ``none`` (the A/A control arm).
+        """
 
     def collect_logs(self, dest: Path) -> None:  # noqa: B027 - optional hook
         """Copy component logs (sidecars, apps) into ``dest`` before they are removed."""

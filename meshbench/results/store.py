@@ -29,6 +29,10 @@ TRIAL_COLUMNS: tuple[str, ...] = (
     "mesh",
     "rate_rps",
     "repeat",
+    "connections",
+    "payload_bytes",
+    "depth",
+    "mtls",
     "valid",
     "invalid_reason",
     "requests",
@@ -55,7 +59,11 @@ TRIAL_COLUMNS: tuple[str, ...] = (
     "started_utc",
     "histogram",
 )
-"""Columns of ``trials.csv``, in order. Latencies in ms; CPU in cores; memory in MiB."""
+"""Columns of ``trials.csv``, in order. Latencies in ms; CPU in cores; memory in MiB.
+
+``payload_bytes``, ``depth`` and ``mtls`` are empty when the scenario does not sweep them
+(the topology and the mesh decide). ``mesh`` ``none-aa`` is the A/A control arm.
+"""
 
 RUN_JSON = "run.json"
 TRIALS_CSV = "trials.csv"

@@ -55,6 +55,7 @@ from meshbench.platforms.local.names import (
 )
 from meshbench.platforms.local.procs import ProcessSet, wrap
 from meshbench.scenario import Scenario
+from meshbench.topology import Topology
 
 READY_DEADLINE_S = 30.0
 SIDECAR_MESHES = ("envoy", "envoy-mtls")
@@ -99,18 +100,19 @@ def check_privileges() -> None:
 class LocalDeployment(Deployment):
     """One mesh's pods: namespaces, apps, sidecars, and the load generator's pod."""
 
-    def __init__(self, platform: LocalPlatform, mesh: str, mesh_index: int) -> None:
+    def __init__(self, platform: LocalPlatform, mesh: str, topology: Topology, index: int) -> None:
         self.platform = platform
         self.scenario = platform.scenario
         self.mesh = mesh
-        self.mesh_index = mesh_index
+        self.mesh_index = index
         self.procs = ProcessSet()
-        self.topology = self.scenario.topology
+        self.topology = topology
         self.services = [s.name for s in self.topology.reachable()]
         self.pods = [LOAD_POD, *self.services]
-        self.netns = {p: netns_name(platform.run_key, mesh, p) for p in self.pods}
-        self.address = {p: pod_address(mesh_index, i) for i, p in enumerate(self.pods)}
-        self.state_dir = platform.state_dir / mesh
+        # deployment index in the name: one mesh may be deployed once per sweep variant
+        self.netns = {p: netns_name(platform.run_key, f"{mesh}{index}", p) for p in self.pods}
+        self.address = {p: pod_address(index, i) for i, p in enumerate(self.pods)}
+        self.state_dir = platform.state_dir / f"{mesh}{index}"
         self.sidecars = mesh in SIDECAR_MESHES
         self.mtls = mesh == "envoy-mtls"
         self.admins: dict[str, EnvoyAdmin] = {}
@@ -125,7 +127,7 @@ class LocalDeployment(Deployment):
 
     def up(self) -> None:
         hub = self.platform.hub
-        first_index = self.mesh_index * len(self.pods) + 1
+        first_index = self.mesh_index * 250 + 1  # veth names stay unique across deployments
         for i, pod in enumerate(self.pods):
             ns = self.netns[pod]
             self.created.append(ns)
@@ -410,11 +412,17 @@ class LocalPlatform(Platform):
         }
 
     @contextmanager
-    def deploy(self, mesh: str) -> Iterator[Deployment]:
+    def deploy(
+        self, mesh: str, topology: Topology, mtls: bool | None = None
+    ) -> Iterator[Deployment]:
+        if mtls is not None:
+            raise PlatformError(
+                "the local platform sets mTLS by mesh name", fix="use meshes envoy and envoy-mtls"
+            )
         if not self._hub_up:
             self._hub_up = True
             netns.add_hub(self.hub, hub_address())
-        dep = LocalDeployment(self, mesh, self._mesh_index)
+        dep = LocalDeployment(self, mesh, topology, self._mesh_index)
         self._mesh_index += 1
         try:
             dep.up()
