@@ -40,6 +40,27 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from meshbench.report import compare_report
+
+    compare_report(
+        Path(args.run_a),
+        Path(args.run_b),
+        force=args.force,
+        out_dir=Path(args.out) if args.out else None,
+    )
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from meshbench.platforms.kind import doctor, format_doctor
+    from meshbench.platforms.kind.doctor import ready
+
+    checks = doctor()
+    print(format_doctor(checks), end="")
+    return 0 if ready(checks) else 1
+
+
 def _cmd_clean(args: argparse.Namespace) -> int:
     from meshbench.platforms.local.cleanup import clean
 
@@ -79,6 +100,26 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="per-mesh latency table and overhead against none")
     rep.add_argument("run_dir", help="a directory printed by `meshbench run`")
     rep.set_defaults(func=_cmd_report)
+
+    cmp = sub.add_parser(
+        "compare", help="the same tables and plots across two runs, and B - A with intervals"
+    )
+    cmp.add_argument("run_a", help="run directory A (the reference)")
+    cmp.add_argument("run_b", help="run directory B")
+    cmp.add_argument(
+        "--force",
+        action="store_true",
+        help="compare even if platform, topology or rates differ",
+    )
+    cmp.add_argument(
+        "--out", metavar="DIR", help="where to write compare.html (default: RUN_B/compare-<A>)"
+    )
+    cmp.set_defaults(func=_cmd_compare)
+
+    d = sub.add_parser(
+        "doctor", help="check docker, kind, kubectl, helm and mesh CLIs (the kind platform)"
+    )
+    d.set_defaults(func=_cmd_doctor)
 
     c = sub.add_parser("clean", help="remove namespaces and processes a killed run left behind")
     c.add_argument(

@@ -1,0 +1,216 @@
+"""Fakes for the kind platform's two boundaries: executables on PATH and the API client."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meshbench.platforms.kind.kubeapi import PodInfo
+from meshbench.scenario import Scenario, parse_scenario
+
+TOOLS = ("kind", "kubectl", "helm", "docker", "linkerd", "istioctl", "kumactl")
+
+
+@dataclass
+class Rule:
+    """When ``pattern`` (a shell glob over "tool args...") matches: print and exit."""
+
+    pattern: str
+    exit_code: int = 0
+    stdout: str = ""
+    stderr: str = ""
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+@dataclass
+class FakeBin:
+    """A directory of shell scripts standing in for kind/kubectl/helm/..., logging argv."""
+
+    root: Path
+    rules: dict[str, list[Rule]] = field(default_factory=dict)
+
+    @property
+    def log(self) -> Path:
+        return self.root / "calls.log"
+
+    def install(self, tools: Iterable[str] = TOOLS) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        for tool in tools:
+            lines = [
+                "#!/bin/sh",
+                'printf "%s" "${0##*/}" >> "$FAKE_LOG"',
+                'for a in "$@"; do printf " %s" "$a" >> "$FAKE_LOG"; done',
+                'printf "\\n" >> "$FAKE_LOG"',
+                'while IFS= read -r line; do printf "%s\\n" "$line" >> "$FAKE_LOG.stdin"; done',
+                'printf -- "---\\n" >> "$FAKE_LOG.stdin"',
+                'case "${0##*/} $*" in',
+            ]
+            for r in self.rules.get(tool, []):
+                glob = "*".join(_q(part) if part else "" for part in r.pattern.split("*"))
+                lines.append(f"  {glob})")
+                if r.stdout:
+                    lines.append(f"    printf '%s\\n' {_q(r.stdout)}")
+                if r.stderr:
+                    lines.append(f"    printf '%s\\n' {_q(r.stderr)} >&2")
+                lines.append(f"    exit {r.exit_code};;")
+            lines += ["esac", "exit 0", ""]
+            path = self.root / tool
+            path.write_text("\n".join(lines))
+            path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+    def calls(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+    def stdin(self) -> str:
+        p = Path(str(self.log) + ".stdin")
+        return p.read_text() if p.exists() else ""
+
+
+def env_for(fake: FakeBin) -> dict[str, str]:
+    """PATH with only the fakes: a real kubectl or helm can never be reached."""
+    return {"PATH": str(fake.root), "FAKE_LOG": str(fake.log)}
+
+
+def apply_env(monkeypatch: Any, fake: FakeBin) -> None:
+    for k, v in env_for(fake).items():
+        monkeypatch.setenv(k, v)
+
+
+MARKED_NODES = {
+    "meshbench-control-plane": {"meshbench.io/created-by": "meshbench"},
+    "meshbench-worker": {"meshbench.io/created-by": "meshbench", "meshbench.io/role": "app"},
+    "meshbench-worker2": {"meshbench.io/created-by": "meshbench", "meshbench.io/role": "load"},
+}
+
+STATS = {
+    "istio-proxy": 'istio_requests_total{{reporter="destination",response_code="200"}} {n}\n'
+    'istio_requests_total{{reporter="source",response_code="200"}} 999\n',
+    "linkerd-proxy": 'request_total{{direction="inbound",tls="true"}} {n}\n'
+    'request_total{{direction="outbound"}} 999\n',
+    "kuma-sidecar": 'envoy_cluster_upstream_rq_total{{envoy_cluster_name="localhost_8080"}} {n}\n',
+}
+
+
+@dataclass
+class FakeKubeApi:
+    """In-memory cluster: pods follow the scenario's topology; counters grow per read."""
+
+    scenario: Scenario
+    sidecar: str | None = None  # container injected into app pods
+    nodes: dict[str, dict[str, str]] = field(default_factory=lambda: dict(MARKED_NODES))
+    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    crds: set[str] = field(default_factory=set)
+    app_ready: bool = True
+    worker_phase: str = "Succeeded"
+    worker_logs: dict[int, str] = field(default_factory=dict)
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    counter_step: int = 25
+    services: list[str] | None = None  # app pods; default: the scenario's topology
+    reads: int = 0
+    calls: list[str] = field(default_factory=list)
+
+    def server_version(self) -> str:
+        return "v1.36.4"
+
+    def node_labels(self) -> dict[str, dict[str, str]]:
+        return self.nodes
+
+    def namespace_labels(self, name: str) -> dict[str, str] | None:
+        self.calls.append(f"namespace {name}")
+        return self.namespaces.get(name)
+
+    def crd_exists(self, name: str) -> bool:
+        return name in self.crds
+
+    def list_pods(self, namespace: str, selector: str = "") -> list[PodInfo]:
+        k = self.scenario.kind
+        if namespace == f"{k.namespace_prefix}-app":
+            pods = []
+            names = self.services or [s.name for s in self.scenario.topology.services]
+            for svc_name in names:
+                for r in range(k.replicas):
+                    containers = ("app",) + ((self.sidecar,) if self.sidecar else ())
+                    pods.append(
+                        PodInfo(
+                            name=f"{svc_name}-{r}",
+                            namespace=namespace,
+                            node="meshbench-worker",
+                            phase="Running",
+                            ready=self.app_ready,
+                            containers=containers,
+                            labels={"app": svc_name},
+                            reason="" if self.app_ready else "ContainersNotReady",
+                        )
+                    )
+            return pods
+        if selector.startswith("meshbench.io/job=load-"):
+            return [
+                PodInfo(
+                    name=f"{selector.split('=')[1]}-{i}-x",
+                    namespace=namespace,
+                    node="meshbench-worker2",
+                    phase=self.worker_phase,
+                    ready=False,
+                    containers=("loadgen",),
+                    labels={"batch.kubernetes.io/job-completion-index": str(i)},
+                )
+                for i in range(k.load_workers)
+            ]
+        return []
+
+    def node_summary(self, node: str) -> dict[str, Any]:
+        return self.summaries.get(node, {"pods": []})
+
+    def pod_log(self, namespace: str, pod: str, container: str) -> str:
+        if container == "loadgen":
+            idx = int(pod.rsplit("-", 2)[-2])
+            return "generator output\n" + self.worker_logs.get(idx, "Traceback: boom\n")
+        return f"log of {pod}/{container}\n"
+
+    def pod_proxy_get(self, namespace: str, pod: str, port: int, path: str) -> str:
+        self.reads += 1
+        template = STATS.get(self.sidecar or "", "")
+        return template.format(n=self.reads * self.counter_step)
+
+
+def scenario(**overrides: Any) -> Scenario:
+    data: dict[str, Any] = {
+        "name": "kind-test",
+        "platform": "kind",
+        "meshes": ["none", "istio", "linkerd", "kuma"],
+        "load": {"rates_rps": [50], "duration_s": 2, "warmup_s": 1, "connections": 2},
+        "repeats": 1,
+        "kind": {"load_workers": 2},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return parse_scenario(data, "test")
+
+
+def make_source_dir(root: Path) -> Path:
+    """A stand-in source checkout with manifests/image/Dockerfile."""
+    d = root / "src"
+    (d / "manifests" / "image").mkdir(parents=True)
+    (d / "manifests" / "image" / "Dockerfile").write_text("FROM scratch\n")
+    return d
+
+
+def no_sleep_clock() -> Any:
+    """A Clock whose sleep advances time instantly (tests never really wait)."""
+    from meshbench.platforms.kind.waits import Clock
+
+    t = [0.0]
+
+    def sleep(s: float) -> None:
+        t[0] += s
+
+    return Clock(now=lambda: t[0], sleep=sleep)

@@ -1,0 +1,119 @@
+"""The --dry-run plan and `meshbench doctor`."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from meshbench.plan import plan_trials
+from meshbench.platforms.kind import format_doctor, format_plan, plan_steps
+from meshbench.platforms.kind.doctor import doctor, ready
+from meshbench.platforms.kind.versions import ISTIO_VERSION, KUMA_VERSION, LINKERD_CHART_VERSION
+from meshbench.scenario import load_scenario
+
+from .fakes import FakeBin, Rule, apply_env
+
+
+@pytest.fixture
+def kind_default(repo: Path):  # type: ignore[no-untyped-def]
+    return load_scenario(repo / "scenarios" / "kind-default.yaml")
+
+
+def test_kind_default_covers_the_four_meshes(kind_default) -> None:  # type: ignore[no-untyped-def]
+    assert kind_default.platform == "kind"
+    assert kind_default.meshes == ("none", "istio", "linkerd", "kuma")
+    assert kind_default.has_baseline
+
+
+def test_plan_orders_every_step(kind_default) -> None:  # type: ignore[no-untyped-def]
+    steps = plan_steps(kind_default)
+    lines = [" ".join(s.argv) for s in steps]
+
+    def first(prefix: str) -> int:
+        return next(i for i, line in enumerate(lines) if line.startswith(prefix))
+
+    assert first("kind create cluster") < first("docker build") < first("kind load docker-image")
+    # Meshes in the orchestrator's order (first appearance in the seeded trial plan); each
+    # installed, used and removed before the next one starts.
+    order = list(dict.fromkeys(t.mesh for t in plan_trials(kind_default)))
+    assert sorted(order) == ["istio", "kuma", "linkerd", "none"]
+    install = {
+        "istio": f"helm upgrade --install istio-base istio/base --version {ISTIO_VERSION}",
+        "linkerd": f"helm upgrade --install linkerd-crds linkerd-edge/linkerd-crds "
+        f"--version {LINKERD_CHART_VERSION}",
+        "kuma": f"helm upgrade --install kuma kuma/kuma --version {KUMA_VERSION}",
+    }
+    removal = {"istio": "helm uninstall istio-base", "linkerd": "helm uninstall linkerd-crds",
+               "kuma": "helm uninstall kuma"}
+    meshed = [m for m in order if m != "none"]
+    assert first("kind load") < min(first(install[m]) for m in meshed)
+    for a, b in pairwise(meshed):
+        assert first(install[a]) < first(removal[a]) < first(install[b])
+    assert first("helm upgrade --install istio-base") < first("helm upgrade --install istiod")
+    phases = [s.phase for s in steps]
+    for mesh in ("none", "istio", "linkerd", "kuma"):
+        assert f"workload {mesh}" in phases and f"teardown {mesh}" in phases
+        assert any(p.startswith(f"load {mesh} (each of 6 trial(s)") for p in phases)
+    for line in lines:
+        if line.startswith("kubectl") and "get-contexts" not in line:
+            assert line.startswith("kubectl --context kind-meshbench ")
+    assert not any(line.startswith("kind delete") for line in lines)  # keep_cluster: true
+
+
+def test_plan_text(kind_default) -> None:  # type: ignore[no-untyped-def]
+    text = format_plan(plan_steps(kind_default))
+    assert text.startswith("== cluster ==\n  1. list kind clusters\n     $ kind get clusters\n")
+    assert "<<< 6 object(s): Deployment/frontend, Service/frontend" in text
+    assert "[meshbench] generate a trust anchor and an issuer (ECDSA P-256" in text
+    assert "linkerd check --context kind-meshbench" in text and "[optional" in text
+    assert "== teardown kuma ==" in text
+
+
+def test_plan_deletes_a_cluster_it_does_not_keep(kind_default) -> None:  # type: ignore[no-untyped-def]
+    sc = kind_default.model_copy(update={"kind": kind_default.kind.model_copy(
+        update={"keep_cluster": False})})
+    assert " ".join(plan_steps(sc)[-1].argv) == "kind delete cluster --name meshbench"
+
+
+def test_doctor_names_versions_and_one_fix_per_missing_tool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeBin(tmp_path / "bin", {
+        "docker": [Rule("docker info*", 1, stderr="Cannot connect to the Docker daemon at "
+                        "unix:///var/run/docker.sock. Is the docker daemon running?")],
+        "kubectl": [Rule("kubectl version*",
+                         stdout='{"clientVersion": {"gitVersion": "v1.36.2"}}')],
+        "helm": [Rule("helm version*", stdout="v3.22.0+g1234567")],
+        "linkerd": [Rule("linkerd version*", stdout="edge-26.9.1")],
+    })
+    fake.install(("docker", "kubectl", "helm", "linkerd"))
+    apply_env(monkeypatch, fake)
+    checks = {c.name: c for c in doctor()}
+    assert checks["kubectl"].ok and checks["kubectl"].version == "v1.36.2"
+    assert checks["helm"].version == "v3.22.0+g1234567"
+    assert checks["linkerd"].ok and checks["linkerd"].version == "edge-26.9.1"
+    assert not checks["docker engine"].ok and "Is the docker daemon running" in checks[
+        "docker engine"].detail
+    assert not checks["kind"].ok and checks["kind"].required
+    assert not checks["istioctl"].ok and not checks["istioctl"].required
+    assert not ready(list(checks.values()))
+    text = format_doctor(list(checks.values()))
+    assert "kind platform: NOT READY: missing docker engine, kind" in text
+    assert text.count("fix:") == 4  # docker engine, kind, istioctl, kumactl
+    assert "start the Docker engine" in text
+    assert "go install sigs.k8s.io/kind@v0.33.0" in text
+
+
+def test_doctor_all_present(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeBin(tmp_path / "bin", {
+        "docker": [Rule("docker info*", stdout="29.9.2")],
+        "kind": [Rule("kind version", stdout="kind v0.33.0 go1.25.1 linux/amd64")],
+    })
+    fake.install()
+    apply_env(monkeypatch, fake)
+    checks = doctor()
+    assert ready(checks)
+    assert {c.name: c.version for c in checks}["kind"] == "v0.33.0"
+    assert format_doctor(checks).splitlines()[-2] == "kind platform: ready"
