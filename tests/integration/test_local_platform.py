@@ -100,12 +100,22 @@ def test_mtls_between_sidecars(smoke_run: Path) -> None:
 
 def test_no_sidecar_in_none(smoke_run: Path) -> None:
     proof = json.loads((smoke_run / "proof" / "none.json").read_text())
-    assert proof["sidecars"] == {"load": False, "frontend": False, "middle": False, "backend": False}
+    assert proof["sidecars"] == {
+        "load": False,
+        "frontend": False,
+        "middle": False,
+        "backend": False,
+    }
     assert proof["crossed_sidecars"] is False
     _, stats = _trial(smoke_run, "none")
     assert stats == {"before": {}, "after": {}}
     envoy_proof = json.loads((smoke_run / "proof" / "envoy.json").read_text())
-    assert envoy_proof["sidecars"] == {"load": False, "frontend": True, "middle": True, "backend": True}
+    assert envoy_proof["sidecars"] == {
+        "load": False,
+        "frontend": True,
+        "middle": True,
+        "backend": True,
+    }
 
 
 def test_nothing_left_behind(smoke_run: Path) -> None:
@@ -115,8 +125,15 @@ def test_nothing_left_behind(smoke_run: Path) -> None:
 
 
 def test_ctrl_c_removes_everything_and_resume_finishes(tmp_path: Path, repo: Path) -> None:
-    cmd = [sys.executable, "-m", "meshbench.cli", "run", str(repo / "scenarios" / "smoke.yaml"),
-           "--results", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "meshbench.cli",
+        "run",
+        str(repo / "scenarios" / "smoke.yaml"),
+        "--results",
+        str(tmp_path),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60

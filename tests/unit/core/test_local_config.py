@@ -56,9 +56,9 @@ def test_issued_identity_verifies_against_the_ca(tmp_path: Path) -> None:
     assert files.key.stat().st_mode & 0o777 == 0o600
     other = CertificateAuthority()
     with pytest.raises(InvalidSignature):  # a certificate from another run's CA is not trusted
-        x509.load_pem_x509_certificate(other.issue("spiffe://x/y", "y")[0]).verify_directly_issued_by(
-            ca_cert
-        )
+        x509.load_pem_x509_certificate(
+            other.issue("spiffe://x/y", "y")[0]
+        ).verify_directly_issued_by(ca_cert)
 
 
 def _validate(config: dict[str, object], tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -66,7 +66,9 @@ def _validate(config: dict[str, object], tmp_path: Path) -> subprocess.Completed
     path.write_text(json.dumps(config))
     return subprocess.run(
         [envoy_binary(), "--mode", "validate", "-c", str(path), "--log-level", "error"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

@@ -42,7 +42,9 @@ def test_mesh_not_on_platform_names_field_value_and_allowed() -> None:
 
 def test_bad_value_names_field_path_and_value() -> None:
     bad = {**MINIMAL, "load": {"rates_rps": [100], "duration_s": -1}}
-    with pytest.raises(ScenarioError, match=r"x.yaml: load.duration_s: -1 is invalid: .*greater than 0"):
+    with pytest.raises(
+        ScenarioError, match=r"x.yaml: load.duration_s: -1 is invalid: .*greater than 0"
+    ):
         parse_scenario(bad, "x.yaml")
 
 

@@ -30,13 +30,26 @@ class Servers:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, argv: list[str], health_url: str) -> None:
-        self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self.procs.append(
+            subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
         assert wait_ok([health_url], deadline_s=20) == {}, f"{argv} did not come up"
 
     def service(self, name: str, calls: list[str] = [], payload: int = 1024) -> str:  # noqa: B006
         port = free_port()
-        argv = [sys.executable, "-m", "meshbench.service", "--name", name, "--host", "127.0.0.1",
-                "--port", str(port), "--payload-bytes", str(payload)]
+        argv = [
+            sys.executable,
+            "-m",
+            "meshbench.service",
+            "--name",
+            name,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--payload-bytes",
+            str(payload),
+        ]
         for c in calls:
             argv += ["--call", c]
         base = f"http://127.0.0.1:{port}"
@@ -62,9 +75,18 @@ def servers() -> Iterator[Servers]:
 def generate(req: LoadRequest, out: Path) -> LoadSummary:
     """Run the generator in its own process (Locust monkey-patches whatever imports it)."""
     subprocess.run(
-        [sys.executable, "-m", "meshbench.load.generator", "--request-json", req.to_json(),
-         "--out", str(out)],
-        check=True, capture_output=True, timeout=req.warmup_s + req.duration_s + 60,
+        [
+            sys.executable,
+            "-m",
+            "meshbench.load.generator",
+            "--request-json",
+            req.to_json(),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=req.warmup_s + req.duration_s + 60,
     )
     return LoadSummary.read(out)
 
@@ -85,9 +107,13 @@ def test_chain_returns_payload_and_propagates_failures(servers: Servers) -> None
         assert resp.status == 200
 
 
-def test_generator_sends_the_schedule_and_records_everything(servers: Servers, tmp_path: Path) -> None:
+def test_generator_sends_the_schedule_and_records_everything(
+    servers: Servers, tmp_path: Path
+) -> None:
     target = servers.service("backend")
-    req = LoadRequest(target_url=target + "/", rate_rps=200, duration_s=2, warmup_s=1, connections=4)
+    req = LoadRequest(
+        target_url=target + "/", rate_rps=200, duration_s=2, warmup_s=1, connections=4
+    )
     s = generate(req, tmp_path)
     assert (s.requests, s.warmup_requests, s.errors) == (400, 200, 0)
     assert s.stopped_by == "schedule"
@@ -103,8 +129,9 @@ def test_generator_sends_the_schedule_and_records_everything(servers: Servers, t
 
 def test_errors_are_counted_not_hidden(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}/"
-    req = LoadRequest(target_url=dead, rate_rps=50, duration_s=1, warmup_s=0, connections=2,
-                      timeout_s=1)
+    req = LoadRequest(
+        target_url=dead, rate_rps=50, duration_s=1, warmup_s=0, connections=2, timeout_s=1
+    )
     s = generate(req, tmp_path)
     assert s.requests == 50 and s.errors == 50
     assert sum(s.error_kinds.values()) == 50
@@ -136,8 +163,13 @@ def test_a_stalled_server_shows_in_the_corrected_tail_not_in_service_time(
     script.write_text(STALLING_SERVER)
     port = free_port()
     servers.start([sys.executable, str(script), str(port)], f"http://127.0.0.1:{port}/")
-    req = LoadRequest(target_url=f"http://127.0.0.1:{port}/", rate_rps=200, duration_s=4,
-                      warmup_s=0.5, connections=4)
+    req = LoadRequest(
+        target_url=f"http://127.0.0.1:{port}/",
+        rate_rps=200,
+        duration_s=4,
+        warmup_s=0.5,
+        connections=4,
+    )
     s = generate(req, tmp_path)
     assert s.errors == 0
     lat = hlog.read_log(tmp_path / "latency.hlog", "latency")

@@ -74,7 +74,9 @@ def test_log_round_trip_with_tags_and_exact_merge(tmp_path: Path) -> None:
             for v in values[i::4]:
                 hlog.record_us(part, v)
             w.write("latency", 1_700_000_000.0 + i, 1_700_000_001.0 + i, part)
-            w.write("warmup.latency", 1_700_000_000.0 + i, 1_700_000_001.0 + i, hlog.new_histogram())
+            w.write(
+                "warmup.latency", 1_700_000_000.0 + i, 1_700_000_001.0 + i, hlog.new_histogram()
+            )
     merged = hlog.read_log(path, "latency")
     assert merged.get_total_count() == one.get_total_count() == len(values)
     for p in (50, 90, 99, 99.9, 100):
