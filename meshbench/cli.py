@@ -52,6 +52,27 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_load(args: argparse.Namespace) -> int:
+    from meshbench.load.spec import LoadRequest
+    from meshbench.load.standalone import format_report, load_url
+    from meshbench.results.store import new_run_dir
+
+    req = LoadRequest(
+        target_url=args.url,
+        rate_rps=args.rate,
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        connections=args.connections,
+        schedule=args.schedule,
+        timeout_s=args.timeout,
+        label="meshbench load",
+    )
+    out = Path(args.out) if args.out else new_run_dir(Path("results"), "load")
+    report = load_url(req, out, workers=args.workers, cpus=args.cpus)
+    print(format_report(report))
+    return 0
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from meshbench.platforms.kind import doctor, format_doctor
     from meshbench.platforms.kind.doctor import ready
@@ -115,6 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", metavar="DIR", help="where to write compare.html (default: RUN_B/compare-<A>)"
     )
     cmp.set_defaults(func=_cmd_compare)
+
+    ld = sub.add_parser(
+        "load", help="the open-loop generator alone against a URL on loopback or our pods"
+    )
+    ld.add_argument("url", help="http://127.0.0.1:PORT/... or an address in 198.18.0.0/15")
+    ld.add_argument("--rate", type=float, required=True, help="requests per second")
+    ld.add_argument("--duration", type=float, default=10.0, help="measured seconds (10)")
+    ld.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds, excluded (2)")
+    ld.add_argument("--connections", type=int, default=16, help="concurrent connections (16)")
+    ld.add_argument("--workers", type=int, default=1, help="generator processes (1)")
+    ld.add_argument("--cpus", default=None, help="pin workers to these CPUs, e.g. 0 or 0-1")
+    ld.add_argument("--schedule", choices=["constant", "poisson"], default="constant")
+    ld.add_argument("--timeout", type=float, default=5.0, help="per-request timeout, s (5)")
+    ld.add_argument("--out", help="output directory (default: results/<time>-load)")
+    ld.set_defaults(func=_cmd_load)
 
     d = sub.add_parser(
         "doctor", help="check docker, kind, kubectl, helm and mesh CLIs (the kind platform)"

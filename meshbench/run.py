@@ -213,6 +213,7 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path) 
     accounting = dep.check_accounting(stats_before, stats_after, summary.sent)
 
     hist_rel = f"{HISTOGRAMS}/{trial.trial_id}.hlog"
+    (run_dir / HISTOGRAMS).mkdir(exist_ok=True)
     shutil.move(str(trial_dir / HLOG_FILE), run_dir / hist_rel)
     path = run_dir / hist_rel
     lat, svc, lag = (hlog.read_log(path, t) for t in hlog.TAGS)

@@ -39,6 +39,12 @@ class LoadSpec(_Model):
     connections: int = Field(
         default=16, ge=1, le=4096, description="concurrent connections (Locust users)"
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="generator processes sharing the schedule, one per CPU of local.load_cpus",
+    )
     schedule: Literal["constant", "poisson"] = "constant"
     path: str = Field(default="/", pattern=r"^/")
     timeout_s: float = Field(default=5.0, gt=0, le=120, description="per-request timeout")

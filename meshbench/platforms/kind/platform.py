@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import meshbench
 from meshbench.errors import MeshbenchError, PlatformError
+from meshbench.load.merge import merge_worker_dirs
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.plan import plan_trials
 from meshbench.platforms.base import Deployment, Platform, Proof, UsageSnapshot
@@ -37,7 +38,6 @@ from meshbench.platforms.kind import bundle, certs, versions
 from meshbench.platforms.kind import commands as cmd
 from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind.kubeapi import ClientKubeApi, KubeApi, PodInfo
-from meshbench.platforms.kind.merge import merge_worker_dirs
 from meshbench.platforms.kind.meshes import (
     GATEWAY_API_CRD,
     GATEWAY_API_INSTALL,

@@ -29,8 +29,9 @@ from typing import Any
 import psutil
 
 from meshbench import __version__
-from meshbench.errors import PlatformError
+from meshbench.errors import MeshbenchError, PlatformError
 from meshbench.load.spec import LoadRequest, LoadSummary
+from meshbench.load.workers import run_workers
 from meshbench.platforms import commands
 from meshbench.platforms.base import Deployment, Platform, Proof, UsageSnapshot
 from meshbench.platforms.local import capture, netns
@@ -331,31 +332,17 @@ class LocalDeployment(Deployment):
         return snap
 
     def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        argv = wrap(
-            self.netns[LOAD_POD],
-            self.scenario.local.load_cpus,
-            [
-                sys.executable,
-                "-m",
-                "meshbench.load.generator",
-                "--request-json",
-                request.to_json(),
-                "--out",
-                str(out_dir),
-            ],
-        )
-        limit_s = request.warmup_s + request.duration_s + request.timeout_s + 60
-        proc = commands.run(argv, timeout_s=limit_s, check=False)
-        (out_dir / "generator.log").write_text(proc.stdout + proc.stderr)
-        if proc.returncode != 0:
-            self._check_alive()
-            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise PlatformError(
-                f"load generator failed (exit {proc.returncode}): {tail}",
-                fix=f"see {out_dir / 'generator.log'}",
+        try:
+            return run_workers(
+                request,
+                out_dir,
+                self.scenario.load.workers,
+                self.scenario.local.load_cpus,
+                prefix=netns.exec_prefix(self.netns[LOAD_POD]),
             )
-        return LoadSummary.read(out_dir)
+        except MeshbenchError:
+            self._check_alive()  # a dead app or sidecar explains more than the generator
+            raise
 
 
 def _counter(stats: dict[str, int], stat_prefix: str) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from meshbench.errors import PlatformError
+from meshbench.errors import ResultsError
 from meshbench.load.spec import HLOG_FILE, LOCUST_STATS_FILE, LoadSummary
 from meshbench.results.hlog import LogWriter, iter_log, new_histogram, start_time
 
@@ -41,6 +41,7 @@ def merge_summaries(summaries: list[LoadSummary]) -> LoadSummary:
         started_utc=min(s.started_utc for s in summaries),
         error_kinds=dict(kinds),
         stopped_by=stopped,
+        dispatch_lag_p99_ms=max(s.dispatch_lag_p99_ms for s in summaries),
         extra={
             "worker_count": len(summaries),
             "generator_cpu_total": round(sum(s.generator_cpu for s in summaries), 4),
@@ -57,7 +58,7 @@ def merge_hlogs(paths: list[Path], out: Path, comment: str = "meshbench load (me
     for path in paths:
         st = start_time(path)
         if st is None:
-            raise PlatformError(f"{path}: interval log has no StartTime header; cannot align it")
+            raise ResultsError(f"{path}: interval log has no StartTime header; cannot align it")
         starts.append(st)
         for iv in iter_log(path):
             key = (iv.tag, round(st + iv.start_s, 3), round(iv.length_s, 3))

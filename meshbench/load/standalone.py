@@ -1,0 +1,98 @@
+"""``meshbench load URL``: the open-loop generator on its own, like wrk2 with Locust inside.
+
+Targets are restricted to loopback and the benchmarking range 198.18.0.0/15 that
+meshbench's own network namespaces use: a load test must never leave the machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from meshbench.errors import MeshbenchError
+from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
+from meshbench.load.workers import run_workers
+from meshbench.results import hlog
+
+ALLOWED_NETWORKS = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+    ipaddress.ip_network("198.18.0.0/15"),
+)
+PERCENTILES = (50.0, 90.0, 99.0, 99.9, 100.0)
+
+
+def check_target(url: str) -> None:
+    """Refuse any URL whose host is not loopback or in 198.18.0.0/15."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise MeshbenchError(
+            f"target {url!r} is not an http:// URL", fix="e.g. http://127.0.0.1:8080/"
+        )
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
+    except socket.gaierror:
+        raise MeshbenchError(f"cannot resolve {parts.hostname!r}") from None
+    for info in infos:
+        addr = ipaddress.ip_address(info[4][0])
+        if not any(addr in net for net in ALLOWED_NETWORKS):
+            raise MeshbenchError(
+                f"target {parts.hostname} ({addr}) is outside loopback and 198.18.0.0/15",
+                fix="meshbench load only targets this machine: loopback or meshbench's own pods",
+            )
+
+
+@dataclass
+class LoadReport:
+    """Percentiles (ms) of one standalone load run, corrected and uncorrected."""
+
+    summary: LoadSummary
+    out_dir: Path
+    corrected_ms: dict[float, float]
+    service_ms: dict[float, float]
+    send_lag_ms: dict[float, float]
+
+
+def _percentiles(path: Path, tag: str) -> dict[float, float]:
+    h = hlog.read_log(path, tag)
+    if not h.get_total_count():
+        return {p: float("nan") for p in PERCENTILES}
+    return {p: h.get_value_at_percentile(p) / 1000.0 for p in PERCENTILES}
+
+
+def load_url(
+    req: LoadRequest, out_dir: Path, workers: int = 1, cpus: str | None = None
+) -> LoadReport:
+    """Run the generator against ``req.target_url`` and read back its percentiles."""
+    check_target(req.target_url)
+    summary = run_workers(req, out_dir, workers, cpus)
+    log = out_dir / HLOG_FILE
+    return LoadReport(
+        summary,
+        out_dir,
+        _percentiles(log, "latency"),
+        _percentiles(log, "service"),
+        _percentiles(log, "send_lag"),
+    )
+
+
+def format_report(r: LoadReport) -> str:
+    """A small wrk2-like text table."""
+    head = "".join(f"{'p' + format(p, 'g') if p < 100 else 'max':>10}" for p in PERCENTILES)
+    lines = [
+        f"{r.summary.requests} requests, {r.summary.errors} errors, "
+        f"{r.summary.achieved_rps:.0f} rps achieved, generator CPU {r.summary.generator_cpu:.2f}"
+        f" cores (busiest worker)",
+        f"{'(ms)':<28}{head}",
+    ]
+    for name, values in (
+        ("latency (corrected)", r.corrected_ms),
+        ("service time (uncorrected)", r.service_ms),
+        ("send lag", r.send_lag_ms),
+    ):
+        lines.append(f"{name:<28}" + "".join(f"{values[p]:>10.3f}" for p in PERCENTILES))
+    lines.append(f"histograms: {r.out_dir / HLOG_FILE}")
+    return "\n".join(lines)

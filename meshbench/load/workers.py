@@ -1,0 +1,106 @@
+"""Several generator processes sharing one schedule, merged into one result.
+
+One Locust process drives one core; past that, N workers each take every N-th send of
+the same schedule (same origin, see :mod:`meshbench.load.schedule`), each pinned to its
+own CPU, and their histograms are added losslessly (:mod:`meshbench.load.merge`).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from meshbench.errors import MeshbenchError
+from meshbench.load.merge import merge_worker_dirs
+from meshbench.load.spec import LoadRequest, LoadSummary
+
+START_DELAY_S = 2.0
+"""Time for every worker to start Python, import Locust and spawn its users."""
+
+
+def cpu_list(spec: str | None) -> list[str]:
+    """``"0,2-3"`` -> ``["0", "2", "3"]`` (empty for None: no pinning)."""
+    if not spec:
+        return []
+    out: list[str] = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        out += [str(c) for c in range(int(lo), int(hi or lo) + 1)]
+    return out
+
+
+def generator_argv(
+    req: LoadRequest, out_dir: Path, index: int = 0, count: int = 1, start_at: float | None = None
+) -> list[str]:
+    """The command line of one generator process."""
+    argv = [
+        sys.executable,
+        "-m",
+        "meshbench.load.generator",
+        "--request-json",
+        req.to_json(),
+        "--out",
+        str(out_dir),
+        "--worker-index",
+        str(index),
+        "--worker-count",
+        str(count),
+    ]
+    if start_at is not None:
+        argv += ["--start-at", f"{start_at:.6f}"]
+    return argv
+
+
+def run_workers(
+    req: LoadRequest,
+    out_dir: Path,
+    workers: int = 1,
+    cpus: str | None = None,
+    prefix: Sequence[str] = (),
+) -> LoadSummary:
+    """Run ``workers`` generator processes (each behind ``prefix``, e.g. ``ip netns exec``).
+
+    Each worker is pinned to the next CPU of ``cpus`` in turn. One worker writes straight
+    into ``out_dir``; several write into ``out_dir/worker-<i>`` and are merged into it.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pins = cpu_list(cpus)
+    start_at = time.time() + START_DELAY_S if workers > 1 else None
+    limit_s = req.warmup_s + req.duration_s + req.timeout_s + 60 + START_DELAY_S
+    procs = []
+    dirs = [out_dir] if workers == 1 else [out_dir / f"worker-{i}" for i in range(workers)]
+    try:
+        for i, d in enumerate(dirs):
+            d.mkdir(parents=True, exist_ok=True)
+            pin = ["taskset", "-c", pins[i % len(pins)]] if pins else []
+            argv = [*prefix, *pin, *generator_argv(req, d, i, workers, start_at)]
+            log = (d / "generator.log").open("w")
+            procs.append((subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), log, d))
+        deadline = time.monotonic() + limit_s
+        for p, log, d in procs:
+            try:
+                rc = p.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                raise MeshbenchError(
+                    f"load generator in {d} did not stop within {limit_s:.0f} s",
+                    fix=f"see {d / 'generator.log'}",
+                ) from None
+            finally:
+                log.close()
+            if rc != 0:
+                lines = (d / "generator.log").read_text(errors="replace").strip().splitlines()
+                raise MeshbenchError(
+                    f"load generator failed (exit {rc}): {lines[-1] if lines else 'no output'}",
+                    fix=f"see {d / 'generator.log'}",
+                )
+    finally:
+        for p, _, _ in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    if workers == 1:
+        return LoadSummary.read(out_dir)
+    return merge_worker_dirs(dirs, out_dir)

@@ -1,0 +1,111 @@
+"""Saturation is never silent: a starved generator yields valid=false with the reason."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from meshbench.load.spec import LoadRequest, LoadSummary
+from meshbench.load.targets import instant_envoy
+from meshbench.load.workers import run_workers
+from meshbench.plan import Trial
+from meshbench.platforms.base import Deployment, Proof, UsageSnapshot
+from meshbench.results.store import read_trial_rows, write_trials
+from meshbench.run import run_trial
+from meshbench.scenario import parse_scenario
+
+from .test_service_and_load import free_port
+
+
+class LoopbackDeployment(Deployment):
+    """The real generator against a real server on loopback, behind an argv prefix."""
+
+    def __init__(self, url: str, prefix: list[str]) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.mesh = "none"
+
+    def target_url(self) -> str:
+        return self.url
+
+    def verify(self) -> Proof:
+        return Proof(sidecars={}, crossed_sidecars=False)
+
+    def sidecar_stats(self) -> dict[str, dict[str, int]]:
+        return {}
+
+    def usage(self) -> UsageSnapshot:
+        return UsageSnapshot(taken_at_s=0.0)
+
+    def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
+        return run_workers(request, out_dir, 1, "0", prefix=self.prefix)
+
+
+@contextmanager
+def cpu_hogs(cpu: str, n: int, after_s: float) -> Iterator[None]:
+    """``n`` busy loops pinned to ``cpu`` at normal priority, starting ``after_s`` from now
+    (so the generator has imported Locust and is sending when they start)."""
+    loop = f"import time; time.sleep({after_s}); exec('while True: pass')"
+    hogs = [subprocess.Popen(["taskset", "-c", cpu, sys.executable, "-c", loop]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+
+
+SCENARIO = parse_scenario(
+    {
+        "name": "starved",
+        "meshes": ["none"],
+        "load": {"rates_rps": [1000], "duration_s": 3, "warmup_s": 0.5, "connections": 8},
+        "validity": {"max_send_lag_p99_ms": 5},
+    }
+)
+
+
+def test_starved_generator_is_stored_invalid_with_the_reason(tmp_path: Path) -> None:
+    trial = Trial("t001-none-1000rps-r1", 1, "none", 1000, 1, 8)
+    with instant_envoy(free_port(), cpus="1") as url:
+        # niceness 19 against two busy loops at niceness 0 on the same core: the generator
+        # gets about 1% of it, far too little for 1000 requests a second.
+        dep = LoopbackDeployment(url, ["nice", "-n", "19"])
+        with cpu_hogs("0", 2, after_s=1.5):
+            row = run_trial(SCENARIO, dep, trial, tmp_path)
+    write_trials(tmp_path, [row])
+    stored = read_trial_rows(tmp_path)[0]
+    assert stored["valid"] == "false"
+    reason = stored["invalid_reason"]
+    assert "the generator's own schedule fell behind" in reason, reason
+    assert float(stored["send_lag_p99_ms"]) > 5
+
+
+def test_same_trial_unstarved_is_valid(tmp_path: Path) -> None:
+    """The check above can pass: without the hogs the same trial is valid."""
+    trial = Trial("t001-none-300rps-r1", 1, "none", 300, 1, 8)
+    scenario = SCENARIO.model_copy(
+        update={"validity": SCENARIO.validity.model_copy(update={"max_send_lag_p99_ms": 50})}
+    )
+    with instant_envoy(free_port(), cpus="1") as url:
+        row = run_trial(scenario, LoopbackDeployment(url, []), trial, tmp_path)
+    assert row["valid"], row["invalid_reason"]
+    assert row["requests"] == 900
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_workers_share_the_schedule_exactly(tmp_path: Path, workers: int) -> None:
+    req = LoadRequest(target_url="", rate_rps=300, duration_s=2, warmup_s=0.5, connections=4)
+    with instant_envoy(free_port(), cpus="1") as url:
+        req = LoadRequest(**{**req.__dict__, "target_url": url})
+        s = run_workers(req, tmp_path, workers, "0")
+    assert (s.requests, s.warmup_requests, s.errors) == (600, 150, 0)
+    assert s.extra["worker_count"] == workers
+    assert sorted(w["requests"] for w in s.extra["workers"]) == sorted(
+        len(range(i, 750, workers)) - len(range(i, 150, workers)) for i in range(workers)
+    )
