@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.meshbench-installed
 SCENARIO ?= scenarios/default.yaml
 
-.PHONY: run test setup system lint typecheck pytest clean-results
+.PHONY: run test setup system lint typecheck pytest bench
 
 setup: $(STAMP)
 
@@ -35,3 +35,11 @@ pytest: setup system
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# Figures, not pass/fail: generator capacity, client overhead next to wrk/h2load, and the
+# sidecar overhead seen by meshbench and by the reference tools. Run on a quiet machine.
+bench: setup
+	@scripts/system-packages.sh bench
+	$(BIN)/python bench/generator_capacity.py
+	$(BIN)/python bench/client_overhead.py
+	$(BIN)/python bench/sidecar_overhead.py

@@ -3,14 +3,18 @@
 # only those missing. As root it installs them; otherwise it prints the one command to run.
 set -euo pipefail
 
+# Usage: system-packages.sh [bench]   (bench adds the reference load generators)
 declare -A need=(
   [ip]=iproute2
   [iptables-restore]=iptables
   [taskset]=util-linux
   [setpriv]=util-linux
   [chromium]=chromium
-  [wrk]=wrk
 )
+if [ "${1:-}" = bench ]; then
+  need[wrk]=wrk
+  need[h2load]=nghttp2-client
+fi
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
