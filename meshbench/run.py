@@ -239,6 +239,7 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path) 
         "send_lag_p99_ms": _ms(lag, 99),
         "send_lag_max_ms": _ms(lag, 100),
         "generator_cpu": summary.generator_cpu,
+        "generator_rss_mib": summary.generator_rss_mib,
         **_usage_row(usage_before, usage_after),
         "started_utc": summary.started_utc,
         "histogram": hist_rel,

@@ -236,6 +236,7 @@ def run_load(
         error_kinds=dict(state.error_kinds),
         stopped_by=stopped_by,
         dispatch_lag_p99_ms=dispatch_lag.get_value_at_percentile(99) / 1000.0,
+        generator_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         extra={
             "worker_index": worker_index,
             "worker_count": worker_count,

@@ -42,6 +42,7 @@ def merge_summaries(summaries: list[LoadSummary]) -> LoadSummary:
         error_kinds=dict(kinds),
         stopped_by=stopped,
         dispatch_lag_p99_ms=max(s.dispatch_lag_p99_ms for s in summaries),
+        generator_rss_mib=round(sum(s.generator_rss_mib for s in summaries), 1),
         extra={
             "worker_count": len(summaries),
             "generator_cpu_total": round(sum(s.generator_cpu for s in summaries), 4),

@@ -60,6 +60,7 @@ class LoadSummary:
     error_kinds: dict[str, int] = field(default_factory=dict)
     stopped_by: str = "schedule"  # schedule | request_bound | time_bound
     dispatch_lag_p99_ms: float = 0.0  # the dispatcher's own lateness (timer, CPU), not pool waits
+    generator_rss_mib: float = 0.0  # peak resident memory of the generator process
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -52,6 +52,7 @@ TRIAL_COLUMNS: tuple[str, ...] = (
     "send_lag_p99_ms",
     "send_lag_max_ms",
     "generator_cpu",
+    "generator_rss_mib",
     "sidecar_cpu",
     "service_cpu",
     "sidecar_rss_mib",
