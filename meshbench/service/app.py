@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 
+from meshbench.topology import ServiceSpec
+
 HEALTH_PATH = "/healthz"
 
 
@@ -102,6 +104,31 @@ async def serve(config: ServiceConfig) -> None:
     print(f"{config.name} listening on {config.host}:{config.port}", flush=True)
     await stop.wait()
     await runner.cleanup()
+
+
+def service_args(
+    spec: ServiceSpec, port: int, call_urls: Sequence[str], host: str | None = None
+) -> list[str]:
+    """Arguments of ``python -m meshbench.service`` for ``spec`` (every platform uses this).
+
+    ``call_urls`` are the downstream base URLs, one per ``spec.calls`` entry, as the
+    platform resolves them (pod addresses locally, Service DNS names on Kubernetes).
+    """
+    args = [
+        "--name",
+        spec.name,
+        "--port",
+        str(port),
+        "--payload-bytes",
+        str(spec.payload_bytes),
+        "--work-ms",
+        f"{spec.work_ms:g}",
+    ]
+    if host is not None:
+        args += ["--host", host]
+    for url in call_urls:
+        args += ["--call", url]
+    return args
 
 
 def parse_args(argv: Sequence[str] | None = None) -> ServiceConfig:

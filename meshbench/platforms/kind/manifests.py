@@ -24,6 +24,7 @@ from meshbench.platforms.kind.target import (
     Target,
 )
 from meshbench.scenario import Scenario
+from meshbench.service.app import service_args
 from meshbench.topology import ServiceSpec
 
 Obj = dict[str, Any]
@@ -110,17 +111,9 @@ def _security_context() -> Obj:
     }
 
 
-def service_args(svc: ServiceSpec, port: int) -> list[str]:
+def kind_service_args(svc: ServiceSpec, port: int) -> list[str]:
     """The sample service's command line; downstream URLs are ``http://<service>:<port>``."""
-    args = [
-        "--name", svc.name,
-        "--port", str(port),
-        "--payload-bytes", str(svc.payload_bytes),
-        "--work-ms", f"{svc.work_ms:g}",
-    ]
-    for callee in svc.calls:
-        args += ["--call", f"http://{callee}:{port}"]
-    return args
+    return service_args(svc, port, [f"http://{callee}:{port}" for callee in svc.calls])
 
 
 def app_deployment(scenario: Scenario, target: Target, svc: ServiceSpec) -> Obj:
@@ -139,7 +132,7 @@ def app_deployment(scenario: Scenario, target: Target, svc: ServiceSpec) -> Obj:
                 "image": target.image,
                 "imagePullPolicy": target.pull_policy,
                 "command": ["python", "-m", "meshbench.service"],
-                "args": service_args(svc, port),
+                "args": kind_service_args(svc, port),
                 "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
                 "readinessProbe": {
                     "httpGet": {"path": "/healthz", "port": "http"},
@@ -223,9 +216,9 @@ def worker_script(worker_count: int) -> str:
     from; the bundle carries a checksum so a truncated log is detected, never half-read.
     """
     gen = (
-        "python -m meshbench.load.generator --request-json \"$MB_REQUEST\" "
-        f"--out {OUT_DIR} --worker-index \"${{JOB_COMPLETION_INDEX:-0}}\" "
-        f"--worker-count {worker_count} --start-at \"$MB_START_AT\""
+        'python -m meshbench.load.generator --request-json "$MB_REQUEST" '
+        f'--out {OUT_DIR} --worker-index "${{JOB_COMPLETION_INDEX:-0}}" '
+        f'--worker-count {worker_count} --start-at "$MB_START_AT"'
     )
     emit = f"python -m meshbench.platforms.kind.bundle {OUT_DIR}"
     return f"{gen}; rc=$?; {emit}; exit $rc"
@@ -314,8 +307,10 @@ def probe_job(
                 "image": target.image,
                 "imagePullPolicy": target.pull_policy,
                 "command": ["python", "-c", code],
-                "resources": {"requests": {"cpu": "50m", "memory": "32Mi"},
-                              "limits": {"memory": "128Mi"}},
+                "resources": {
+                    "requests": {"cpu": "50m", "memory": "32Mi"},
+                    "limits": {"memory": "128Mi"},
+                },
                 "securityContext": _security_context(),
             }
         ],

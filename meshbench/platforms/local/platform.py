@@ -56,6 +56,7 @@ from meshbench.platforms.local.names import (
 )
 from meshbench.platforms.local.procs import ProcessSet, wrap
 from meshbench.scenario import Scenario
+from meshbench.service.app import service_args
 from meshbench.topology import Topology
 
 READY_DEADLINE_S = 30.0
@@ -182,21 +183,9 @@ class LocalDeployment(Deployment):
 
     def _start_app(self, name: str) -> None:
         spec = self.topology.service(name)
-        argv = [
-            sys.executable,
-            "-m",
-            "meshbench.service",
-            "--name",
-            name,
-            "--port",
-            str(self.topology.port),
-            "--payload-bytes",
-            str(spec.payload_bytes),
-            "--work-ms",
-            str(spec.work_ms),
-        ]
-        for child in spec.calls:
-            argv += ["--call", f"http://{self.address[child]}:{self.topology.port}"]
+        port = self.topology.port
+        calls = [f"http://{self.address[child]}:{port}" for child in spec.calls]
+        argv = [sys.executable, "-m", "meshbench.service", *service_args(spec, port, calls)]
         self.procs.start(
             name,
             "app",

@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 
 from meshbench.load.spec import LoadRequest, LoadSummary
+from meshbench.load.workers import run_workers
 from meshbench.platforms.local.probe import wait_ok
 from meshbench.results import hlog
+from meshbench.service.app import service_args
+from meshbench.topology import ServiceSpec
 
 
 def free_port() -> int:
@@ -37,23 +40,10 @@ class Servers:
 
     def service(self, name: str, calls: list[str] = [], payload: int = 1024) -> str:  # noqa: B006
         port = free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "meshbench.service",
-            "--name",
-            name,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--payload-bytes",
-            str(payload),
-        ]
-        for c in calls:
-            argv += ["--call", c]
+        spec = ServiceSpec(name=name, payload_bytes=payload)
+        args = service_args(spec, port, calls, host="127.0.0.1")
         base = f"http://127.0.0.1:{port}"
-        self.start(argv, base + "/healthz")
+        self.start([sys.executable, "-m", "meshbench.service", *args], base + "/healthz")
         return base
 
     def stop(self) -> None:
@@ -73,22 +63,8 @@ def servers() -> Iterator[Servers]:
 
 
 def generate(req: LoadRequest, out: Path) -> LoadSummary:
-    """Run the generator in its own process (Locust monkey-patches whatever imports it)."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "meshbench.load.generator",
-            "--request-json",
-            req.to_json(),
-            "--out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=req.warmup_s + req.duration_s + 60,
-    )
-    return LoadSummary.read(out)
+    """Run one generator process (Locust monkey-patches whatever imports it)."""
+    return run_workers(req, out)
 
 
 def test_chain_returns_payload_and_propagates_failures(servers: Servers) -> None:
