@@ -102,7 +102,9 @@ def check_privileges() -> None:
 class LocalDeployment(Deployment):
     """One mesh's pods: namespaces, apps, sidecars, and the load generator's pod."""
 
-    def __init__(self, platform: LocalPlatform, mesh: str, topology: Topology, index: int) -> None:
+    def __init__(
+        self, platform: LocalPlatform, mesh: str, topology: Topology, index: int, copy: int = 1
+    ) -> None:
         self.platform = platform
         self.scenario = platform.scenario
         self.mesh = mesh
@@ -111,10 +113,11 @@ class LocalDeployment(Deployment):
         self.topology = topology
         self.services = [s.name for s in self.topology.reachable()]
         self.pods = [LOAD_POD, *self.services]
-        # deployment index in the name: one mesh may be deployed once per sweep variant
-        self.netns = {p: netns_name(platform.run_key, f"{mesh}{index}", p) for p in self.pods}
+        # a mesh is deployed once per sweep variant: the second one is "<mesh>-2", ...
+        self.label = mesh if copy == 1 else f"{mesh}-{copy}"
+        self.netns = {p: netns_name(platform.run_key, self.label, p) for p in self.pods}
         self.address = {p: pod_address(index, i) for i, p in enumerate(self.pods)}
-        self.state_dir = platform.state_dir / f"{mesh}{index}"
+        self.state_dir = platform.state_dir / self.label
         self.sidecars = mesh in SIDECAR_MESHES
         self.mtls = mesh == "envoy-mtls"
         self.admins: dict[str, EnvoyAdmin] = {}
@@ -365,6 +368,7 @@ class LocalPlatform(Platform):
         self.hub = netns_name(self.run_key, "hub")
         self._hub_up = False
         self._mesh_index = 0
+        self._copies: dict[str, int] = {}
 
     def environment(self) -> dict[str, Any]:
         return {
@@ -398,7 +402,8 @@ class LocalPlatform(Platform):
         if not self._hub_up:
             self._hub_up = True
             netns.add_hub(self.hub, hub_address())
-        dep = LocalDeployment(self, mesh, topology, self._mesh_index)
+        self._copies[mesh] = self._copies.get(mesh, 0) + 1
+        dep = LocalDeployment(self, mesh, topology, self._mesh_index, self._copies[mesh])
         self._mesh_index += 1
         try:
             dep.up()
