@@ -1,0 +1,506 @@
+"""Load a stored run into tidy pandas frames and per-trial histograms.
+
+Reads only what :mod:`meshbench.results` wrote: ``run.json``, ``trials.csv`` and the
+HdrHistogram interval logs. Warm-up intervals are kept (tagged ``warmup=True`` in
+:attr:`Run.intervals`) but never enter a pooled histogram or a percentile table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hdrh.histogram import HdrHistogram
+from numpy.typing import NDArray
+
+from meshbench.analysis import histograms as hist
+from meshbench.errors import ResultsError
+from meshbench.results import hlog, store
+
+BASELINE = "none"
+"""The mesh every overhead is measured against."""
+
+AA_CONTROL = "none-aa"
+"""A second baseline arm deployed like ``none`` (``aa_control: true``): its difference from
+``none`` is the run's noise floor, and a significant one means the run is not trustworthy."""
+
+DIMS: tuple[str, ...] = ("rate_rps", "connections", "payload_bytes", "depth", "mtls")
+"""Columns that, with ``mesh``, identify a cell: trials of one cell are repeats of the same
+measurement. Values a scenario does not sweep are filled from the scenario (``mtls`` is
+``"default"`` then: whatever the mesh does), so every trial has all of them."""
+
+CELL: tuple[str, ...] = ("mesh", *DIMS)
+
+TIME_SERIES_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 99.0, 100.0)
+
+_FLOAT_COLUMNS = tuple(
+    c
+    for c in store.TRIAL_COLUMNS
+    if c.endswith(("_ms", "_s", "_rps", "_cpu", "_mib")) and c != "started_utc"
+)
+_INT_COLUMNS = ("order", "repeat", "requests", "errors", "warmup_requests")
+_TRIAL_KEYS = ("trial_id", "mesh", *DIMS, "repeat", "valid", "included")
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One point of the sweep (all meshes are measured at each)."""
+
+    rate_rps: float
+    connections: int
+    payload_bytes: int
+    depth: int
+    mtls: str  # "on", "off" or "default"
+
+    def matches(self, frame: pd.DataFrame) -> pd.Series:
+        """Boolean mask of the rows of ``frame`` that belong to this cell."""
+        mask = (
+            np.isclose(frame["rate_rps"].to_numpy(dtype=float), self.rate_rps)
+            & (frame["connections"] == self.connections).to_numpy()
+            & (frame["payload_bytes"] == self.payload_bytes).to_numpy()
+            & (frame["depth"] == self.depth).to_numpy()
+            & (frame["mtls"] == self.mtls).to_numpy()
+        )
+        return pd.Series(mask, index=frame.index)
+
+    def title(self, swept: Sequence[str]) -> str:
+        """``"300 rps"``, plus the other swept settings: ``"300 rps, depth 2, 1024 B"``."""
+        parts = [f"{self.rate_rps:g} rps"]
+        if "connections" in swept:
+            parts.append(f"{self.connections} conn")
+        if "payload_bytes" in swept:
+            parts.append(f"{self.payload_bytes} B")
+        if "depth" in swept:
+            parts.append(f"depth {self.depth}")
+        if "mtls" in swept:
+            parts.append(f"mTLS {self.mtls}")
+        return ", ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {d: getattr(self, d) for d in DIMS}
+
+
+def cell_of(row: Any) -> Cell:
+    """The cell of a frame row (a record dict or a Series with the :data:`DIMS` keys)."""
+    return Cell(float(row["rate_rps"]), int(row["connections"]), int(row["payload_bytes"]),
+                int(row["depth"]), str(row["mtls"]))
+_COMPONENTS = ("sidecar", "service", "generator")
+
+
+@dataclass(frozen=True)
+class Slo:
+    """A latency budget: the ``percentile`` of end-to-end latency must stay <= ``budget_ms``."""
+
+    percentile: float
+    budget_ms: float
+
+    @property
+    def label(self) -> str:
+        return hist.label(self.percentile)
+
+    @classmethod
+    def from_scenario(cls, scenario: Mapping[str, Any]) -> Slo | None:
+        """The scenario's ``slo: {percentile, budget_ms}``, or None when it declares none."""
+        raw = scenario.get("slo")
+        if raw is None:
+            return None
+        try:
+            percentile = float(raw.get("percentile", 99.0))
+            budget_ms = float(raw["budget_ms"])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise ResultsError(
+                f"scenario slo {raw!r} is not {{percentile: <0-100>, budget_ms: <ms>}}",
+                fix="write e.g. `slo: {percentile: 99, budget_ms: 25}` in the scenario",
+            ) from None
+        if not (0 < percentile <= 100) or not (budget_ms > 0 and math.isfinite(budget_ms)):
+            raise ResultsError(
+                f"scenario slo {raw!r}: percentile must be in (0, 100] and budget_ms > 0",
+                fix="write e.g. `slo: {percentile: 99, budget_ms: 25}` in the scenario",
+            )
+        return cls(percentile, budget_ms)
+
+
+@dataclass
+class Run:
+    """One stored run: metadata, tidy frames and the measured histograms of every trial.
+
+    Frames (all latencies in ms, CPU in cores, memory in MiB):
+
+    - ``trials``: one row per trial (``trials.csv`` typed; the sweep columns
+      :data:`DIMS` filled in when the scenario does not sweep them), plus ``included``
+      (valid and has a histogram: the trials that count).
+    - ``percentiles``: long form, one row per trial x tag x percentile.
+    - ``intervals``: one row per interval histogram (~1 s) per trial and tag, warm-up
+      included and flagged, with its count, rate and percentiles.
+    - ``cost``: long form, one row per trial x component (sidecar, service, generator).
+    """
+
+    path: Path
+    meta: dict[str, Any]
+    trials: pd.DataFrame
+    percentiles: pd.DataFrame
+    intervals: pd.DataFrame
+    cost: pd.DataFrame
+    histograms: dict[str, dict[str, HdrHistogram]] = field(repr=False)
+    """``{trial_id: {tag: measured histogram}}``; warm-up under ``warmup.<tag>``."""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return str(self.meta.get("run_id") or self.path.name)
+
+    @property
+    def status(self) -> str:
+        return str(self.meta.get("status", "unknown"))
+
+    @property
+    def scenario(self) -> dict[str, Any]:
+        s = self.meta.get("scenario") or {}
+        return dict(s)
+
+    @property
+    def platform(self) -> str:
+        return str((self.meta.get("platform") or {}).get("name", "unknown"))
+
+    @property
+    def meshes(self) -> list[str]:
+        """Meshes in the run: baseline, A/A control, then in scenario order."""
+        declared = [str(m) for m in self.scenario.get("meshes", [])]
+        seen = [m for m in declared if m in set(self.trials["mesh"])] if len(self.trials) else []
+        extra = sorted(set(self.trials["mesh"]) - set(seen)) if len(self.trials) else []
+        ordered = seen + extra
+        for first in (AA_CONTROL, BASELINE):
+            if first in ordered:
+                ordered.remove(first)
+                ordered.insert(0, first)
+        return ordered
+
+    @property
+    def rates(self) -> list[float]:
+        return sorted({float(r) for r in self.trials["rate_rps"]}) if len(self.trials) else []
+
+    @property
+    def depths(self) -> list[int]:
+        return sorted({int(d) for d in self.trials["depth"]}) if len(self.trials) else []
+
+    @property
+    def cells(self) -> list[Cell]:
+        """Every point of the sweep with at least one stored trial, sorted."""
+        if self.trials.empty:
+            return []
+        rows = self.trials[list(DIMS)].drop_duplicates().to_dict("records")
+        return sorted(cell_of(r) for r in rows)
+
+    @property
+    def swept(self) -> list[str]:
+        """The dimensions that take more than one value in this run."""
+        return [d for d in DIMS if len(self.trials) and self.trials[d].nunique() > 1]
+
+    @property
+    def has_baseline(self) -> bool:
+        return BASELINE in self.meshes
+
+    @cached_property
+    def slo(self) -> Slo | None:
+        return Slo.from_scenario(self.scenario)
+
+    @property
+    def seed(self) -> int:
+        return int(self.meta.get("seed") or self.scenario.get("seed") or 0)
+
+    def cell_trials(self, mesh: str, cell: Cell | float, **dims: Any) -> list[str]:
+        """Ids of the included (valid, measured) trials of ``mesh`` in one cell, in trial
+        order. ``cell`` is a :class:`Cell`, or just a rate (rps) plus optional ``dims``
+        (``depth=2``); dimensions not given match every value."""
+        t = self.trials
+        sel = t["included"] & (t["mesh"] == mesh)
+        if isinstance(cell, Cell):
+            sel &= cell.matches(t)
+        else:
+            sel &= np.isclose(t["rate_rps"].to_numpy(dtype=float), float(cell))
+            for name, value in dims.items():
+                if name not in DIMS:
+                    raise ValueError(f"unknown dimension {name!r}; known: {list(DIMS)}")
+                sel &= t[name] == value
+        return [str(x) for x in t.loc[sel].sort_values("order")["trial_id"]]
+
+    def cell_histograms(
+        self, mesh: str, cell: Cell | float, tag: str = "latency", **dims: Any
+    ) -> list[HdrHistogram]:
+        """The measured ``tag`` histogram of every included trial of the cell."""
+        return [self.histograms[t][tag] for t in self.cell_trials(mesh, cell, **dims)]
+
+    def pooled(
+        self, mesh: str, cell: Cell | float, tag: str = "latency", **dims: Any
+    ) -> HdrHistogram:
+        """All included trials of the cell merged into one histogram (µs): HdrHistogram
+        ``add``, never an average of percentiles."""
+        return hist.pool(self.cell_histograms(mesh, cell, tag, **dims))
+
+    def trial_json(self, trial_id: str, name: str) -> Any:
+        """A JSON file the orchestrator stored for one trial (e.g. ``sidecar_stats.json``)."""
+        path = self.path / store.TRIALS / trial_id / name
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ResultsError(f"{path} does not exist") from None
+
+
+def topology_depth(topology: Mapping[str, Any] | None) -> int:
+    """Hops on the longest call path of a dumped topology (1 = entry only); 0 if unknown."""
+    if not topology:
+        return 0
+    services = {str(s["name"]): [str(c) for c in s.get("calls", ())] for s in topology["services"]}
+    entry = str(topology.get("entry", "frontend"))
+    if entry not in services:
+        return 0
+
+    def depth(name: str, seen: frozenset[str]) -> int:
+        calls = [c for c in services.get(name, []) if c not in seen]
+        return 1 + max((depth(c, seen | {c}) for c in calls), default=0)
+
+    return depth(entry, frozenset({entry}))
+
+
+def _entry_payload(topology: Mapping[str, Any] | None) -> int:
+    if not topology:
+        return -1
+    entry = str(topology.get("entry", "frontend"))
+    for svc in topology.get("services", ()):
+        if str(svc.get("name")) == entry:
+            return int(svc.get("payload_bytes", 1024))
+    return -1
+
+
+def _mtls(value: str) -> str:
+    v = str(value).strip().lower()
+    return "on" if v in ("true", "1", "yes") else "off" if v in ("false", "0", "no") else "default"
+
+
+def _typed_trials(rows: Sequence[Mapping[str, str]], scenario: Mapping[str, Any]) -> pd.DataFrame:
+    columns = list(store.TRIAL_COLUMNS)
+    df = pd.DataFrame([{c: row.get(c, "") for c in columns} for row in rows], columns=columns)
+    for c in _FLOAT_COLUMNS:
+        df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="coerce").astype(float)
+    for c in _INT_COLUMNS:
+        df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="coerce").astype("Int64")
+    df["valid"] = df["valid"].astype(str).str.lower().eq("true")
+    df["invalid_reason"] = df["invalid_reason"].fillna("").astype(str)
+    df["trial_id"] = df["trial_id"].astype(str)
+    df["mesh"] = df["mesh"].astype(str)
+    # sweep dimensions: empty when not swept, filled from the scenario
+    topology = scenario.get("topology")
+    defaults = {
+        "connections": int((scenario.get("load") or {}).get("connections", 0) or 0),
+        "payload_bytes": _entry_payload(topology),
+        "depth": topology_depth(topology),
+    }
+    for c, default in defaults.items():
+        raw = df[c] if c in df else pd.Series("", index=df.index)
+        df[c] = pd.to_numeric(raw, errors="coerce").fillna(default).astype(int)
+    df["mtls"] = (df["mtls"] if "mtls" in df else pd.Series("", index=df.index)).map(_mtls)
+    return df
+
+
+@dataclass
+class _Series:
+    """The interval histograms of one tag of one trial, each cut to its non-empty range."""
+
+    starts_s: list[float] = field(default_factory=list)
+    lengths_s: list[float] = field(default_factory=list)
+    first: list[int] = field(default_factory=list)  # counts index of each slice's first bucket
+    slices: list[NDArray[np.uint64]] = field(default_factory=list)
+
+    def add(self, interval: hlog.Interval) -> None:
+        h = interval.histogram
+        self.starts_s.append(interval.start_s)
+        self.lengths_s.append(interval.length_s)
+        if h.get_total_count() == 0:
+            self.first.append(0)
+            self.slices.append(np.zeros(0, dtype=np.uint64))
+            return
+        # decoding set min/max from the first and last non-empty bucket
+        lo = h.get_counts_array_index(h.min_value)
+        hi = h.get_counts_array_index(h.max_value)
+        self.first.append(lo)
+        self.slices.append(np.ctypeslib.as_array(h.counts)[lo : hi + 1])
+
+    def matrix(self) -> tuple[int, NDArray[np.int64]]:
+        """``(first index, counts)``: one row per interval over the union of their ranges
+        (copying only non-empty ranges: full 17 408-counter rows cost ~1 s per 100 trials)."""
+        used = [(f, s) for f, s in zip(self.first, self.slices, strict=True) if s.size]
+        if not used:
+            return 0, np.zeros((len(self.slices), 1), dtype=np.int64)
+        lo = min(f for f, _ in used)
+        hi = max(f + s.size for f, s in used)
+        mat = np.zeros((len(self.slices), hi - lo), dtype=np.int64)
+        for i, (f, s) in enumerate(zip(self.first, self.slices, strict=True)):
+            mat[i, f - lo : f - lo + s.size] = s
+        return lo, mat
+
+
+def _interval_frame(trial_id: str, tag: str, ser: _Series, first: int, mat: NDArray[np.int64],
+                    lay: hist.Layout, run_offset_s: float) -> pd.DataFrame:
+    n = mat.shape[1]
+    lowest = hist.bucket_lowest_us(lay)[first : first + n]
+    highest = hist.bucket_highest_us(lay)[first : first + n]
+    pct = hist.percentiles_of_buckets(mat, lowest, highest, TIME_SERIES_PERCENTILES) / 1000
+    start = np.array(ser.starts_s)
+    length = np.array(ser.lengths_s)
+    count = mat.sum(axis=1)
+    part = pd.DataFrame(
+        {
+            "trial_id": trial_id,
+            "tag": tag.removeprefix(hlog.WARMUP_PREFIX),
+            "warmup": tag.startswith(hlog.WARMUP_PREFIX),
+            "start_s": start,
+            "run_time_s": start + run_offset_s,
+            "length_s": length,
+            "count": count,
+            "rate_rps_achieved": np.divide(
+                count, length, out=np.full(len(count), np.nan), where=length > 0
+            ),
+        }
+    )
+    for j, q in enumerate(TIME_SERIES_PERCENTILES):
+        part[f"{hist.label(q)}_ms"] = pct[:, j]
+    return part
+
+
+def _read_trial_log(
+    trial_id: str, path: Path, run_offset_s: float
+) -> tuple[dict[str, HdrHistogram], pd.DataFrame]:
+    """Every tag's intervals merged (by adding counts) and the per-interval frame."""
+    series: dict[str, _Series] = {}
+    lay: hist.Layout | None = None
+    counts_len = 0
+    for interval in hlog.iter_log(path):
+        h = interval.histogram
+        if lay is None:
+            lay, counts_len = hist.layout(h), h.counts_len
+        elif hist.layout(h) != lay:
+            raise ValueError(f"intervals of different range/precision {hist.layout(h)}, {lay}")
+        series.setdefault(interval.tag or "latency", _Series()).add(interval)
+    if lay is None:
+        return {}, pd.DataFrame()
+    merged: dict[str, HdrHistogram] = {}
+    parts = []
+    for tag, ser in series.items():
+        first, mat = ser.matrix()
+        full = np.zeros(counts_len, dtype=np.int64)
+        full[first : first + mat.shape[1]] = mat.sum(axis=0)
+        merged[tag] = hist.from_counts(full, lay)
+        parts.append(_interval_frame(trial_id, tag, ser, first, mat, lay, run_offset_s))
+    return merged, pd.concat(parts, ignore_index=True)
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a stored run (any status) into a :class:`Run`.
+
+    Raises :class:`ResultsError` for a directory that is not a run or whose schema this
+    meshbench does not understand. Missing or unreadable histogram files make the trial
+    not ``included`` and add a line to :attr:`Run.warnings`.
+    """
+    run_dir = Path(path)
+    meta = store.read_run_json(run_dir)
+    scenario = meta.get("scenario") or {}
+    rows = store.read_trial_rows(run_dir)
+    trials = _typed_trials(rows, scenario)
+    warnings: list[str] = []
+
+    status = str(meta.get("status", "unknown"))
+    planned = len(meta.get("plan") or [])
+    if status != "complete":
+        warnings.append(
+            f"run status is {status!r}: {len(trials)} of {planned} planned trials are stored"
+        )
+
+    histograms: dict[str, dict[str, HdrHistogram]] = {}
+    interval_parts: list[pd.DataFrame] = []
+    starts: dict[str, float] = {}
+    logs: dict[str, Path] = {}
+    for trial_id, rel in zip(trials["trial_id"], trials["histogram"], strict=True):
+        if not isinstance(rel, str) or not rel:
+            continue
+        p = run_dir / rel
+        if p.exists():
+            logs[trial_id] = p
+            starts[trial_id] = hlog.start_time(p) or 0.0
+    t0 = min(starts.values(), default=0.0)
+    for trial_id, p in logs.items():
+        try:
+            merged, frame = _read_trial_log(trial_id, p, starts[trial_id] - t0)
+        except (ValueError, OSError) as e:
+            warnings.append(f"{trial_id}: cannot read {p.name}: {e}")
+            continue
+        histograms[trial_id] = merged
+        interval_parts.append(frame)
+
+    has_latency = trials["trial_id"].map(
+        lambda t: t in histograms and histograms[t].get("latency") is not None
+        and histograms[t]["latency"].get_total_count() > 0
+    ).astype(bool)
+    missing = trials.loc[trials["valid"] & ~has_latency, "trial_id"].tolist()
+    if missing:
+        warnings.append(
+            f"{len(missing)} valid trial(s) have no latency histogram and are excluded: "
+            + ", ".join(missing)
+        )
+    trials["included"] = trials["valid"] & has_latency
+
+    keys = trials[list(_TRIAL_KEYS)]
+    intervals = pd.concat(interval_parts, ignore_index=True) if interval_parts else pd.DataFrame(
+        columns=["trial_id", "tag", "warmup", "start_s", "run_time_s", "length_s", "count",
+                 "rate_rps_achieved", *[f"{hist.label(q)}_ms" for q in TIME_SERIES_PERCENTILES]]
+    )
+    intervals = keys.merge(intervals, on="trial_id", how="inner")
+
+    return Run(
+        path=run_dir,
+        meta=meta,
+        trials=trials,
+        percentiles=keys.merge(_percentile_frame(histograms), on="trial_id", how="inner"),
+        intervals=intervals,
+        cost=_cost_frame(trials),
+        histograms=histograms,
+        warnings=warnings,
+    )
+
+
+def _percentile_frame(histograms: Mapping[str, Mapping[str, HdrHistogram]]) -> pd.DataFrame:
+    records: list[dict[str, Any]] = []
+    for trial_id, tags in histograms.items():
+        for tag in hlog.TAGS:
+            h = tags.get(tag)
+            if h is None:
+                continue
+            n = h.get_total_count()
+            for q, v in hist.percentiles_ms(h).items():
+                records.append(
+                    {"trial_id": trial_id, "tag": tag, "percentile": q, "label": hist.label(q),
+                     "value_ms": v, "count": n}
+                )
+    cols = ["trial_id", "tag", "percentile", "label", "value_ms", "count"]
+    return pd.DataFrame.from_records(records, columns=cols)
+
+
+def _cost_frame(trials: pd.DataFrame) -> pd.DataFrame:
+    parts = []
+    for comp in _COMPONENTS:
+        cpu = trials[f"{comp}_cpu"]
+        rss_col = f"{comp}_rss_mib"
+        rss = trials[rss_col] if rss_col in trials else pd.Series(np.nan, index=trials.index)
+        part = trials[list(_TRIAL_KEYS)].copy()
+        part["component"] = comp
+        part["cpu_cores"] = cpu.to_numpy(dtype=float)
+        part["rss_mib"] = rss.to_numpy(dtype=float)
+        part["cpu_cores_per_krps"] = part["cpu_cores"] / (trials["achieved_rps"] / 1000)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,106 @@
+"""Number formatting shared by the console, Markdown and HTML reports."""
+
+from __future__ import annotations
+
+import math
+from typing import SupportsFloat, cast
+
+from meshbench.analysis.run import Run
+
+DASH = "-"
+
+
+def num(v: object) -> float:
+    """A table value as float; NaN for missing values (None, NaN, pandas NA)."""
+    if v is None:
+        return math.nan
+    try:
+        f = float(cast(SupportsFloat, v))
+    except (TypeError, ValueError):
+        return math.nan
+    return f
+
+
+def whole(v: object) -> int:
+    """A table value as int (0 when missing)."""
+    f = num(v)
+    return 0 if math.isnan(f) else int(f)
+
+
+def _bad(v: object) -> bool:
+    return math.isnan(num(v))
+
+
+def ms(v: object) -> str:
+    """Milliseconds to the µs below 10 ms, then ~4 significant digits: 0.841, 12.34, 123.4."""
+    if _bad(v):
+        return DASH
+    f = num(v)
+    a = abs(f)
+    digits = 3 if a < 10 else 2 if a < 100 else 1
+    return f"{f:.{digits}f}"
+
+
+def delta_ms(v: object) -> str:
+    """A signed millisecond difference."""
+    if _bad(v):
+        return DASH
+    return ("+" if num(v) >= 0 else "") + ms(v)
+
+
+def pct(v: object) -> str:
+    """A signed percentage."""
+    if _bad(v):
+        return DASH
+    return f"{num(v):+.1f}%"
+
+
+def ci(low: object, high: object) -> str:
+    """A confidence interval in ms, ``[+0.71, +0.93]``."""
+    if _bad(low) or _bad(high):
+        return DASH
+    return f"[{delta_ms(low)}, {delta_ms(high)}]"
+
+
+def rate(v: object) -> str:
+    return f"{num(v):g} rps"
+
+
+def fixed(v: object, digits: int, suffix: str = "") -> str:
+    """``v`` with ``digits`` decimals, or a dash when missing."""
+    return DASH if _bad(v) else f"{num(v):.{digits}f}{suffix}"
+
+
+def setup_lines(run: Run) -> list[tuple[str, str]]:
+    """Key facts of a run for the header of every report: (name, value) pairs."""
+    m = run.meta
+    sc = run.scenario
+    load = sc.get("load") or {}
+    host = m.get("host") or {}
+    versions = m.get("versions") or {}
+    pinning = m.get("pinning") or {}
+    depth = ", ".join(str(d) for d in run.depths) or DASH
+    vers = ", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if v)
+    lines = [
+        ("run", f"{run.run_id} ({run.status})"),
+        ("scenario", f"{sc.get('name', DASH)} ({m.get('scenario_file', DASH)})"),
+        ("platform", run.platform),
+        ("meshes", ", ".join(run.meshes) or DASH),
+        ("call-chain depth", f"{depth} hop(s)"),
+        ("client sidecar", str(sc.get("client_sidecar", DASH)).lower()),
+        ("rates", ", ".join(rate(r) for r in run.rates) or DASH),
+        ("load", f"{load.get('schedule', DASH)} schedule, {load.get('connections', DASH)} "
+                 f"connections, {load.get('duration_s', DASH)} s measured after "
+                 f"{load.get('warmup_s', DASH)} s warm-up"),
+        ("repeats", f"{sc.get('repeats', DASH)} per cell, interleaved (seed {run.seed})"),
+        ("host", f"{host.get('hostname', DASH)}: {host.get('cpu_model') or DASH}, "
+                 f"{host.get('cpu_count', DASH)} CPUs, {host.get('mem_gib', DASH)} GiB, "
+                 f"kernel {host.get('kernel') or DASH}"),
+        ("pinning", f"load on CPUs {pinning.get('load_cpus', DASH)}, pods on CPUs "
+                    f"{pinning.get('pod_cpus', DASH)}"),
+        ("versions", vers or DASH),
+        ("created", f"{m.get('created_utc', DASH)}, finished {m.get('finished_utc') or DASH}"),
+    ]
+    if run.slo is not None:
+        lines.append(("latency budget", f"{run.slo.label} <= {ms(run.slo.budget_ms)} ms"))
+    return lines

@@ -1,0 +1,217 @@
+"""The report's tables as plain strings, laid out by the console, Markdown and HTML writers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from meshbench.analysis import histograms as hist
+from meshbench.analysis.compare import Comparison
+from meshbench.analysis.overhead import WELCH_BELOW
+from meshbench.analysis.run import BASELINE, DIMS, Cell, cell_of
+from meshbench.analysis.summary import Analysis
+from meshbench.report import fmt
+
+VARIANT = [d for d in DIMS if d != "rate_rps"]
+
+
+@dataclass
+class Table:
+    """A titled table of strings; ``styles`` holds one CSS-ish class per row ('' = none)."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    styles: list[str] = field(default_factory=list)
+    caption: str = ""
+
+    def style(self, i: int) -> str:
+        return self.styles[i] if i < len(self.styles) else ""
+
+
+def _verdict_style(verdict: str) -> str:
+    return {"within noise": "noise", "slower": "bad", "faster": "good"}.get(verdict, "")
+
+
+def latency_table(an: Analysis, cell: Cell) -> Table:
+    """Pooled percentiles per mesh at one rate."""
+    shown = list(hist.PERCENTILES)
+    c = an.cells[cell.matches(an.cells)]
+    rows = []
+    for mesh in an.run.meshes:
+        m = c[c["mesh"] == mesh]
+        if m.empty:
+            continue
+        vals = {round(fmt.num(q), 6): fmt.num(v) for q, v in zip(m["percentile"], m["value_ms"],
+                                                                  strict=True)}
+        first = m.iloc[0]
+        rows.append([
+            mesh, str(fmt.whole(first["trials_valid"])), str(fmt.whole(first["trials_invalid"])),
+            f"{fmt.whole(first['requests']):,}", *[fmt.ms(vals.get(round(q, 6))) for q in shown],
+        ])
+    return Table(
+        title=f"{cell.title(an.run.swept)}: latency in ms (pooled over valid trials)",
+        columns=["mesh", "valid", "invalid", "requests", *[hist.label(q) for q in shown]],
+        rows=rows,
+    )
+
+
+def overhead_table(an: Analysis, cell: Cell) -> Table | None:
+    """Mesh minus baseline at every percentile, with the bootstrap interval and verdict."""
+    o = an.overhead
+    if o.empty:
+        return None
+    o = o[cell.matches(o)]
+    shown = set(an.percentiles)
+    rows, styles = [], []
+    for mesh in an.run.meshes:
+        for r in o[(o["mesh"] == mesh) & o["percentile"].isin(shown)].to_dict("records"):
+            rows.append([
+                mesh, str(r["label"]), fmt.ms(r["baseline_ms"]), fmt.ms(r["mesh_ms"]),
+                fmt.delta_ms(r["overhead_ms"]), fmt.pct(r["overhead_pct"]),
+                fmt.ci(r["ci_low_ms"], r["ci_high_ms"]), str(r["verdict"]),
+            ])
+            styles.append(_verdict_style(str(r["verdict"])))
+    conf = round(an.overhead.attrs.get("confidence", 0.95) * 100)
+    return Table(
+        title=f"{cell.title(an.run.swept)}: overhead against {BASELINE}",
+        columns=["mesh", "pct", f"{BASELINE} ms", "mesh ms", "overhead ms", "overhead %",
+                 f"{conf}% CI ms", "verdict"],
+        rows=rows,
+        styles=styles,
+        caption=f"{conf}% interval from a bootstrap over whole trials ({an.n_boot} resamples, "
+                f"seed {an.seed}; Welch t below {WELCH_BELOW} trials per side, expanded "
+                "percentile from there); 'within noise' = the interval contains 0.",
+    )
+
+
+def slo_table(an: Analysis) -> Table | None:
+    """Pass/fail per mesh and rate against the budget, overhead as % of the budget."""
+    if an.slo is None or an.slo_verdicts is None:
+        return None
+    order = {m: i for i, m in enumerate(an.run.meshes)}
+    v = an.slo_verdicts.sort_values([*VARIANT, "rate_rps", "mesh"],
+                                    key=lambda s: s.map(order) if s.name == "mesh" else s)
+    rows, styles = [], []
+    for r in v.to_dict("records"):
+        rows.append([
+            str(r["mesh"]), cell_of(r).title(an.run.swept),
+            fmt.ms(r["value_ms"]), "PASS" if r["passes"] else "FAIL",
+            fmt.delta_ms(r["headroom_ms"]),
+            fmt.delta_ms(r["overhead_ms"]) if r["mesh"] != BASELINE else "baseline",
+            fmt.fixed(r["overhead_pct_of_budget"], 1, "%") if r["mesh"] != BASELINE else fmt.DASH,
+        ])
+        styles.append("good" if r["passes"] else "bad")
+    lbl = an.slo.label
+    return Table(
+        title=f"Latency budget: {lbl} <= {fmt.ms(an.slo.budget_ms)} ms",
+        columns=["mesh", "cell", f"{lbl} ms", "verdict", "headroom ms", f"overhead {lbl} ms",
+                 "overhead % of budget"],
+        rows=rows,
+        styles=styles,
+        caption="Overhead = pooled mesh minus none at the budget's percentile (its interval "
+                "is in the overhead table).",
+    )
+
+
+def max_rate_table(an: Analysis) -> Table | None:
+    """Per mesh: the highest tested rate within budget."""
+    if an.max_rates is None or an.slo is None:
+        return None
+    rows = []
+    swept_variant = [d for d in VARIANT if d in an.run.swept]
+    for r in an.max_rates.to_dict("records"):
+        ok = fmt.DASH if pd.isna(fmt.num(r["max_rate_rps"])) else fmt.rate(r["max_rate_rps"])
+        fail = (fmt.DASH if pd.isna(fmt.num(r["first_failing_rate_rps"]))
+                else fmt.rate(r["first_failing_rate_rps"]))
+        rows.append([str(r["mesh"]), *[str(getattr(r, d)) for d in swept_variant], ok, fail])
+    return Table(
+        title=f"Highest tested rate within the budget ({an.slo.label} <= "
+              f"{fmt.ms(an.slo.budget_ms)} ms)",
+        columns=["mesh", *swept_variant, "highest passing rate", "first failing rate"],
+        rows=rows,
+        caption="The highest rate at which this and every lower tested rate pass.",
+    )
+
+
+def noise_table(an: Analysis) -> Table:
+    """Between-repeat spread of p50/p90/p99 per cell (the A/A check)."""
+    n = an.noise
+    n = n[n["percentile"].isin([50.0, 90.0, 99.0])]
+    rows, styles = [], []
+    for r in n.to_dict("records"):
+        rows.append([str(r["mesh"]), cell_of(r).title(an.run.swept), str(r["label"]),
+                     str(fmt.whole(r["n"])),
+                     fmt.ms(r["min_ms"]), fmt.ms(r["median_ms"]), fmt.ms(r["max_ms"]),
+                     fmt.fixed(r["spread_pct"], 1, "%")])
+        styles.append("bad" if r["noisy"] else "")
+    return Table(
+        title="Repeat-to-repeat spread (A/A check)",
+        columns=["mesh", "cell", "pct", "trials", "min ms", "median ms", "max ms", "spread"],
+        rows=rows,
+        styles=styles,
+        caption="Each trial's own percentile; spread = (max - min) / median. Repeats of one "
+                "configuration should agree; a large spread means the machine was noisy.",
+    )
+
+
+def trials_table(an: Analysis) -> Table:
+    """Every trial in execution order with its validity."""
+    t = an.run.trials.sort_values("order")
+    rows, styles = [], []
+    for r in t.to_dict("records"):
+        rows.append([str(r["order"]), str(r["trial_id"]), str(r["mesh"]),
+                     cell_of(r).title(an.run.swept),
+                     str(r["repeat"]), "yes" if r["included"] else "no",
+                     str(r["invalid_reason"]) or ("no histogram" if r["valid"] and not r["included"]
+                                               else ""),
+                     fmt.ms(r["p50_ms"]), fmt.ms(r["p99_ms"]), fmt.ms(r["send_lag_p99_ms"]),
+                     fmt.fixed(r["achieved_rps"], 1)])
+        styles.append("" if r["included"] else "bad")
+    return Table(
+        title="Trials (execution order)",
+        columns=["#", "trial", "mesh", "cell", "repeat", "included", "reason", "p50 ms",
+                 "p99 ms", "send lag p99 ms", "achieved rps"],
+        rows=rows,
+        styles=styles,
+    )
+
+
+def cost_table(an: Analysis) -> Table | None:
+    """Mean CPU (cores) and memory (MiB) per mesh, rate and component over valid trials."""
+    c = an.run.cost
+    c = c[c["included"]].dropna(subset=["cpu_cores", "rss_mib"], how="all")
+    if c.empty:
+        return None
+    g = c.groupby(["mesh", *DIMS, "component"], as_index=False).agg(
+        cpu=("cpu_cores", "mean"), rss=("rss_mib", "mean"), per_krps=("cpu_cores_per_krps", "mean"))
+    order = {m: i for i, m in enumerate(an.run.meshes)}
+    g = g.sort_values([*DIMS, "mesh"], key=lambda s: s.map(order) if s.name == "mesh" else s)
+    rows = [[str(r["mesh"]), cell_of(r).title(an.run.swept), str(r["component"]),
+             fmt.fixed(r["cpu"], 3), fmt.fixed(r["per_krps"], 3), fmt.fixed(r["rss"], 1)]
+            for r in g.to_dict("records")]
+    return Table(
+        title="Resource cost (mean over valid trials)",
+        columns=["mesh", "cell", "component", "CPU cores", "cores per 1000 rps", "RSS MiB"],
+        rows=rows,
+    )
+
+
+def diff_table(cmp: Comparison, cell: Cell) -> Table:
+    """B - A per mesh and percentile at one rate."""
+    d = cmp.diff[cell.matches(cmp.diff)]
+    rows, styles = [], []
+    for r in d.to_dict("records"):
+        rows.append([str(r["mesh"]), str(r["label"]), fmt.ms(r["a_ms"]), fmt.ms(r["b_ms"]),
+                     fmt.delta_ms(r["diff_ms"]), fmt.pct(r["diff_pct"]),
+                     fmt.ci(r["ci_low_ms"], r["ci_high_ms"]), str(r["verdict"])])
+        styles.append(_verdict_style(str(r["verdict"])))
+    return Table(
+        title=f"{cell.title(cmp.a.run.swept)}: B - A (A = {cmp.diff.attrs.get('a')}, B = "
+              f"{cmp.diff.attrs.get('b')})",
+        columns=["mesh", "pct", "A ms", "B ms", "B - A ms", "B - A %", "95% CI ms", "verdict"],
+        rows=rows,
+        styles=styles,
+        caption="Bootstrap over each run's trials; 'within noise' = the interval contains 0.",
+    )

@@ -1,0 +1,84 @@
+"""Latency budget verdicts, and comparing two runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshbench.analysis import Slo, analyse, compare_runs, load_run
+from meshbench.errors import ResultsError
+from meshbench.results.synthetic import lognormal_sampler
+
+from .analysis_synth import RunFactory
+
+
+def test_slo_pass_fail_share_and_highest_rate(make_run: RunFactory) -> None:
+    # latency grows with the rate: p99 of none ~1.26/1.89/2.52 ms, envoy +1 ms
+    sampler = lognormal_sampler({"none": 0.0, "envoy": 1000.0}, sigma=0.1, trial_jitter=0.0,
+                                rate_factor=lambda r: r / 100)
+    run = load_run(make_run(sampler=sampler, rates=[100.0, 150.0, 200.0], repeats=2,
+                            samples=1000, intervals=2, slo={"percentile": 99, "budget_ms": 2.7}))
+    assert run.slo == Slo(99.0, 2.7)
+    a = analyse(run, n_boot=100)
+    v = a.slo_verdicts.set_index(["mesh", "rate_rps"])
+    assert v.loc[("none", 200.0), "passes"] and v.loc[("envoy", 100.0), "passes"]
+    assert not v.loc[("envoy", 150.0), "passes"] and not v.loc[("envoy", 200.0), "passes"]
+    share = v.loc[("envoy", 100.0), "overhead_pct_of_budget"]
+    assert share == pytest.approx(v.loc[("envoy", 100.0), "overhead_ms"] / 2.7 * 100)
+    assert share == pytest.approx(37.0, abs=3.0)  # 1 ms of a 2.7 ms budget
+    top = a.max_rates.set_index("mesh") if a.max_rates is not None else None
+    assert top is not None
+    assert top.loc["none", "max_rate_rps"] == 200.0
+    assert top.loc["envoy", "max_rate_rps"] == 100.0
+    assert top.loc["envoy", "first_failing_rate_rps"] == 150.0
+
+
+def test_slo_at_a_percentile_outside_the_defaults(make_run: RunFactory) -> None:
+    run = load_run(make_run(samples=500, intervals=2, repeats=2,
+                            slo={"percentile": 95, "budget_ms": 10}))
+    a = analyse(run, n_boot=50)
+    assert 95.0 in a.percentiles
+    assert set(a.slo_verdicts["label"]) == {"p95"} if a.slo_verdicts is not None else False
+
+
+@pytest.mark.parametrize("bad", [{"budget_ms": -1}, {"percentile": 120, "budget_ms": 5},
+                                 {"percentile": 99}, "p99<5ms"])
+def test_a_malformed_slo_is_refused(bad: object) -> None:
+    with pytest.raises(ResultsError, match="slo"):
+        Slo.from_scenario({"slo": bad})
+
+
+def test_compare_finds_a_known_change(make_run: RunFactory) -> None:
+    jitter = [0.98, 1.02, 1.0]
+    a = make_run("a", repeats=3, samples=1500, intervals=2,
+                 sampler=lognormal_sampler({"none": 0.0, "envoy": 800.0}, repeat_jitter=jitter))
+    b = make_run("b", repeats=3, samples=1500, intervals=2,
+                 sampler=lognormal_sampler({"none": 0.0, "envoy": 300.0}, repeat_jitter=jitter))
+    cmp = compare_runs(a, b, n_boot=300)
+    d = cmp.diff.set_index(["mesh", "label"])
+    assert d.loc[("envoy", "p50"), "diff_ms"] == pytest.approx(-0.5, abs=0.05)
+    assert d.loc[("envoy", "p50"), "verdict"] == "faster"
+    assert d.loc[("none", "p50"), "verdict"] == "within noise"
+    assert d.loc[("envoy", "p50"), "ci_low_ms"] <= -0.5 <= d.loc[("envoy", "p50"), "ci_high_ms"]
+    assert set(cmp.cells["run"]) == {"a", "b"} and not cmp.mismatches
+
+
+def test_compare_refuses_runs_that_measured_different_things(make_run: RunFactory) -> None:
+    a = make_run("a", rates=[100.0], samples=100, intervals=1, repeats=2)
+    b = make_run("b", rates=[200.0], samples=100, intervals=1, repeats=2)
+    with pytest.raises(ResultsError, match="rates") as err:
+        compare_runs(a, b)
+    assert "--force" in str(err.value)
+    cmp = compare_runs(a, b, force=True, n_boot=20)
+    assert any(m.startswith("rates") for m in cmp.mismatches)
+    assert cmp.diff.empty  # no cell in common
+
+
+def test_compare_refuses_different_platforms_and_topologies(make_run: RunFactory) -> None:
+    a = make_run("a", samples=100, intervals=1, repeats=2)
+    b = make_run("b", samples=100, intervals=1, repeats=2, depth=2)
+    with pytest.raises(ResultsError, match="topology"):
+        compare_runs(a, b)
+    c = make_run("c", samples=100, intervals=1, repeats=2, platform="kind",
+                 meshes=["none", "istio"])
+    with pytest.raises(ResultsError, match="platform"):
+        compare_runs(a, c)
