@@ -195,7 +195,7 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path) 
         rate_rps=trial.rate_rps,
         duration_s=load.duration_s,
         warmup_s=load.warmup_s,
-        connections=load.connections,
+        connections=trial.connections,
         schedule=load.schedule,
         timeout_s=load.timeout_s,
         seed=scenario.seed * 1000 + trial.order,

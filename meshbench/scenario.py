@@ -93,6 +93,17 @@ class SweepSpec(_Model):
         return self
 
 
+class SloSpec(_Model):
+    """A latency budget the verdict is checked against (read by meshbench.analysis)."""
+
+    percentile: float = Field(
+        default=99.0, gt=0, le=100, description="e.g. 99 for p99, 99.9 for p99.9; 100 = max"
+    )
+    budget_ms: float = Field(
+        gt=0, le=600_000, description="end-to-end latency budget at that percentile, in ms"
+    )
+
+
 class ValiditySpec(_Model):
     """When a trial is stored as ``valid=false`` (never silently reported)."""
 
@@ -191,6 +202,10 @@ class Scenario(_Model):
     repeats: int = Field(default=3, ge=1, le=1000)
     seed: int = Field(default=1, ge=0, description="seeds the trial order; recorded")
     validity: ValiditySpec = Field(default_factory=ValiditySpec)
+    slo: SloSpec | None = Field(
+        default=None,
+        description="latency budget: pass/fail per mesh and rate, overhead as % of it",
+    )
     local: LocalSpec = Field(default_factory=LocalSpec)
     kind: KindSpec = Field(default_factory=KindSpec)
 

@@ -72,6 +72,15 @@ HISTOGRAMS = "histograms"
 TRIALS = "trials"
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def utc_now() -> str:
     """The current time as an ISO-8601 UTC string with seconds."""
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -82,6 +91,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are for sharing
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()

@@ -56,11 +56,18 @@ def test_smoke_run_rows(smoke_run: Path) -> None:
     assert {"meshbench", "locust", "python"} <= set(meta["versions"])
     assert meta["pinning"] == {"load_cpus": "0", "pod_cpus": "1"}
     rows = read_trial_rows(smoke_run)
-    assert sorted(r["mesh"] for r in rows) == ["envoy", "envoy-mtls", "none"]
+    assert sorted(r["mesh"] for r in rows) == [
+        "envoy",
+        "envoy",
+        "envoy-mtls",
+        "envoy-mtls",
+        "none",
+        "none",
+    ]
     for r in rows:
         assert r["errors"] == "0", r
         assert r["valid"] == "true", r["invalid_reason"]
-        assert int(r["requests"]) == 800  # 200 rps x 4 s
+        assert int(r["requests"]) == 600  # 200 rps x 3 s
         assert float(r["p50_ms"]) <= float(r["p99_ms"]) <= float(r["p999_ms"]) <= float(r["max_ms"])
         assert (smoke_run / r["histogram"]).exists()
         assert (smoke_run / "trials" / r["trial_id"] / "locust_stats.json").exists()
@@ -162,7 +169,7 @@ def test_ctrl_c_removes_everything_and_resume_finishes(tmp_path: Path, repo: Pat
     assert resumed == run_dir
     assert read_run_json(run_dir)["status"] == "complete"
     rows = read_trial_rows(run_dir)
-    assert len(rows) == 3 and len({r["trial_id"] for r in rows}) == 3
+    assert len(rows) == 6 and len({r["trial_id"] for r in rows}) == 6
 
 
 def test_clean_removes_what_a_killed_run_left(tmp_path: Path) -> None:

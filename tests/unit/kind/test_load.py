@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from meshbench.errors import PlatformError
+from meshbench.load.merge import merge_hlogs, merge_summaries
 from meshbench.load.spec import HLOG_FILE, LOCUST_STATS_FILE, LoadRequest, LoadSummary
 from meshbench.platforms.kind import bundle
-from meshbench.load.merge import merge_hlogs, merge_summaries
 from meshbench.results.hlog import LogWriter, new_histogram, read_log, record_us
 
 from .conftest import Build
