@@ -29,24 +29,36 @@ INTERVALS = 60
 
 
 def make_run(run_dir: Path) -> None:
-    sc = parse_scenario({
-        "name": "bench", "meshes": ["none", "envoy", "envoy-mtls"], "aa_control": True,
-        "repeats": 5, "load": {"rates_rps": [500, 1000, 1500, 2000, 2500], "duration_s": 60,
-                               "warmup_s": 5},
-    }).model_dump(mode="json")
+    sc = parse_scenario(
+        {
+            "name": "bench",
+            "meshes": ["none", "envoy", "envoy-mtls"],
+            "aa_control": True,
+            "repeats": 5,
+            "load": {"rates_rps": [500, 1000, 1500, 2000, 2500], "duration_s": 60, "warmup_s": 5},
+        }
+    ).model_dump(mode="json")
     sc["slo"] = {"percentile": 99, "budget_ms": 5}
     per_interval = SAMPLES // TRIALS // INTERVALS
-    sampler = lognormal_sampler({"none": 0, "none-aa": 0, "envoy": 800, "envoy-mtls": 1000},
-                                rate_factor=lambda r: 1 + r / 5000)
-    write_synthetic_run(run_dir, sc, sampler, measured_intervals=INTERVALS, warmup_intervals=5,
-                        samples_per_interval=lambda _t: per_interval,
-                        resources=lambda t: {"generator_cpu": 0.1 + t.rate_rps / 5000,
-                                             "service_cpu": 0.2 + t.rate_rps / 3000,
-                                             "sidecar_cpu": 0.0 if t.mesh.startswith("none")
-                                             else t.rate_rps / 2000,
-                                             "service_rss_mib": 110.0,
-                                             "sidecar_rss_mib": 0.0 if t.mesh.startswith("none")
-                                             else 75.0})
+    sampler = lognormal_sampler(
+        {"none": 0, "none-aa": 0, "envoy": 800, "envoy-mtls": 1000},
+        rate_factor=lambda r: 1 + r / 5000,
+    )
+    write_synthetic_run(
+        run_dir,
+        sc,
+        sampler,
+        measured_intervals=INTERVALS,
+        warmup_intervals=5,
+        samples_per_interval=lambda _t: per_interval,
+        resources=lambda t: {
+            "generator_cpu": 0.1 + t.rate_rps / 5000,
+            "service_cpu": 0.2 + t.rate_rps / 3000,
+            "sidecar_cpu": 0.0 if t.mesh.startswith("none") else t.rate_rps / 2000,
+            "service_rss_mib": 110.0,
+            "sidecar_rss_mib": 0.0 if t.mesh.startswith("none") else 75.0,
+        },
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         write_report(an, run_dir, written)
         marks["report"] = time.perf_counter()
         samples = int(an.counts["requests"].sum())
-        print(f"{len(run.trials)} trials, {samples:,} measured samples, "
-              f"{len(run.intervals):,} interval rows, {len(an.overhead)} overhead rows")
+        print(
+            f"{len(run.trials)} trials, {samples:,} measured samples, "
+            f"{len(run.intervals):,} interval rows, {len(an.overhead)} overhead rows"
+        )
         prev = t0
         for stage, at in marks.items():
             print(f"{stage:8s}  {at - prev:6.2f} s")

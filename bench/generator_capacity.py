@@ -21,16 +21,19 @@ LAG_P99_LIMIT_MS = 1.0
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--duration", type=float, default=5.0)
-    p.add_argument("--rates", default="1000,2000,3000,4000,5000,6000,7000")
+    p.add_argument("--rates", default="2000,3000,3500,4000,4500,5000,6000")
+    p.add_argument("--connections", type=int, default=16)
     a = p.parse_args()
     rates = [float(r) for r in a.rates.split(",")]
     with instant_envoy(18990, cpus="1") as url:
         for workers, cpus in ((1, "0"), (2, "0-1")):
-            print(f"\n== {workers} generator process(es) on CPU {cpus}, 64 connections ==")
+            print(
+                f"\n== {workers} generator process(es), CPU {cpus}, {a.connections} connections =="
+            )
             print(HEADER + f"{'lag p50':>9}{'lag p99':>9}{'gen cpu':>9}")
             best = 0.0
             for rate in rates:
-                fig, s, lag = meshbench_load(url, rate, 64, a.duration, workers, cpus)
+                fig, s, lag = meshbench_load(url, rate, a.connections, a.duration, workers, cpus)
                 print(fig.row() + f"{lag['p50']:>9.3f}{lag['p99']:>9.3f}{s.generator_cpu:>9.2f}")
                 if lag["p99"] < LAG_P99_LIMIT_MS and s.achieved_rps >= 0.99 * rate:
                     best = rate

@@ -17,7 +17,6 @@ import os
 import time
 
 import gevent
-from gevent.socket import wait_read
 
 CLOCK_MONOTONIC = 1
 TFD_NONBLOCK = 0o4000
@@ -54,6 +53,8 @@ class DueTimer:
             fd = self._libc.timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)
             self._fd = fd if fd >= 0 else -1
         self.precise = self._fd >= 0
+        # one io watcher for the whole run: creating one per wait costs more than the wait
+        self._watcher = gevent.get_hub().loop.io(self._fd, 1) if self.precise else None
 
     def sleep_until(self, due_s: float) -> None:
         """Return at ``due_s`` (perf_counter seconds), letting other greenlets run meanwhile."""
@@ -69,8 +70,9 @@ class DueTimer:
         if self._libc.timerfd_settime(self._fd, TFD_TIMER_ABSTIME, ctypes.byref(spec), None) != 0:
             gevent.sleep(due_s - time.perf_counter())
             return
+        hub = gevent.get_hub()
         while True:
-            wait_read(self._fd)
+            hub.wait(self._watcher)
             try:
                 os.read(self._fd, 8)
                 return
@@ -78,6 +80,9 @@ class DueTimer:
                 continue
 
     def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
