@@ -91,9 +91,9 @@ def check_privileges() -> None:
     """Fail in one line, with the fix, when we cannot create namespaces."""
     if os.geteuid() != 0:
         raise PlatformError(
-            "the local platform creates network namespaces and iptables rules, which needs root",
-            fix="run as root (sudo .venv/bin/meshbench run ...), or inside `unshare -Urnm` "
-            "is not supported yet because the sidecar needs its own uid",
+            "the local platform needs root: it creates network namespaces, iptables rules "
+            f"and runs each sidecar as uid {PROXY_UID}",
+            fix="run it as root, e.g. sudo .venv/bin/meshbench run SCENARIO",
         )
     for tool in ("ip", "iptables-restore", "iptables-save", "taskset", "setpriv"):
         commands.require(tool)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -90,3 +91,35 @@ def test_envoy_rejects_a_broken_bootstrap(tmp_path: Path) -> None:
     cfg = bootstrap("p", "m", 8080, tmp_path / "admin.sock")
     cfg["static_resources"]["clusters"] = []  # type: ignore[index]
     assert _validate(cfg, tmp_path).returncode != 0
+
+
+def test_non_root_fails_in_one_line_naming_the_fix() -> None:
+    """As an ordinary user the CLI says what is wrong and how to fix it, in one line."""
+    import shutil
+    import sys
+
+    if shutil.which("setpriv") is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv to become an ordinary user")
+    out = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "meshbench.cli",
+            "run",
+            "scenarios/smoke.yaml",
+            "--results",
+            "/tmp",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "needs root" in lines[0] and "fix: run it as root" in lines[0]

@@ -85,3 +85,25 @@ def test_log_round_trip_with_tags_and_exact_merge(tmp_path: Path) -> None:
     assert hlog.start_time(path) == pytest.approx(1_700_000_000.0)
     tags = [iv.tag for iv in hlog.iter_log(path)]
     assert tags.count("latency") == 4 and tags.count("warmup.latency") == 4
+
+
+def test_standard_hdrhistogram_reader_reads_our_logs(tmp_path: Path) -> None:
+    """Exports: the interval logs are what HdrHistogram's own log reader understands."""
+    from hdrh.log import HistogramLogReader
+
+    h = hlog.new_histogram()
+    for v in (100, 200, 300, 40_000):
+        hlog.record_us(h, v)
+    path = tmp_path / "std.hlog"
+    with path.open("w") as f:
+        w = hlog.LogWriter(f, 1_700_000_000.0)
+        w.write("latency", 1_700_000_000.0, 1_700_000_001.0, h)
+        w.write("service", 1_700_000_000.0, 1_700_000_001.0, h)
+    reader = HistogramLogReader(str(path), hlog.new_histogram())
+    first = reader.get_next_interval_histogram()
+    second = reader.get_next_interval_histogram()
+    assert reader.get_next_interval_histogram() is None
+    assert first.get_total_count() == second.get_total_count() == 4
+    assert first.get_tag() == "latency" and second.get_tag() == "service"
+    assert first.get_max_value() == h.get_max_value()
+    reader.close()
