@@ -31,7 +31,8 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy meshbench
 
-pytest: setup system
+pytest: setup
+	@scripts/system-packages.sh test
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -3,14 +3,19 @@
 # only those missing. As root it installs them; otherwise it prints the one command to run.
 set -euo pipefail
 
-# Usage: system-packages.sh [bench]   (bench adds the reference load generators)
+# Usage: system-packages.sh [test|bench]
+#   (none)  what `meshbench run` needs on the local platform
+#   test    + Chromium, for the report's browser test
+#   bench   + wrk and h2load, the reference load generators
 declare -A need=(
   [ip]=iproute2
   [iptables-restore]=iptables
   [taskset]=util-linux
   [setpriv]=util-linux
-  [chromium]=chromium
 )
+if [ "${1:-}" = test ]; then
+  need[chromium]=chromium
+fi
 if [ "${1:-}" = bench ]; then
   need[wrk]=wrk
   need[h2load]=nghttp2-client
