@@ -262,24 +262,14 @@ def load_job(
         ],
         "volumes": [{"name": "out", "emptyDir": {}}],
     }
-    if target.pin_nodes:
-        pod_spec["nodeSelector"] = {ROLE_KEY: "load"}
-    template_meta: Obj = {"labels": labels}
-    if pod_annotations:
-        template_meta["annotations"] = dict(pod_annotations)
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name, "namespace": target.load_ns, "labels": labels},
-        "spec": {
-            "completionMode": "Indexed",
-            "completions": workers,
-            "parallelism": workers,
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": deadline_s,
-            "template": {"metadata": template_meta, "spec": pod_spec},
-        },
+    spec: Obj = {
+        "completionMode": "Indexed",
+        "completions": workers,
+        "parallelism": workers,
+        "backoffLimit": 0,
+        "activeDeadlineSeconds": deadline_s,
     }
+    return _load_ns_job(target, name, labels, pod_spec, pod_annotations, spec)
 
 
 def probe_job(
@@ -315,6 +305,19 @@ def probe_job(
             }
         ],
     }
+    spec: Obj = {"backoffLimit": 2, "activeDeadlineSeconds": 120}
+    return _load_ns_job(target, name, labels, pod_spec, pod_annotations, spec)
+
+
+def _load_ns_job(
+    target: Target,
+    name: str,
+    labels: dict[str, str],
+    pod_spec: Obj,
+    pod_annotations: dict[str, str],
+    spec: Obj,
+) -> Obj:
+    """A Job in the load namespace running ``pod_spec`` (on the load node when pinned)."""
     if target.pin_nodes:
         pod_spec["nodeSelector"] = {ROLE_KEY: "load"}
     template_meta: Obj = {"labels": labels}
@@ -324,11 +327,7 @@ def probe_job(
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": name, "namespace": target.load_ns, "labels": labels},
-        "spec": {
-            "backoffLimit": 2,
-            "activeDeadlineSeconds": 120,
-            "template": {"metadata": template_meta, "spec": pod_spec},
-        },
+        "spec": {**spec, "template": {"metadata": template_meta, "spec": pod_spec}},
     }
 
 
