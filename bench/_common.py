@@ -60,8 +60,8 @@ def meshbench_load(
             connections=connections,
         )
         s = run_workers(req, Path(d), workers, cpus, prefix=prefix)
-        h = hlog.read_log(Path(d) / HLOG_FILE, tag)
-        lag = hlog.read_log(Path(d) / HLOG_FILE, "send_lag")
+        hists = hlog.read_logs(Path(d) / HLOG_FILE)
+        h, lag = hists[tag], hists["send_lag"]
     fig = Figures(
         f"meshbench ({tag}, {workers}p)",
         s.achieved_rps,

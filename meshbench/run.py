@@ -216,7 +216,8 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path) 
     (run_dir / HISTOGRAMS).mkdir(exist_ok=True)
     shutil.move(str(trial_dir / HLOG_FILE), run_dir / hist_rel)
     path = run_dir / hist_rel
-    lat, svc, lag = (hlog.read_log(path, t) for t in hlog.TAGS)
+    hists = hlog.read_logs(path)
+    lat, svc, lag = hists["latency"], hists["service"], hists["send_lag"]
     reasons = validity(scenario, trial, summary, _ms(lag, 99), accounting)
     row: dict[str, Any] = {
         **trial.to_dict(),

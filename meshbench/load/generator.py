@@ -137,6 +137,7 @@ def run_load(
     offsets = list(
         send_offsets(req.rate_rps, total_s, req.schedule, req.seed, worker_index, worker_count)
     )
+    scheduled = len(offsets)
     offsets = offsets[: req.request_bound()]
 
     user_cls = type(
@@ -211,12 +212,7 @@ def run_load(
     if time.perf_counter() >= hard_stop:
         stopped_by = "time_bound"
         dispatcher.kill()
-    elif len(offsets) < sum(
-        1
-        for _ in send_offsets(
-            req.rate_rps, total_s, req.schedule, req.seed, worker_index, worker_count
-        )
-    ):
+    elif len(offsets) < scheduled:
         stopped_by = "request_bound"
     gc.enable()
     runner.quit()

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from hdrh.histogram import HdrHistogram
+
 from meshbench.errors import MeshbenchError
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
@@ -56,8 +58,7 @@ class LoadReport:
     send_lag_ms: dict[float, float]
 
 
-def _percentiles(path: Path, tag: str) -> dict[float, float]:
-    h = hlog.read_log(path, tag)
+def _percentiles(h: HdrHistogram) -> dict[float, float]:
     if not h.get_total_count():
         return {p: float("nan") for p in PERCENTILES}
     return {p: h.get_value_at_percentile(p) / 1000.0 for p in PERCENTILES}
@@ -69,13 +70,13 @@ def load_url(
     """Run the generator against ``req.target_url`` and read back its percentiles."""
     check_target(req.target_url)
     summary = run_workers(req, out_dir, workers, cpus)
-    log = out_dir / HLOG_FILE
+    h = hlog.read_logs(out_dir / HLOG_FILE)
     return LoadReport(
         summary,
         out_dir,
-        _percentiles(log, "latency"),
-        _percentiles(log, "service"),
-        _percentiles(log, "send_lag"),
+        _percentiles(h["latency"]),
+        _percentiles(h["service"]),
+        _percentiles(h["send_lag"]),
     )
 
 

@@ -113,10 +113,15 @@ def start_time(path: Path) -> float | None:
     return None
 
 
+def read_logs(path: Path, tags: tuple[str, ...] = TAGS) -> dict[str, HdrHistogram]:
+    """For each tag, all its intervals merged into one histogram (lossless), in one pass."""
+    totals = {tag: new_histogram() for tag in tags}
+    for interval in iter_log(path):
+        if interval.tag in totals:
+            totals[interval.tag].add(interval.histogram)
+    return totals
+
+
 def read_log(path: Path, tag: str = "latency") -> HdrHistogram:
     """All intervals of ``tag`` merged into one histogram (lossless)."""
-    total = new_histogram()
-    for interval in iter_log(path):
-        if interval.tag == tag:
-            total.add(interval.histogram)
-    return total
+    return read_logs(path, (tag,))[tag]
