@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.meshbench-installed
 SCENARIO ?= scenarios/default.yaml
 
-.PHONY: run test setup system lint typecheck pytest bench
+.PHONY: run test setup system lint typecheck pytest bench notebook
 
 setup: $(STAMP)
 
@@ -44,3 +44,8 @@ bench: setup
 	$(BIN)/python bench/generator_capacity.py
 	$(BIN)/python bench/client_overhead.py
 	$(BIN)/python bench/sidecar_overhead.py
+
+# Analyse a run in JupyterLab: make notebook RUN=results/<run-id>  (default: the sample run)
+notebook: setup
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[notebook]'
+	MESHBENCH_RUN="$(abspath $(or $(RUN),tests/data/sample-run))" $(BIN)/jupyter lab notebooks/analysis.ipynb

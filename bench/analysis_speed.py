@@ -4,7 +4,7 @@
 
 Writes a synthetic run (4 arms incl. the A/A control x 5 rates x 5 repeats, 60 one-second
 intervals of ~1 667 samples each plus 5 warm-up intervals per trial), then times each
-stage: loading, tables (pooling, overhead with bootstrap intervals, noise, SLO), plots
+stage: loading, tables (pooling, within-repeat overhead with intervals, diagnostics, SLO), plots
 (PNG + SVG) and the report files. Target: load + tables + plots + report under 10 s. Not a
 pass/fail test: it prints the figures.
 """

@@ -104,6 +104,40 @@ class SloSpec(_Model):
     )
 
 
+class AnalysisSpec(_Model):
+    """How the report turns measurements into verdicts (read by meshbench.analysis).
+
+    A difference is *meaningful* when it exceeds both ``min_effect_ms`` and
+    ``min_effect_pct`` of the baseline at that percentile; an interval inside that band
+    is "no meaningful change", one that straddles 0 and the band is "inconclusive".
+    """
+
+    min_effect_ms: float = Field(
+        default=0.1, ge=0, le=60_000,
+        description="smallest overhead worth acting on, in ms (default 0.1 ms)",
+    )
+    min_effect_pct: float = Field(
+        default=5.0, ge=0, le=1000,
+        description="smallest overhead worth acting on, in % of the baseline (default 5 %)",
+    )
+    primary: tuple[float, ...] | None = Field(
+        default=None,
+        description="percentiles that get a verdict (Holm-adjusted across meshes and cells); "
+        "default: 50 and the slo percentile, or 50 and 99 without an slo",
+    )
+    confidence: float = Field(default=0.95, ge=0.5, lt=1, description="interval coverage")
+
+    @model_validator(mode="after")
+    def _primary_in_range(self) -> AnalysisSpec:
+        bad = [q for q in self.primary or () if not 0 < q < 100]
+        if bad:
+            raise ValueError(
+                f"analysis.primary percentiles must be in (0, 100) (max is descriptive only); "
+                f"got {bad}"
+            )
+        return self
+
+
 class ValiditySpec(_Model):
     """When a trial is stored as ``valid=false`` (never silently reported)."""
 
@@ -206,6 +240,7 @@ class Scenario(_Model):
         default=None,
         description="latency budget: pass/fail per mesh and rate, overhead as % of it",
     )
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
     local: LocalSpec = Field(default_factory=LocalSpec)
     kind: KindSpec = Field(default_factory=KindSpec)
 

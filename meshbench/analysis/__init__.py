@@ -7,13 +7,14 @@ run can be re-analysed anywhere. Typical use (also what the notebook does)::
     run = load_run("results/20250101T000000Z-default")
     a = analyse(run)
     a.cells       # pooled percentiles per mesh x rate (long form)
-    a.overhead    # mesh - none per percentile, bootstrap CI, verdict
+    a.overhead    # mesh - none per percentile: within-repeat contrast, interval, verdict
 """
 
-from meshbench.analysis.cells import cell_percentiles, noise, trial_counts
+from meshbench.analysis.cells import cell_percentiles, trial_counts
 from meshbench.analysis.compare import Comparison, compare_runs
+from meshbench.analysis.diagnostics import design_diagnostics
 from meshbench.analysis.histograms import PERCENTILES, label, percentiles_ms, pool
-from meshbench.analysis.overhead import bootstrap_difference, overhead
+from meshbench.analysis.overhead import cell_matrix, overhead
 from meshbench.analysis.run import AA_CONTROL, BASELINE, CELL, DIMS, Cell, Run, Slo, load_run
 from meshbench.analysis.slo import max_rate_within_budget, slo_verdicts
 from meshbench.analysis.summary import Analysis, analyse
@@ -30,13 +31,13 @@ __all__ = [
     "Run",
     "Slo",
     "analyse",
-    "bootstrap_difference",
+    "cell_matrix",
     "cell_percentiles",
     "compare_runs",
+    "design_diagnostics",
     "label",
     "load_run",
     "max_rate_within_budget",
-    "noise",
     "overhead",
     "percentiles_ms",
     "pool",

@@ -1,5 +1,11 @@
 """Compare two runs: the same tables side by side, and B - A per cell with intervals.
 
+What is compared is what each run measured best: for a mesh, its *overhead* against the
+run's own ``none`` (a difference of differences, so host drift between the runs cancels
+as it did within each run); for ``none`` itself, its latency (per-trial percentiles,
+unpaired: nothing pairs two runs' trials). Verdicts use the same words and threshold
+as a single run's (run B's ``analysis`` settings), Holm-adjusted over the primary rows.
+
 Comparing runs only means something when they measured the same thing, so runs whose
 key metadata differ (platform, topology, rates) are refused unless forced, in the
 spirit of pyperf's checked metadata. Other differences (host, versions, load shape)
@@ -8,29 +14,37 @@ are listed but allowed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
+from meshbench.analysis import blocks
 from meshbench.analysis import histograms as hist
-from meshbench.analysis.overhead import (
-    DEFAULT_CONFIDENCE,
-    DEFAULT_RESAMPLES,
-    bootstrap_difference,
-    cell_seed,
-    verdict,
-)
-from meshbench.analysis.run import DIMS, Run, load_run
+from meshbench.analysis.overhead import cell_matrix
+from meshbench.analysis.run import BASELINE, DIMS, Cell, Run, load_run
 from meshbench.analysis.summary import Analysis, analyse
+from meshbench.analysis.verdicts import (
+    DESCRIPTIVE,
+    NO_DATA,
+    apply_verdicts,
+    tail_check,
+    threshold_ms,
+)
 from meshbench.errors import ResultsError
 
 DIFF_COLUMNS = [
-    "mesh", *DIMS, "percentile", "label", "a_ms", "b_ms", "diff_ms", "diff_pct",
-    "ci_low_ms", "ci_high_ms", "n_a", "n_b", "verdict", "significant",
+    "mesh", *DIMS, "percentile", "label", "quantity", "a_ms", "b_ms", "diff_ms", "diff_pct",
+    "ci_low_ms", "ci_high_ms", "p_value", "p_holm", "n_a", "n_b", "threshold_ms", "primary",
+    "verdict", "significant", "why",
 ]
+OVERHEAD = "overhead vs none"
+LEVEL = "latency"
 
 
 @dataclass
@@ -44,7 +58,8 @@ class Comparison:
     overhead: pd.DataFrame
     """Both runs' overheads against ``none``, long form, with a ``run`` column."""
     diff: pd.DataFrame
-    """Per mesh x cell x percentile: B - A (ms, %), bootstrap CI, verdict."""
+    """Per mesh x cell x percentile: B - A (ms, %) of the overhead (of ``none``'s latency
+    for ``none``), interval, verdict."""
     mismatches: list[str] = field(default_factory=list)
     """Key metadata that differ (only non-empty when forced)."""
     differences: list[str] = field(default_factory=list)
@@ -114,16 +129,11 @@ def compare_runs(
     a: Run | str | Path,
     b: Run | str | Path,
     force: bool = False,
-    *,
-    n_boot: int = DEFAULT_RESAMPLES,
-    seed: int | None = None,
-    confidence: float = DEFAULT_CONFIDENCE,
 ) -> Comparison:
     """Compare run ``b`` against run ``a`` (both paths or loaded runs).
 
     Raises :class:`ResultsError` when platform, topology or rates differ, unless
-    ``force``. The per-cell difference resamples each run's trials independently, like
-    the mesh-vs-baseline overhead, so "within noise" means the same thing here.
+    ``force``.
     """
     run_a = a if isinstance(a, Run) else load_run(a)
     run_b = b if isinstance(b, Run) else load_run(b)
@@ -134,40 +144,17 @@ def compare_runs(
             + "; ".join(key),
             fix="compare runs of the same scenario, or pass --force (force=True) to compare anyway",
         )
-    seed = run_b.seed if seed is None else seed
-    an_a = analyse(run_a, n_boot=n_boot, seed=seed, confidence=confidence)
-    an_b = analyse(run_b, n_boot=n_boot, seed=seed, confidence=confidence)
-    percentiles = tuple(sorted(set(an_a.percentiles) | set(an_b.percentiles)))
-
-    records = []
-    meshes = [m for m in run_a.meshes if m in run_b.meshes]
+    an_a = analyse(run_a)
+    an_b = analyse(run_b)
+    records: list[dict[str, Any]] = []
     for cell in sorted(set(run_a.cells) & set(run_b.cells)):
-        for mesh in meshes:
-            ids_a = run_a.cell_trials(mesh, cell)
-            ids_b = run_b.cell_trials(mesh, cell)
-            if not ids_a and not ids_b:
-                continue
-            ca, lay = hist.stack([run_a.histograms[t]["latency"] for t in ids_a])
-            cb, _ = hist.stack([run_b.histograms[t]["latency"] for t in ids_b])
-            d = bootstrap_difference(
-                cb, ca, lay, percentiles, n_boot=n_boot,
-                rng=cell_seed(seed, "compare", mesh, *cell.as_dict().values()),
-                confidence=confidence,
-            )
-            for j, q in enumerate(percentiles):
-                v = verdict(len(ids_b), len(ids_a), float(d.low_us[j]), float(d.high_us[j]))
-                records.append({
-                    "mesh": mesh, **cell.as_dict(), "percentile": q,
-                    "label": hist.label(q), "a_ms": d.control_us[j] / 1000,
-                    "b_ms": d.treatment_us[j] / 1000, "diff_ms": d.diff_us[j] / 1000,
-                    "diff_pct": d.diff_us[j] / d.control_us[j] * 100,
-                    "ci_low_ms": d.low_us[j] / 1000, "ci_high_ms": d.high_us[j] / 1000,
-                    "n_a": len(ids_a), "n_b": len(ids_b), "verdict": v,
-                    "significant": v in ("slower", "faster"),
-                })
-    diff = pd.DataFrame.from_records(records, columns=DIFF_COLUMNS)
-    diff.attrs.update({"a": run_a.run_id, "b": run_b.run_id, "n_boot": n_boot, "seed": seed,
-                       "confidence": confidence})
+        records += _level_rows(an_a, an_b, cell)
+        records += _overhead_rows(an_a, an_b, cell)
+    diff = pd.DataFrame.from_records(
+        records, columns=[c for c in DIFF_COLUMNS if c not in ("p_holm", "significant")])
+    diff = apply_verdicts(diff, 1 - an_b.confidence, diff["primary"].astype(bool),
+                          estimate="diff_ms")[DIFF_COLUMNS]
+    diff.attrs.update({"a": run_a.run_id, "b": run_b.run_id, "confidence": an_b.confidence})
     name_a, name_b = run_labels(run_a, run_b)
     cells = pd.concat(
         [an_a.cells.assign(run=name_a), an_b.cells.assign(run=name_b)], ignore_index=True
@@ -176,3 +163,75 @@ def compare_runs(
         [an_a.overhead.assign(run=name_a), an_b.overhead.assign(run=name_b)], ignore_index=True
     )
     return Comparison(an_a, an_b, cells, over, diff, key, other)
+
+
+def _row(cell: Cell, mesh: str, q: float, quantity: str, c: blocks.Contrast, a_ms: float,
+         b_ms: float, n_a: int, n_b: int, thr: float, primary: bool, why: str) -> dict[str, Any]:
+    verdict = NO_DATA if not (n_a and n_b) else DESCRIPTIVE if why or not primary else ""
+    if verdict == DESCRIPTIVE and not why:
+        why = "secondary percentile (not in analysis.primary)"
+    return {
+        "mesh": mesh, **cell.as_dict(), "percentile": q, "label": hist.label(q),
+        "quantity": quantity, "a_ms": a_ms, "b_ms": b_ms, "diff_ms": c.estimate / 1000,
+        "diff_pct": (b_ms - a_ms) / abs(a_ms) * 100 if a_ms else math.nan,
+        "ci_low_ms": c.low / 1000, "ci_high_ms": c.high / 1000, "p_value": c.p_value,
+        "n_a": n_a, "n_b": n_b, "threshold_ms": thr, "primary": primary, "verdict": verdict,
+        "why": why,
+    }
+
+
+def _level_rows(an_a: Analysis, an_b: Analysis, cell: Cell) -> list[dict[str, Any]]:
+    """``none``'s own latency, B - A: Welch over the two runs' per-trial percentiles."""
+    if BASELINE not in an_a.run.meshes or BASELINE not in an_b.run.meshes:
+        return []
+    pcts = an_b.percentiles
+    ma, mb = (cell_matrix(an.run, cell, pcts) for an in (an_a, an_b))
+    ia, ib = ma.arms.index(BASELINE), mb.arms.index(BASELINE)
+    out = []
+    for j, q in enumerate(pcts):
+        ya, yb = ma.values_us[ia, :, j], mb.values_us[ib, :, j]
+        c = blocks.contrast(_rows(yb, ya), 0, 1, confidence=an_b.confidence,
+                            interleaved=False)
+        a_ms = float(np.nanmean(ya)) / 1000 if np.isfinite(ya).any() else math.nan
+        b_ms = float(np.nanmean(yb)) / 1000 if np.isfinite(yb).any() else math.nan
+        counts = np.concatenate([ma.counts[ia], mb.counts[ib]])
+        why = tail_check(counts, q, cell.rate_rps)
+        out.append(_row(cell, BASELINE, q, LEVEL, c, a_ms, b_ms, int(np.isfinite(ya).sum()),
+                        int(np.isfinite(yb).sum()), threshold_ms(an_b.spec, a_ms),
+                        q in an_b.primary, why))
+    return out
+
+
+def _rows(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Two vectors of different lengths as the rows of one NaN-padded matrix."""
+    n = max(x.size, y.size)
+    out = np.full((2, n), np.nan)
+    out[0, : x.size] = x
+    out[1, : y.size] = y
+    return out
+
+
+def _overhead_rows(an_a: Analysis, an_b: Analysis, cell: Cell) -> list[dict[str, Any]]:
+    """Each mesh's overhead against its own run's ``none``, B - A."""
+    oa, ob = (an.overhead[cell.matches(an.overhead)] for an in (an_a, an_b))
+    out = []
+    for rb in ob.to_dict("records"):
+        ra_rows = oa[(oa["mesh"] == rb["mesh"]) & np.isclose(oa["percentile"], rb["percentile"])]
+        if ra_rows.empty:
+            continue
+        ra = ra_rows.iloc[0].to_dict()
+        c = blocks.difference(_as_contrast(ra), _as_contrast(rb))
+        why = next((r["why"] for r in (ra, rb) if r["verdict"] == DESCRIPTIVE
+                    and r["primary"]), "")
+        out.append(_row(cell, str(rb["mesh"]), float(rb["percentile"]), OVERHEAD, c,
+                        float(ra["overhead_ms"]), float(rb["overhead_ms"]),
+                        int(ra["n_blocks"]), int(rb["n_blocks"]), float(rb["threshold_ms"]),
+                        bool(rb["primary"]), str(why)))
+    return out
+
+
+def _as_contrast(r: Mapping[Any, Any]) -> blocks.Contrast:
+    """One overhead row's inferential figures back in µs."""
+    return blocks.Contrast(r["overhead_ms"] * 1000, r["se_ms"] * 1000, r["df"],
+                           r["ci_low_ms"] * 1000, r["ci_high_ms"] * 1000, r["p_value"],
+                           int(r["n_blocks"]), str(r["method"]), float(r["confidence"]))

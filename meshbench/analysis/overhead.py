@@ -1,25 +1,17 @@
-"""Overhead of each mesh against the baseline, per percentile, with bootstrap CIs.
+"""Overhead of each mesh against the baseline, per percentile, with a verdict.
 
-The unit of resampling is the *trial* (one repeat of a cell), because trials are the
-independent measurements: samples inside a trial share the machine's state of that
-minute, so resampling samples would give falsely narrow intervals. One bootstrap
-replicate draws the mesh's trials and the baseline's trials with replacement, pools
-each side's histograms (adds counts) and takes the pooled percentiles. An interval
-that contains 0 is reported as "within noise".
+Two kinds of figure, kept apart:
 
-Few repeats need care. Measured on synthetic A/A data (same distribution both sides,
-2 % trial-to-trial jitter, 300 simulations, nominal 5 % two-sided), the share of
-differences wrongly called significant at p50 / p99 was:
+- **Descriptive**: ``baseline_ms``/``mesh_ms`` are percentiles of the histograms pooled
+  over a cell's valid trials, and ``pooled_diff_ms`` their difference. They are what
+  the latency tables show; no interval is about them.
+- **Inferential**: ``overhead_ms`` is the mean within-repeat contrast of per-trial
+  percentiles (:mod:`meshbench.analysis.blocks`), with its interval, p-value, minimum
+  detectable effect and verdict; ``overhead_pct`` and its interval come from the same
+  contrast of log percentiles (a ratio, so a host that is 20 % slower in one repeat
+  scales both arms alike).
 
-- plain percentile bootstrap: 19 % / 19 % with 3 trials per side, 15 % / 7 % with 5;
-- expanded percentile bootstrap (:func:`meshbench.analysis.stats.expanded_tail`):
-  10 % / 11 % with 3 (the floor: 3 vs 3 exchangeable trials cannot reach below 10 %),
-  8 % / 5 % with 4, 4 % / 2 % with 5, 5 % / 5 % with 10;
-- Welch interval (point ± t x bootstrap standard error, Welch df): 2 % / 3 % with 3,
-  6 % / 4 % with 4, 7 % / 2 % with 5, but 16 % at max with 10.
-
-So ``auto`` (the default) uses Welch below 5 trials per side and the expanded
-percentile interval from 5 on.
+Verdict words and their rules: :mod:`meshbench.analysis.verdicts`.
 """
 
 from __future__ import annotations
@@ -28,147 +20,93 @@ import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import product
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from meshbench.analysis import blocks
 from meshbench.analysis import histograms as hist
-from meshbench.analysis.run import BASELINE, DIMS, Run
-from meshbench.analysis.stats import expanded_tail, t_quantile
+from meshbench.analysis.run import AA_CONTROL, BASELINE, DIMS, Cell, Run
+from meshbench.analysis.verdicts import (
+    DESCRIPTIVE,
+    NO_DATA,
+    TOO_FEW,
+    analysis_spec,
+    apply_verdicts,
+    primary_percentiles,
+    tail_check,
+    threshold_ms,
+)
+from meshbench.scenario import AnalysisSpec
 
-DEFAULT_RESAMPLES = 2000
-DEFAULT_CONFIDENCE = 0.95
-DEFAULT_METHOD = "auto"
-WELCH_BELOW = 5
-"""``auto`` uses the Welch interval when the smaller side has fewer trials than this."""
-MIN_TRIALS = 2
-"""Fewer included trials than this on either side: no interval, verdict "too few repeats"."""
-
-SLOWER = "slower"
-FASTER = "faster"
-WITHIN_NOISE = "within noise"
-TOO_FEW = "too few repeats"
-NO_DATA = "no data"
-
-_CHUNK_CELLS = 4_000_000  # resamples x buckets per matrix product (~32 MB of float64)
+SIGN_FLIP_FROM = 8
+"""From this many blocks, an exact (or sampled) sign-flip test of the contrasts is
+computed beside the t-based p-value as a cross-check that needs no normality."""
+SIGN_FLIP_EXACT_UP_TO = 16
+SIGN_FLIP_DRAWS = 20_000
 
 
 @dataclass(frozen=True)
-class Difference:
-    """Pooled percentile differences ``treatment - control`` (µs) and their intervals."""
+class CellMatrix:
+    """Per-trial percentiles of one cell laid out as arms x blocks (repeats)."""
 
-    treatment_us: NDArray[np.float64]
-    control_us: NDArray[np.float64]
-    diff_us: NDArray[np.float64]
-    low_us: NDArray[np.float64]
-    high_us: NDArray[np.float64]
-    low_pct: NDArray[np.float64]
-    high_pct: NDArray[np.float64]
+    arms: list[str]
+    repeats: list[int]
+    values_us: NDArray[np.float64]
+    """``(arms, repeats, percentiles)``; NaN where the trial is missing or not included."""
+    counts: NDArray[np.float64]
+    """``(arms, repeats)``: samples in each included trial's histogram (NaN: none)."""
+    orders: list[list[int]]
+    """Per repeat: execution order numbers of every trial of the block (valid or not)."""
 
-
-def _resample_weights(n_trials: int, n_boot: int, rng: np.random.Generator) -> NDArray[np.float64]:
-    """How often each trial is drawn in each replicate: ``(n_boot, n_trials)``."""
-    idx = rng.integers(0, n_trials, size=(n_boot, n_trials))
-    flat = (idx + np.arange(n_boot)[:, None] * n_trials).ravel()
-    return np.bincount(flat, minlength=n_boot * n_trials).reshape(n_boot, n_trials).astype(float)
+    @property
+    def interleaved(self) -> bool:
+        return blocks.interleaved(self.orders)
 
 
-def bootstrap_difference(
-    treatment: NDArray[np.int64],
-    control: NDArray[np.int64],
-    lay: hist.Layout,
-    percentiles: Sequence[float],
-    *,
-    n_boot: int = DEFAULT_RESAMPLES,
-    rng: np.random.Generator,
-    confidence: float = DEFAULT_CONFIDENCE,
-    method: str = DEFAULT_METHOD,
-) -> Difference:
-    """Compare two sets of trials given as counts matrices ``(trials, buckets)``.
+def cell_matrix(run: Run, cell: Cell, percentiles: Sequence[float],
+                tag: str = "latency") -> CellMatrix:
+    """Every arm's per-trial ``tag`` percentiles in ``cell``, one column per repeat."""
+    t = run.trials[cell.matches(run.trials)]
+    arms = run.meshes
+    repeats = sorted({int(r) for r in t["repeat"].dropna()})
+    values = np.full((len(arms), len(repeats), len(percentiles)), np.nan)
+    counts = np.full((len(arms), len(repeats)), np.nan)
+    col = {r: j for j, r in enumerate(repeats)}
+    row = {m: i for i, m in enumerate(arms)}
+    orders: list[list[int]] = [[] for _ in repeats]
+    for rec in t.to_dict("records"):
+        if pd.isna(rec["repeat"]) or rec["mesh"] not in row:
+            continue
+        j = col[int(rec["repeat"])]
+        if not pd.isna(rec["order"]):
+            orders[j].append(int(rec["order"]))
+        h = run.histograms.get(str(rec["trial_id"]), {}).get(tag)
+        if not rec["included"] or h is None:
+            continue
+        i = row[str(rec["mesh"])]
+        values[i, j] = hist.percentiles_us(hist.counts(h), hist.layout(h), percentiles)
+        counts[i, j] = h.get_total_count()
+    return CellMatrix(arms, repeats, values, counts, orders)
 
-    The point estimate is the difference of the fully pooled percentiles. Each side's
-    trials are resampled independently and pooled again, ``n_boot`` times. Interval
-    methods: ``"welch"`` (default): the point ± a t quantile times the bootstrap
-    standard error, with Welch degrees of freedom; ``"percentile"``: the expanded
-    percentile interval of the resampled differences; ``"auto"`` (default): Welch when
-    the smaller side has fewer than :data:`WELCH_BELOW` trials, else percentile (see
-    the module docstring for why). Intervals are NaN when either side has fewer than
-    :data:`MIN_TRIALS` trials.
-    """
-    k = len(percentiles)
-    t_pool = treatment.sum(axis=0)
-    c_pool = control.sum(axis=0)
-    t_us = hist.percentiles_us(t_pool, lay, percentiles)
-    c_us = hist.percentiles_us(c_pool, lay, percentiles)
-    nan = np.full(k, np.nan)
-    if len(treatment) < MIN_TRIALS or len(control) < MIN_TRIALS:
-        return Difference(t_us, c_us, t_us - c_us, nan, nan, nan.copy(), nan.copy())
 
-    cols = np.flatnonzero((t_pool + c_pool) > 0)
-    lo = hist.bucket_lowest_us(lay)[cols]
-    hi = hist.bucket_highest_us(lay)[cols]
-    t_cum = np.cumsum(treatment[:, cols], axis=1, dtype=np.float64)
-    c_cum = np.cumsum(control[:, cols], axis=1, dtype=np.float64)
-    chunk = max(1, _CHUNK_CELLS // max(1, len(cols)))
-    t_all = np.empty((n_boot, k))
-    c_all = np.empty((n_boot, k))
-    done = 0
-    while done < n_boot:
-        m = min(chunk, n_boot - done)
-        t_w = _resample_weights(len(t_cum), m, rng)
-        c_w = _resample_weights(len(c_cum), m, rng)
-        t_all[done : done + m] = hist.percentiles_of_cumulative(t_w @ t_cum, lo, hi, percentiles)
-        c_all[done : done + m] = hist.percentiles_of_cumulative(c_w @ c_cum, lo, hi, percentiles)
-        done += m
-    diff = t_us - c_us
-    if method == "auto":
-        method = "welch" if min(len(treatment), len(control)) < WELCH_BELOW else "percentile"
-    if method == "percentile":
-        tail = expanded_tail(confidence, min(len(treatment), len(control))) * 100
-        low, high = np.percentile(t_all - c_all, [tail, 100 - tail], axis=0)
-    elif method == "welch":
-        low, high = _welch_interval(diff, t_all, c_all, len(treatment), len(control), confidence)
+def sign_flip_p(d: NDArray[np.float64], rng: np.random.Generator) -> float:
+    """Two-sided sign-flip (permutation) p-value of the mean of contrasts ``d``: exact up
+    to :data:`SIGN_FLIP_EXACT_UP_TO` blocks, else from :data:`SIGN_FLIP_DRAWS` draws."""
+    d = d[np.isfinite(d)]
+    n = d.size
+    if n < 2:
+        return math.nan
+    if n <= SIGN_FLIP_EXACT_UP_TO:
+        signs = np.array(list(product((1.0, -1.0), repeat=n)))
     else:
-        raise ValueError(f"unknown interval method {method!r}; use auto, welch or percentile")
-    return Difference(t_us, c_us, diff, low, high, low / c_us * 100, high / c_us * 100)
-
-
-def _welch_interval(
-    diff: NDArray[np.float64],
-    t_all: NDArray[np.float64],
-    c_all: NDArray[np.float64],
-    n_t: int,
-    n_c: int,
-    confidence: float,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``diff ± t * se``: each side's variance from its own bootstrap, unbiased by
-    n/(n-1), combined with Welch-Satterthwaite degrees of freedom (rounded down)."""
-    var_t = t_all.var(axis=0, ddof=1) * n_t / (n_t - 1)
-    var_c = c_all.var(axis=0, ddof=1) * n_c / (n_c - 1)
-    se = np.sqrt(var_t + var_c)
-    low = np.empty_like(diff)
-    high = np.empty_like(diff)
-    for j in range(len(diff)):
-        denom = var_t[j] ** 2 / (n_t - 1) + var_c[j] ** 2 / (n_c - 1)
-        df = (var_t[j] + var_c[j]) ** 2 / denom if denom > 0 else min(n_t, n_c) - 1
-        t = t_quantile(1 - (1 - confidence) / 2, max(1, math.floor(df)))
-        low[j] = diff[j] - t * se[j]
-        high[j] = diff[j] + t * se[j]
-    return low, high
-
-
-def verdict(n_treatment: int, n_control: int, low: float, high: float) -> str:
-    """Label one difference: slower / faster / within noise / too few repeats / no data."""
-    if n_treatment == 0 or n_control == 0:
-        return NO_DATA
-    if n_treatment < MIN_TRIALS or n_control < MIN_TRIALS or np.isnan(low):
-        return TOO_FEW
-    if low > 0:
-        return SLOWER
-    if high < 0:
-        return FASTER
-    return WITHIN_NOISE
+        signs = rng.choice((1.0, -1.0), size=(SIGN_FLIP_DRAWS, n))
+    observed = abs(d.mean())
+    flipped = np.abs(signs @ d) / n
+    return float(np.mean(flipped >= observed - 1e-12))
 
 
 def cell_seed(seed: int, *parts: object) -> np.random.Generator:
@@ -177,66 +115,121 @@ def cell_seed(seed: int, *parts: object) -> np.random.Generator:
     return np.random.default_rng([seed, key])
 
 
+def _contrast_record(c: blocks.Contrast, scale: float, spec: AnalysisSpec, n_arms: int,
+                     thr_ms: float) -> dict[str, Any]:
+    """The interval figures of a contrast measured in µs, in ms."""
+    needed = blocks.repeats_to_detect(c, thr_ms * scale, n_arms)
+    return {
+        "overhead_ms": c.estimate / scale, "ci_low_ms": c.low / scale,
+        "ci_high_ms": c.high / scale, "se_ms": c.se / scale, "df": c.df,
+        "p_value": c.p_value, "method": c.method, "n_blocks": c.n_blocks,
+        "mde_ms": c.mde() / scale, "threshold_ms": thr_ms,
+        "repeats_needed": needed if needed is not None else np.nan,
+        "confidence": spec.confidence,
+    }
+
+
 def overhead(
     run: Run,
     *,
     baseline: str = BASELINE,
     percentiles: Sequence[float] = hist.PERCENTILES,
     tag: str = "latency",
-    n_boot: int = DEFAULT_RESAMPLES,
+    spec: AnalysisSpec | None = None,
+    primary: Sequence[float] | None = None,
     seed: int | None = None,
-    confidence: float = DEFAULT_CONFIDENCE,
-    method: str = DEFAULT_METHOD,
 ) -> pd.DataFrame:
-    """Overhead of every mesh against ``baseline`` in every cell and at every percentile.
+    """Overhead of every arm against ``baseline`` in every cell and at every percentile.
 
-    Long form, one row per mesh x cell (:data:`DIMS`) x percentile: ``baseline_ms``,
-    ``mesh_ms`` (pooled), ``overhead_ms``/``overhead_pct``, the bootstrap interval
-    ``ci_low_ms``..``ci_high_ms`` (and in %), trial counts ``n_mesh``/``n_baseline``,
-    ``verdict`` and ``significant``. The A/A control arm (``none-aa``) is compared like
-    any mesh: its row is the run's noise floor. ``seed`` defaults to the run's seed; it,
-    the number of resamples and the confidence are recorded in columns and ``.attrs``.
-    Empty (with the same columns) when the run has no baseline.
+    Long form, one row per mesh x cell (:data:`DIMS`) x percentile; the columns are
+    :data:`OVERHEAD_COLUMNS` (see the module docstring for which are descriptive).
+    ``spec`` defaults to the run's ``analysis`` settings and ``primary`` to
+    :func:`primary_percentiles`. The A/A control (``none-aa``) is compared like a mesh
+    but outside the Holm family: its row is a check of the run, not a finding.
+    Empty (same columns) when the run has no baseline.
     """
+    spec = spec or analysis_spec(run)
+    slo = run.slo
+    primary = list(primary) if primary is not None else primary_percentiles(
+        spec, slo.percentile if slo else None)
     seed = run.seed if seed is None else seed
-    records = []
-    meshes = [m for m in run.meshes if m != baseline]
+    records: list[dict[str, Any]] = []
     if baseline in run.meshes:
         for cell in run.cells:
-            base_ids = run.cell_trials(baseline, cell)
-            control, lay = hist.stack([run.histograms[t][tag] for t in base_ids])
-            for mesh in meshes:
-                ids = run.cell_trials(mesh, cell)
-                if not ids and not base_ids:
-                    continue
-                treatment, _ = hist.stack([run.histograms[t][tag] for t in ids])
-                d = bootstrap_difference(
-                    treatment, control, lay, percentiles, n_boot=n_boot,
-                    rng=cell_seed(seed, mesh, *cell.as_dict().values(), tag),
-                    confidence=confidence, method=method,
-                )
-                for j, q in enumerate(percentiles):
-                    v = verdict(len(ids), len(base_ids), float(d.low_us[j]), float(d.high_us[j]))
-                    records.append({
-                        "mesh": mesh, **cell.as_dict(), "tag": tag,
-                        "percentile": q, "label": hist.label(q),
-                        "baseline_ms": d.control_us[j] / 1000, "mesh_ms": d.treatment_us[j] / 1000,
-                        "overhead_ms": d.diff_us[j] / 1000,
-                        "overhead_pct": d.diff_us[j] / d.control_us[j] * 100,
-                        "ci_low_ms": d.low_us[j] / 1000, "ci_high_ms": d.high_us[j] / 1000,
-                        "ci_low_pct": d.low_pct[j], "ci_high_pct": d.high_pct[j],
-                        "n_mesh": len(ids), "n_baseline": len(base_ids),
-                        "verdict": v, "significant": v in (SLOWER, FASTER),
-                        "confidence": confidence, "n_boot": n_boot, "seed": seed,
-                    })
-    df = pd.DataFrame.from_records(records, columns=OVERHEAD_COLUMNS)
-    df.attrs.update({"baseline": baseline, "n_boot": n_boot, "seed": seed,
-                     "confidence": confidence, "unit": "trial", "method": method})
+            records += _cell_records(run, cell, baseline, percentiles, primary, spec, tag, seed)
+    df = pd.DataFrame.from_records(records, columns=[c for c in OVERHEAD_COLUMNS
+                                                     if c not in ("p_holm", "significant")])
+    df = apply_verdicts(df, 1 - spec.confidence, df["mesh"] != AA_CONTROL)
+    df = df[OVERHEAD_COLUMNS]
+    df.attrs.update({"baseline": baseline, "seed": seed, "confidence": spec.confidence,
+                     "unit": "repeat", "primary": primary,
+                     "min_effect_ms": spec.min_effect_ms, "min_effect_pct": spec.min_effect_pct})
     return df
 
 
+def _cell_records(run: Run, cell: Cell, baseline: str, percentiles: Sequence[float],
+                  primary: Sequence[float], spec: AnalysisSpec, tag: str,
+                  seed: int) -> list[dict[str, Any]]:
+    m = cell_matrix(run, cell, percentiles, tag)
+    b = m.arms.index(baseline)
+    inter = m.interleaved
+    pooled = {arm: run.pooled(arm, cell, tag) for arm in m.arms}
+    out = []
+    for j, q in enumerate(percentiles):
+        y = m.values_us[:, :, j]
+        fit = blocks.two_way(y) if inter else None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log(y)
+        log_fit = blocks.two_way(logs) if inter else None
+        base_pool = hist.percentiles_ms(pooled[baseline], [q])[q]
+        for i, arm in enumerate(m.arms):
+            if i == b:
+                continue
+            n_mesh = int(np.isfinite(y[i]).sum())
+            n_base = int(np.isfinite(y[b]).sum())
+            if n_mesh == 0 and n_base == 0:
+                continue
+            mesh_pool = hist.percentiles_ms(pooled[arm], [q])[q]
+            c = blocks.contrast(y, i, b, confidence=spec.confidence, interleaved=inter, fit=fit)
+            cl = blocks.contrast(logs, i, b, confidence=spec.confidence, interleaved=inter,
+                                 fit=log_fit)
+            base_mean = float(np.nanmean(y[b])) / 1000 if n_base else math.nan
+            thr = threshold_ms(spec, base_mean)
+            used = np.isfinite(y[i]) & np.isfinite(y[b]) if inter else np.ones(y.shape[1], bool)
+            why = ""
+            if n_mesh == 0 or n_base == 0:
+                verdict, why = NO_DATA, "no valid trial on one side"
+            elif q >= 100:
+                verdict, why = DESCRIPTIVE, tail_check(m.counts, q, cell.rate_rps)
+            elif q not in primary:
+                verdict, why = DESCRIPTIVE, "secondary percentile (not in analysis.primary)"
+            else:
+                why = tail_check(m.counts[[i, b]][:, used], q, cell.rate_rps)
+                verdict = DESCRIPTIVE if why else ""
+            if verdict == "" and c.n_blocks < 2 and inter:
+                verdict, why = TOO_FEW, f"{c.n_blocks} repeat(s) with both arms valid"
+            d = y[i, used] - y[b, used]
+            p_flip = (sign_flip_p(d, cell_seed(seed, arm, *cell.as_dict().values(), tag, q))
+                      if inter and c.n_blocks >= SIGN_FLIP_FROM else math.nan)
+            out.append({
+                "mesh": arm, **cell.as_dict(), "tag": tag, "percentile": q,
+                "label": hist.label(q), "baseline_ms": base_pool, "mesh_ms": mesh_pool,
+                "pooled_diff_ms": mesh_pool - base_pool,
+                **_contrast_record(c, 1000.0, spec, len(m.arms), thr),
+                "overhead_pct": math.expm1(cl.estimate) * 100,
+                "ci_low_pct": math.expm1(cl.low) * 100, "ci_high_pct": math.expm1(cl.high) * 100,
+                "p_signflip": p_flip, "blocks_slower": int((d > 0).sum()),
+                "n_mesh": n_mesh, "n_baseline": n_base,
+                "primary": q in primary, "interleaved": inter, "verdict": verdict, "why": why,
+            })
+    return out
+
+
 OVERHEAD_COLUMNS = [
-    "mesh", *DIMS, "tag", "percentile", "label", "baseline_ms", "mesh_ms",
+    "mesh", *DIMS, "tag", "percentile", "label", "baseline_ms", "mesh_ms", "pooled_diff_ms",
     "overhead_ms", "overhead_pct", "ci_low_ms", "ci_high_ms", "ci_low_pct", "ci_high_pct",
-    "n_mesh", "n_baseline", "verdict", "significant", "confidence", "n_boot", "seed",
+    "se_ms", "df", "p_value", "p_holm", "p_signflip", "method", "n_blocks", "blocks_slower",
+    "n_mesh",
+    "n_baseline", "mde_ms", "threshold_ms", "repeats_needed", "primary", "interleaved",
+    "verdict", "significant", "why", "confidence",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,9 +19,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+from numpy.typing import NDArray
 
 from meshbench.analysis import histograms as hist
+from meshbench.analysis import verdicts as vd
 from meshbench.analysis.compare import Comparison
+from meshbench.analysis.overhead import cell_matrix
 from meshbench.analysis.run import AA_CONTROL, BASELINE, DIMS, Cell, cell_of
 from meshbench.analysis.summary import Analysis
 
@@ -175,8 +178,47 @@ def latency_vs_rate(an: Analysis, percentiles: Sequence[float] = (50.0, 99.0, 99
     return fig
 
 
+VERDICT_MARKERS: dict[str, tuple[str, bool]] = {
+    vd.SLOWER: ("o", True), vd.FASTER: ("^", True), vd.NO_CHANGE: ("s", True),
+    vd.INCONCLUSIVE: ("o", False), vd.TOO_FEW: ("o", False), vd.DESCRIPTIVE: ("x", True),
+    vd.NO_DATA: ("x", True),
+}
+"""Marker shape and whether it is filled, per verdict word: the same in every plot."""
+
+
+def _verdict_points(ax: Axes, x: NDArray[np.floating[Any]], rows: pd.DataFrame, colour: str,
+                    label: str, estimate: str) -> None:
+    """Error bars from ``ci_low_ms``..``ci_high_ms`` and one marker per verdict word."""
+    y = rows[estimate].to_numpy(dtype=float)
+    err = np.nan_to_num(np.vstack([y - rows["ci_low_ms"].to_numpy(dtype=float),
+                                   rows["ci_high_ms"].to_numpy(dtype=float) - y]), nan=0.0)
+    ax.errorbar(x, y, yerr=np.clip(err, 0, None), fmt="none", ecolor=colour, capsize=4, lw=1.5)
+    verdicts = rows["verdict"].fillna(vd.NO_DATA).astype(str).to_numpy()
+    for word in dict.fromkeys(verdicts):
+        sel = verdicts == word
+        marker, filled = VERDICT_MARKERS.get(word, ("x", True))
+        if marker == "x":
+            ax.scatter(x[sel], y[sel], marker="x", s=45, zorder=3, color=colour,
+                       label=f"{label}: {word}")
+        else:
+            ax.scatter(x[sel], y[sel], marker=marker, s=45, zorder=3,
+                       facecolor=colour if filled else "white", edgecolor=colour,
+                       label=f"{label}: {word}")
+
+
+def _threshold_band(ax: Axes, rows: pd.DataFrame, x: NDArray[np.float64]) -> None:
+    """Shade ±threshold (the practical band) behind the points."""
+    thr = rows["threshold_ms"].to_numpy(dtype=float) if "threshold_ms" in rows else None
+    if thr is None or not np.isfinite(thr).any():
+        return
+    for xi, t in zip(x, thr, strict=True):
+        if np.isfinite(t):
+            ax.fill_between([xi - 0.4, xi + 0.4], -t, t, color="#cccccc", alpha=0.35, lw=0,
+                            zorder=0)
+
+
 def overhead_ci(an: Analysis) -> Figure:
-    """Overhead against none per percentile with its bootstrap interval, per mesh."""
+    """Overhead against none per percentile with its interval and a marker per verdict."""
     run = an.run
     o = an.overhead
     if o.empty:
@@ -187,29 +229,52 @@ def overhead_ci(an: Analysis) -> Figure:
     fig, axes = _figure(len(cells))
     meshes = [m for m in run.meshes if m != BASELINE]
     width = 0.8 / max(len(meshes), 1)
+    labels = [hist.label(q) for q in an.percentiles if q < 100]
     for ax, cell in zip(axes, cells, strict=False):
         g = o[cell.matches(o)]
-        labels = [hist.label(q) for q in an.percentiles]
+        base = g[g["mesh"] == meshes[0]].set_index("label").reindex(labels) if meshes else g
+        _threshold_band(ax, base, np.arange(len(labels), dtype=float))
         for i, mesh in enumerate(meshes):
             m = g[g["mesh"] == mesh].set_index("label").reindex(labels)
             x = np.arange(len(labels)) + (i - (len(meshes) - 1) / 2) * width
-            y = m["overhead_ms"].to_numpy(dtype=float)
-            lo = y - m["ci_low_ms"].to_numpy(dtype=float)
-            hi = m["ci_high_ms"].to_numpy(dtype=float) - y
-            err = np.nan_to_num(np.vstack([lo, hi]), nan=0.0)
-            noise = (m["verdict"] != "slower").to_numpy() & (m["verdict"] != "faster").to_numpy()
-            ax.errorbar(x, y, yerr=err, fmt="none", ecolor=colours[mesh], capsize=4, lw=1.5)
-            ax.scatter(x[~noise], y[~noise], color=colours[mesh], s=40, label=mesh, zorder=3)
-            ax.scatter(x[noise], y[noise], facecolor="white", edgecolor=colours[mesh], s=40,
-                       zorder=3, label=f"{mesh} (within noise)" if noise.any() else None)
+            _verdict_points(ax, x, m, colours[mesh], mesh, "overhead_ms")
         ax.axhline(0, color="black", lw=1)
         ax.set_xticks(np.arange(len(labels)), labels)
         ax.set_ylabel("overhead vs none (ms)", fontsize=FONT_PT)
         ax.set_title(cell.title(run.swept), fontsize=FONT_PT + 1)
-    _legend(axes, fontsize=FONT_PT - 2)
-    conf = round(o.attrs.get("confidence", 0.95) * 100)
-    fig.suptitle(f"Sidecar overhead with {conf}% bootstrap interval over repeats "
-                 "(hollow = within noise)", fontsize=FONT_PT + 3)
+    _legend(axes, fontsize=FONT_PT - 3)
+    conf = round(an.confidence * 100)
+    fig.suptitle(f"Sidecar overhead, within-repeat contrasts with {conf}% interval "
+                 "(grey band: practical threshold)", fontsize=FONT_PT + 2)
+    return fig
+
+
+def repeat_blocks(an: Analysis) -> Figure:
+    """One line per repeat from its none trial to the same repeat's mesh trial, per mesh
+    and primary percentile: why the verdict is what it is."""
+    run = an.run
+    meshes = [m for m in run.meshes if m != BASELINE]
+    if not run.has_baseline or not meshes:
+        return _empty("no baseline to pair repeats with")
+    panels = [(cell, q) for cell in run.cells for q in an.primary]
+    fig, axes = _figure(len(panels))
+    colours = mesh_colours(run.meshes)
+    for ax, (cell, q) in zip(axes, panels, strict=False):
+        mat = cell_matrix(run, cell, [q])
+        y = mat.values_us[:, :, 0] / 1000
+        b = mat.arms.index(BASELINE)
+        for k, mesh in enumerate(meshes, start=1):
+            i = mat.arms.index(mesh)
+            for r in range(y.shape[1]):
+                if np.isfinite(y[b, r]) and np.isfinite(y[i, r]):
+                    ax.plot([k - 0.8, k], [y[b, r], y[i, r]], "-o", color=colours[mesh],
+                            alpha=0.6, ms=3, lw=1)
+        ax.set_xticks([k - 0.4 for k in range(1, len(meshes) + 1)],
+                      [f"{BASELINE} → {m}" for m in meshes], fontsize=FONT_PT - 2)
+        ax.set_ylabel(f"{hist.label(q)} per trial (ms)", fontsize=FONT_PT)
+        ax.set_title(f"{cell.title(run.swept)}, {hist.label(q)}", fontsize=FONT_PT + 1)
+    fig.suptitle("Each repeat's none trial joined to its mesh trial (one line per repeat)",
+                 fontsize=FONT_PT + 2)
     return fig
 
 
@@ -377,6 +442,7 @@ PLOTS: dict[str, Callable[[Analysis], Figure | None]] = {
     "percentile_spectrum": percentile_spectrum,
     "latency_vs_rate": latency_vs_rate,
     "overhead_ci": overhead_ci,
+    "repeat_blocks": repeat_blocks,
     "cdf": cdf,
     "p99_over_time": p99_over_time,
     "resource_cost": resource_cost,
@@ -421,7 +487,7 @@ def comparison_spectrum(cmp: Comparison) -> Figure:
 
 
 def comparison_diff(cmp: Comparison) -> Figure:
-    """B - A per mesh and percentile with its bootstrap interval."""
+    """B - A per mesh and percentile (overheads; none's latency) with its interval."""
     d = cmp.diff
     if d.empty:
         return _empty("no cells in common")
@@ -430,23 +496,22 @@ def comparison_diff(cmp: Comparison) -> Figure:
     colours = mesh_colours(meshes)
     cells = sorted({cell_of(r) for r in d[list(DIMS)].to_dict("records")})
     fig, axes = _figure(len(cells))
-    labels = list(dict.fromkeys(d["label"]))
+    labels = [lbl for lbl in dict.fromkeys(d["label"]) if lbl != "max"]
     width = 0.8 / max(len(meshes), 1)
     for ax, cell in zip(axes, cells, strict=False):
         g = d[cell.matches(d)]
         for i, mesh in enumerate(meshes):
             m = g[g["mesh"] == mesh].set_index("label").reindex(labels)
             x = np.arange(len(labels)) + (i - (len(meshes) - 1) / 2) * width
-            y = m["diff_ms"].to_numpy(dtype=float)
-            err = np.nan_to_num(np.vstack([y - m["ci_low_ms"].to_numpy(dtype=float),
-                                           m["ci_high_ms"].to_numpy(dtype=float) - y]))
-            ax.errorbar(x, y, yerr=err, fmt="o", color=colours[mesh], capsize=4, label=mesh)
+            _verdict_points(ax, x, m, colours[mesh], mesh, "diff_ms")
         ax.axhline(0, color="black", lw=1)
         ax.set_xticks(np.arange(len(labels)), labels)
         ax.set_ylabel("B - A (ms)", fontsize=FONT_PT)
         ax.set_title(cell.title(run.swept), fontsize=FONT_PT + 1)
-    _legend(axes, fontsize=FONT_PT - 2)
-    fig.suptitle("Run B minus run A with 95% bootstrap interval", fontsize=FONT_PT + 3)
+    _legend(axes, fontsize=FONT_PT - 3)
+    conf = round(float(d.attrs.get("confidence", 0.95)) * 100)
+    fig.suptitle(f"Run B minus run A (meshes: overhead; none: latency), {conf}% interval",
+                 fontsize=FONT_PT + 2)
     return fig
 
 

@@ -1,4 +1,5 @@
-"""The terminal report: warnings first, then per rate a latency and an overhead table."""
+"""The terminal report: warnings first, then per cell a latency and an overhead table, the
+design diagnostics, and last (where a terminal leaves it in view) the verdict sentences."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from meshbench.analysis.run import DIMS, cell_of
 from meshbench.analysis.summary import Analysis
 from meshbench.report import tables
 from meshbench.report.tables import Table
+from meshbench.report.verdict import verdict_lines
 
 _STYLES = {"bad": "red", "good": "green", "noise": "dim"}
 MIN_WIDTH = 120  # when printing to a pipe or file, do not squeeze tables to 80 columns
@@ -58,6 +60,10 @@ def print_analysis(an: Analysis, console: Console) -> None:
         print_table(console, tables.overhead_table(an, cell))
     print_table(console, tables.slo_table(an))
     print_table(console, tables.max_rate_table(an))
+    print_table(console, tables.diagnostics_table(an))
+    console.print(Text("Verdict", style="bold"))
+    for line in verdict_lines(an):
+        console.print(f"- {line}", soft_wrap=True)
 
 
 def print_comparison(cmp: Comparison, console: Console) -> None:

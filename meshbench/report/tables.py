@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
 from meshbench.analysis import histograms as hist
+from meshbench.analysis import verdicts as vd
 from meshbench.analysis.compare import Comparison
-from meshbench.analysis.overhead import WELCH_BELOW
 from meshbench.analysis.run import BASELINE, DIMS, Cell, cell_of
 from meshbench.analysis.summary import Analysis
 from meshbench.report import fmt
@@ -31,7 +33,39 @@ class Table:
 
 
 def _verdict_style(verdict: str) -> str:
-    return {"within noise": "noise", "slower": "bad", "faster": "good"}.get(verdict, "")
+    return {vd.SLOWER: "bad", vd.FASTER: "good", vd.NO_CHANGE: "good",
+            vd.INCONCLUSIVE: "noise", vd.DESCRIPTIVE: "noise"}.get(verdict, "")
+
+
+def verdict_detail(r: Mapping[Any, Any]) -> str:
+    """The verdict word with what the reader needs to act on it: for ``inconclusive``
+    the smallest effect this run could detect and the repeats that would resolve the
+    threshold; for ``descriptive`` why there is no verdict."""
+    v = str(r["verdict"])
+    if v == vd.INCONCLUSIVE and fmt.num(r.get("mde_ms")) == fmt.num(r.get("mde_ms")):
+        need = fmt.num(r.get("repeats_needed"))
+        more = f", ~{int(need)} repeats for {fmt.ms(r['threshold_ms'])}" if need == need else ""
+        return f"{v}: MDE {fmt.ms(r.get('mde_ms'))}{more}"
+    if v == vd.DESCRIPTIVE and r.get("primary"):
+        return f"{v}: {r['why']}"
+    return v
+
+
+def method_caption(an: Analysis) -> str:
+    """How the overhead's interval and verdict were computed, in one paragraph."""
+    conf = round(an.confidence * 100)
+    spec = an.spec
+    prim = ", ".join(hist.label(q) for q in an.primary)
+    return (
+        f"Overhead = mean over repeats of (mesh - {BASELINE}) per-trial percentiles, each "
+        f"repeat a block of back-to-back trials; {conf}% t interval from the two-way "
+        "(arm + repeat) residual pooled over all arms, or from the paired contrasts when "
+        f"this mesh is noisier. Verdicts on {prim} only (Holm-adjusted across meshes and "
+        f"cells); meaningful = beyond max({fmt.ms(spec.min_effect_ms)} ms, "
+        f"{spec.min_effect_pct:g}% of {BASELINE}). 'no meaningful change' = the interval "
+        "lies inside that band; 'inconclusive' = neither; MDE = smallest effect this run "
+        "detects with 80% power. The none/mesh columns are pooled percentiles (descriptive)."
+    )
 
 
 def latency_table(an: Analysis, cell: Cell) -> Table:
@@ -58,7 +92,8 @@ def latency_table(an: Analysis, cell: Cell) -> Table:
 
 
 def overhead_table(an: Analysis, cell: Cell) -> Table | None:
-    """Mesh minus baseline at every percentile, with the bootstrap interval and verdict."""
+    """Mesh minus baseline at every percentile: pooled values (descriptive), the
+    within-repeat overhead with its interval and MDE, and the verdict."""
     o = an.overhead
     if o.empty:
         return None
@@ -70,19 +105,18 @@ def overhead_table(an: Analysis, cell: Cell) -> Table | None:
             rows.append([
                 mesh, str(r["label"]), fmt.ms(r["baseline_ms"]), fmt.ms(r["mesh_ms"]),
                 fmt.delta_ms(r["overhead_ms"]), fmt.pct(r["overhead_pct"]),
-                fmt.ci(r["ci_low_ms"], r["ci_high_ms"]), str(r["verdict"]),
+                fmt.ci(r["ci_low_ms"], r["ci_high_ms"]), fmt.ms(r["mde_ms"]),
+                verdict_detail(r),
             ])
             styles.append(_verdict_style(str(r["verdict"])))
-    conf = round(an.overhead.attrs.get("confidence", 0.95) * 100)
+    conf = round(an.confidence * 100)
     return Table(
         title=f"{cell.title(an.run.swept)}: overhead against {BASELINE}",
         columns=["mesh", "pct", f"{BASELINE} ms", "mesh ms", "overhead ms", "overhead %",
-                 f"{conf}% CI ms", "verdict"],
+                 f"{conf}% CI ms", "MDE ms", "verdict"],
         rows=rows,
         styles=styles,
-        caption=f"{conf}% interval from a bootstrap over whole trials ({an.n_boot} resamples, "
-                f"seed {an.seed}; Welch t below {WELCH_BELOW} trials per side, expanded "
-                "percentile from there); 'within noise' = the interval contains 0.",
+        caption=method_caption(an),
     )
 
 
@@ -135,24 +169,29 @@ def max_rate_table(an: Analysis) -> Table | None:
     )
 
 
-def noise_table(an: Analysis) -> Table:
-    """Between-repeat spread of p50/p90/p99 per cell (the A/A check)."""
-    n = an.noise
-    n = n[n["percentile"].isin([50.0, 90.0, 99.0])]
+def diagnostics_table(an: Analysis) -> Table:
+    """Where the run's noise was: drift shared by a repeat, per-trial noise, the A/A arm."""
     rows, styles = [], []
-    for r in n.to_dict("records"):
-        rows.append([str(r["mesh"]), cell_of(r).title(an.run.swept), str(r["label"]),
-                     str(fmt.whole(r["n"])),
-                     fmt.ms(r["min_ms"]), fmt.ms(r["median_ms"]), fmt.ms(r["max_ms"]),
-                     fmt.fixed(r["spread_pct"], 1, "%")])
-        styles.append("bad" if r["noisy"] else "")
+    for r in an.diagnostics.to_dict("records"):
+        aa = (f"{fmt.delta_ms(r['aa_ms'])} {fmt.ci(r['aa_ci_low_ms'], r['aa_ci_high_ms'])} "
+              f"{r['aa_verdict']}" if r["aa_verdict"] else fmt.DASH)
+        rows.append([cell_of(r).title(an.run.swept), str(r["label"]),
+                     str(fmt.whole(r["complete_blocks"])),
+                     "yes" if r["interleaved"] else "NO",
+                     fmt.ms(r["drift_sd_ms"]), fmt.ms(r["residual_sd_ms"]),
+                     fmt.ms(r["contrast_sd_ms"]), aa])
+        styles.append("" if r["interleaved"] and r["aa_verdict"] not in (vd.SLOWER, vd.FASTER)
+                      else "bad")
     return Table(
-        title="Repeat-to-repeat spread (A/A check)",
-        columns=["mesh", "cell", "pct", "trials", "min ms", "median ms", "max ms", "spread"],
+        title="Design diagnostics (where the noise was)",
+        columns=["cell", "pct", "complete repeats", "interleaved", "drift sd ms",
+                 "per-trial sd ms", "contrast sd ms", "A/A (none-aa - none)"],
         rows=rows,
         styles=styles,
-        caption="Each trial's own percentile; spread = (max - min) / median. Repeats of one "
-                "configuration should agree; a large spread means the machine was noisy.",
+        caption="From the two-way (arm + repeat) fit of per-trial percentiles: drift = what "
+                "all arms of a repeat share (cancels in every contrast); per-trial sd = what "
+                "is left (the intervals rest on it); contrast sd = the spread of one repeat's "
+                "mesh - none. More repeats estimate these better; they do not grow with them.",
     )
 
 
@@ -199,19 +238,24 @@ def cost_table(an: Analysis) -> Table | None:
 
 
 def diff_table(cmp: Comparison, cell: Cell) -> Table:
-    """B - A per mesh and percentile at one rate."""
+    """B - A per mesh and percentile at one cell: overheads for meshes, latency for none."""
     d = cmp.diff[cell.matches(cmp.diff)]
     rows, styles = [], []
     for r in d.to_dict("records"):
-        rows.append([str(r["mesh"]), str(r["label"]), fmt.ms(r["a_ms"]), fmt.ms(r["b_ms"]),
-                     fmt.delta_ms(r["diff_ms"]), fmt.pct(r["diff_pct"]),
-                     fmt.ci(r["ci_low_ms"], r["ci_high_ms"]), str(r["verdict"])])
+        rows.append([str(r["mesh"]), str(r["label"]), str(r["quantity"]), fmt.ms(r["a_ms"]),
+                     fmt.ms(r["b_ms"]), fmt.delta_ms(r["diff_ms"]),
+                     fmt.ci(r["ci_low_ms"], r["ci_high_ms"]), verdict_detail(r)])
         styles.append(_verdict_style(str(r["verdict"])))
+    conf = round(fmt.num(cmp.diff.attrs.get("confidence", 0.95)) * 100)
     return Table(
         title=f"{cell.title(cmp.a.run.swept)}: B - A (A = {cmp.diff.attrs.get('a')}, B = "
               f"{cmp.diff.attrs.get('b')})",
-        columns=["mesh", "pct", "A ms", "B ms", "B - A ms", "B - A %", "95% CI ms", "verdict"],
+        columns=["mesh", "pct", "compared", "A ms", "B ms", "B - A ms", f"{conf}% CI ms",
+                 "verdict"],
         rows=rows,
         styles=styles,
-        caption="Bootstrap over each run's trials; 'within noise' = the interval contains 0.",
+        caption="Meshes: each run's overhead against its own none, so drift between the runs "
+                "cancels (difference of differences, standard errors in quadrature). none: "
+                "its latency, per-trial percentiles compared unpaired. Same verdict words and "
+                "threshold as the run reports, Holm-adjusted over the primary rows.",
     )

@@ -2,61 +2,75 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from meshbench.analysis import histograms as hist
-from meshbench.analysis.overhead import FASTER, SLOWER, TOO_FEW, WITHIN_NOISE
+from meshbench.analysis import verdicts as vd
 from meshbench.analysis.run import AA_CONTROL, BASELINE, Cell
 from meshbench.analysis.summary import Analysis
 from meshbench.report import fmt
 
 
-def headline_percentiles(an: Analysis) -> list[float]:
-    """The SLO percentile if there is one, else p50 and p99."""
-    return [an.slo.percentile] if an.slo is not None else [50.0, 99.0]
-
-
 def verdict_lines(an: Analysis) -> list[str]:
-    """One sentence per mesh x rate x headline percentile (plain text, Markdown-safe)."""
+    """One sentence per mesh x cell x primary percentile (plain text, Markdown-safe)."""
     run = an.run
     if run.trials.empty:
         return ["No trial has finished yet."]
     if not run.has_baseline:
         return [f"No verdict on overhead: this run has no '{BASELINE}' baseline to compare "
                 "against. The tables show each mesh's own latency."]
-    conf = round(an.overhead.attrs.get("confidence", 0.95) * 100)
     lines = []
     o = an.overhead
-    for q in headline_percentiles(an):
-        lbl = hist.label(q)
+    for q in an.primary:
         for cell in run.cells:
             where = f"At {cell.title(run.swept)} through {_path(cell.depth)}"
             for mesh in [m for m in run.meshes if m != BASELINE]:
                 row = o[(o["mesh"] == mesh) & cell.matches(o) & np.isclose(o["percentile"], q)]
                 if row.empty:
                     continue
-                r = row.iloc[0]
+                r = row.iloc[0].to_dict()
                 name = f"the A/A control ({mesh})" if mesh == AA_CONTROL else mesh
-                ci = (f"{conf}% CI {fmt.delta_ms(r['ci_low_ms'])} to "
-                      f"{fmt.delta_ms(r['ci_high_ms'])} ms")
-                v = r["verdict"]
-                if v in (SLOWER, FASTER):
-                    verb = "adds" if v == SLOWER else "changes"
-                    s = (f"{where}, {name} {verb} {fmt.delta_ms(r['overhead_ms'])} ms to "
-                         f"{lbl} ({ci}; {fmt.pct(r['overhead_pct'])})")
-                elif v == WITHIN_NOISE:
-                    s = (f"{where}, {name} changes {lbl} by "
-                         f"{fmt.delta_ms(r['overhead_ms'])} ms, within noise ({ci})")
-                elif v == TOO_FEW:
-                    s = (f"{where}, {name} changes {lbl} by {fmt.delta_ms(r['overhead_ms'])} ms"
-                         f" ({fmt.whole(r['n_mesh'])} vs {fmt.whole(r['n_baseline'])} valid "
-                         "trials: too few repeats for an interval)")
-                else:
-                    s = f"{where}, {name}: no valid trials to compare"
+                s = f"{where}, {name} {_sentence(r, an.confidence)}"
                 if mesh != AA_CONTROL:
                     s += _budget_clause(an, mesh, cell, q, fmt.num(r["overhead_ms"]))
                 lines.append(s + ".")
     return lines
+
+
+def _sentence(r: Mapping[Any, Any], confidence: float) -> str:
+    """What one overhead row says, in words that cannot be read as more than it shows."""
+    lbl = str(r["label"])
+    v = str(r["verdict"])
+    conf = round(confidence * 100)
+    ci = f"{conf}% CI {fmt.delta_ms(r['ci_low_ms'])} to {fmt.delta_ms(r['ci_high_ms'])} ms"
+    est = fmt.delta_ms(r["overhead_ms"])
+    n = fmt.whole(r["n_blocks"])
+    up = fmt.num(r["overhead_ms"]) > 0
+    k = fmt.whole(r["blocks_slower"]) if up else n - fmt.whole(r["blocks_slower"])
+    reps = f"{'slower' if up else 'faster'} in {k} of {n} repeats"
+    thr = fmt.ms(r["threshold_ms"])
+    if v == vd.SLOWER:
+        return f"is slower: it adds {est} ms to {lbl} ({ci}; {fmt.pct(r['overhead_pct'])}; {reps})"
+    if v == vd.FASTER:
+        return f"is faster: it changes {lbl} by {est} ms ({ci}; {reps})"
+    if v == vd.NO_CHANGE:
+        return (f"makes no meaningful change to {lbl}: {est} ms, and the {ci} lies inside "
+                f"±{thr} ms")
+    if v == vd.INCONCLUSIVE:
+        need = fmt.num(r["repeats_needed"])
+        more = (f"; about {int(need)} repeats would detect {thr} ms" if need == need
+                else "")
+        return (f"is inconclusive at {lbl}: {est} ms ({ci}, {reps}); this run could "
+                f"detect {fmt.ms(r['mde_ms'])} ms with 80% power{more}")
+    if v == vd.TOO_FEW:
+        return (f"changes {lbl} by {est} ms ({r['why']}: too few repeats for an interval; "
+                "raise `repeats`)")
+    if v == vd.DESCRIPTIVE:
+        return f"changes {lbl} by {est} ms, descriptive only: {r['why']}"
+    return "has no valid trials to compare"
 
 
 def _path(depth: int) -> str:

@@ -23,7 +23,8 @@ def make_run(tmp_path: Path) -> RunFactory:
              intervals: int = 4, warmup_intervals: int = 1, seed: int = 1,
              slo: Mapping[str, float] | None = None, invalid: Mapping[str, str] | None = None,
              sampler: Any = None, depth: int = 3, status: str = "complete",
-             platform: str = "local", resources: Any = None) -> Path:
+             platform: str = "local", resources: Any = None,
+             aa_control: bool = False) -> Path:
         meshes = meshes or ["none", "envoy"]
         rates = rates or [100.0]
         shifts = dict(shift_us or {})
@@ -31,8 +32,12 @@ def make_run(tmp_path: Path) -> RunFactory:
             shifts.setdefault(m, 0.0)
         run_dir = tmp_path / name
         run_dir.mkdir()
+        scenario = scenario_dict(meshes, rates, repeats, slo, depth, platform)
+        scenario["aa_control"] = aa_control
+        if aa_control:
+            shifts.setdefault("none-aa", 0.0)
         write_synthetic_run(
-            run_dir, scenario_dict(meshes, rates, repeats, slo, depth, platform),
+            run_dir, scenario,
             sampler or lognormal_sampler(shifts, warmup_intervals=warmup_intervals),
             measured_intervals=intervals, warmup_intervals=warmup_intervals,
             samples_per_interval=lambda _t: samples, invalid=invalid, seed=seed,

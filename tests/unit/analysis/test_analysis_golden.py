@@ -20,14 +20,17 @@ def test_golden_v1_run_loads_with_known_numbers() -> None:
     assert run.status == "complete" and run.platform == "local"
     assert run.meshes == ["none", "envoy"] and run.rates == [50.0]
     assert len(run.trials) == 4 and run.trials["included"].all()
-    a = analyse(run, n_boot=200)
+    a = analyse(run)
     cells = a.cells.set_index(["mesh", "label"])["value_ms"]
     assert cells[("none", "p50")] == pytest.approx(GOLDEN_P50_NONE_MS)
     assert cells[("envoy", "p50")] == pytest.approx(GOLDEN_P50_ENVOY_MS)
     assert cells[("envoy", "max")] == pytest.approx(GOLDEN_MAX_ENVOY_MS)
     o = a.overhead.set_index(["mesh", "label"])
-    assert o.loc[("envoy", "p50"), "overhead_ms"] == pytest.approx(
+    assert o.loc[("envoy", "p50"), "pooled_diff_ms"] == pytest.approx(
         GOLDEN_P50_ENVOY_MS - GOLDEN_P50_NONE_MS)
+    # the within-repeat contrast: mean of the two repeats' per-trial p50 differences
+    assert o.loc[("envoy", "p50"), "overhead_ms"] == pytest.approx(GOLDEN_CONTRAST_P50_MS)
+    assert o.loc[("envoy", "p50"), "n_blocks"] == 2
     assert a.slo is not None and a.slo.budget_ms == 4.0
     counts = a.counts.set_index("mesh")
     assert counts.loc["none", "requests"] == 2 * 3 * 50
@@ -36,3 +39,4 @@ def test_golden_v1_run_loads_with_known_numbers() -> None:
 GOLDEN_P50_NONE_MS = 1.157
 GOLDEN_P50_ENVOY_MS = 2.000
 GOLDEN_MAX_ENVOY_MS = 4.335
+GOLDEN_CONTRAST_P50_MS = ((1.957 - 1.110) + (2.032 - 1.206)) / 2  # trials.csv p50_ms

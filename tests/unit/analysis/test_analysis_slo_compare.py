@@ -18,7 +18,7 @@ def test_slo_pass_fail_share_and_highest_rate(make_run: RunFactory) -> None:
     run = load_run(make_run(sampler=sampler, rates=[100.0, 150.0, 200.0], repeats=2,
                             samples=1000, intervals=2, slo={"percentile": 99, "budget_ms": 2.7}))
     assert run.slo == Slo(99.0, 2.7)
-    a = analyse(run, n_boot=100)
+    a = analyse(run)
     v = a.slo_verdicts.set_index(["mesh", "rate_rps"])
     assert v.loc[("none", 200.0), "passes"] and v.loc[("envoy", 100.0), "passes"]
     assert not v.loc[("envoy", 150.0), "passes"] and not v.loc[("envoy", 200.0), "passes"]
@@ -35,7 +35,7 @@ def test_slo_pass_fail_share_and_highest_rate(make_run: RunFactory) -> None:
 def test_slo_at_a_percentile_outside_the_defaults(make_run: RunFactory) -> None:
     run = load_run(make_run(samples=500, intervals=2, repeats=2,
                             slo={"percentile": 95, "budget_ms": 10}))
-    a = analyse(run, n_boot=50)
+    a = analyse(run)
     assert 95.0 in a.percentiles
     assert set(a.slo_verdicts["label"]) == {"p95"} if a.slo_verdicts is not None else False
 
@@ -53,11 +53,16 @@ def test_compare_finds_a_known_change(make_run: RunFactory) -> None:
                  sampler=lognormal_sampler({"none": 0.0, "envoy": 800.0}, repeat_jitter=jitter))
     b = make_run("b", repeats=3, samples=1500, intervals=2,
                  sampler=lognormal_sampler({"none": 0.0, "envoy": 300.0}, repeat_jitter=jitter))
-    cmp = compare_runs(a, b, n_boot=300)
+    cmp = compare_runs(a, b)
     d = cmp.diff.set_index(["mesh", "label"])
+    # a difference of differences: envoy's overhead fell from 0.8 to 0.3 ms
+    assert d.loc[("envoy", "p50"), "quantity"] == "overhead vs none"
+    assert d.loc[("envoy", "p50"), "a_ms"] == pytest.approx(0.8, abs=0.05)
     assert d.loc[("envoy", "p50"), "diff_ms"] == pytest.approx(-0.5, abs=0.05)
     assert d.loc[("envoy", "p50"), "verdict"] == "faster"
-    assert d.loc[("none", "p50"), "verdict"] == "within noise"
+    assert d.loc[("none", "p50"), "quantity"] == "latency"
+    assert d.loc[("none", "p50"), "verdict"] not in ("slower", "faster")
+    assert d.loc[("envoy", "p90"), "verdict"] == "descriptive"  # secondary percentile
     assert d.loc[("envoy", "p50"), "ci_low_ms"] <= -0.5 <= d.loc[("envoy", "p50"), "ci_high_ms"]
     assert set(cmp.cells["run"]) == {"a", "b"} and not cmp.mismatches
 
@@ -68,7 +73,7 @@ def test_compare_refuses_runs_that_measured_different_things(make_run: RunFactor
     with pytest.raises(ResultsError, match="rates") as err:
         compare_runs(a, b)
     assert "--force" in str(err.value)
-    cmp = compare_runs(a, b, force=True, n_boot=20)
+    cmp = compare_runs(a, b, force=True)
     assert any(m.startswith("rates") for m in cmp.mismatches)
     assert cmp.diff.empty  # no cell in common
 

@@ -208,5 +208,5 @@ def sample_report(tmp_path_factory: pytest.TempPathFactory) -> SampleReport:
     run_dir = tmp_path_factory.mktemp("report") / "sample-run"
     shutil.copytree(SAMPLE_RUN, run_dir)
     buf = StringIO()
-    report_run(run_dir, console=Console(file=buf, width=160, no_color=True), n_boot=500)
+    report_run(run_dir, console=Console(file=buf, width=160, no_color=True))
     return SampleReport(run_dir, buf.getvalue())

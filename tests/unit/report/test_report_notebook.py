@@ -49,6 +49,6 @@ def test_notebook_executes_against_the_sample_run(
     text = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
                      for o in outputs)
     assert "sample-run complete local" in text
-    assert "within noise" in text and "slower" in text
+    assert "slower" in text and "mesh - none" in text and "drift_sd_ms" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 3  # the three plots rendered inline
+    assert len(images) >= 4  # the four plots rendered inline

@@ -56,8 +56,9 @@ def test_report_html_is_self_contained(sample_report: SampleReport) -> None:
     assert refs and all(r.startswith("data:") for r in refs), refs[:5]
     assert "<script" not in page and "http://" not in page and "https://" not in page
     assert page.count("data:image/png;base64,") == len(ALWAYS_PLOTTED)
-    for text in ("Verdict", "Validity warnings", "Setup and environment", "within noise",
-                 "adds +", "% of the 3.500 ms budget", "Repeat-to-repeat spread"):
+    for text in ("Verdict", "Validity warnings", "Setup and environment", "MDE ms",
+                 "is slower: it adds +", "% of the 3.500 ms budget",
+                 "Design diagnostics (where the noise was)", "Holm-adjusted"):
         assert text in page
 
 
@@ -80,7 +81,7 @@ def test_summary_md_and_plots(sample_report: SampleReport) -> None:
 def test_report_without_baseline_says_so(tmp_path: Path) -> None:
     run_dir = synthetic(tmp_path / "nobase", ["envoy", "envoy-mtls"])
     buf = StringIO()
-    an = report_run(run_dir, console=Console(file=buf, width=160), n_boot=20)
+    an = report_run(run_dir, console=Console(file=buf, width=160))
     out = buf.getvalue()
     assert "note: this run has no 'none' mesh" in out
     assert "overhead against none" not in out
@@ -92,7 +93,7 @@ def test_report_of_a_run_with_no_trials(tmp_path: Path) -> None:
     run_dir = synthetic(tmp_path / "empty", ["none", "envoy"])
     (run_dir / "trials.csv").unlink()
     buf = StringIO()
-    report_run(run_dir, console=Console(file=buf, width=160), n_boot=20)
+    report_run(run_dir, console=Console(file=buf, width=160))
     assert "warning: no trial has finished yet" in buf.getvalue()
     assert (run_dir / "report.html").exists()
 
