@@ -4,7 +4,9 @@ Order matters: machines drift (thermal, page cache, background work), so a mesh 
 always runs first is flattered or punished. Each repeat runs every cell once: the sweep
 cells (rate x connections x payload x depth x mTLS) in an order shuffled with the
 recorded seed, and within each the meshes in a shuffled order rotated by one per repeat,
-so every mesh takes every position equally often over ``len(meshes)`` repeats.
+so every mesh takes every position equally often over ``len(meshes)`` repeats. With
+``deployments: N`` the repeats are split into N consecutive groups, each run against
+fresh deployments of every arm.
 """
 
 from __future__ import annotations
@@ -30,14 +32,21 @@ class Trial:
     payload_bytes: int | None = None  # None: as the topology says
     depth: int | None = None  # None: the scenario's own topology
     mtls: bool | None = None  # None: the mesh's default (kind: kind.mtls)
+    deployment: int = 1  # which of the scenario's fresh deployments (1-based)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
     @property
-    def deployment_key(self) -> tuple[str, int | None, int | None, bool | None]:
+    def deployment_key(self) -> tuple[str, int | None, int | None, bool | None, int]:
         """Trials with the same key run against the same deployment."""
-        return (self.mesh, self.payload_bytes, self.depth, self.mtls)
+        return (self.mesh, self.payload_bytes, self.depth, self.mtls, self.deployment)
+
+
+def deployment_of(repeat: int, repeats: int, deployments: int) -> int:
+    """The deployment group (1-based) of a repeat: ``repeats`` split into ``deployments``
+    consecutive groups of (nearly) equal size."""
+    return (repeat - 1) * deployments // repeats + 1
 
 
 def _label(trial_dims: Mapping[str, object], scenario: Scenario) -> str:
@@ -85,7 +94,8 @@ def plan_trials(scenario: Scenario) -> list[Trial]:
                 }
                 order = len(trials) + 1
                 trial_id = f"t{order:03d}-{mesh}-{_label(d, scenario)}-r{repeat}"
+                group = deployment_of(repeat, scenario.repeats, scenario.deployments)
                 trials.append(
-                    Trial(trial_id, order, mesh, rate, repeat, conns, payload, depth, mtls)
+                    Trial(trial_id, order, mesh, rate, repeat, conns, payload, depth, mtls, group)
                 )
     return trials

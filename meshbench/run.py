@@ -7,6 +7,7 @@ finished with ``meshbench run --resume RUN_DIR``.
 
 from __future__ import annotations
 
+import math
 import platform as host_platform
 import shutil
 import signal
@@ -23,7 +24,7 @@ import psutil
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from meshbench import __version__
+from meshbench import __version__, host
 from meshbench.errors import MeshbenchError, ResultsError
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.plan import Trial, plan_trials
@@ -88,12 +89,13 @@ def component_versions() -> dict[str, str]:
     return out
 
 
-DeploymentKey = tuple[str, int | None, int | None, bool | None]
+DeploymentKey = tuple[str, int | None, int | None, bool | None, int]
 
 
 def variant_name(key: DeploymentKey) -> str:
-    """A file-name-safe label of a deployment: the mesh, plus the swept settings."""
-    mesh, payload, depth, mtls = key
+    """A file-name-safe label of a deployment: the mesh, plus the swept settings, plus
+    ``g<n>`` for the n-th fresh deployment (n > 1)."""
+    mesh, payload, depth, mtls, group = key
     parts = [mesh]
     if depth is not None:
         parts.append(f"d{depth}")
@@ -101,6 +103,8 @@ def variant_name(key: DeploymentKey) -> str:
         parts.append(f"{payload}B")
     if mtls is not None:
         parts.append("mtls" if mtls else "plain")
+    if group > 1:
+        parts.append(f"g{group}")
     return "-".join(parts)
 
 
@@ -184,8 +188,21 @@ def validity(
     return reasons
 
 
-def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path) -> dict[str, Any]:
-    """Measure one trial and store its files; returns its trials.csv row."""
+def _host_row(scenario: Scenario, load: host.HostLoad) -> dict[str, Any]:
+    v = scenario.validity
+    return {
+        "host_steal_pct": round(load.steal_pct, 2),
+        "host_busy_pct": round(load.busy_pct, 1),
+        "host_foreign_cpu": round(load.foreign_cpu, 3),
+        "host_cpu_mhz": round(load.cpu_mhz) if math.isfinite(load.cpu_mhz) else math.nan,
+        "host_flag": load.note(v.flag_steal_pct, v.flag_foreign_cpu),
+    }
+
+
+def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path,
+              cpus: list[int] | None = None) -> dict[str, Any]:
+    """Measure one trial and store its files; returns its trials.csv row. ``cpus``: the
+    CPUs the trial is pinned to, whose steal and load are recorded (default: all)."""
     trial_dir = run_dir / TRIALS / trial.trial_id
     if trial_dir.exists():  # leftovers of an interrupted attempt: not a result yet
         shutil.rmtree(trial_dir)
@@ -201,11 +218,14 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path) 
         seed=scenario.seed * 1000 + trial.order,
         label=trial.trial_id,
     )
+    host_before = host.sample()
     stats_before = dep.sidecar_stats()
     usage_before = dep.usage()
     summary = dep.run_load(request, trial_dir)
     usage_after = dep.usage()
     stats_after = dep.sidecar_stats()
+    host_load = host.load_between(host_before, host.sample(), cpus or [])
+    write_json(trial_dir / "host.json", {**host_load.__dict__, "cpus": cpus or "all"})
     write_json(trial_dir / "sidecar_stats.json", {"before": stats_before, "after": stats_after})
     write_json(
         trial_dir / "usage.json", {"before": usage_before.__dict__, "after": usage_after.__dict__}
@@ -242,6 +262,7 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path) 
         "generator_cpu": summary.generator_cpu,
         "generator_rss_mib": summary.generator_rss_mib,
         **_usage_row(usage_before, usage_after),
+        **_host_row(scenario, host_load),
         "started_utc": summary.started_utc,
         "histogram": hist_rel,
     }
@@ -332,7 +353,9 @@ def run_scenario(
             f"({len(done)} already done) on {platform.name} -> {run_dir}"
         )
         try:
-            _run_trials(scenario, platform, ordered, done, rows, run_dir)
+            cpus = sorted({c for spec in (env.get("pinning") or {}).values()
+                           if isinstance(spec, str) for c in host.parse_cpu_list(spec)})
+            _run_trials(scenario, platform, ordered, done, rows, run_dir, cpus)
         except KeyboardInterrupt:
             meta.update(status="interrupted", finished_utc=utc_now())
             write_json(run_dir / "run.json", meta)
@@ -357,6 +380,7 @@ def _run_trials(
     done: set[str],
     rows: list[dict[str, Any]],
     run_dir: Path,
+    cpus: list[int],
 ) -> None:
     pending = [t for t in ordered if t.trial_id not in done]
     columns = (
@@ -368,13 +392,17 @@ def _run_trials(
     with Progress(*columns, console=console, transient=False) as progress, ExitStack() as stack:
         task = progress.add_task("deploying", total=len(ordered), completed=len(done))
         deployments: dict[DeploymentKey, Deployment] = {}
+        live_group = 0
 
         def deployment(trial: Trial) -> Deployment:
+            nonlocal live_group
             key = trial.deployment_key
             if key not in deployments:
-                if not platform.concurrent_meshes:  # one at a time: remove the previous one
+                # one mesh at a time, or the next group of fresh deployments: remove the old
+                if not platform.concurrent_meshes or trial.deployment != live_group:
                     stack.close()
                     deployments.clear()
+                live_group = trial.deployment
                 name = variant_name(key)
                 progress.update(task, description=f"deploying {name}")
                 topology = scenario.topology_for(trial.depth, trial.payload_bytes)
@@ -384,13 +412,15 @@ def _run_trials(
                 deployments[key] = dep
             return deployments[key]
 
-        if platform.concurrent_meshes:  # deploy everything first: trials then interleave freely
-            for trial in {t.deployment_key: t for t in pending}.values():
-                deployment(trial)
         for trial in pending:
+            if platform.concurrent_meshes and trial.deployment != live_group:
+                # deploy a whole group first: its trials then interleave freely
+                for first in {t.deployment_key: t for t in pending
+                              if t.deployment == trial.deployment}.values():
+                    deployment(first)
             dep = deployment(trial)
             progress.update(task, description=f"{trial.trial_id} ({trial.rate_rps:g} rps)")
-            row = run_trial(scenario, dep, trial, run_dir)
+            row = run_trial(scenario, dep, trial, run_dir, cpus)
             rows.append(row)
             write_trials(run_dir, rows)
             progress.advance(task)

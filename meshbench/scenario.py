@@ -151,6 +151,16 @@ class ValiditySpec(_Model):
     min_achieved_ratio: float = Field(
         default=0.95, gt=0, le=1, description="achieved rps / target rps"
     )
+    flag_steal_pct: float = Field(
+        default=5.0, ge=0, le=100,
+        description="flag (not invalidate) a trial whose pinned CPUs lost more than this "
+        "share of time to the hypervisor (CPU steal, %)",
+    )
+    flag_foreign_cpu: float = Field(
+        default=0.2, ge=0, le=1024,
+        description="flag (not invalidate) a trial during which processes other than "
+        "meshbench's used more than this many cores",
+    )
 
 
 class LocalSpec(_Model):
@@ -234,6 +244,12 @@ class Scenario(_Model):
         "from 'none' shows the noise floor of the run",
     )
     repeats: int = Field(default=3, ge=1, le=1000)
+    deployments: int = Field(
+        default=1, ge=1, le=1000,
+        description="fresh deployments of every mesh within the run: the repeats are split "
+        "into this many consecutive groups and every arm is deployed anew for each group, so "
+        "the interval covers what is fixed for a deployment's life (local platform only)",
+    )
     seed: int = Field(default=1, ge=0, description="seeds the trial order; recorded")
     validity: ValiditySpec = Field(default_factory=ValiditySpec)
     slo: SloSpec | None = Field(
@@ -256,6 +272,16 @@ class Scenario(_Model):
         dupes = sorted({m for m in self.meshes if self.meshes.count(m) > 1})
         if dupes:
             raise ValueError(f"meshes must be unique; repeated: {dupes}")
+        if self.deployments > self.repeats:
+            raise ValueError(
+                f"deployments ({self.deployments}) cannot exceed repeats ({self.repeats}): "
+                "each deployment needs at least one repeat"
+            )
+        if self.deployments > 1 and self.platform != "local":
+            raise ValueError(
+                "deployments > 1 is only implemented for the local platform; on kind each "
+                "mesh install is one deployment (set deployments: 1)"
+            )
         if self.sweep.mtls is not None and self.platform == "local":
             raise ValueError(
                 "sweep.mtls is for the kind platform; on local list the meshes envoy and envoy-mtls"

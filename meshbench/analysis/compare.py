@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from meshbench.analysis import blocks
 from meshbench.analysis import histograms as hist
 from meshbench.analysis.overhead import cell_matrix
-from meshbench.analysis.run import BASELINE, DIMS, Cell, Run, load_run
+from meshbench.analysis.run import BASELINE, DIMS, Cell, Run, cell_of, load_run
 from meshbench.analysis.summary import Analysis, analyse
 from meshbench.analysis.verdicts import (
     DESCRIPTIVE,
@@ -64,6 +64,8 @@ class Comparison:
     """Key metadata that differ (only non-empty when forced)."""
     differences: list[str] = field(default_factory=list)
     """Other metadata that differ (host, versions, load shape): worth knowing."""
+    disagreements: list[str] = field(default_factory=list)
+    """Overheads on which the runs disagree beyond both runs' own intervals."""
 
 
 def _get(d: Mapping[str, Any], *path: str) -> Any:
@@ -162,7 +164,25 @@ def compare_runs(
     over = pd.concat(
         [an_a.overhead.assign(run=name_a), an_b.overhead.assign(run=name_b)], ignore_index=True
     )
-    return Comparison(an_a, an_b, cells, over, diff, key, other)
+    return Comparison(an_a, an_b, cells, over, diff, key, other, _disagreements(an_b, diff))
+
+
+def _disagreements(an_b: Analysis, diff: pd.DataFrame) -> list[str]:
+    """One line per overhead the two runs measured differently (B - A significant):
+    each run's interval covered only its own trials, repeats and deployments, so the
+    difference is run-to-run variation or a real change between the runs."""
+    bad = diff[(diff["quantity"] == OVERHEAD) & diff["verdict"].isin(["slower", "faster"])]
+    out = []
+    for r in bad.to_dict("records"):
+        where = cell_of(r).title(an_b.run.swept)
+        out.append(
+            f"runs disagree on {r['mesh']} {r['label']} at {where}: "
+            f"overhead {r['a_ms']:+.3f} ms in A vs {r['b_ms']:+.3f} ms in B, difference "
+            f"{r['diff_ms']:+.3f} ms [{r['ci_low_ms']:+.3f}, {r['ci_high_ms']:+.3f}], beyond "
+            "both runs' own intervals: run-to-run variation (host state, deployment) or a "
+            "real change; neither run's interval covers it"
+        )
+    return out
 
 
 def _row(cell: Cell, mesh: str, q: float, quantity: str, c: blocks.Contrast, a_ms: float,

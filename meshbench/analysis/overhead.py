@@ -61,10 +61,35 @@ class CellMatrix:
     """``(arms, repeats)``: samples in each included trial's histogram (NaN: none)."""
     orders: list[list[int]]
     """Per repeat: execution order numbers of every trial of the block (valid or not)."""
+    deployments: list[int]
+    """Per repeat: which fresh deployment of every arm it ran against (1-based)."""
 
     @property
     def interleaved(self) -> bool:
         return blocks.interleaved(self.orders)
+
+    @property
+    def unit(self) -> str:
+        """What a block of the analysis is: a ``repeat``, or a ``deployment`` when the
+        run deployed every arm afresh several times (its repeats are then averaged)."""
+        return "deployment" if len(set(self.deployments)) > 1 else "repeat"
+
+    def blocks(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``values`` (arms x repeats) as arms x blocks: with several deployments, the
+        mean of each arm's valid repeats within a deployment, so the contrasts' spread
+        includes deployment-to-deployment variation (a random effect, not noise to pool
+        away); otherwise unchanged."""
+        if self.unit == "repeat":
+            return values
+        groups = sorted(set(self.deployments))
+        out = np.full((values.shape[0], len(groups)), np.nan)
+        dep = np.array(self.deployments)
+        for g, group in enumerate(groups):
+            cols = values[:, dep == group]
+            n = np.isfinite(cols).sum(axis=1)
+            total = np.where(np.isfinite(cols), cols, 0.0).sum(axis=1)
+            out[:, g] = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+        return out
 
 
 def cell_matrix(run: Run, cell: Cell, percentiles: Sequence[float],
@@ -78,10 +103,12 @@ def cell_matrix(run: Run, cell: Cell, percentiles: Sequence[float],
     col = {r: j for j, r in enumerate(repeats)}
     row = {m: i for i, m in enumerate(arms)}
     orders: list[list[int]] = [[] for _ in repeats]
+    deployments = [1 for _ in repeats]
     for rec in t.to_dict("records"):
         if pd.isna(rec["repeat"]) or rec["mesh"] not in row:
             continue
         j = col[int(rec["repeat"])]
+        deployments[j] = int(rec["deployment"])
         if not pd.isna(rec["order"]):
             orders[j].append(int(rec["order"]))
         h = run.histograms.get(str(rec["trial_id"]), {}).get(tag)
@@ -90,7 +117,7 @@ def cell_matrix(run: Run, cell: Cell, percentiles: Sequence[float],
         i = row[str(rec["mesh"])]
         values[i, j] = hist.percentiles_us(hist.counts(h), hist.layout(h), percentiles)
         counts[i, j] = h.get_total_count()
-    return CellMatrix(arms, repeats, values, counts, orders)
+    return CellMatrix(arms, repeats, values, counts, orders, deployments)
 
 
 def sign_flip_p(d: NDArray[np.float64], rng: np.random.Generator) -> float:
@@ -115,15 +142,15 @@ def cell_seed(seed: int, *parts: object) -> np.random.Generator:
     return np.random.default_rng([seed, key])
 
 
-def _contrast_record(c: blocks.Contrast, scale: float, spec: AnalysisSpec, n_arms: int,
+def _contrast_record(c: blocks.Contrast, spec: AnalysisSpec, n_arms: int,
                      thr_ms: float) -> dict[str, Any]:
     """The interval figures of a contrast measured in µs, in ms."""
-    needed = blocks.repeats_to_detect(c, thr_ms * scale, n_arms)
+    needed = blocks.repeats_to_detect(c, thr_ms * 1000, n_arms)
     return {
-        "overhead_ms": c.estimate / scale, "ci_low_ms": c.low / scale,
-        "ci_high_ms": c.high / scale, "se_ms": c.se / scale, "df": c.df,
+        "overhead_ms": c.estimate / 1000, "ci_low_ms": c.low / 1000,
+        "ci_high_ms": c.high / 1000, "se_ms": c.se / 1000, "df": c.df,
         "p_value": c.p_value, "method": c.method, "n_blocks": c.n_blocks,
-        "mde_ms": c.mde() / scale, "threshold_ms": thr_ms,
+        "mde_ms": c.mde() / 1000, "threshold_ms": thr_ms,
         "repeats_needed": needed if needed is not None else np.nan,
         "confidence": spec.confidence,
     }
@@ -176,7 +203,8 @@ def _cell_records(run: Run, cell: Cell, baseline: str, percentiles: Sequence[flo
     pooled = {arm: run.pooled(arm, cell, tag) for arm in m.arms}
     out = []
     for j, q in enumerate(percentiles):
-        y = m.values_us[:, :, j]
+        per_trial = m.values_us[:, :, j]
+        y = m.blocks(per_trial)
         fit = blocks.two_way(y) if inter else None
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.log(y)
@@ -185,17 +213,19 @@ def _cell_records(run: Run, cell: Cell, baseline: str, percentiles: Sequence[flo
         for i, arm in enumerate(m.arms):
             if i == b:
                 continue
-            n_mesh = int(np.isfinite(y[i]).sum())
-            n_base = int(np.isfinite(y[b]).sum())
+            n_mesh = int(np.isfinite(per_trial[i]).sum())
+            n_base = int(np.isfinite(per_trial[b]).sum())
             if n_mesh == 0 and n_base == 0:
                 continue
             mesh_pool = hist.percentiles_ms(pooled[arm], [q])[q]
             c = blocks.contrast(y, i, b, confidence=spec.confidence, interleaved=inter, fit=fit)
             cl = blocks.contrast(logs, i, b, confidence=spec.confidence, interleaved=inter,
                                  fit=log_fit)
-            base_mean = float(np.nanmean(y[b])) / 1000 if n_base else math.nan
+            base_mean = float(np.nanmean(per_trial[b])) / 1000 if n_base else math.nan
             thr = threshold_ms(spec, base_mean)
             used = np.isfinite(y[i]) & np.isfinite(y[b]) if inter else np.ones(y.shape[1], bool)
+            trials_used = (np.isfinite(per_trial[i]) & np.isfinite(per_trial[b]) if inter
+                           else np.ones(per_trial.shape[1], bool))
             why = ""
             if n_mesh == 0 or n_base == 0:
                 verdict, why = NO_DATA, "no valid trial on one side"
@@ -204,10 +234,10 @@ def _cell_records(run: Run, cell: Cell, baseline: str, percentiles: Sequence[flo
             elif q not in primary:
                 verdict, why = DESCRIPTIVE, "secondary percentile (not in analysis.primary)"
             else:
-                why = tail_check(m.counts[[i, b]][:, used], q, cell.rate_rps)
+                why = tail_check(m.counts[[i, b]][:, trials_used], q, cell.rate_rps)
                 verdict = DESCRIPTIVE if why else ""
             if verdict == "" and c.n_blocks < 2 and inter:
-                verdict, why = TOO_FEW, f"{c.n_blocks} repeat(s) with both arms valid"
+                verdict, why = TOO_FEW, f"{c.n_blocks} {m.unit}(s) with both arms valid"
             d = y[i, used] - y[b, used]
             p_flip = (sign_flip_p(d, cell_seed(seed, arm, *cell.as_dict().values(), tag, q))
                       if inter and c.n_blocks >= SIGN_FLIP_FROM else math.nan)
@@ -215,12 +245,13 @@ def _cell_records(run: Run, cell: Cell, baseline: str, percentiles: Sequence[flo
                 "mesh": arm, **cell.as_dict(), "tag": tag, "percentile": q,
                 "label": hist.label(q), "baseline_ms": base_pool, "mesh_ms": mesh_pool,
                 "pooled_diff_ms": mesh_pool - base_pool,
-                **_contrast_record(c, 1000.0, spec, len(m.arms), thr),
+                **_contrast_record(c, spec, len(m.arms), thr),
                 "overhead_pct": math.expm1(cl.estimate) * 100,
                 "ci_low_pct": math.expm1(cl.low) * 100, "ci_high_pct": math.expm1(cl.high) * 100,
                 "p_signflip": p_flip, "blocks_slower": int((d > 0).sum()),
                 "n_mesh": n_mesh, "n_baseline": n_base,
-                "primary": q in primary, "interleaved": inter, "verdict": verdict, "why": why,
+                "primary": q in primary, "interleaved": inter, "block_unit": m.unit,
+                "verdict": verdict, "why": why,
             })
     return out
 
@@ -229,7 +260,6 @@ OVERHEAD_COLUMNS = [
     "mesh", *DIMS, "tag", "percentile", "label", "baseline_ms", "mesh_ms", "pooled_diff_ms",
     "overhead_ms", "overhead_pct", "ci_low_ms", "ci_high_ms", "ci_low_pct", "ci_high_pct",
     "se_ms", "df", "p_value", "p_holm", "p_signflip", "method", "n_blocks", "blocks_slower",
-    "n_mesh",
-    "n_baseline", "mde_ms", "threshold_ms", "repeats_needed", "primary", "interleaved",
-    "verdict", "significant", "why", "confidence",
+    "n_mesh", "n_baseline", "mde_ms", "threshold_ms", "repeats_needed", "primary", "interleaved",
+    "block_unit", "verdict", "significant", "why", "confidence",
 ]

@@ -43,9 +43,9 @@ TIME_SERIES_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 99.0, 100.0)
 _FLOAT_COLUMNS = tuple(
     c
     for c in store.TRIAL_COLUMNS
-    if c.endswith(("_ms", "_s", "_rps", "_cpu", "_mib")) and c != "started_utc"
+    if c.endswith(("_ms", "_s", "_rps", "_cpu", "_mib", "_pct", "_mhz")) and c != "started_utc"
 )
-_INT_COLUMNS = ("order", "repeat", "requests", "errors", "warmup_requests")
+_INT_COLUMNS = ("order", "repeat", "deployment", "requests", "errors", "warmup_requests")
 _TRIAL_KEYS = ("trial_id", "mesh", *DIMS, "repeat", "valid", "included")
 
 
@@ -167,7 +167,9 @@ class Run:
 
     @property
     def platform(self) -> str:
-        return str((self.meta.get("platform") or {}).get("name", "unknown"))
+        env = self.meta.get("platform") or {}
+        # kind runs recorded before the platform wrote "name" kept it under "platform"
+        return str(env.get("name") or env.get("platform") or "unknown")
 
     @property
     def meshes(self) -> list[str]:
@@ -291,8 +293,10 @@ def _typed_trials(rows: Sequence[Mapping[str, str]], scenario: Mapping[str, Any]
         df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="coerce").astype(float)
     for c in _INT_COLUMNS:
         df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="coerce").astype("Int64")
+    df["deployment"] = df["deployment"].fillna(1)  # runs before fresh deployments existed
     df["valid"] = df["valid"].astype(str).str.lower().eq("true")
     df["invalid_reason"] = df["invalid_reason"].fillna("").astype(str)
+    df["host_flag"] = df["host_flag"].fillna("").astype(str)
     df["trial_id"] = df["trial_id"].astype(str)
     df["mesh"] = df["mesh"].astype(str)
     # sweep dimensions: empty when not swept, filled from the scenario

@@ -69,6 +69,15 @@ def analyse(
             for t, r in zip(bad["trial_id"], bad["invalid_reason"], strict=True)
         )
         warnings.append(f"{len(bad)} invalid trial(s) excluded: {listed}")
+    flagged = run.trials[run.trials["host_flag"] != ""]
+    if len(flagged):
+        listed = "; ".join(f"{t} ({f})" for t, f in zip(flagged["trial_id"], flagged["host_flag"],
+                                                       strict=True))
+        warnings.append(
+            f"{len(flagged)} trial(s) ran while the host was busy with something else (kept, "
+            f"but their latency may include it): {listed}. Find the cause (another run, a "
+            "noisy neighbour VM) and rerun on a quiet host"
+        )
     swept = run.swept
     confounded = sorted({cell_of(r).title(swept)
                          for r in diag[~diag["interleaved"].astype(bool)].to_dict("records")})

@@ -69,6 +69,7 @@ def print_analysis(an: Analysis, console: Console) -> None:
 def print_comparison(cmp: Comparison, console: Console) -> None:
     """Both runs' tables, then B - A per rate."""
     for label, items in (("key metadata differ (forced)", cmp.mismatches),
+                         ("warning", cmp.disagreements),
                          ("other differences", cmp.differences)):
         for item in items:
             console.print(Text(f"{label}: {item}", style="yellow"))

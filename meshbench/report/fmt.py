@@ -71,6 +71,18 @@ def fixed(v: object, digits: int, suffix: str = "") -> str:
     return DASH if _bad(v) else f"{num(v):.{digits}f}{suffix}"
 
 
+def host_state(run: Run) -> str:
+    """CPU steal and foreign load over the run's trials, in one line."""
+    t = run.trials
+    if t.empty or t["host_steal_pct"].isna().all():
+        return "not recorded (run made before host state was recorded)"
+    flagged = int((t["host_flag"] != "").sum())
+    return (f"CPU steal mean {t['host_steal_pct'].mean():.1f}% (max "
+            f"{t['host_steal_pct'].max():.1f}%), foreign load mean "
+            f"{t['host_foreign_cpu'].mean():.2f} cores (max {t['host_foreign_cpu'].max():.2f}), "
+            f"{flagged} trial(s) flagged")
+
+
 def setup_lines(run: Run) -> list[tuple[str, str]]:
     """Key facts of a run for the header of every report: (name, value) pairs."""
     m = run.meta
@@ -92,7 +104,9 @@ def setup_lines(run: Run) -> list[tuple[str, str]]:
         ("load", f"{load.get('schedule', DASH)} schedule, {load.get('connections', DASH)} "
                  f"connections, {load.get('duration_s', DASH)} s measured after "
                  f"{load.get('warmup_s', DASH)} s warm-up"),
-        ("repeats", f"{sc.get('repeats', DASH)} per cell, interleaved (seed {run.seed})"),
+        ("repeats", f"{sc.get('repeats', DASH)} per cell, interleaved (seed {run.seed}), on "
+                    f"{sc.get('deployments', 1)} fresh deployment(s) of every arm"),
+        ("host during trials", host_state(run)),
         ("host", f"{host.get('hostname', DASH)}: {host.get('cpu_model') or DASH}, "
                  f"{host.get('cpu_count', DASH)} CPUs, {host.get('mem_gib', DASH)} GiB, "
                  f"kernel {host.get('kernel') or DASH}"),

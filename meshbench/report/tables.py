@@ -44,7 +44,8 @@ def verdict_detail(r: Mapping[Any, Any]) -> str:
     v = str(r["verdict"])
     if v == vd.INCONCLUSIVE and fmt.num(r.get("mde_ms")) == fmt.num(r.get("mde_ms")):
         need = fmt.num(r.get("repeats_needed"))
-        more = f", ~{int(need)} repeats for {fmt.ms(r['threshold_ms'])}" if need == need else ""
+        unit = str(r.get("block_unit") or "repeat")
+        more = f", ~{int(need)} {unit}s for {fmt.ms(r['threshold_ms'])}" if need == need else ""
         return f"{v}: MDE {fmt.ms(r.get('mde_ms'))}{more}"
     if v == vd.DESCRIPTIVE and r.get("primary"):
         return f"{v}: {r['why']}"
@@ -64,8 +65,24 @@ def method_caption(an: Analysis) -> str:
         f"cells); meaningful = beyond max({fmt.ms(spec.min_effect_ms)} ms, "
         f"{spec.min_effect_pct:g}% of {BASELINE}). 'no meaningful change' = the interval "
         "lies inside that band; 'inconclusive' = neither; MDE = smallest effect this run "
-        "detects with 80% power. The none/mesh columns are pooled percentiles (descriptive)."
+        "detects with 80% power. The none/mesh columns are pooled percentiles (descriptive). "
+        + interval_scope(an)
     )
+
+
+def interval_scope(an: Analysis) -> str:
+    """What the intervals cover, and what they do not."""
+    deployments = int(fmt.num(an.run.scenario.get("deployments", 1)) or 1)
+    if deployments > 1:
+        covered = (f"trial-to-trial, repeat-to-repeat and deployment-to-deployment variation "
+                   f"({deployments} fresh deployments of every arm, each a block)")
+        missing = "run-to-run variation (another day, another host state) is not"
+    else:
+        covered = "trial-to-trial and repeat-to-repeat variation"
+        missing = ("each arm was deployed once, so what is fixed for a deployment's life "
+                   "(where its processes landed, the host's state while it lived) is not, "
+                   "nor is run-to-run variation; `deployments: N` covers the former")
+    return f"Scope: the intervals cover {covered}; {missing}."
 
 
 def latency_table(an: Analysis, cell: Cell) -> Table:
@@ -206,12 +223,14 @@ def trials_table(an: Analysis) -> Table:
                      str(r["invalid_reason"]) or ("no histogram" if r["valid"] and not r["included"]
                                                else ""),
                      fmt.ms(r["p50_ms"]), fmt.ms(r["p99_ms"]), fmt.ms(r["send_lag_p99_ms"]),
-                     fmt.fixed(r["achieved_rps"], 1)])
-        styles.append("" if r["included"] else "bad")
+                     fmt.fixed(r["achieved_rps"], 1), fmt.fixed(r["host_steal_pct"], 1, "%"),
+                     fmt.fixed(r["host_foreign_cpu"], 2), str(r["host_flag"])])
+        styles.append("" if r["included"] and not r["host_flag"] else "bad")
     return Table(
         title="Trials (execution order)",
         columns=["#", "trial", "mesh", "cell", "repeat", "included", "reason", "p50 ms",
-                 "p99 ms", "send lag p99 ms", "achieved rps"],
+                 "p99 ms", "send lag p99 ms", "achieved rps", "CPU steal", "foreign cores",
+                 "host flag"],
         rows=rows,
         styles=styles,
     )

@@ -50,7 +50,9 @@ def _sentence(r: Mapping[Any, Any], confidence: float) -> str:
     n = fmt.whole(r["n_blocks"])
     up = fmt.num(r["overhead_ms"]) > 0
     k = fmt.whole(r["blocks_slower"]) if up else n - fmt.whole(r["blocks_slower"])
-    reps = f"{'slower' if up else 'faster'} in {k} of {n} repeats"
+    unit = str(r.get("block_unit") or "repeat")
+    reps = (f"{'slower' if up else 'faster'} in {k} of {n} {unit}s" if n
+            else "unpaired: the arms did not interleave")
     thr = fmt.ms(r["threshold_ms"])
     if v == vd.SLOWER:
         return f"is slower: it adds {est} ms to {lbl} ({ci}; {fmt.pct(r['overhead_pct'])}; {reps})"
@@ -61,7 +63,7 @@ def _sentence(r: Mapping[Any, Any], confidence: float) -> str:
                 f"±{thr} ms")
     if v == vd.INCONCLUSIVE:
         need = fmt.num(r["repeats_needed"])
-        more = (f"; about {int(need)} repeats would detect {thr} ms" if need == need
+        more = (f"; about {int(need)} {unit}s would detect {thr} ms" if need == need
                 else "")
         return (f"is inconclusive at {lbl}: {est} ms ({ci}, {reps}); this run could "
                 f"detect {fmt.ms(r['mde_ms'])} ms with 80% power{more}")

@@ -153,7 +153,10 @@ def write_comparison(cmp: Comparison, out_dir: Path) -> list[Path]:
     subtitle = "B - A per mesh, rate and percentile; each run's own tables follow."
     warnings = [f"key metadata differ (compared with force): {m}" for m in cmp.mismatches]
     warnings += [f"A: {w}" for w in a.warnings] + [f"B: {w}" for w in b.warnings]
+    warnings += cmp.disagreements
     notes = [f"other differences: {d}" for d in cmp.differences]
+    notes += [f"host during trials, {tag}: {fmt.host_state(an.run)}" for tag, an in
+              (("A", a), ("B", b))]
     cells = sorted({cell_of(r) for r in cmp.diff[list(DIMS)].to_dict("records")})
     sections: list[tuple[str, Sequence[Table | None]]] = [
         ("B - A", [tables.diff_table(cmp, c) for c in cells])

@@ -4,6 +4,8 @@ Schema history (bump :data:`SCHEMA_VERSION` and add a migration in :func:`read_r
 whenever a stored field changes meaning or disappears):
 
 - 1: first version: run.json, trials.csv, histograms/<trial_id>.hlog, trials/<trial_id>/.
+  Later additions that readers treat as optional (empty in older runs): trials.csv
+  ``deployment`` (1 when empty) and ``host_*`` columns, ``trials/<trial_id>/host.json``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ TRIAL_COLUMNS: tuple[str, ...] = (
     "mesh",
     "rate_rps",
     "repeat",
+    "deployment",
     "connections",
     "payload_bytes",
     "depth",
@@ -57,6 +60,11 @@ TRIAL_COLUMNS: tuple[str, ...] = (
     "service_cpu",
     "sidecar_rss_mib",
     "service_rss_mib",
+    "host_steal_pct",
+    "host_busy_pct",
+    "host_foreign_cpu",
+    "host_cpu_mhz",
+    "host_flag",
     "started_utc",
     "histogram",
 )
@@ -64,6 +72,10 @@ TRIAL_COLUMNS: tuple[str, ...] = (
 
 ``payload_bytes``, ``depth`` and ``mtls`` are empty when the scenario does not sweep them
 (the topology and the mesh decide). ``mesh`` ``none-aa`` is the A/A control arm.
+``host_*`` (:mod:`meshbench.host`): CPU steal (max over the pinned CPUs, %), their busy
+share (%), cores used by processes that are not meshbench's, CPU frequency (MHz), and
+why the trial's host state was flagged ('' = it was not); empty in runs recorded before
+they existed.
 """
 
 RUN_JSON = "run.json"

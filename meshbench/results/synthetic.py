@@ -23,6 +23,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 from numpy.typing import NDArray
 
+from meshbench.plan import deployment_of
 from meshbench.results import hlog, store
 
 
@@ -39,6 +40,7 @@ class TrialKey:
     payload_bytes: int | None = None
     depth: int | None = None
     mtls: bool | None = None
+    deployment: int = 1
 
 
 Sampler = Callable[[TrialKey, int, np.random.Generator], NDArray[np.float64]]
@@ -152,10 +154,11 @@ def plan(scenario: Mapping[str, Any]) -> list[TrialKey]:
                 label.append(f"d{depth}")
             if sweep.get("mtls"):
                 label.append("mtls" if mtls else "plain")
+            group = deployment_of(r, int(scenario["repeats"]), int(scenario.get("deployments", 1)))
             for mesh in order:
                 n = len(trials) + 1
                 trials.append(TrialKey(f"t{n:03d}-{mesh}-{'-'.join(label)}-r{r}", n, mesh, rate,
-                                       r, int(conns), payload, depth, mtls))
+                                       r, int(conns), payload, depth, mtls, group))
     return trials
 
 
@@ -218,6 +221,7 @@ def write_synthetic_run(
                 "mesh": t.mesh,
                 "rate_rps": t.rate_rps,
                 "repeat": t.repeat,
+                "deployment": t.deployment,
                 "connections": t.connections,
                 "payload_bytes": t.payload_bytes,
                 "depth": t.depth,

@@ -64,9 +64,17 @@ def test_smoke_run_rows(smoke_run: Path) -> None:
         "none",
         "none",
     ]
+    assert sorted((r["repeat"], r["deployment"]) for r in rows) == [("1", "1")] * 3 + [
+        ("2", "2")] * 3
+    for mesh in ("none", "envoy", "envoy-mtls"):  # a fresh deployment per group, each proven
+        assert (smoke_run / "proof" / f"{mesh}.json").exists()
+        assert (smoke_run / "proof" / f"{mesh}-g2.json").exists()
     for r in rows:
         assert r["errors"] == "0", r
         assert r["valid"] == "true", r["invalid_reason"]
+        assert 0 <= float(r["host_steal_pct"]) <= 100 and 0 < float(r["host_busy_pct"]) <= 100
+        assert float(r["host_foreign_cpu"]) >= 0
+        assert (smoke_run / "trials" / r["trial_id"] / "host.json").exists()
         assert int(r["requests"]) == 600  # 200 rps x 3 s
         assert float(r["p50_ms"]) <= float(r["p99_ms"]) <= float(r["p999_ms"]) <= float(r["max_ms"])
         assert (smoke_run / r["histogram"]).exists()

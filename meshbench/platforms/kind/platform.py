@@ -405,6 +405,7 @@ class KindPlatform(Platform):
         t = self.target
         s = self.scenario
         env: dict[str, Any] = {
+            "name": self.name,  # what analysis and compare read as the platform
             "platform": "kind",
             "pinned_versions": versions.pinned(),
             "kube_context": t.kube_context,

@@ -24,7 +24,7 @@ def make_run(tmp_path: Path) -> RunFactory:
              slo: Mapping[str, float] | None = None, invalid: Mapping[str, str] | None = None,
              sampler: Any = None, depth: int = 3, status: str = "complete",
              platform: str = "local", resources: Any = None,
-             aa_control: bool = False) -> Path:
+             aa_control: bool = False, deployments: int = 1) -> Path:
         meshes = meshes or ["none", "envoy"]
         rates = rates or [100.0]
         shifts = dict(shift_us or {})
@@ -34,6 +34,7 @@ def make_run(tmp_path: Path) -> RunFactory:
         run_dir.mkdir()
         scenario = scenario_dict(meshes, rates, repeats, slo, depth, platform)
         scenario["aa_control"] = aa_control
+        scenario["deployments"] = deployments
         if aa_control:
             shifts.setdefault("none-aa", 0.0)
         write_synthetic_run(

@@ -202,3 +202,28 @@ def test_verdict_words() -> None:
     assert decide(0.2, 0.9, 0.5, 0.1, False) == INCONCLUSIVE  # not after Holm
     assert decide(float("nan"), float("nan"), 0.5, 0.1, False) == TOO_FEW
     assert decide(-0.9, -0.2, -0.5, 0.1, True) == "faster"
+
+
+def test_deployment_effects_are_covered_only_when_deployments_are_the_blocks() -> None:
+    """Each arm's deployment adds its own offset (sd 0.3 ms, fixed for the deployment's
+    life), 6 repeats on 3 fresh deployments per arm, no true difference. Averaging each
+    deployment's repeats and comparing deployments keeps false positives near 5 %;
+    treating the repeats as independent blocks counts one deployment's offset as if it
+    had been measured three times over, and calls the arms different far too often."""
+    from meshbench.analysis.overhead import CellMatrix
+
+    groups = [1, 1, 2, 2, 3, 3]
+    m = CellMatrix(["none", "envoy", "none-aa"], list(range(1, 7)), np.zeros((3, 6, 1)),
+                   np.zeros((3, 6)), [[i] for i in range(6)], groups)
+    assert m.unit == "deployment"
+    rng = np.random.default_rng(21)
+    by_deployment = by_repeat = 0
+    for _ in range(SIMULATIONS):
+        y = simulate(rng, 3, 6, [0.0] * 3, DRIFT_SD["p50"], TRIAL_SD["p50"])
+        y += np.repeat(rng.normal(0, 0.3, (3, 3)), 2, axis=1)  # per arm x deployment
+        c = blocks.contrast(m.blocks(y), 1, 0)
+        by_deployment += int(c.low > 0 or c.high < 0)
+        r = blocks.contrast(y, 1, 0)
+        by_repeat += int(r.low > 0 or r.high < 0)
+    assert by_deployment / SIMULATIONS <= 0.07, by_deployment
+    assert by_repeat / SIMULATIONS >= 0.10, by_repeat  # 13 % measured

@@ -176,3 +176,19 @@ def test_aa_arm_is_a_check_not_a_finding(make_run: RunFactory) -> None:
     assert (d["complete_blocks"] == 4).all() and (d["residual_sd_ms"] > 0).all()
     assert d.loc["p50", "aa_ms"] == pytest.approx(aa["overhead_ms"])
     assert not any("A/A control failed" in w for w in a.warnings)
+
+
+def test_fresh_deployments_are_the_blocks_of_the_analysis(make_run: RunFactory) -> None:
+    """deployments: 3 over 6 repeats: the contrast is taken per deployment (the mean of
+    its repeats), so it has 3 blocks and its interval covers deployment-to-deployment
+    variation; the sentence counts deployments."""
+    run = load_run(make_run(repeats=6, deployments=3, sampler=lognormal_sampler(
+        {"none": 0.0, "envoy": 1000.0}, repeat_jitter=JITTER)))
+    assert sorted(set(zip(run.trials["repeat"], run.trials["deployment"], strict=True))) == [
+        (1, 1), (2, 1), (3, 2), (4, 2), (5, 3), (6, 3)]
+    r = rows(overhead(run), "envoy").loc["p50"]
+    assert r["block_unit"] == "deployment" and r["n_blocks"] == 3 and r["n_mesh"] == 6
+    assert r["verdict"] == SLOWER
+    from meshbench.report.verdict import verdict_lines
+
+    assert any("slower in 3 of 3 deployments" in line for line in verdict_lines(analyse(run)))

@@ -135,3 +135,13 @@ def test_sweep_dimensions_become_cells(make_run: RunFactory) -> None:
     assert o.loc[("envoy", 1, "p50"), "overhead_ms"] == pytest.approx(0.4, abs=0.05)
     assert o.loc[("envoy", 3, "p50"), "overhead_ms"] == pytest.approx(1.2, abs=0.05)
     assert o.loc[("none-aa", 3, "p50"), "verdict"] not in ("slower", "faster")
+
+
+def test_platform_name_of_kind_runs_recorded_before_it_was_named(make_run: RunFactory) -> None:
+    """Kind runs used to record the platform under "platform", not "name": they must not
+    be reported (or compared) as "unknown"."""
+    run_dir = make_run(platform="kind", meshes=["none", "istio"], repeats=2, samples=100)
+    meta = json.loads((run_dir / "run.json").read_text())
+    meta["platform"] = {"platform": "kind", "kube_context": "kind-meshbench"}
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    assert load_run(run_dir).platform == "kind"

@@ -65,6 +65,20 @@ def test_compare_finds_a_known_change(make_run: RunFactory) -> None:
     assert d.loc[("envoy", "p90"), "verdict"] == "descriptive"  # secondary percentile
     assert d.loc[("envoy", "p50"), "ci_low_ms"] <= -0.5 <= d.loc[("envoy", "p50"), "ci_high_ms"]
     assert set(cmp.cells["run"]) == {"a", "b"} and not cmp.mismatches
+    assert any(w.startswith("runs disagree on envoy p50 at 100 rps: overhead +0.")
+               and "beyond both runs' own intervals" in w for w in cmp.disagreements)
+
+
+def test_compare_of_two_runs_of_the_same_thing_finds_no_disagreement(
+    make_run: RunFactory,
+) -> None:
+    jitter = [0.98, 1.02, 1.0, 0.99]
+    sampler = lognormal_sampler({"none": 0.0, "envoy": 800.0}, repeat_jitter=jitter)
+    a = make_run("a", repeats=4, samples=1500, intervals=2, sampler=sampler, seed=3)
+    b = make_run("b", repeats=4, samples=1500, intervals=2, sampler=sampler, seed=4)
+    cmp = compare_runs(a, b)
+    assert cmp.disagreements == []
+    assert not cmp.diff["verdict"].isin(["slower", "faster"]).any()
 
 
 def test_compare_refuses_runs_that_measured_different_things(make_run: RunFactory) -> None:

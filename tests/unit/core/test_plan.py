@@ -40,3 +40,17 @@ def test_balanced_positions() -> None:
     positions = Counter((t.mesh, (t.order - 1) % 3) for t in trials)
     assert set(positions.values()) == {1}
     assert len(positions) == 9
+
+
+def test_fresh_deployments_split_the_repeats_into_consecutive_groups() -> None:
+    from meshbench.plan import deployment_of
+
+    assert [deployment_of(r, 6, 3) for r in range(1, 7)] == [1, 1, 2, 2, 3, 3]
+    assert [deployment_of(r, 5, 2) for r in range(1, 6)] == [1, 1, 1, 2, 2]
+    assert {deployment_of(r, 4, 1) for r in range(1, 5)} == {1}
+    s = parse_scenario({"name": "t", "meshes": ["none", "envoy"], "repeats": 4,
+                        "deployments": 2, "load": {"rates_rps": [100], "duration_s": 1}})
+    trials = plan_trials(s)
+    keys = {t.deployment_key for t in trials}
+    assert len(keys) == 4  # two arms x two fresh deployments
+    assert {(t.repeat, t.deployment) for t in trials} == {(1, 1), (2, 1), (3, 2), (4, 2)}

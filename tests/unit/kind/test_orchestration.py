@@ -239,6 +239,7 @@ def test_cluster_created_from_the_checked_in_config_and_deleted_on_close(
     )
     assert "--image kindest/node:v1.36.4@sha256:" in create
     env = platform.environment()
+    assert env["name"] == "kind"  # analysis and compare read the platform from here
     assert env["cluster_created_by_this_run"] is True
     assert env["kubernetes_server"] == "v1.36.4"
     platform.close()
