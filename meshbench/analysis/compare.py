@@ -88,6 +88,8 @@ _OTHER = {
     "connections": ("scenario", "load", "connections"),
     "schedule": ("scenario", "load", "schedule"),
     "duration": ("scenario", "load", "duration_s"),
+    "repeats": ("scenario", "repeats"),
+    "deployments": ("scenario", "deployments"),
     "cpu model": ("host", "cpu_model"),
     "cpu count": ("host", "cpu_count"),
     "kernel": ("host", "kernel"),
