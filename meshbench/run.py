@@ -24,7 +24,7 @@ import psutil
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from meshbench import __version__, host
+from meshbench import __version__, host, runlock
 from meshbench.errors import MeshbenchError, ResultsError
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.plan import Trial, plan_trials
@@ -332,9 +332,15 @@ def run_scenario(
         print(dry_run_plan(scenario, trials))
         return None
 
-    run_dir, meta, rows = _start_run(scenario, scenario_path, results_root, resume)
-    done = {r["trial_id"] for r in rows}
     with ExitStack() as stack, _sigterm_as_interrupt():
+        if scenario.platform == "local":  # pods and generator share this host's CPUs
+            stack.enter_context(runlock.host(resume))
+        if resume is not None:  # before reading which trials are pending
+            stack.enter_context(runlock.run_directory(resume))
+        run_dir, meta, rows = _start_run(scenario, scenario_path, results_root, resume)
+        if resume is None:
+            stack.enter_context(runlock.run_directory(run_dir))
+        done = {r["trial_id"] for r in rows}
         platform = create_platform(scenario)
         stack.callback(platform.close)
         stack.callback(lambda: platform.collect_logs(run_dir / "logs"))

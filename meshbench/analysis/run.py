@@ -286,6 +286,35 @@ def _mtls(value: str) -> str:
     return "on" if v in ("true", "1", "yes") else "off" if v in ("false", "0", "no") else "default"
 
 
+REQUIRED_COLUMNS = ("trial_id", "mesh", "rate_rps", "repeat", "valid", "histogram")
+"""Columns without which a trial cannot be placed in a cell and block: refused, never
+guessed (a missing ``mesh`` would pool every trial into one unnamed arm)."""
+
+
+def _check_rows(rows: Sequence[Mapping[str, str]], run_dir: Path) -> None:
+    """Refuse a trials.csv that would silently change the analysis: missing key columns,
+    duplicated trial ids (extra "repeats"), histogram paths outside the run directory."""
+    where = run_dir / store.TRIALS_CSV
+    if not rows:
+        return
+    missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
+    if missing:
+        raise ResultsError(f"{where}: missing column(s) {missing}",
+                           fix="restore trials.csv as meshbench wrote it")
+    seen: dict[str, int] = {}
+    root = run_dir.resolve()
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        tid = str(row["trial_id"])
+        if tid in seen:
+            raise ResultsError(f"{where}: lines {seen[tid]} and {line} have the same trial id "
+                               f"{tid!r}", fix="remove the duplicated row")
+        seen[tid] = line
+        rel = row.get("histogram") or ""
+        if rel and not (run_dir / rel).resolve().is_relative_to(root):
+            raise ResultsError(f"{where}: line {line} ({tid}): histogram {rel!r} is outside the "
+                               "run directory", fix="histogram paths are histograms/<trial>.hlog")
+
+
 def _typed_trials(rows: Sequence[Mapping[str, str]], scenario: Mapping[str, Any]) -> pd.DataFrame:
     columns = list(store.TRIAL_COLUMNS)
     df = pd.DataFrame([{c: row.get(c, "") for c in columns} for row in rows], columns=columns)
@@ -416,6 +445,7 @@ def load_run(path: str | Path) -> Run:
     meta = store.read_run_json(run_dir)
     scenario = meta.get("scenario") or {}
     rows = store.read_trial_rows(run_dir)
+    _check_rows(rows, run_dir)
     trials = _typed_trials(rows, scenario)
     warnings: list[str] = []
 

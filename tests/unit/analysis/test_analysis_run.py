@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,3 +146,31 @@ def test_platform_name_of_kind_runs_recorded_before_it_was_named(make_run: RunFa
     meta["platform"] = {"platform": "kind", "kube_context": "kind-meshbench"}
     (run_dir / "run.json").write_text(json.dumps(meta))
     assert load_run(run_dir).platform == "kind"
+
+
+def _edit_csv(run_dir: Path, edit: object) -> None:
+    import csv
+
+    path = run_dir / "trials.csv"
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    rows = edit(rows)  # type: ignore[operator]
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda rows: [*rows, rows[1]], r"lines 3 and \d+ have the same trial id"),
+    (lambda rows: [{k: v for k, v in r.items() if k != "mesh"} for r in rows],
+     r"missing column\(s\) \['mesh'\]"),
+    (lambda rows: [{**rows[0], "histogram": "../../../../etc/passwd"}, *rows[1:]],
+     r"line 2 \(t001-.*\): histogram '../../../../etc/passwd' is outside the run directory"),
+])
+def test_a_tampered_trials_csv_is_refused_not_analysed(make_run: RunFactory, edit: object,
+                                                       message: str) -> None:
+    run_dir = make_run(repeats=2, samples=100, intervals=1)
+    _edit_csv(run_dir, edit)
+    with pytest.raises(ResultsError, match=message):
+        load_run(run_dir)

@@ -1,0 +1,74 @@
+"""One benchmark at a time: a host-wide lock for local runs, and one per run directory.
+
+Two local runs on one host share its CPUs and measure each other: both would be
+stored as valid with inflated latencies. Two ``--resume`` of one run directory would
+both run the pending trials and the last writer would replace the other's rows. Both
+are refused up front with a message naming the holder. The locks are ``flock`` locks,
+released by the kernel when the holder exits however it exits (SIGKILL included), so a
+killed run never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from meshbench.errors import MeshbenchError
+
+HOST_LOCK = Path(tempfile.gettempdir()) / "meshbench-host.lock"
+RUN_LOCK = ".lock"
+
+
+class BusyError(MeshbenchError):
+    """Another meshbench run holds the host or the run directory."""
+
+
+@contextmanager
+def exclusive(path: Path, what: str, holder: str, fix: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if needed) for the ``with`` block;
+    raise :class:`BusyError` naming whoever holds it now."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise BusyError(f"{what} is busy: {other}", fix=fix) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder.encode(), 0)
+        yield
+    finally:
+        os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def describe(run_dir: Path | None) -> str:
+    """Who holds a lock, for the other run's error message."""
+    where = f" on {run_dir}" if run_dir is not None else ""
+    since = datetime.now(UTC).strftime("%H:%M:%S UTC")
+    return f"meshbench run (pid {os.getpid()} on {socket.gethostname()}{where}, since {since})"
+
+
+def host(run_dir: Path | None = None) -> AbstractContextManager[None]:
+    """The host-wide lock of local runs."""
+    return exclusive(
+        HOST_LOCK, "this host", describe(run_dir),
+        fix="wait for that run to finish (two runs on one host measure each other), or stop "
+        "it with Ctrl-C and `meshbench clean`",
+    )
+
+
+def run_directory(run_dir: Path) -> AbstractContextManager[None]:
+    """The lock of one run directory (a run, or its resume)."""
+    return exclusive(
+        run_dir / RUN_LOCK, f"run directory {run_dir}", describe(run_dir),
+        fix="let the other `meshbench run --resume` finish; resume a run from one place only",
+    )

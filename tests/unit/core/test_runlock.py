@@ -1,0 +1,81 @@
+"""One local run per host, one writer per run directory, and no stale locks."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from meshbench import runlock
+from meshbench.run import run_scenario
+
+
+def test_a_second_holder_is_refused_with_the_first_named(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    busy = r"the thing is busy: run A \(pid 1\)"
+    with runlock.exclusive(lock, "the thing", "run A (pid 1)", fix="wait"):
+        with pytest.raises(runlock.BusyError, match=busy) as e, \
+                runlock.exclusive(lock, "the thing", "run B", fix="wait"):
+            pass
+        assert "wait" in str(e.value)
+    with runlock.exclusive(lock, "the thing", "run B", fix="wait"):  # free again
+        pass
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    code = ("import sys, time; from pathlib import Path; from meshbench import runlock\n"
+            "with runlock.exclusive(Path(sys.argv[1]), 'x', 'holder', fix='-'):\n"
+            "    print('held', flush=True); time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(runlock.BusyError, match="holder"), \
+                runlock.exclusive(lock, "x", "me", fix="-"):
+            pass
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                with runlock.exclusive(lock, "x", "me", fix="-"):
+                    break
+            except runlock.BusyError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+
+
+def test_a_local_run_is_refused_while_another_holds_the_host(tmp_path: Path, repo: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            ) -> None:
+    """Refused before anything is created: no run directory, no namespace."""
+    monkeypatch.setattr(runlock, "HOST_LOCK", tmp_path / "host.lock")
+    results = tmp_path / "results"
+    busy = r"this host is busy: meshbench run .*other-run"
+    with runlock.host(Path("results/other-run")), pytest.raises(runlock.BusyError, match=busy):
+        run_scenario(repo / "scenarios" / "smoke.yaml", results)
+    assert not results.exists() or not any(results.iterdir())
+
+
+def test_two_resumes_of_one_run_are_refused(tmp_path: Path, repo: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runlock, "HOST_LOCK", tmp_path / "host.lock")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    meta = json.loads((repo / "tests" / "data" / "smoke-run" / "run.json").read_text())
+    meta["status"] = "interrupted"
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    busy = f"run directory {run_dir} is busy"
+    with runlock.run_directory(run_dir), pytest.raises(runlock.BusyError, match=busy):
+        run_scenario(repo / "scenarios" / "smoke.yaml", tmp_path, resume=run_dir)
