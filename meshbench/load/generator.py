@@ -22,6 +22,7 @@ import locust
 # isort: on
 import argparse
 import gc
+import itertools
 import json
 import os
 import resource
@@ -134,11 +135,12 @@ def run_load(
     url = urlsplit(req.target_url)
     host = f"{url.scheme}://{url.netloc}"
     total_s = req.warmup_s + req.duration_s
-    offsets = list(
-        send_offsets(req.rate_rps, total_s, req.schedule, req.seed, worker_index, worker_count)
-    )
-    scheduled = len(offsets)
-    offsets = offsets[: req.request_bound()]
+    # Lazy: the schedule is generated as it is sent, so memory does not grow with rate x
+    # duration (a list of 1 M rps x 300 s offsets needed ~10 GB before the first send).
+    schedule = send_offsets(req.rate_rps, total_s, req.schedule, req.seed, worker_index,
+                            worker_count)
+    offsets = itertools.islice(schedule, req.request_bound())
+    released = 0
 
     user_cls = type(
         "MeshbenchUser",
@@ -182,9 +184,10 @@ def run_load(
     timer = DueTimer()
 
     def dispatch() -> None:
-        nonlocal cpu_measured_start
+        nonlocal cpu_measured_start, released
         measuring = False
         for off in offsets:
+            released += 1
             due = origin + off
             timer.sleep_until(due)
             if not measuring and off >= req.warmup_s:
@@ -212,7 +215,7 @@ def run_load(
     if time.perf_counter() >= hard_stop:
         stopped_by = "time_bound"
         dispatcher.kill()
-    elif len(offsets) < scheduled:
+    elif next(schedule, None) is not None:  # the bound cut the schedule short
         stopped_by = "request_bound"
     gc.enable()
     runner.quit()
@@ -243,7 +246,7 @@ def run_load(
             "worker_count": worker_count,
             "target_url": req.target_url,
             "connections": req.connections,
-            "scheduled_requests": len(offsets),
+            "scheduled_requests": released,
             "pid": os.getpid(),
             "locust_version": locust.__version__,
             "timer": "timerfd" if timer.precise else "gevent.sleep",

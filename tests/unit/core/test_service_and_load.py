@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -81,6 +82,22 @@ def test_chain_returns_payload_and_propagates_failures(servers: Servers) -> None
     e.value.close()
     with urllib.request.urlopen(broken + "/healthz") as resp:  # health never calls out
         assert resp.status == 200
+
+
+def test_the_request_bound_stops_a_huge_schedule_without_building_it(
+    servers: Servers, tmp_path: Path
+) -> None:
+    """1 M rps for an hour is 3.6 billion sends: the schedule must be generated as it is
+    sent (a list of it needed ~100 GB), and the bound must stop it and say so."""
+    target = servers.service("backend")
+    req = LoadRequest(target_url=target + "/", rate_rps=1_000_000, duration_s=3600,
+                      warmup_s=0, connections=4, max_requests=300, timeout_s=2)
+    started = time.monotonic()
+    s = generate(req, tmp_path)
+    assert s.stopped_by == "request_bound"
+    assert s.requests + s.errors <= 300 and s.extra["scheduled_requests"] == 300
+    assert time.monotonic() - started < 60
+    assert s.generator_rss_mib < 500
 
 
 def test_generator_sends_the_schedule_and_records_everything(
