@@ -58,13 +58,21 @@ def _cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
+MAX_QUEUED = 100_000
+"""Due sends waiting for a free connection, at most (a few MB). A healthy trial keeps
+this near 0; when the target or the generator cannot keep up, the dispatcher waits for
+room instead of queueing without bound (1 M rps grew the queue by ~80 MB a second, and
+the dispatcher never yielded to the connections). Each send keeps its intended time, so
+the latency of a late send is still measured from when it was due."""
+
+
 class _State:
     """What the users and the dispatcher share inside one generator process."""
 
     def __init__(self, req: LoadRequest, recorder: Recorder) -> None:
         self.req = req
         self.recorder = recorder
-        self.queue: Queue[float | None] = Queue()
+        self.queue: Queue[float | None] = Queue(maxsize=MAX_QUEUED)
         self.in_flight = 0
         self.sent = 0
         self.warmup_sent = 0
