@@ -52,7 +52,8 @@ def analyse(
     slo = slo or run.slo
     spec = spec or analysis_spec(run)
     primary = tuple(primary_percentiles(spec, slo.percentile if slo else None))
-    percentiles = tuple(sorted({*hist.PERCENTILES, *primary}))
+    extra = (slo.percentile,) if slo is not None else ()
+    percentiles = tuple(sorted({*hist.PERCENTILES, *primary, *extra}))
     counts = trial_counts(run)
     cells = cell_percentiles(run, percentiles)
     over = overhead(run, percentiles=percentiles, spec=spec, primary=primary)

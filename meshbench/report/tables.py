@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,10 +43,11 @@ def verdict_detail(r: Mapping[Any, Any]) -> str:
     the smallest effect this run could detect and the repeats that would resolve the
     threshold; for ``descriptive`` why there is no verdict."""
     v = str(r["verdict"])
-    if v == vd.INCONCLUSIVE and fmt.num(r.get("mde_ms")) == fmt.num(r.get("mde_ms")):
+    if v == vd.INCONCLUSIVE and not math.isnan(fmt.num(r.get("mde_ms"))):
         need = fmt.num(r.get("repeats_needed"))
         unit = str(r.get("block_unit") or "repeat")
-        more = f", ~{int(need)} {unit}s for {fmt.ms(r['threshold_ms'])}" if need == need else ""
+        more = ("" if math.isnan(need)
+                else f", ~{int(need)} {unit}s for {fmt.ms(r['threshold_ms'])}")
         return f"{v}: MDE {fmt.ms(r.get('mde_ms'))}{more}"
     if v == vd.DESCRIPTIVE and r.get("primary"):
         return f"{v}: {r['why']}"

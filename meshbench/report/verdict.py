@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,8 +64,7 @@ def _sentence(r: Mapping[Any, Any], confidence: float) -> str:
                 f"±{thr} ms")
     if v == vd.INCONCLUSIVE:
         need = fmt.num(r["repeats_needed"])
-        more = (f"; about {int(need)} {unit}s would detect {thr} ms" if need == need
-                else "")
+        more = "" if math.isnan(need) else f"; about {int(need)} {unit}s would detect {thr} ms"
         return (f"is inconclusive at {lbl}: {est} ms ({ci}, {reps}); this run could "
                 f"detect {fmt.ms(r['mde_ms'])} ms with 80% power{more}")
     if v == vd.TOO_FEW:

@@ -101,3 +101,13 @@ def test_compare_refuses_different_platforms_and_topologies(make_run: RunFactory
                  meshes=["none", "istio"])
     with pytest.raises(ResultsError, match="platform"):
         compare_runs(a, c)
+
+
+def test_slo_verdicts_survive_a_declared_primary_list(make_run: RunFactory) -> None:
+    """analysis.primary without the SLO percentile: the budget is still checked at it."""
+    run = load_run(make_run(samples=500, intervals=2, repeats=2,
+                            slo={"percentile": 95, "budget_ms": 10}))
+    run.meta["scenario"]["analysis"] = {"primary": [50]}
+    a = analyse(run)
+    assert a.primary == (50.0,) and 95.0 in a.percentiles
+    assert a.slo_verdicts is not None and set(a.slo_verdicts["label"]) == {"p95"}
