@@ -333,13 +333,16 @@ def run_scenario(
         return None
 
     with ExitStack() as stack, _sigterm_as_interrupt():
-        if scenario.platform == "local":  # pods and generator share this host's CPUs
-            stack.enter_context(runlock.host(resume))
+        host_holder = (stack.enter_context(runlock.host(resume))
+                       if scenario.platform == "local"  # pods and generator share the CPUs
+                       else None)
         if resume is not None:  # before reading which trials are pending
             stack.enter_context(runlock.run_directory(resume))
         run_dir, meta, rows = _start_run(scenario, scenario_path, results_root, resume)
         if resume is None:
             stack.enter_context(runlock.run_directory(run_dir))
+            if host_holder is not None:  # now the other run can be told which one
+                host_holder(runlock.describe(run_dir))
         done = {r["trial_id"] for r in rows}
         platform = create_platform(scenario)
         stack.callback(platform.close)

@@ -14,7 +14,7 @@ import fcntl
 import os
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,9 +30,10 @@ class BusyError(MeshbenchError):
 
 
 @contextmanager
-def exclusive(path: Path, what: str, holder: str, fix: str) -> Iterator[None]:
+def exclusive(path: Path, what: str, holder: str, fix: str) -> Iterator[Callable[[str], None]]:
     """Hold an exclusive lock on ``path`` (created if needed) for the ``with`` block;
-    raise :class:`BusyError` naming whoever holds it now."""
+    raise :class:`BusyError` naming whoever holds it now. Yields a function that
+    replaces the holder's description (e.g. once the run directory exists)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -40,10 +41,14 @@ def exclusive(path: Path, what: str, holder: str, fix: str) -> Iterator[None]:
         other = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
         os.close(fd)
         raise BusyError(f"{what} is busy: {other}", fix=fix) from None
-    try:
+
+    def rename(text: str) -> None:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, holder.encode(), 0)
-        yield
+        os.pwrite(fd, text.encode(), 0)
+
+    try:
+        rename(holder)
+        yield rename
     finally:
         os.ftruncate(fd, 0)
         fcntl.flock(fd, fcntl.LOCK_UN)
@@ -57,7 +62,7 @@ def describe(run_dir: Path | None) -> str:
     return f"meshbench run (pid {os.getpid()} on {socket.gethostname()}{where}, since {since})"
 
 
-def host(run_dir: Path | None = None) -> AbstractContextManager[None]:
+def host(run_dir: Path | None = None) -> AbstractContextManager[Callable[[str], None]]:
     """The host-wide lock of local runs."""
     return exclusive(
         HOST_LOCK, "this host", describe(run_dir),
@@ -66,7 +71,7 @@ def host(run_dir: Path | None = None) -> AbstractContextManager[None]:
     )
 
 
-def run_directory(run_dir: Path) -> AbstractContextManager[None]:
+def run_directory(run_dir: Path) -> AbstractContextManager[Callable[[str], None]]:
     """The lock of one run directory (a run, or its resume)."""
     return exclusive(
         run_dir / RUN_LOCK, f"run directory {run_dir}", describe(run_dir),
