@@ -34,7 +34,10 @@ def exclusive(path: Path, what: str, holder: str, fix: str) -> Iterator[Callable
     """Hold an exclusive lock on ``path`` (created if needed) for the ``with`` block;
     raise :class:`BusyError` naming whoever holds it now. Yields a function that
     replaces the holder's description (e.g. once the run directory exists)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd, writable = os.open(path, os.O_RDWR | os.O_CREAT, 0o644), True
+    except PermissionError:  # another user's lock file: locking needs no write access
+        fd, writable = os.open(path, os.O_RDONLY), False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -43,14 +46,15 @@ def exclusive(path: Path, what: str, holder: str, fix: str) -> Iterator[Callable
         raise BusyError(f"{what} is busy: {other}", fix=fix) from None
 
     def rename(text: str) -> None:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, text.encode(), 0)
+        if writable:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, text.encode(), 0)
 
     try:
         rename(holder)
         yield rename
     finally:
-        os.ftruncate(fd, 0)
+        rename("")
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 

@@ -6,7 +6,7 @@ Validation errors name the file, the field, the bad value and what is allowed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -26,8 +26,30 @@ AA_MESH = "none-aa"
 is the noise floor of the run."""
 
 
+def _is_number_type(annotation: Any) -> bool:
+    """int or float, optionally in a union with None or as a tuple's items."""
+    if annotation in (int, float):
+        return True
+    args = [a for a in get_args(annotation) if a is not type(None) and a is not Ellipsis]
+    return bool(args) and all(_is_number_type(a) for a in args)
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity are never a meaningful setting (a NaN rate passed every check and
+    # failed only after every mesh was deployed)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, data: Any) -> Any:
+        """``connections: true`` is a mistake, not 1: refuse booleans in number fields."""
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(name)
+                values = value if isinstance(value, list | tuple) else [value]
+                if any(isinstance(v, bool) for v in values) and _is_number_type(field.annotation):
+                    raise ValueError(f"{name}: {value!r} is a boolean where a number belongs")
+        return data
 
 
 class LoadSpec(_Model):
@@ -51,7 +73,7 @@ class LoadSpec(_Model):
 
     @model_validator(mode="after")
     def _rates_positive(self) -> LoadSpec:
-        bad = [r for r in self.rates_rps if r <= 0 or r > 1_000_000]
+        bad = [r for r in self.rates_rps if not 0 < r <= 1_000_000]
         if bad:
             raise ValueError(f"every rate must be > 0 and <= 1000000 rps; got {bad}")
         return self
@@ -343,17 +365,51 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(_describe(e, source), fix="see scenarios/default.yaml") from None
 
 
+MAX_SCENARIO_BYTES = 1 << 20
+"""A scenario is a page of YAML; anything bigger (or endless, like /dev/zero) is refused."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice (a second ``load:`` silently replaced the
+    first one, turning 200 rps into 5000)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file."""
+    """Read and validate a scenario YAML file (UTF-8, a regular file of at most
+    :data:`MAX_SCENARIO_BYTES`, no duplicate keys)."""
     p = Path(path)
+    fix = "pass a path like scenarios/default.yaml"
     try:
-        text = p.read_text()
+        if not p.exists():
+            raise ScenarioError(f"cannot read scenario {p}: no such file", fix=fix)
+        if not p.is_file():
+            raise ScenarioError(f"scenario {p} is not a regular file", fix=fix)
+        with p.open("rb") as f:
+            raw = f.read(MAX_SCENARIO_BYTES + 1)
     except OSError as e:
-        raise ScenarioError(
-            f"cannot read scenario {p}: {e.strerror}", fix="pass a path like scenarios/default.yaml"
-        ) from None
+        raise ScenarioError(f"cannot read scenario {p}: {e.strerror}", fix=fix) from None
+    if len(raw) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"{p}: larger than {MAX_SCENARIO_BYTES} bytes; not a scenario",
+                            fix=fix)
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{p}: not UTF-8 text (byte {e.start})",
+                            fix="save the scenario as UTF-8") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:
         raise ScenarioError(f"{p}: not valid YAML: {e}", fix="check the indentation") from None
+    except RecursionError:
+        raise ScenarioError(f"{p}: nested too deeply to be a scenario", fix=fix) from None
     return parse_scenario(data, str(p))

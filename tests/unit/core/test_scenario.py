@@ -90,3 +90,36 @@ def test_deployments_are_checked(extra: dict[str, object], message: str) -> None
         data["meshes"] = ["none", "istio"]
     with pytest.raises(ScenarioError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_scenario(data)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("name: t\nmeshes: [none]\nload: {rates_rps: [100], duration_s: 2}\n"
+     "load: {rates_rps: [5000], duration_s: 2}\n", "key 'load' is given twice"),
+    ("name: t\nmeshes: [none]\nload: {rates_rps: [.nan], duration_s: 2}\n", "rates_rps"),
+    ("name: t\nmeshes: [none]\nload: {rates_rps: [100], duration_s: .inf}\n", "duration_s"),
+    ("name: t\nmeshes: [none]\nload: {rates_rps: [100], duration_s: 2, connections: true}\n",
+     "connections: True is a boolean where a number belongs"),
+    ("name: t\nmeshes: [none]\nload: {rates_rps: [true], duration_s: 2}\n",
+     "rates_rps: \\[True\\] is a boolean"),
+    ("a: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply|not valid YAML"),
+])
+def test_hostile_scenarios_get_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
+    p = tmp_path / "s.yaml"
+    p.write_text(text)
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario(p)
+
+
+def test_scenario_files_that_are_not_text_are_refused(tmp_path: Path) -> None:
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"name: t\n\xff\xfe\x00")
+    with pytest.raises(ScenarioError, match="not UTF-8"):
+        load_scenario(binary)
+    with pytest.raises(ScenarioError, match="not a regular file"):
+        load_scenario("/dev/zero")
+    with pytest.raises(ScenarioError, match="not a regular file"):
+        load_scenario(tmp_path)
+    big = tmp_path / "big.yaml"
+    big.write_text("#" * (2 << 20))
+    with pytest.raises(ScenarioError, match="larger than"):
+        load_scenario(big)
