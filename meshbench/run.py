@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from meshbench import __version__, host, runlock
-from meshbench.errors import MeshbenchError, ResultsError
+from meshbench.errors import PlatformError, ResultsError
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.plan import Trial, plan_trials
 from meshbench.platforms.base import Deployment, Platform, UsageSnapshot
@@ -219,18 +219,30 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path,
         label=trial.trial_id,
     )
     host_before = host.sample()
-    stats_before = dep.sidecar_stats()
+    try:
+        stats_before = dep.sidecar_stats()
+    except OSError as e:
+        raise PlatformError(
+            f"the sidecars of {trial.mesh} stopped answering before {trial.trial_id}: {e}",
+            fix="see the sidecar logs under RUN/logs; the deployment is broken",
+        ) from None
     usage_before = dep.usage()
     summary = dep.run_load(request, trial_dir)
     usage_after = dep.usage()
-    stats_after = dep.sidecar_stats()
+    stats_after: dict[str, dict[str, int]] | None = None
+    try:
+        read_after = dep.sidecar_stats()
+        stats_after = read_after
+        accounting = dep.check_accounting(stats_before, read_after, summary.sent)
+    except OSError as e:  # a sidecar died during the trial: the trial is data, not a crash
+        accounting = [f"sidecar counters unreadable after the trial ({e}): a sidecar died "
+                      "or stopped answering during it"]
     host_load = host.load_between(host_before, host.sample(), cpus or [])
     write_json(trial_dir / "host.json", {**host_load.__dict__, "cpus": cpus or "all"})
     write_json(trial_dir / "sidecar_stats.json", {"before": stats_before, "after": stats_after})
     write_json(
         trial_dir / "usage.json", {"before": usage_before.__dict__, "after": usage_after.__dict__}
     )
-    accounting = dep.check_accounting(stats_before, stats_after, summary.sent)
 
     hist_rel = f"{HISTOGRAMS}/{trial.trial_id}.hlog"
     (run_dir / HISTOGRAMS).mkdir(exist_ok=True)
@@ -373,7 +385,7 @@ def run_scenario(
                 f"`meshbench run --resume {run_dir} {scenario_path}`"
             )
             raise
-        except MeshbenchError as e:
+        except Exception as e:  # a user-fixable error or a bug: never left "running"
             meta.update(status="failed", finished_utc=utc_now(), error=str(e))
             write_json(run_dir / "run.json", meta)
             raise

@@ -109,3 +109,33 @@ def test_workers_share_the_schedule_exactly(tmp_path: Path, workers: int) -> Non
     assert sorted(w["requests"] for w in s.extra["workers"]) == sorted(
         len(range(i, 750, workers)) - len(range(i, 150, workers)) for i in range(workers)
     )
+
+
+class DyingSidecarDeployment(LoopbackDeployment):
+    """A sidecar whose admin answers before the trial and is gone after it."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, [])
+        self.reads = 0
+
+    def sidecar_stats(self) -> dict[str, dict[str, int]]:
+        self.reads += 1
+        if self.reads > 1:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return {"frontend": {"http.inbound.downstream_rq_total": 0}}
+
+
+def test_a_sidecar_dying_mid_trial_makes_the_trial_invalid_not_the_run_crash(
+    tmp_path: Path,
+) -> None:
+    trial = Trial("t001-envoy-100rps-r1", 1, "envoy", 100, 1, 4)
+    scenario = parse_scenario({"name": "dying", "meshes": ["none", "envoy"],
+                               "load": {"rates_rps": [100], "duration_s": 1, "warmup_s": 0.2,
+                                        "connections": 4}})
+    with instant_envoy(free_port(), cpus="1") as url:
+        row = run_trial(scenario, DyingSidecarDeployment(url), trial, tmp_path)
+    assert row["valid"] is False
+    assert "sidecar counters unreadable after the trial" in row["invalid_reason"]
+    assert "a sidecar died" in row["invalid_reason"]
+    write_trials(tmp_path, [row])  # and the row is storable like any other
+    assert read_trial_rows(tmp_path)[0]["valid"] == "false"
