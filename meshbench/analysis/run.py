@@ -451,6 +451,13 @@ def load_run(path: str | Path) -> Run:
 
     status = str(meta.get("status", "unknown"))
     planned = len(meta.get("plan") or [])
+    if status == "complete" and planned and not rows:
+        raise ResultsError(
+            f"{run_dir / store.TRIALS_CSV} is missing or empty, but run.json says the run "
+            f"completed {planned} planned trials",
+            fix="restore trials.csv from a copy of the run; the histograms alone are not a "
+            "result",
+        )
     if status != "complete":
         warnings.append(
             f"run status is {status!r}: {len(trials)} of {planned} planned trials are stored"
@@ -464,9 +471,14 @@ def load_run(path: str | Path) -> Run:
         if not isinstance(rel, str) or not rel:
             continue
         p = run_dir / rel
-        if p.exists():
-            logs[trial_id] = p
+        if not p.exists():
+            continue
+        try:
             starts[trial_id] = hlog.start_time(p) or 0.0
+        except (ValueError, OSError) as e:  # binary junk, a directory, unreadable
+            warnings.append(f"{trial_id}: cannot read {p.name}: {e}")
+            continue
+        logs[trial_id] = p
     t0 = min(starts.values(), default=0.0)
     for trial_id, p in logs.items():
         try:

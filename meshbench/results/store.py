@@ -165,8 +165,14 @@ def read_trial_rows(run_dir: Path) -> list[dict[str, str]]:
     path = run_dir / TRIALS_CSV
     if not path.exists():
         return []
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise ResultsError(f"{path} is not a CSV file meshbench wrote: {e}",
+                           fix="restore trials.csv from a copy of the run") from None
+    except OSError as e:
+        raise ResultsError(f"cannot read {path}: {e.strerror or e}") from None
 
 
 def read_run_json(run_dir: Path) -> dict[str, Any]:
@@ -178,9 +184,14 @@ def read_run_json(run_dir: Path) -> dict[str, Any]:
             fix="pass the directory that `meshbench run` printed last",
         )
     try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ResultsError(f"{path} is not valid JSON: {e}") from None
+    except OSError as e:
+        raise ResultsError(f"cannot read {path}: {e.strerror or e}") from None
+    if not isinstance(data, dict):
+        raise ResultsError(f"{path} holds a JSON {type(data).__name__}, not a run's object",
+                           fix="restore run.json as meshbench wrote it")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ResultsError(

@@ -99,7 +99,7 @@ def test_not_a_run_directory(tmp_path: object) -> None:
 
 
 def test_a_run_with_no_trials_yet(make_run: RunFactory) -> None:
-    run_dir = make_run(samples=100, intervals=1)
+    run_dir = make_run(samples=100, intervals=1, status="running")
     (run_dir / "trials.csv").unlink()
     shutil.rmtree(run_dir / "histograms")
     run = load_run(run_dir)
@@ -174,3 +174,44 @@ def test_a_tampered_trials_csv_is_refused_not_analysed(make_run: RunFactory, edi
     _edit_csv(run_dir, edit)
     with pytest.raises(ResultsError, match=message):
         load_run(run_dir)
+
+
+def _corrupt(run_dir: Path, shape: str) -> None:
+    hlog_file = sorted((run_dir / "histograms").iterdir())[0]
+    if shape == "run.json is a list":
+        (run_dir / "run.json").write_text("[1, 2]")
+    elif shape == "binary trials.csv":
+        (run_dir / "trials.csv").write_bytes(b"\xe5\x00\xff" * 100)
+    elif shape == "trials.csv is a directory":
+        (run_dir / "trials.csv").unlink()
+        (run_dir / "trials.csv").mkdir()
+    elif shape == "no trials.csv on a complete run":
+        (run_dir / "trials.csv").unlink()
+    elif shape == "binary histogram":
+        hlog_file.write_bytes(b"\xf0\x9f\x00" * 500)
+    elif shape == "histogram is a directory":
+        hlog_file.unlink()
+        hlog_file.mkdir()
+
+
+@pytest.mark.parametrize(("shape", "refused"), [
+    ("run.json is a list", "holds a JSON list"),
+    ("binary trials.csv", "not a CSV file meshbench wrote"),
+    ("trials.csv is a directory", "cannot read .*trials.csv"),
+    ("no trials.csv on a complete run", "missing or empty, but run.json says"),
+    ("binary histogram", None),
+    ("histogram is a directory", None),
+])
+def test_corrupt_files_give_one_line_errors_or_exclude_the_trial(
+    tmp_path: Path, shape: str, refused: str | None,
+) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "data" / "smoke-run", run_dir)
+    _corrupt(run_dir, shape)
+    if refused is not None:
+        with pytest.raises(ResultsError, match=refused):
+            load_run(run_dir)
+        return
+    run = load_run(run_dir)  # a broken histogram excludes its trial, with a warning
+    assert any("cannot read" in w for w in run.warnings)
+    assert (~run.trials["included"]).sum() == 1

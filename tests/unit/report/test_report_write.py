@@ -92,6 +92,8 @@ def test_report_without_baseline_says_so(tmp_path: Path) -> None:
 def test_report_of_a_run_with_no_trials(tmp_path: Path) -> None:
     run_dir = synthetic(tmp_path / "empty", ["none", "envoy"])
     (run_dir / "trials.csv").unlink()
+    run_json = run_dir / "run.json"  # a run that has just started
+    run_json.write_text(run_json.read_text().replace('"status": "complete"', '"status": "running"'))
     buf = StringIO()
     report_run(run_dir, console=Console(file=buf, width=160))
     assert "warning: no trial has finished yet" in buf.getvalue()
