@@ -54,7 +54,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _cmd_load(args: argparse.Namespace) -> int:
     from meshbench.load.spec import LoadRequest
-    from meshbench.load.standalone import format_report, load_url
+    from meshbench.load.standalone import check_request, check_target, format_report, load_url
     from meshbench.results.store import new_run_dir
 
     req = LoadRequest(
@@ -67,6 +67,8 @@ def _cmd_load(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         label="meshbench load",
     )
+    check_target(req.target_url)  # before any folder is created
+    check_request(req, args.workers, args.cpus)
     out = Path(args.out) if args.out else new_run_dir(Path("results"), "load")
     report = load_url(req, out, workers=args.workers, cpus=args.cpus)
     print(format_report(report))

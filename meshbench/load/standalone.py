@@ -7,7 +7,8 @@ meshbench's own network namespaces use: a load test must never leave the machine
 from __future__ import annotations
 
 import ipaddress
-import socket
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 from hdrh.histogram import HdrHistogram
 
 from meshbench.errors import MeshbenchError
+from meshbench.host import parse_cpu_list
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
 from meshbench.results import hlog
@@ -28,23 +30,55 @@ PERCENTILES = (50.0, 90.0, 99.0, 99.9, 100.0)
 
 
 def check_target(url: str) -> None:
-    """Refuse any URL whose host is not loopback or in 198.18.0.0/15."""
+    """Refuse any URL whose host is not loopback or in 198.18.0.0/15. Only IP literals
+    and ``localhost`` are accepted: resolving a name would itself send a DNS query off
+    the machine before the address could be checked."""
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         raise MeshbenchError(
             f"target {url!r} is not an http:// URL", fix="e.g. http://127.0.0.1:8080/"
         )
+    name = parts.hostname
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
-        raise MeshbenchError(f"cannot resolve {parts.hostname!r}") from None
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0])
-        if not any(addr in net for net in ALLOWED_NETWORKS):
-            raise MeshbenchError(
-                f"target {parts.hostname} ({addr}) is outside loopback and 198.18.0.0/15",
-                fix="meshbench load only targets this machine: loopback or meshbench's own pods",
-            )
+        addr = ipaddress.ip_address("127.0.0.1" if name == "localhost" else name)
+    except ValueError:
+        raise MeshbenchError(
+            f"target host {name!r} is a name, not an address; meshbench load resolves no names",
+            fix="use an IP address, e.g. http://127.0.0.1:8080/ or a pod's 198.18.x.y",
+        ) from None
+    if not any(addr in net for net in ALLOWED_NETWORKS):
+        raise MeshbenchError(
+            f"target {name} ({addr}) is outside loopback and 198.18.0.0/15",
+            fix="meshbench load only targets this machine: loopback or meshbench's own pods",
+        )
+
+
+def check_request(req: LoadRequest, workers: int, cpus: str | None) -> None:
+    """Refuse settings that cannot describe a load, naming the option, before anything
+    is created or sent."""
+    bad = []
+    for option, value, ok in (
+        ("--rate", req.rate_rps, math.isfinite(req.rate_rps) and req.rate_rps > 0),
+        ("--duration", req.duration_s, math.isfinite(req.duration_s) and req.duration_s > 0),
+        ("--warmup", req.warmup_s, math.isfinite(req.warmup_s) and req.warmup_s >= 0),
+        ("--timeout", req.timeout_s, math.isfinite(req.timeout_s) and req.timeout_s > 0),
+        ("--connections", req.connections, req.connections >= 1),
+        ("--workers", workers, workers >= 1),
+    ):
+        if not ok:
+            bad.append(f"{option} {value:g}")
+    if bad:
+        raise MeshbenchError(f"invalid load settings: {', '.join(bad)}",
+                             fix="rates, durations and timeouts must be finite and > 0 "
+                                 "(warm-up >= 0); connections and workers at least 1")
+    if cpus is not None:
+        try:
+            listed = parse_cpu_list(cpus)
+        except ValueError:
+            listed = []
+        if not listed or any(c >= (os.cpu_count() or 1) for c in listed):
+            raise MeshbenchError(f"--cpus {cpus!r} is not a list of this host's CPUs",
+                                 fix=f"e.g. 0 or 0-1 (this host has {os.cpu_count()} CPUs)")
 
 
 @dataclass
@@ -69,6 +103,7 @@ def load_url(
 ) -> LoadReport:
     """Run the generator against ``req.target_url`` and read back its percentiles."""
     check_target(req.target_url)
+    check_request(req, workers, cpus)
     summary = run_workers(req, out_dir, workers, cpus)
     h = hlog.read_logs(out_dir / HLOG_FILE)
     return LoadReport(
