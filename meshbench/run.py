@@ -282,17 +282,26 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path,
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C so every cleanup path runs."""
+def _interrupts() -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop the run once; any later one while its cleanup runs is
+    noted and ignored, so a second impatient Ctrl-C cannot leave namespaces behind."""
+    signals = (signal.SIGINT, signal.SIGTERM)
 
-    def handler(signum: int, frame: FrameType | None) -> None:
+    def during_cleanup(signum: int, frame: FrameType | None) -> None:
+        console.print("cleaning up: every namespace and process of this run is being "
+                      "removed; this takes a few seconds")
+
+    def first(signum: int, frame: FrameType | None) -> None:
+        for s in signals:
+            signal.signal(s, during_cleanup)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {s: signal.signal(s, first) for s in signals}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _start_run(
@@ -344,7 +353,7 @@ def run_scenario(
         print(dry_run_plan(scenario, trials))
         return None
 
-    with ExitStack() as stack, _sigterm_as_interrupt():
+    with _interrupts(), ExitStack() as stack:  # the handlers outlive the cleanup
         host_holder = (stack.enter_context(runlock.host(resume))
                        if scenario.platform == "local"  # pods and generator share the CPUs
                        else None)

@@ -139,22 +139,17 @@ def test_nothing_left_behind(smoke_run: Path) -> None:
     assert (smoke_run / "logs" / "envoy" / "frontend" / "sidecar" / "envoy.log").exists()
 
 
-def test_ctrl_c_removes_everything_and_resume_finishes(tmp_path: Path, repo: Path) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "meshbench.cli",
-        "run",
-        str(repo / "scenarios" / "smoke.yaml"),
-        "--results",
-        str(tmp_path),
-    ]
+def interrupted_smoke_run(results: Path, repo: Path, gaps_s: list[float]) -> tuple[str, str, int]:
+    """Start the smoke run, wait until its pods exist, then send SIGINT once per entry of
+    ``gaps_s`` (each after that many seconds); return the run key, stderr, exit code."""
+    cmd = [sys.executable, "-m", "meshbench.cli", "run", str(repo / "scenarios" / "smoke.yaml"),
+           "--results", str(results)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         run_key = None
         while time.monotonic() < deadline and run_key is None:  # wait until pods exist
-            for d in tmp_path.glob("*/run.json"):
+            for d in results.glob("*/run.json"):
                 run_key = json.loads(d.read_text()).get("platform", {}).get("run_key")
             time.sleep(0.1)
         assert run_key, "the run never started"
@@ -162,12 +157,31 @@ def test_ctrl_c_removes_everything_and_resume_finishes(tmp_path: Path, repo: Pat
             n.endswith("-backend") for n in netns.list_netns() if n.startswith(f"mb-{run_key}-")
         ):
             time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
+        for gap in gaps_s:
+            time.sleep(gap)
+            proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err
+    return run_key, err, proc.returncode
+
+
+@pytest.mark.parametrize("second_after_s", [0.02, 0.1])
+def test_a_second_ctrl_c_during_cleanup_leaves_nothing_behind(
+    tmp_path: Path, repo: Path, second_after_s: float
+) -> None:
+    """An impatient user presses Ctrl-C again while namespaces are being removed: the
+    cleanup must still finish and the exit code stay 130 (before: a namespace left after
+    0.02 s, death by SIGINT with exit -2 after 0.1 s)."""
+    run_key, err, code = interrupted_smoke_run(tmp_path, repo, [0.0, second_after_s])
+    assert code == 130, err
+    assert leftovers(run_key) == []
+
+
+def test_ctrl_c_removes_everything_and_resume_finishes(tmp_path: Path, repo: Path) -> None:
+    run_key, err, code = interrupted_smoke_run(tmp_path, repo, [0.0])
+    assert code == 130, err
     assert leftovers(run_key) == []
     run_dir = next(tmp_path.iterdir())
     assert read_run_json(run_dir)["status"] == "interrupted"
