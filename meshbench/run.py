@@ -8,6 +8,7 @@ finished with ``meshbench run --resume RUN_DIR``.
 from __future__ import annotations
 
 import math
+import os
 import platform as host_platform
 import shutil
 import signal
@@ -25,9 +26,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from meshbench import __version__, host, runlock
-from meshbench.errors import PlatformError, ResultsError
+from meshbench.errors import PlatformError, ResultsError, ScenarioError
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
-from meshbench.plan import Trial, plan_trials
+from meshbench.plan import Trial, estimate, plan_trials
 from meshbench.platforms.base import Deployment, Platform, UsageSnapshot
 from meshbench.results import hlog
 from meshbench.results.store import (
@@ -304,6 +305,21 @@ def _interrupts() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+def _check_host_cpus(scenario: Scenario) -> None:
+    """The CPUs a local scenario pins to must exist (and be allowed) on this host."""
+    allowed = os.sched_getaffinity(0)
+    for field in ("load_cpus", "pod_cpus"):
+        spec = getattr(scenario.local, field)
+        missing = [c for c in host.parse_cpu_list(spec) if c not in allowed]
+        if missing:
+            raise ScenarioError(
+                f"local.{field} {spec!r} names CPU(s) {missing} that this host does not let "
+                f"meshbench use (allowed: {sorted(allowed)})",
+                fix=f"set local.{field} to CPUs of this host, e.g. "
+                    f"{min(allowed)}-{max(allowed)}",
+            )
+
+
 def _start_run(
     scenario: Scenario, scenario_path: Path, results_root: Path, resume: Path | None
 ) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
@@ -353,6 +369,8 @@ def run_scenario(
         print(dry_run_plan(scenario, trials))
         return None
 
+    if scenario.platform == "local":
+        _check_host_cpus(scenario)
     with _interrupts(), ExitStack() as stack:  # the handlers outlive the cleanup
         host_holder = (stack.enter_context(runlock.host(resume))
                        if scenario.platform == "local"  # pods and generator share the CPUs
@@ -380,7 +398,8 @@ def run_scenario(
         write_json(run_dir / "run.json", meta)
         console.print(
             f"[bold]meshbench[/] {scenario.name}: {len(ordered)} trials "
-            f"({len(done)} already done) on {platform.name} -> {run_dir}"
+            f"({len(done)} already done) on {platform.name} -> {run_dir}; "
+            f"estimate: {estimate(scenario, [t for t in ordered if t.trial_id not in done])}"
         )
         try:
             cpus = sorted({c for spec in (env.get("pinning") or {}).values()
@@ -469,7 +488,8 @@ def dry_run_plan(scenario: Scenario, trials: list[Trial]) -> str:
 
         return str(format_plan(plan_steps(scenario)))
     lines = [
-        f"scenario {scenario.name}: platform local, {len(trials)} trials, seed {scenario.seed}"
+        f"scenario {scenario.name}: platform local, {len(trials)} trials, seed {scenario.seed}",
+        f"estimate: {estimate(scenario, trials)}",
     ]
     lines += [f"  {t.order:3d}. {t.trial_id}" for t in trials]
     return "\n".join(lines)

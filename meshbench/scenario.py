@@ -185,6 +185,19 @@ class ValiditySpec(_Model):
     )
 
 
+def _cpu_list(value: str, field: str) -> str:
+    """A taskset list that names at least one CPU, with ranges low-high."""
+    cpus: list[int] = []
+    for part in value.split(","):
+        lo, sep, hi = part.partition("-")
+        if not lo or (sep and not hi) or (sep and int(hi) < int(lo)):
+            raise ValueError(f"{field} {value!r}: each part must be N or LOW-HIGH (e.g. 0 or 0-1)")
+        cpus += range(int(lo), int(hi or lo) + 1)
+    if not cpus:
+        raise ValueError(f"{field} {value!r} names no CPU")
+    return value
+
+
 class LocalSpec(_Model):
     """Settings of the embedded local platform."""
 
@@ -194,6 +207,12 @@ class LocalSpec(_Model):
     envoy_log_level: Literal["trace", "debug", "info", "warning", "error", "critical", "off"] = (
         "warning"
     )
+
+    @model_validator(mode="after")
+    def _cpu_lists(self) -> LocalSpec:
+        _cpu_list(self.load_cpus, "load_cpus")
+        _cpu_list(self.pod_cpus, "pod_cpus")
+        return self
 
 
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|Ki|Mi|Gi)?$"

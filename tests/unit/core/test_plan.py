@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from meshbench.plan import plan_trials
 from meshbench.scenario import parse_scenario
 
@@ -54,3 +56,15 @@ def test_fresh_deployments_split_the_repeats_into_consecutive_groups() -> None:
     keys = {t.deployment_key for t in trials}
     assert len(keys) == 4  # two arms x two fresh deployments
     assert {(t.repeat, t.deployment) for t in trials} == {(1, 1), (2, 1), (3, 2), (4, 2)}
+
+
+def test_the_estimate_counts_trials_requests_and_time() -> None:
+    from meshbench.plan import DEPLOY_S, TRIAL_OVERHEAD_S, estimate
+
+    s = parse_scenario({"name": "t", "meshes": ["none", "envoy"], "repeats": 3,
+                        "load": {"rates_rps": [100, 200], "duration_s": 10, "warmup_s": 2}})
+    e = estimate(s, plan_trials(s))
+    assert e.trials == 12
+    assert e.requests == 3 * 2 * (100 + 200) * 12
+    assert e.duration_s == pytest.approx(12 * (12 + TRIAL_OVERHEAD_S) + 2 * DEPLOY_S)
+    assert str(e) == "12 trials, about 21,600 requests, about 3 min"

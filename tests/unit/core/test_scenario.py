@@ -123,3 +123,29 @@ def test_scenario_files_that_are_not_text_are_refused(tmp_path: Path) -> None:
     big.write_text("#" * (2 << 20))
     with pytest.raises(ScenarioError, match="larger than"):
         load_scenario(big)
+
+
+@pytest.mark.parametrize(("cpus", "message"), [
+    ("-", "each part must be N or LOW-HIGH"),
+    ("1-0", "each part must be N or LOW-HIGH"),
+    ("0,", "each part must be N or LOW-HIGH"),
+])
+def test_cpu_lists_must_name_cpus(cpus: str, message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        parse_scenario({**MINIMAL, "local": {"load_cpus": cpus}})
+
+
+def test_pinning_to_cpus_this_host_lacks_is_refused_before_anything_runs(
+    tmp_path: Path, repo: Path
+) -> None:
+    import os
+
+    from meshbench.run import run_scenario
+
+    text = (repo / "scenarios" / "smoke.yaml").read_text().replace('pod_cpus: "1"',
+                                                                   'pod_cpus: "999"')
+    (tmp_path / "s.yaml").write_text(text)
+    with pytest.raises(ScenarioError, match=r"local.pod_cpus '999' names CPU\(s\) \[999\]"):
+        run_scenario(tmp_path / "s.yaml", tmp_path / "results")
+    assert not (tmp_path / "results").exists()
+    assert max(os.sched_getaffinity(0)) < 999
