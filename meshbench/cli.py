@@ -7,12 +7,11 @@ Every verb is a plain library function; see :mod:`meshbench.run`, :mod:`meshbenc
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from meshbench import __version__
+from meshbench import __version__, interrupts
 from meshbench.errors import MeshbenchError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -171,8 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``meshbench`` console script."""
     args = build_parser().parse_args(argv)
     # Ctrl-C must always reach us (a shell may start background jobs with SIGINT ignored),
-    # so that every exit path removes what the run created.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # so that every exit path removes what the run created; a second one must not stop
+    # that cleanup or the exit that follows it.
+    interrupts.install()
     handler: Handler = args.func
     try:
         return handler(args)
@@ -180,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"meshbench: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        interrupts.ignore_until_exit()
         print("meshbench: interrupted; everything created was removed", file=sys.stderr)
         return 130
 

@@ -11,21 +11,18 @@ import math
 import os
 import platform as host_platform
 import shutil
-import signal
 import socket
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import psutil
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from meshbench import __version__, host, runlock
+from meshbench import __version__, host, interrupts, runlock
 from meshbench.errors import PlatformError, ResultsError, ScenarioError
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.plan import Trial, estimate, plan_trials
@@ -282,29 +279,6 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path,
     return row
 
 
-@contextmanager
-def _interrupts() -> Iterator[None]:
-    """Ctrl-C and SIGTERM stop the run once; any later one while its cleanup runs is
-    noted and ignored, so a second impatient Ctrl-C cannot leave namespaces behind."""
-    signals = (signal.SIGINT, signal.SIGTERM)
-
-    def during_cleanup(signum: int, frame: FrameType | None) -> None:
-        console.print("cleaning up: every namespace and process of this run is being "
-                      "removed; this takes a few seconds")
-
-    def first(signum: int, frame: FrameType | None) -> None:
-        for s in signals:
-            signal.signal(s, during_cleanup)
-        raise KeyboardInterrupt
-
-    previous = {s: signal.signal(s, first) for s in signals}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
 def _check_host_cpus(scenario: Scenario) -> None:
     """The CPUs a local scenario pins to must exist (and be allowed) on this host."""
     allowed = os.sched_getaffinity(0)
@@ -371,7 +345,7 @@ def run_scenario(
 
     if scenario.platform == "local":
         _check_host_cpus(scenario)
-    with _interrupts(), ExitStack() as stack:  # the handlers outlive the cleanup
+    with interrupts.guarded(), ExitStack() as stack:  # the handler outlives the cleanup
         host_holder = (stack.enter_context(runlock.host(resume))
                        if scenario.platform == "local"  # pods and generator share the CPUs
                        else None)

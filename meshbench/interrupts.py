@@ -1,0 +1,59 @@
+"""Ctrl-C and SIGTERM stop meshbench once; later ones must not stop its cleanup.
+
+One process-wide handler, shared by the CLI and :func:`meshbench.run.run_scenario`: the
+first signal raises ``KeyboardInterrupt`` (every ``finally`` and exit stack then removes
+what was created); any later one only says that cleanup is under way. Without this, a
+second impatient Ctrl-C left namespaces behind, or killed the process by SIGINT after
+the cleanup had finished (exit -2 instead of 130).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_stopping = False
+
+
+def handler(signum: int, frame: FrameType | None) -> None:
+    """The first call raises ``KeyboardInterrupt``; later calls only say so."""
+    global _stopping
+    if _stopping:
+        print("meshbench: cleaning up what this run created; this takes a few seconds",
+              file=sys.stderr)
+        return
+    _stopping = True
+    raise KeyboardInterrupt
+
+
+def install() -> None:
+    """Route Ctrl-C and SIGTERM to :func:`handler` for the rest of the process (the CLI)."""
+    for s in SIGNALS:
+        signal.signal(s, handler)
+
+
+def ignore_until_exit() -> None:
+    """Ignore Ctrl-C and SIGTERM for good: the process is interrupted and about to exit.
+    (Python resets its own handlers while it shuts down, so a late Ctrl-C would otherwise
+    kill the process by SIGINT after the cleanup had finished; an ignored signal stays
+    ignored through shutdown.)"""
+    for s in SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
+@contextmanager
+def guarded() -> Iterator[None]:
+    """:func:`handler` for the ``with`` block, the previous handlers restored after it
+    (so a notebook that runs a scenario keeps its own Ctrl-C afterwards)."""
+    global _stopping
+    _stopping = False
+    previous = {s: signal.signal(s, handler) for s in SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
