@@ -22,7 +22,7 @@ import psutil
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from meshbench import __version__, host, interrupts, runlock
+from meshbench import __version__, host, interrupts, locks
 from meshbench.errors import PlatformError, ResultsError, ScenarioError
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.plan import Trial, estimate, plan_trials
@@ -346,16 +346,16 @@ def run_scenario(
     if scenario.platform == "local":
         _check_host_cpus(scenario)
     with interrupts.guarded(), ExitStack() as stack:  # the handler outlives the cleanup
-        host_holder = (stack.enter_context(runlock.host(resume))
+        host_holder = (stack.enter_context(locks.host(resume))
                        if scenario.platform == "local"  # pods and generator share the CPUs
                        else None)
         if resume is not None:  # before reading which trials are pending
-            stack.enter_context(runlock.run_directory(resume))
+            stack.enter_context(locks.run_directory(resume))
         run_dir, meta, rows = _start_run(scenario, scenario_path, results_root, resume)
         if resume is None:
-            stack.enter_context(runlock.run_directory(run_dir))
+            stack.enter_context(locks.run_directory(run_dir))
             if host_holder is not None:  # now the other run can be told which one
-                host_holder(runlock.describe(run_dir))
+                host_holder(locks.describe(run_dir))
         done = {r["trial_id"] for r in rows}
         platform = create_platform(scenario)
         stack.callback(platform.close)

@@ -20,6 +20,7 @@ import pandas as pd
 from hdrh.histogram import HdrHistogram
 from numpy.typing import NDArray
 
+from meshbench import locks
 from meshbench.analysis import histograms as hist
 from meshbench.errors import ResultsError
 from meshbench.results import hlog, store
@@ -461,6 +462,11 @@ def load_run(path: str | Path) -> Run:
     if status != "complete":
         warnings.append(
             f"run status is {status!r}: {len(trials)} of {planned} planned trials are stored"
+        )
+    if status == "running" and locks.is_held(run_dir) is False:
+        warnings.append(
+            "run.json says running, but no meshbench process holds this run: it was killed; "
+            f"finish it with `meshbench run --resume {run_dir} SCENARIO`"
         )
 
     histograms: dict[str, dict[str, HdrHistogram]] = {}

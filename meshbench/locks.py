@@ -81,3 +81,20 @@ def run_directory(run_dir: Path) -> AbstractContextManager[Callable[[str], None]
         run_dir / RUN_LOCK, f"run directory {run_dir}", describe(run_dir),
         fix="let the other `meshbench run --resume` finish; resume a run from one place only",
     )
+
+
+def is_held(run_dir: Path) -> bool | None:
+    """Whether a live process holds ``run_dir``'s lock now (None: the run has no lock
+    file, it predates them). Takes and drops a shared lock; never blocks."""
+    path = run_dir / RUN_LOCK
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock we took
+    return False
