@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from meshbench.errors import ScenarioError
 from meshbench.topology import Topology, chain
@@ -71,12 +79,13 @@ class LoadSpec(_Model):
     path: str = Field(default="/", pattern=r"^/")
     timeout_s: float = Field(default=5.0, gt=0, le=120, description="per-request timeout")
 
-    @model_validator(mode="after")
-    def _rates_positive(self) -> LoadSpec:
-        bad = [r for r in self.rates_rps if not 0 < r <= 1_000_000]
+    @field_validator("rates_rps")
+    @classmethod
+    def _rates_positive(cls, rates: tuple[float, ...]) -> tuple[float, ...]:
+        bad = [r for r in rates if not 0 < r <= 1_000_000]
         if bad:
             raise ValueError(f"every rate must be > 0 and <= 1000000 rps; got {bad}")
-        return self
+        return rates
 
 
 class SweepSpec(_Model):
@@ -301,18 +310,26 @@ class Scenario(_Model):
     local: LocalSpec = Field(default_factory=LocalSpec)
     kind: KindSpec = Field(default_factory=KindSpec)
 
-    @model_validator(mode="after")
-    def _check_meshes(self) -> Scenario:
-        allowed = MESHES[self.platform]
-        bad = [m for m in self.meshes if m not in allowed]
+    @field_validator("meshes")
+    @classmethod
+    def _known_unique_meshes(cls, meshes: tuple[str, ...],
+                             info: ValidationInfo) -> tuple[str, ...]:
+        """Reported on ``meshes`` itself (``platform`` is validated before it)."""
+        platform = info.data.get("platform", "local")
+        allowed = MESHES[platform]
+        bad = [m for m in meshes if m not in allowed]
         if bad:
             raise ValueError(
-                f"meshes {bad} are not available on platform {self.platform!r}; "
+                f"meshes {bad} are not available on platform {platform!r}; "
                 f"allowed: {list(allowed)}"
             )
-        dupes = sorted({m for m in self.meshes if self.meshes.count(m) > 1})
+        dupes = sorted({m for m in meshes if meshes.count(m) > 1})
         if dupes:
             raise ValueError(f"meshes must be unique; repeated: {dupes}")
+        return meshes
+
+    @model_validator(mode="after")
+    def _check_meshes(self) -> Scenario:
         if self.deployments > self.repeats:
             raise ValueError(
                 f"deployments ({self.deployments}) cannot exceed repeats ({self.repeats}): "

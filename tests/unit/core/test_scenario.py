@@ -149,3 +149,14 @@ def test_pinning_to_cpus_this_host_lacks_is_refused_before_anything_runs(
         run_scenario(tmp_path / "s.yaml", tmp_path / "results")
     assert not (tmp_path / "results").exists()
     assert max(os.sched_getaffinity(0)) < 999
+
+
+def test_mesh_and_rate_errors_name_their_field() -> None:
+    with pytest.raises(ScenarioError, match=r"^x.yaml: meshes: \['istio'\] is invalid: meshes "
+                                            r"\['istio'\] are not available on platform 'local'"):
+        parse_scenario({**MINIMAL, "meshes": ["istio"]}, "x.yaml")
+    with pytest.raises(ScenarioError, match=r"^x.yaml: load.rates_rps: \[0\] is invalid"):
+        parse_scenario({**MINIMAL, "load": {"rates_rps": [0], "duration_s": 1}}, "x.yaml")
+    kind = {**MINIMAL, "platform": "kind", "meshes": ["none", "envoy"]}
+    with pytest.raises(ScenarioError, match=r"not available on platform 'kind'"):
+        parse_scenario(kind, "x.yaml")
