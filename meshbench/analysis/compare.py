@@ -31,8 +31,8 @@ from meshbench.analysis.run import BASELINE, DIMS, Cell, Run, cell_of, load_run
 from meshbench.analysis.summary import Analysis, analyse
 from meshbench.analysis.verdicts import (
     DESCRIPTIVE,
-    NO_DATA,
     apply_verdicts,
+    screen,
     tail_check,
     threshold_ms,
 )
@@ -189,9 +189,7 @@ def _disagreements(an_b: Analysis, diff: pd.DataFrame) -> list[str]:
 
 def _row(cell: Cell, mesh: str, q: float, quantity: str, c: blocks.Contrast, a_ms: float,
          b_ms: float, n_a: int, n_b: int, thr: float, primary: bool, why: str) -> dict[str, Any]:
-    verdict = NO_DATA if not (n_a and n_b) else DESCRIPTIVE if why or not primary else ""
-    if verdict == DESCRIPTIVE and not why:
-        why = "secondary percentile (not in analysis.primary)"
+    verdict, why = screen(bool(n_a and n_b), q, primary, why)
     return {
         "mesh": mesh, **cell.as_dict(), "percentile": q, "label": hist.label(q),
         "quantity": quantity, "a_ms": a_ms, "b_ms": b_ms, "diff_ms": c.estimate / 1000,

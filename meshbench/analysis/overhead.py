@@ -31,12 +31,11 @@ from meshbench.analysis import blocks
 from meshbench.analysis import histograms as hist
 from meshbench.analysis.run import AA_CONTROL, BASELINE, DIMS, Cell, Run
 from meshbench.analysis.verdicts import (
-    DESCRIPTIVE,
-    NO_DATA,
     TOO_FEW,
     analysis_spec,
     apply_verdicts,
     primary_percentiles,
+    screen,
     tail_check,
     threshold_ms,
 )
@@ -226,16 +225,8 @@ def _cell_records(run: Run, cell: Cell, baseline: str, percentiles: Sequence[flo
             used = np.isfinite(y[i]) & np.isfinite(y[b]) if inter else np.ones(y.shape[1], bool)
             trials_used = (np.isfinite(per_trial[i]) & np.isfinite(per_trial[b]) if inter
                            else np.ones(per_trial.shape[1], bool))
-            why = ""
-            if n_mesh == 0 or n_base == 0:
-                verdict, why = NO_DATA, "no valid trial on one side"
-            elif q >= 100:
-                verdict, why = DESCRIPTIVE, tail_check(m.counts, q, cell.rate_rps)
-            elif q not in primary:
-                verdict, why = DESCRIPTIVE, "secondary percentile (not in analysis.primary)"
-            else:
-                why = tail_check(m.counts[[i, b]][:, trials_used], q, cell.rate_rps)
-                verdict = DESCRIPTIVE if why else ""
+            verdict, why = screen(n_mesh > 0 and n_base > 0, q, q in primary,
+                                  tail_check(m.counts[[i, b]][:, trials_used], q, cell.rate_rps))
             if verdict == "" and c.n_blocks < 2 and inter:
                 verdict, why = TOO_FEW, f"{c.n_blocks} {m.unit}(s) with both arms valid"
             d = y[i, used] - y[b, used]

@@ -256,12 +256,13 @@ def repeat_blocks(an: Analysis) -> Figure:
     meshes = [m for m in run.meshes if m != BASELINE]
     if not run.has_baseline or not meshes:
         return _empty("no baseline to pair repeats with")
-    panels = [(cell, q) for cell in run.cells for q in an.primary]
+    matrices = {cell: cell_matrix(run, cell, an.primary) for cell in run.cells}
+    panels = [(cell, j, q) for cell in run.cells for j, q in enumerate(an.primary)]
     fig, axes = _figure(len(panels))
     colours = mesh_colours(run.meshes)
-    for ax, (cell, q) in zip(axes, panels, strict=False):
-        mat = cell_matrix(run, cell, [q])
-        y = mat.values_us[:, :, 0] / 1000
+    for ax, (cell, j, q) in zip(axes, panels, strict=False):
+        mat = matrices[cell]
+        y = mat.values_us[:, :, j] / 1000
         b = mat.arms.index(BASELINE)
         for k, mesh in enumerate(meshes, start=1):
             i = mat.arms.index(mesh)

@@ -34,12 +34,16 @@ INCONCLUSIVE = "inconclusive"
 TOO_FEW = "too few repeats"
 DESCRIPTIVE = "descriptive"
 NO_DATA = "no data"
-VERDICTS = (SLOWER, FASTER, NO_CHANGE, INCONCLUSIVE, TOO_FEW, DESCRIPTIVE, NO_DATA)
 
 MIN_TAIL_SAMPLES = 10
 """A percentile gets a verdict only if every trial compared has at least this many
 samples beyond it (p99 needs >= 1,000 samples per trial, p99.9 >= 10,000): otherwise a
 trial's percentile is decided by a handful of samples."""
+
+MAXIMUM = "the maximum is one sample: descriptive only"
+SECONDARY = "secondary percentile (not in analysis.primary)"
+ONE_SIDE = "no valid trial on one side"
+
 
 def primary_percentiles(spec: AnalysisSpec, slo_percentile: float | None) -> list[float]:
     """The percentiles that get verdicts: the scenario's ``analysis.primary``, else p50
@@ -65,7 +69,7 @@ def threshold_ms(spec: AnalysisSpec, baseline_ms: float) -> float:
 def tail_check(counts: NDArray[np.float64], percentile: float, rate_rps: float) -> str:
     """Why ``percentile`` cannot get a verdict from trials of ``counts`` samples ('' if it can)."""
     if percentile >= 100:
-        return "the maximum is one sample: descriptive only"
+        return MAXIMUM
     beyond = 1 - percentile / 100
     need = math.ceil(MIN_TAIL_SAMPLES / beyond - 1e-9)
     have = np.nanmin(counts) if np.isfinite(counts).any() else 0
@@ -75,6 +79,20 @@ def tail_check(counts: NDArray[np.float64], percentile: float, rate_rps: float) 
         if rate_rps > 0 else ""
     return (f"{hist.label(percentile)} needs >= {need:,} samples per trial{secs}; "
             f"the smallest trial has {int(have):,}")
+
+
+def screen(both_sides: bool, percentile: float, primary: bool,
+           tail: str) -> tuple[str, str]:
+    """``(verdict, why)`` of a row that cannot be tested (no data, the maximum, a
+    secondary percentile, a tail too thin per ``tail``, :func:`tail_check`'s answer), or
+    ``("", "")`` for a row that goes on to :func:`apply_verdicts`."""
+    if not both_sides:
+        return NO_DATA, ONE_SIDE
+    if percentile >= 100:
+        return DESCRIPTIVE, MAXIMUM
+    if not primary:
+        return DESCRIPTIVE, SECONDARY
+    return (DESCRIPTIVE, tail) if tail else ("", "")
 
 
 def decide(low: float, high: float, estimate: float, threshold: float,
@@ -101,11 +119,10 @@ def apply_verdicts(df: pd.DataFrame, alpha: float, family: pd.Series,
     fam = tested & family
     for _q, rows in df[fam].groupby("percentile"):
         df.loc[rows.index.tolist(), "p_holm"] = blocks.holm(rows["p_value"].to_numpy(dtype=float))
-    df["significant"] = tested & (df["p_holm"] < alpha)
     for i in df.index[tested]:
         r = df.loc[i]
         df.loc[i, "verdict"] = decide(float(r["ci_low_ms"]), float(r["ci_high_ms"]),
                                       float(r[estimate]), float(r["threshold_ms"]),
-                                      bool(r["significant"]))
+                                      bool(r["p_holm"] < alpha))
     df["significant"] = df["verdict"].isin([SLOWER, FASTER])
     return df
