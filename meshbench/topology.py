@@ -11,6 +11,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+MAX_SERVICES = 64
+"""Most services a topology may have: each is a pod (a namespace, an app and a sidecar)."""
+
+MAX_CALLS = 16
+"""Most downstream services one service may call per request (its fan-out)."""
+
+MAX_REQUESTS_PER_ENTRY_REQUEST = 1024
+"""Most requests one entry request may cause across the graph. A diamond's paths
+multiply (a 30-layer diamond is 2**30 requests), so this bound is checked on the count."""
+
 ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")]
 """A DNS-1123 label (so it is also a valid Kubernetes Service name), at most 32 chars."""
 
@@ -22,7 +32,9 @@ class ServiceSpec(BaseModel):
 
     name: ServiceName
     calls: tuple[ServiceName, ...] = Field(
-        default=(), description="downstream services called for every request, in parallel"
+        default=(),
+        max_length=MAX_CALLS,
+        description="downstream services called for every request, in parallel",
     )
     payload_bytes: int = Field(default=1024, ge=0, le=16 * 1024 * 1024)
     work_ms: float = Field(
@@ -37,7 +49,7 @@ class Topology(BaseModel):
 
     entry: ServiceName = "frontend"
     port: int = Field(default=8080, ge=1024, le=65535, description="port every service listens on")
-    services: tuple[ServiceSpec, ...] = Field(min_length=1)
+    services: tuple[ServiceSpec, ...] = Field(min_length=1, max_length=MAX_SERVICES)
 
     @model_validator(mode="after")
     def _check_graph(self) -> Topology:
@@ -55,6 +67,13 @@ class Topology(BaseModel):
                     f"service {s.name!r} calls unknown service(s) {unknown}; known: {sorted(known)}"
                 )
         self._check_acyclic()
+        total = sum(self.requests_per_entry_request().values())
+        if total > MAX_REQUESTS_PER_ENTRY_REQUEST:
+            raise ValueError(
+                f"one request to {self.entry!r} causes {total:,} requests across the graph "
+                f"(paths multiply where calls fan out and join); the most allowed is "
+                f"{MAX_REQUESTS_PER_ENTRY_REQUEST:,}: remove layers or calls"
+            )
         return self
 
     def _check_acyclic(self) -> None:
@@ -99,26 +118,41 @@ class Topology(BaseModel):
         """How many requests each service receives for one request to the entry.
 
         A service reached by two paths (a diamond) receives two. Used to check that
-        sidecar counters account for every request sent.
+        sidecar counters account for every request sent. Counted over the graph in
+        topological order, so a deep diamond costs its size, not its number of paths.
         """
         counts = {s.name: 0 for s in self.services}
-
-        def walk(name: str) -> None:
-            counts[name] += 1
+        counts[self.entry] = 1
+        for name in self._topological_order():
             for child in self.service(name).calls:
-                walk(child)
-
-        walk(self.entry)
+                counts[child] += counts[name]
         return counts
 
     def depth(self) -> int:
         """Number of service hops on the longest path from the entry (1 = entry only)."""
-
-        def d(name: str) -> int:
+        longest: dict[str, int] = {}
+        for name in reversed(self._topological_order()):
             calls = self.service(name).calls
-            return 1 + (max(d(c) for c in calls) if calls else 0)
+            longest[name] = 1 + max((longest[c] for c in calls), default=0)
+        return longest[self.entry]
 
-        return d(self.entry)
+    def _topological_order(self) -> list[str]:
+        """Services reachable from the entry, every caller before the services it calls."""
+        order: list[str] = []
+        done: set[str] = set()
+        stack: list[tuple[str, bool]] = [(self.entry, False)]
+        while stack:
+            name, expanded = stack.pop()
+            if expanded:
+                order.append(name)
+                continue
+            if name in done:
+                continue
+            done.add(name)
+            stack.append((name, True))
+            stack.extend((c, False) for c in self.service(name).calls if c not in done)
+        order.reverse()
+        return order
 
 
 def chain(depth: int, payload_bytes: int = 1024, work_ms: float = 0.0) -> Topology:
