@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from meshbench.errors import PlatformError, TimeoutExpired, ToolMissingError
+from meshbench.platforms.kind import versions
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ INSTALL_HINTS: dict[str, str] = {
     "helm": "install Helm 3 (https://helm.sh/docs/intro/install/)",
     "istioctl": "optional: curl -L https://istio.io/downloadIstio | ISTIO_VERSION=1.30.5 sh -",
     "linkerd": "optional: curl -sL https://run.linkerd.io/install-edge | sh",
-    "kumactl": "optional: curl -L https://kuma.io/installer.sh | VERSION=2.13.0 sh -",
+    "kumactl": "optional: curl -L https://kuma.io/installer.sh | "
+    f"VERSION={versions.KUMA_VERSION} sh -",
 }
 
 _TIMEOUT_MARKERS = (

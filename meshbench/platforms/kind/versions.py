@@ -6,10 +6,11 @@ the schema of :data:`KUBERNETES_VERSION`) and the ``kind`` end-to-end test.
 Where each pin was confirmed (public release notes and install docs, read 2026-11):
 
 - kind v0.33.0 and its node images: the kind v0.33.0 release notes ("Images pre-built
-  for this release", digests below). kind's notes say to use the digest.
-- Kubernetes 1.36: the newest minor that every pinned mesh supports. Istio 1.30 lists
-  Kubernetes 1.32-1.36 as supported (istio.io supported-releases data); kind v0.33.0's
-  default 1.37 is not yet in that list.
+  for this release": v1.37.0, v1.36.4, v1.35.8, v1.34.11, each with its digest; quoted
+  in full in polarsquad/krops PR #112). kind's notes say to use the digest.
+- Kubernetes 1.34: the newest minor inside *every* pinned mesh's tested range
+  (:data:`TESTED_KUBERNETES`, each range with its source). 1.36 was pinned before, but
+  Linkerd's support table and Kuma 2.13's CI both stop at 1.34.
 - Istio 1.30.5: istio.io "Announcing Istio 1.30.5" (1.30.x release page). istio.io already
   shows a 1.31 docs version, but no 1.31 patch announcement could be confirmed, so 1.30.z
   stays the pin. Charts ``base`` / ``istiod`` (``cni`` / ``ztunnel`` for ambient) from
@@ -19,10 +20,10 @@ Where each pin was confirmed (public release notes and install docs, read 2026-1
   ``linkerd-crds`` then ``linkerd-control-plane``, per "Installing Linkerd with Helm").
   Linkerd needs the Gateway API CRDs installed first; v1.2.1 is the newest version in
   Linkerd's published compatibility table.
-- Kuma 2.13: the current line in kuma.io's version selector; chart ``kuma/kuma`` from
-  https://kumahq.github.io/charts (chart version == Kuma version). The patch level could
-  not be confirmed from the docs available here: move to the newest 2.13.z before a run
-  whose numbers matter.
+- Kuma 2.13.10: the newest 2.13 patch (2.13.0 was from 2025-12; the source review of
+  meshbench issue 10 found 2.13.10 and 2.14.3 current). 2.13 stays the line because its
+  CI's Kubernetes range (1.31-1.34) is known; 2.14's was not confirmed here. Chart
+  ``kuma/kuma`` from https://kumahq.github.io/charts (chart version == Kuma version).
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 KIND_VERSION = "v0.33.0"
-KUBERNETES_VERSION = "v1.36.4"
+KUBERNETES_VERSION = "v1.34.11"
 NODE_IMAGE = (
-    "kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed"
+    "kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d"
 )
-SCHEMA_VERSION = "1.36.0"
+SCHEMA_VERSION = "1.34.0"
 """kubernetes-validate schema the tests validate rendered manifests against (same minor)."""
 
 HELM_MIN_VERSION = "v3.14.0"
@@ -53,11 +54,53 @@ GATEWAY_API_URL = (
     f"{GATEWAY_API_VERSION}/standard-install.yaml"
 )
 
-KUMA_VERSION = "2.13.0"
+KUMA_VERSION = "2.13.10"
 KUMA_CHART_REPO = "https://kumahq.github.io/charts"
 
 PYTHON_BASE_IMAGE = "python:3.11-slim-bookworm"
 """Base of the one meshbench image (manifests/image/Dockerfile takes it as a build arg)."""
+
+
+@dataclass(frozen=True)
+class TestedRange:
+    """The Kubernetes minors a mesh release is tested or supported on, and where that is said."""
+
+    oldest: tuple[int, int] | None  # None: not confirmed (only the newest is checked)
+    newest: tuple[int, int]
+    source: str
+
+    def covers(self, version: str) -> bool:
+        """True when ``version`` (``v1.34.11`` or ``1.34``) is inside the range."""
+        v = minor_of(version)
+        return (self.oldest is None or self.oldest <= v) and v <= self.newest
+
+
+def minor_of(version: str) -> tuple[int, int]:
+    """(major, minor) of a Kubernetes version string such as ``v1.34.11``."""
+    major, minor = version.lstrip("v").split(".")[:2]
+    return int(major), int(minor)
+
+
+TESTED_KUBERNETES: dict[str, TestedRange] = {
+    "istio": TestedRange(
+        (1, 32), (1, 36),
+        "istio.io docs/releases/supported-releases: Istio 1.30 supports Kubernetes 1.32-1.36",
+    ),
+    "istio-ambient": TestedRange(
+        (1, 32), (1, 36), "same Istio 1.30 release and support table as istio",
+    ),
+    "linkerd": TestedRange(
+        None, (1, 34),
+        "linkerd.io 'Kubernetes compatibility' table (edge releases): newest listed 1.34 "
+        "(source review, meshbench issue 10; its oldest entry was not confirmed here)",
+    ),
+    "kuma": TestedRange(
+        (1, 31), (1, 34),
+        "Kuma 2.13 CI test matrix: Kubernetes 1.31-1.34 (source review, meshbench issue 10)",
+    ),
+}
+"""Per mesh: the Kubernetes range its pinned release is tested on. The pinned node image
+must be inside every range (a unit test holds this)."""
 
 
 @dataclass(frozen=True)
@@ -98,4 +141,15 @@ def pinned() -> dict[str, str]:
         "gateway_api": GATEWAY_API_VERSION,
         "kuma": KUMA_VERSION,
         "helm_min": HELM_MIN_VERSION,
+    }
+
+
+def tested_matrix() -> dict[str, str]:
+    """Per mesh, its tested Kubernetes range and source (for run.json and the README)."""
+    def minor(v: tuple[int, int] | None) -> str:
+        return "?" if v is None else f"{v[0]}.{v[1]}"
+
+    return {
+        mesh: f"{minor(r.oldest)}-{minor(r.newest)} ({r.source})"
+        for mesh, r in TESTED_KUBERNETES.items()
     }

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.kubeapi import PodInfo
 from meshbench.scenario import Scenario, parse_scenario
 
@@ -116,7 +117,7 @@ class FakeKubeApi:
     calls: list[str] = field(default_factory=list)
 
     def server_version(self) -> str:
-        return "v1.36.4"
+        return versions.KUBERNETES_VERSION
 
     def node_labels(self) -> dict[str, dict[str, str]]:
         return self.nodes

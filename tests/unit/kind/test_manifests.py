@@ -67,6 +67,15 @@ def test_schema_version_is_the_pinned_minor() -> None:
     assert versions.NODE_IMAGE.startswith(f"kindest/node:{versions.KUBERNETES_VERSION}@sha256:")
 
 
+@pytest.mark.parametrize("mesh", sorted(m for m in MESHES if m != "none"))
+def test_pinned_kubernetes_is_inside_every_meshs_tested_range(mesh: str) -> None:
+    """Issue 10: the node image was 1.36, outside what Linkerd and Kuma 2.13 test."""
+    tested = versions.TESTED_KUBERNETES[mesh]
+    assert tested.source, mesh
+    assert tested.covers(versions.KUBERNETES_VERSION), (mesh, tested)
+    assert not tested.covers("v1.36.4") or mesh.startswith("istio")
+
+
 @pytest.mark.parametrize("obj", all_objects(), ids=lambda o: f"{o['kind']}/{o['metadata']['name']}")
 def test_rendered_core_objects_validate(obj: dict[str, Any]) -> None:
     assert obj["kind"] in CORE_KINDS

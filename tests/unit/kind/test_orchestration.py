@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from meshbench.errors import PlatformError, TimeoutExpired, ToolMissingError
+from meshbench.platforms.kind import versions
 from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind.meshes import GATEWAY_API_CRD, MESHES
 from meshbench.platforms.kind.platform import plan_steps, repo_root
@@ -237,11 +238,11 @@ def test_cluster_created_from_the_checked_in_config_and_deleted_on_close(
     assert yaml.safe_load(config.read_text()) == yaml.safe_load(
         (repo / "manifests" / "kind" / "cluster.yaml").read_text()
     )
-    assert "--image kindest/node:v1.36.4@sha256:" in create
+    assert f"--image {versions.NODE_IMAGE}" in create
     env = platform.environment()
     assert env["name"] == "kind"  # analysis and compare read the platform from here
     assert env["cluster_created_by_this_run"] is True
-    assert env["kubernetes_server"] == "v1.36.4"
+    assert env["kubernetes_server"] == versions.KUBERNETES_VERSION
     platform.close()
     assert fake.calls()[-1] == "kind delete cluster --name meshbench"
 
@@ -288,7 +289,7 @@ def test_environment_records_versions_and_coordination(build: Build) -> None:
     sc = scenario(meshes=["none", "istio", "linkerd"])
     platform, _, _ = build(sc)
     env = platform.environment()
-    assert env["versions"]["kubernetes_server"] == "v1.36.4"
+    assert env["versions"]["kubernetes_server"] == versions.KUBERNETES_VERSION
     assert env["versions"]["kind_client"] == "kind v0.33.0 go1.25 linux/amd64"
     assert env["versions"]["istio"] == "1.30.5" and "kuma" not in env["versions"]
     assert env["mtls_always_on"] == ["linkerd"]
