@@ -7,6 +7,7 @@ Every verb is a plain library function; see :mod:`meshbench.run`, :mod:`meshbenc
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         platform_name=args.platform,
         resume=Path(args.resume) if args.resume else None,
         dry_run=args.dry_run,
+        confirmed=args.yes,
     )
     if run_dir is not None:
         print(run_dir)
@@ -54,6 +56,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_load(args: argparse.Namespace) -> int:
     from meshbench.load.spec import LoadRequest
     from meshbench.load.standalone import check_request, check_target, format_report, load_url
+    from meshbench.plan import confirm_limits, load_estimate
     from meshbench.results.store import new_run_dir
 
     req = LoadRequest(
@@ -68,6 +71,8 @@ def _cmd_load(args: argparse.Namespace) -> int:
     )
     check_target(req.target_url)  # before any folder is created
     check_request(req, args.workers, args.cpus)
+    est = load_estimate(req.rate_rps, req.warmup_s, req.duration_s, args.workers)
+    confirm_limits(est, args.yes, "this load")
     out = Path(args.out) if args.out else new_run_dir(Path("results"), "load")
     report = load_url(req, out, workers=args.workers, cpus=args.cpus)
     print(format_report(report))
@@ -117,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the ordered plan (every platform step) without executing anything",
     )
+    r.add_argument("--yes", action="store_true",
+                   help="run a plan beyond the limits (24 h or 100 M requests) anyway")
     r.set_defaults(func=_cmd_run)
 
     rep = sub.add_parser("report", help="per-mesh latency table and overhead against none")
@@ -151,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("--schedule", choices=["constant", "poisson"], default="constant")
     ld.add_argument("--timeout", type=float, default=5.0, help="per-request timeout, s (5)")
     ld.add_argument("--out", help="output directory (default: results/<time>-load)")
+    ld.add_argument("--yes", action="store_true",
+                    help="run a load beyond the limits (24 h or 100 M requests) anyway")
     ld.set_defaults(func=_cmd_load)
 
     d = sub.add_parser(
@@ -179,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MeshbenchError as e:
         print(f"meshbench: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `meshbench run --dry-run ... | head`
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
+        return 141
     except KeyboardInterrupt:
         interrupts.ignore_until_exit()
         print("meshbench: interrupted; everything created was removed", file=sys.stderr)

@@ -16,6 +16,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
+from meshbench.errors import MeshbenchError
 from meshbench.scenario import Scenario
 
 
@@ -108,6 +109,20 @@ DEPLOY_S = 2.0
 """A fresh local deployment of one arm, proven (measured: ~2 s)."""
 
 
+HLOG_BYTES_PER_S = 1100
+"""Stored histogram log per second of trial (measured: 8.4 kB for an 8 s trial)."""
+GENERATOR_MEMORY_MB = 80
+"""Resident memory of one generator worker, bounded whatever the rate: the schedule is
+lazy and at most ``load.generator.MAX_QUEUED`` sends wait. Measured peak RSS
+(``generator_rss_mib``) against an instant local service for 1 + 3 s: 54 MiB at 150 rps,
+56 MiB at 20,000 rps, 57 MiB at 1 M rps."""
+
+PLAN_LIMIT_S = 24 * 3600.0
+"""A plan longer than this is refused unless confirmed (``--yes``)."""
+PLAN_LIMIT_REQUESTS = 100_000_000
+"""A plan sending more requests than this is refused unless confirmed (``--yes``)."""
+
+
 @dataclass(frozen=True)
 class Estimate:
     """What a plan will cost before it runs (local platform figures)."""
@@ -115,10 +130,32 @@ class Estimate:
     trials: int
     requests: int
     duration_s: float
+    disk_bytes: int = 0
+    memory_mb: int = 0
 
     def __str__(self) -> str:
         return (f"{self.trials} trials, about {self.requests:,} requests, about "
-                f"{_human_s(self.duration_s)}")
+                f"{_human_s(self.duration_s)}, {_human_bytes(self.disk_bytes)} of histograms, "
+                f"generator memory under {self.memory_mb} MB")
+
+    def excesses(self) -> list[str]:
+        """What exceeds the limits that need confirming, in words (empty: nothing)."""
+        out = []
+        if self.duration_s > PLAN_LIMIT_S:
+            out.append(f"about {_human_s(self.duration_s)} (limit {_human_s(PLAN_LIMIT_S)})")
+        if self.requests > PLAN_LIMIT_REQUESTS:
+            out.append(f"about {self.requests:,} requests (limit {PLAN_LIMIT_REQUESTS:,})")
+        return out
+
+
+def confirm_limits(est: Estimate, confirmed: bool, what: str) -> None:
+    """Refuse a plan beyond the limits unless ``confirmed`` (the CLI's ``--yes``)."""
+    excess = est.excesses()
+    if excess and not confirmed:
+        raise MeshbenchError(
+            f"{what} would take {' and '.join(excess)}",
+            fix="shorten it (fewer repeats, rates or seconds), or pass --yes to run it anyway",
+        )
 
 
 def estimate(scenario: Scenario, trials: list[Trial]) -> Estimate:
@@ -128,7 +165,25 @@ def estimate(scenario: Scenario, trials: list[Trial]) -> Estimate:
     requests = sum(int(t.rate_rps * per_trial_s) for t in trials)
     deployments = len({t.deployment_key for t in trials})
     duration = len(trials) * (per_trial_s + TRIAL_OVERHEAD_S) + deployments * DEPLOY_S
-    return Estimate(len(trials), requests, duration)
+    disk = int(len(trials) * per_trial_s * HLOG_BYTES_PER_S)
+    return Estimate(len(trials), requests, duration, disk,
+                    scenario.load.workers * GENERATOR_MEMORY_MB)
+
+
+def load_estimate(rate_rps: float, warmup_s: float, duration_s: float,
+                  workers: int) -> Estimate:
+    """The cost of one ``meshbench load`` invocation (rate and times already finite)."""
+    per_s = warmup_s + duration_s
+    return Estimate(1, int(rate_rps * per_s), per_s, int(per_s * HLOG_BYTES_PER_S),
+                    workers * GENERATOR_MEMORY_MB)
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}"
+        n /= 1000
+    return f"{n:.0f} TB"
 
 
 def _human_s(seconds: float) -> str:

@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from meshbench import __version__, host, interrupts, locks
 from meshbench.errors import PlatformError, ResultsError, ScenarioError
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
-from meshbench.plan import Trial, estimate, plan_trials
+from meshbench.plan import Trial, confirm_limits, estimate, plan_trials
 from meshbench.platforms.base import Deployment, Platform, UsageSnapshot
 from meshbench.results import hlog
 from meshbench.results.store import (
@@ -40,6 +40,7 @@ from meshbench.results.store import (
     write_trials,
 )
 from meshbench.scenario import Scenario, load_scenario, parse_scenario
+from meshbench.validity import load_reasons
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
@@ -152,36 +153,7 @@ def validity(
     scenario: Scenario, trial: Trial, s: LoadSummary, lag_p99_ms: float, accounting: list[str]
 ) -> list[str]:
     """Reasons this trial must not be reported (empty: valid)."""
-    v = scenario.validity
-    reasons = []
-    if s.requests == 0:
-        reasons.append("no request completed in the measured phase")
-    elif s.errors / s.requests > v.max_error_ratio:
-        reasons.append(
-            f"errors {s.errors}/{s.requests} above max_error_ratio {v.max_error_ratio:g}"
-            f" ({', '.join(f'{k}: {n}' for k, n in s.error_kinds.items())})"
-        )
-    if lag_p99_ms > v.max_send_lag_p99_ms:
-        if s.dispatch_lag_p99_ms > v.max_send_lag_p99_ms / 2:
-            why = (
-                f"the generator's own schedule fell behind (dispatch lag p99 "
-                f"{s.dispatch_lag_p99_ms:.2f} ms): generator CPU-bound or descheduled"
-            )
-        else:
-            why = (
-                "every connection was busy: the system under test is saturated at this "
-                "rate, or load.connections is too small (need >= rate x worst latency)"
-            )
-        reasons.append(f"send lag p99 {lag_p99_ms:.2f} ms > {v.max_send_lag_p99_ms:g} ms: {why}")
-    if s.generator_cpu > v.max_generator_cpu:
-        reasons.append(f"generator CPU {s.generator_cpu:.2f} cores > {v.max_generator_cpu:g}")
-    if s.achieved_rps < v.min_achieved_ratio * trial.rate_rps:
-        reasons.append(
-            f"achieved {s.achieved_rps:.0f} rps < {v.min_achieved_ratio:g} x "
-            f"target {trial.rate_rps:g} rps"
-        )
-    if s.stopped_by != "schedule":
-        reasons.append(f"load stopped by its {s.stopped_by.replace('_', ' ')}")
+    reasons = load_reasons(scenario.validity, trial.rate_rps, s, lag_p99_ms)
     reasons.extend(f"sidecar accounting: {a}" for a in accounting)
     return reasons
 
@@ -328,6 +300,7 @@ def run_scenario(
     platform_name: str | None = None,
     resume: Path | None = None,
     dry_run: bool = False,
+    confirmed: bool = False,
 ) -> Path | None:
     """Run every trial of a scenario; returns the run directory (None for a dry run)."""
     if resume is not None:
@@ -342,6 +315,7 @@ def run_scenario(
     if dry_run:
         print(dry_run_plan(scenario, trials))
         return None
+    confirm_limits(estimate(scenario, trials), confirmed, f"scenario {scenario.name!r}")
 
     if scenario.platform == "local":
         _check_host_cpus(scenario)
@@ -461,10 +435,13 @@ def dry_run_plan(scenario: Scenario, trials: list[Trial]) -> str:
         from meshbench.platforms.kind import format_plan, plan_steps
 
         return str(format_plan(plan_steps(scenario)))
+    est = estimate(scenario, trials)
     lines = [
         f"scenario {scenario.name}: platform local, {len(trials)} trials, seed {scenario.seed}",
-        f"estimate: {estimate(scenario, trials)}",
+        f"estimate: {est}",
     ]
+    if est.excesses():
+        lines.append(f"beyond the limits ({'; '.join(est.excesses())}): `run` needs --yes")
     lines += [f"  {t.order:3d}. {t.trial_id}" for t in trials]
     return "\n".join(lines)
 

@@ -4,6 +4,7 @@ from collections import Counter
 
 import pytest
 
+from meshbench.errors import MeshbenchError
 from meshbench.plan import plan_trials
 from meshbench.scenario import parse_scenario
 
@@ -59,7 +60,7 @@ def test_fresh_deployments_split_the_repeats_into_consecutive_groups() -> None:
 
 
 def test_the_estimate_counts_trials_requests_and_time() -> None:
-    from meshbench.plan import DEPLOY_S, TRIAL_OVERHEAD_S, estimate
+    from meshbench.plan import DEPLOY_S, HLOG_BYTES_PER_S, TRIAL_OVERHEAD_S, estimate
 
     s = parse_scenario({"name": "t", "meshes": ["none", "envoy"], "repeats": 3,
                         "load": {"rates_rps": [100, 200], "duration_s": 10, "warmup_s": 2}})
@@ -67,4 +68,22 @@ def test_the_estimate_counts_trials_requests_and_time() -> None:
     assert e.trials == 12
     assert e.requests == 3 * 2 * (100 + 200) * 12
     assert e.duration_s == pytest.approx(12 * (12 + TRIAL_OVERHEAD_S) + 2 * DEPLOY_S)
-    assert str(e) == "12 trials, about 21,600 requests, about 3 min"
+    assert e.disk_bytes == 12 * 12 * HLOG_BYTES_PER_S
+    assert str(e).startswith("12 trials, about 21,600 requests, about 3 min, 158 kB of histograms")
+    assert e.excesses() == []
+
+
+def test_plans_beyond_the_limits_need_confirming() -> None:
+    from meshbench.plan import confirm_limits, estimate, load_estimate
+
+    s = parse_scenario({"name": "huge", "meshes": ["none", "envoy"], "repeats": 1000,
+                        "load": {"rates_rps": [100], "duration_s": 3600}})
+    e = estimate(s, plan_trials(s))
+    assert len(e.excesses()) == 2  # about 83 days and 721 M requests
+    with pytest.raises(MeshbenchError, match=r"scenario 'huge' would take about 8\d days"):
+        confirm_limits(e, confirmed=False, what="scenario 'huge'")
+    confirm_limits(e, confirmed=True, what="scenario 'huge'")  # --yes
+    # one load at 1 M rps for 300 s: 302 M requests, refused on the count alone
+    big = load_estimate(1e6, 2.0, 300.0, workers=1)
+    assert big.excesses() == ["about 302,000,000 requests (limit 100,000,000)"]
+    assert load_estimate(150, 2.0, 10.0, workers=2).excesses() == []
