@@ -78,7 +78,8 @@ class _State:
         self.warmup_sent = 0
         self.errors = 0
         self.warmup_errors = 0
-        self.error_kinds: Counter[str] = Counter()
+        self.error_kinds: Counter[str] = Counter()  # measured phase only
+        self.warmup_error_kinds: Counter[str] = Counter()
         self.last_measured_send_s = 0.0
 
 
@@ -110,7 +111,10 @@ class OpenLoopUser(FastHttpUser):
             done = time.perf_counter()
             error = getattr(resp, "error", None)
             ok = resp.status_code == 200 and error is None
-            kind = "" if ok else (type(error).__name__ if error else f"HTTP {resp.status_code}")
+            # a reply names its status ("HTTP 500"; Locust wraps it as LocustBadStatusCode),
+            # no reply names the failure (ConnectionRefusedError, ConnectionResetError, ...)
+            code = resp.status_code or 0
+            kind = "" if ok else (f"HTTP {code}" if code > 0 else type(error).__name__)
         except Exception as e:  # a client-side failure is this request's error, never a crash
             done = time.perf_counter()
             ok, kind = False, type(e).__name__
@@ -124,11 +128,12 @@ class OpenLoopUser(FastHttpUser):
         if ok:
             st.recorder.record(intended, sent, done)
         else:
-            st.error_kinds[kind] += 1
             if warm:
                 st.warmup_errors += 1
+                st.warmup_error_kinds[kind] += 1
             else:
                 st.errors += 1
+                st.error_kinds[kind] += 1
 
 
 def run_load(
@@ -246,6 +251,7 @@ def run_load(
         generator_cpu=round((cpu_measured_end - cpu_measured_start) / wall_s, 4),
         started_utc=started_utc,
         error_kinds=dict(state.error_kinds),
+        warmup_error_kinds=dict(state.warmup_error_kinds),
         stopped_by=stopped_by,
         dispatch_lag_p99_ms=dispatch_lag.get_value_at_percentile(99) / 1000.0,
         generator_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

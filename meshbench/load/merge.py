@@ -27,8 +27,10 @@ def merge_summaries(summaries: list[LoadSummary]) -> LoadSummary:
     if not summaries:
         raise ValueError("no worker summaries to merge")
     kinds: Counter[str] = Counter()
+    warmup_kinds: Counter[str] = Counter()
     for s in summaries:
         kinds.update(s.error_kinds)
+        warmup_kinds.update(s.warmup_error_kinds)
     stopped = next((s.stopped_by for s in summaries if s.stopped_by != "schedule"), "schedule")
     return LoadSummary(
         requests=sum(s.requests for s in summaries),
@@ -40,6 +42,7 @@ def merge_summaries(summaries: list[LoadSummary]) -> LoadSummary:
         generator_cpu=max(s.generator_cpu for s in summaries),
         started_utc=min(s.started_utc for s in summaries),
         error_kinds=dict(kinds),
+        warmup_error_kinds=dict(warmup_kinds),
         stopped_by=stopped,
         dispatch_lag_p99_ms=max(s.dispatch_lag_p99_ms for s in summaries),
         generator_rss_mib=round(sum(s.generator_rss_mib for s in summaries), 1),

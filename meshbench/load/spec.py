@@ -57,7 +57,8 @@ class LoadSummary:
     achieved_rps: float
     generator_cpu: float  # cores used by the generator process during the measured phase
     started_utc: str
-    error_kinds: dict[str, int] = field(default_factory=dict)
+    error_kinds: dict[str, int] = field(default_factory=dict)  # measured phase, by kind
+    warmup_error_kinds: dict[str, int] = field(default_factory=dict)
     stopped_by: str = "schedule"  # schedule | request_bound | time_bound
     dispatch_lag_p99_ms: float = 0.0  # the dispatcher's own lateness (timer, CPU), not pool waits
     generator_rss_mib: float = 0.0  # peak resident memory of the generator process

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,6 +20,8 @@ from meshbench.host import parse_cpu_list
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
 from meshbench.results import hlog
+from meshbench.scenario import ValiditySpec
+from meshbench.validity import format_kinds, load_reasons
 
 ALLOWED_NETWORKS = (
     ipaddress.ip_network("127.0.0.0/8"),
@@ -83,13 +85,15 @@ def check_request(req: LoadRequest, workers: int, cpus: str | None) -> None:
 
 @dataclass
 class LoadReport:
-    """Percentiles (ms) of one standalone load run, corrected and uncorrected."""
+    """Percentiles (ms) of one standalone load run, corrected and uncorrected, and why
+    its figures must not be trusted (empty: they can)."""
 
     summary: LoadSummary
     out_dir: Path
     corrected_ms: dict[float, float]
     service_ms: dict[float, float]
     send_lag_ms: dict[float, float]
+    untrusted: list[str] = field(default_factory=list)
 
 
 def _percentiles(h: HdrHistogram) -> dict[float, float]:
@@ -106,24 +110,33 @@ def load_url(
     check_request(req, workers, cpus)
     summary = run_workers(req, out_dir, workers, cpus)
     h = hlog.read_logs(out_dir / HLOG_FILE)
+    lag = _percentiles(h["send_lag"])
+    lag_p99 = lag[99.0] if math.isfinite(lag[99.0]) else 0.0
     return LoadReport(
         summary,
         out_dir,
         _percentiles(h["latency"]),
         _percentiles(h["service"]),
-        _percentiles(h["send_lag"]),
+        lag,
+        load_reasons(ValiditySpec(), req.rate_rps, summary, lag_p99),
     )
 
 
 def format_report(r: LoadReport) -> str:
     """A small wrk2-like text table."""
     head = "".join(f"{'p' + format(p, 'g') if p < 100 else 'max':>10}" for p in PERCENTILES)
+    s = r.summary
     lines = [
-        f"{r.summary.requests} requests, {r.summary.errors} errors, "
-        f"{r.summary.achieved_rps:.0f} rps achieved, generator CPU {r.summary.generator_cpu:.2f}"
-        f" cores (busiest worker)",
-        f"{'(ms)':<28}{head}",
+        f"{s.requests} requests, {s.errors} errors, "
+        f"{s.achieved_rps:.0f} rps achieved, generator CPU {s.generator_cpu:.2f}"
+        f" cores (busiest worker), stopped by its {s.stopped_by.replace('_', ' ')}",
     ]
+    if s.error_kinds:
+        lines.append(f"errors by kind: {format_kinds(s.error_kinds)}")
+    if s.warmup_errors:
+        lines.append(f"warm-up errors (not counted above): {s.warmup_errors} "
+                     f"({format_kinds(s.warmup_error_kinds)})")
+    lines.append(f"{'(ms)':<28}{head}")
     for name, values in (
         ("latency (corrected)", r.corrected_ms),
         ("service time (uncorrected)", r.service_ms),
@@ -131,4 +144,12 @@ def format_report(r: LoadReport) -> str:
     ):
         lines.append(f"{name:<28}" + "".join(f"{values[p]:>10.3f}" for p in PERCENTILES))
     lines.append(f"histograms: {r.out_dir / HLOG_FILE}")
+    if r.untrusted:
+        lines.append("NOT A TRUSTWORTHY MEASUREMENT (the rules `meshbench run` applies):")
+        lines += [f"  - {reason}" for reason in r.untrusted]
+        if any(not why.startswith(("errors", "no request")) for why in r.untrusted):
+            lines.append("  fix: a lower --rate, more --workers or --connections, or other "
+                         "--cpus (send lag and CPU are the generator's; see each reason)")
+    else:
+        lines.append("trustworthy: no validity rule fired (send lag, errors, rate, CPU, bounds)")
     return "\n".join(lines)
