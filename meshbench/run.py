@@ -13,6 +13,7 @@ import platform as host_platform
 import shutil
 import socket
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -126,27 +127,24 @@ def _ms(h: Any, percentile: float) -> float:
 
 
 def _usage_row(before: UsageSnapshot, after: UsageSnapshot) -> dict[str, float]:
-    wall = max(1e-9, after.taken_at_s - before.taken_at_s)
-
-    def cores(role: str) -> float:
-        return (
-            sum(
-                after.cpu_s[k] - before.cpu_s.get(k, after.cpu_s[k])
-                for k in after.cpu_s
-                if k.endswith("/" + role)
-            )
-            / wall
-        )
-
+    # "sidecar" columns: the mesh's data-plane proxies, sidecars or node proxies ("proxy":
+    # ztunnel and waypoints of istio-ambient).
     def mib(role: str) -> float:
         return sum(v for k, v in after.rss_bytes.items() if k.endswith("/" + role)) / 2**20
 
     return {
-        "sidecar_cpu": round(cores("sidecar"), 4),
-        "service_cpu": round(cores("app"), 4),
-        "sidecar_rss_mib": round(mib("sidecar"), 2),
+        "sidecar_cpu": round(
+            after.cores_since(before, "sidecar") + after.cores_since(before, "proxy"), 4
+        ),
+        "service_cpu": round(after.cores_since(before, "app"), 4),
+        "sidecar_rss_mib": round(mib("sidecar") + mib("proxy"), 2),
         "service_rss_mib": round(mib("app"), 2),
     }
+
+
+MAX_REDEPLOYS = 3
+"""Deployments found broken between trials are redeployed at most this many times a run;
+the next breakage fails the run with its cause (a crash loop is not a measurement)."""
 
 
 def validity(
@@ -199,6 +197,7 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path,
     usage_before = dep.usage()
     summary = dep.run_load(request, trial_dir)
     usage_after = dep.usage()
+    usage_before, usage_after = dep.measured_usage() or (usage_before, usage_after)
     stats_after: dict[str, dict[str, int]] | None = None
     try:
         read_after = dep.sidecar_stats()
@@ -332,6 +331,7 @@ def run_scenario(
                 host_holder(locks.describe(run_dir))
         done = {r["trial_id"] for r in rows}
         platform = create_platform(scenario)
+        platform.logs_dest = run_dir / "logs"
         stack.callback(platform.close)
         stack.callback(lambda: platform.collect_logs(run_dir / "logs"))
         ordered = execution_order(trials, platform)
@@ -352,7 +352,11 @@ def run_scenario(
         try:
             cpus = sorted({c for spec in (env.get("pinning") or {}).values()
                            if isinstance(spec, str) for c in host.parse_cpu_list(spec)})
-            _run_trials(scenario, platform, ordered, done, rows, run_dir, cpus)
+            def redeployed(event: dict[str, Any]) -> None:
+                meta.setdefault("redeployments", []).append(event)
+                write_json(run_dir / "run.json", meta)
+
+            _run_trials(scenario, platform, ordered, done, rows, run_dir, cpus, redeployed)
         except KeyboardInterrupt:
             meta.update(status="interrupted", finished_utc=utc_now())
             write_json(run_dir / "run.json", meta)
@@ -378,8 +382,10 @@ def _run_trials(
     rows: list[dict[str, Any]],
     run_dir: Path,
     cpus: list[int],
+    on_redeploy: Callable[[dict[str, Any]], None] = lambda _event: None,
 ) -> None:
     pending = [t for t in ordered if t.trial_id not in done]
+    redeploys = 0
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -416,6 +422,22 @@ def _run_trials(
                               if t.deployment == trial.deployment}.values():
                     deployment(first)
             dep = deployment(trial)
+            trouble = dep.problems()
+            if trouble:  # a pod died since the last trial: never measure a broken deployment
+                redeploys += 1
+                if redeploys > MAX_REDEPLOYS:
+                    raise PlatformError(
+                        f"deployments broke again before {trial.trial_id} after "
+                        f"{MAX_REDEPLOYS} redeployments: {'; '.join(trouble)}",
+                        fix="see the logs named above; finish with `meshbench run --resume`",
+                    )
+                on_redeploy({"before_trial": trial.trial_id, "problems": trouble,
+                             "utc": utc_now()})
+                progress.console.print(f"[yellow]{'; '.join(trouble)}: redeploying before "
+                                       f"{trial.trial_id}[/]")
+                stack.close()  # every arm of the group, so they stay alike
+                deployments.clear()
+                dep = deployment(trial)
             progress.update(task, description=f"{trial.trial_id} ({trial.rate_rps:g} rps)")
             row = run_trial(scenario, dep, trial, run_dir, cpus)
             rows.append(row)

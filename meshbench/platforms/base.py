@@ -21,9 +21,26 @@ from meshbench.topology import Topology
 class UsageSnapshot:
     """Cumulative CPU time (s) and current memory (bytes) per container, at one instant."""
 
-    taken_at_s: float  # monotonic seconds
+    taken_at_s: float  # seconds (monotonic locally; epoch on kind)
     cpu_s: dict[str, float] = field(default_factory=dict)  # key: "<pod>/<container>"
     rss_bytes: dict[str, int] = field(default_factory=dict)
+    # When a container's figures were sampled, where the platform's samples carry their own
+    # time (the kubelet's are cached, up to ~15 s old); same clock as taken_at_s.
+    sampled_at_s: dict[str, float] = field(default_factory=dict)
+    note: str = ""  # why these figures may be unreliable ('' = no known reason)
+
+    def cores_since(self, before: UsageSnapshot, role: str) -> float:
+        """Cores used by the containers of ``role`` between ``before`` and this snapshot:
+        per container, Δ CPU time ÷ Δ its own sample time."""
+        total = 0.0
+        for key, cpu in self.cpu_s.items():
+            if not key.endswith("/" + role) or key not in before.cpu_s:
+                continue
+            dt = self.sampled_at_s.get(key, self.taken_at_s) - before.sampled_at_s.get(
+                key, before.taken_at_s
+            )
+            total += (cpu - before.cpu_s[key]) / max(1e-9, dt)
+        return total
 
 
 @dataclass
@@ -52,6 +69,11 @@ class Deployment(abc.ABC):
         Raises :class:`~meshbench.errors.PlatformError` when the check fails.
         """
 
+    def problems(self) -> list[str]:
+        """What is wrong with the deployment now (a dead sidecar or app), checked between
+        trials; empty when it is healthy or the platform cannot tell."""
+        return []
+
     @abc.abstractmethod
     def sidecar_stats(self) -> dict[str, dict[str, int]]:
         """Every sidecar's counters, keyed by pod name (empty for ``none``)."""
@@ -63,6 +85,12 @@ class Deployment(abc.ABC):
     @abc.abstractmethod
     def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
         """Run the bounded load; leave summary.json, latency.hlog, locust_stats.json in out_dir."""
+
+    def measured_usage(self) -> tuple[UsageSnapshot, UsageSnapshot] | None:
+        """Usage sampled at the measured phase's boundaries during the last
+        :meth:`run_load`, where the platform samples them (kind); None: the orchestrator's
+        own snapshots around run_load stand."""
+        return None
 
     def check_accounting(
         self, before: dict[str, dict[str, int]], after: dict[str, dict[str, int]], sent: int
@@ -81,6 +109,9 @@ class Platform(abc.ABC):
     name: str
     concurrent_meshes: bool = False
     """True when several meshes can be deployed side by side (then trials interleave freely)."""
+    logs_dest: Path | None = None
+    """Where :meth:`collect_logs` will copy the logs (set by the run), so that error
+    messages point where the logs will be, not into state that cleanup removes."""
 
     @abc.abstractmethod
     def environment(self) -> dict[str, Any]:
