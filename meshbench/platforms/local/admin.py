@@ -45,13 +45,14 @@ class EnvoyAdmin:
             return False
         return status == 200 and body.strip() == "LIVE"
 
-    def wait_ready(self, deadline_s: float, what: str) -> None:
-        """Poll /ready until LIVE or the monotonic ``deadline_s``."""
+    def wait_ready(self, deadline_s: float, what: str, logs: str) -> None:
+        """Poll /ready until LIVE or the monotonic ``deadline_s``; ``logs``: where its log
+        will be, for the error."""
         while not self.ready():
             if time.monotonic() > deadline_s:
                 raise TimeoutExpired(
                     f"sidecar of {what} not ready (admin {self.socket_path} /ready)",
-                    fix="see the sidecar log in the run's state directory",
+                    fix=f"see the sidecar log under {logs}",
                 )
             time.sleep(0.02)
 

@@ -145,7 +145,8 @@ class LocalDeployment(Deployment):
         deadline = time.monotonic() + READY_DEADLINE_S
         for pod, admin in self.admins.items():
             self._check_alive()
-            admin.wait_ready(deadline, f"{self.mesh}/{pod}")
+            admin.wait_ready(deadline, f"{self.mesh}/{pod}",
+                             self.platform.log_hint(self.state_dir / pod / "sidecar"))
         urls = [f"http://{self.address[s]}:{self.topology.port}/healthz" for s in self.services]
         self.probe([*urls, self.target_url()], max(1.0, deadline - time.monotonic()))
 
@@ -202,8 +203,13 @@ class LocalDeployment(Deployment):
                 raise PlatformError(
                     f"{p.role} of pod {self.mesh}/{p.pod} exited with {p.popen.returncode}: "
                     f"{p.tail(3)}",
-                    fix=f"see {p.log}",
+                    fix=f"see {self.platform.log_hint(p.log)}",
                 )
+
+    def problems(self) -> list[str]:
+        return [f"{p.role} of pod {self.label}/{p.pod} exited with {p.popen.returncode} "
+                f"(log: {self.platform.log_hint(p.log)})"
+                for p in self.procs.procs if not p.alive()]
 
     # -- probing -------------------------------------------------------------------
 
@@ -231,7 +237,7 @@ class LocalDeployment(Deployment):
             raise PlatformError(
                 f"mesh {self.mesh}: not reachable from the load pod within {deadline_s:.0f} s: "
                 + proc.stderr.strip().replace("\n", "; "),
-                fix=f"see the logs under {self.state_dir}",
+                fix=f"see the logs under {self.platform.log_hint(self.state_dir)}",
             )
 
     def verify(self) -> Proof:
@@ -410,6 +416,15 @@ class LocalPlatform(Platform):
             yield dep
         finally:
             dep.down()
+
+    def log_hint(self, path: Path) -> str:
+        """Where a log under the state directory will be kept once the run ends."""
+        if self.logs_dest is None:
+            return str(path)
+        try:
+            return str(self.logs_dest / path.relative_to(self.state_dir))
+        except ValueError:
+            return str(path)
 
     def collect_logs(self, dest: Path) -> None:
         for log in self.state_dir.rglob("*.log"):

@@ -1,0 +1,106 @@
+"""A deployment found broken between trials is redeployed (recorded in run.json), never
+measured broken; one that keeps breaking fails the run with its cause."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meshbench.errors import PlatformError
+from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
+from meshbench.plan import plan_trials
+from meshbench.platforms.base import Deployment, Platform, Proof, UsageSnapshot
+from meshbench.results.hlog import LogWriter, new_histogram
+from meshbench.run import MAX_REDEPLOYS, _run_trials
+from meshbench.scenario import Scenario, parse_scenario
+from meshbench.topology import Topology
+
+
+class _Dep(Deployment):
+    def __init__(self, mesh: str, serial: int, broken_after: int | None) -> None:
+        self.mesh = mesh
+        self.serial = serial
+        self.trials = 0
+        self.broken_after = broken_after  # trials run before a pod "dies"
+
+    def target_url(self) -> str:
+        return "http://127.0.0.1:9/"
+
+    def verify(self) -> Proof:
+        return Proof(sidecars={}, crossed_sidecars=False)
+
+    def problems(self) -> list[str]:
+        if self.broken_after is not None and self.trials >= self.broken_after:
+            return [f"app of pod {self.mesh}/frontend exited with -9"]
+        return []
+
+    def sidecar_stats(self) -> dict[str, dict[str, int]]:
+        return {}
+
+    def usage(self) -> UsageSnapshot:
+        return UsageSnapshot(taken_at_s=0.0)
+
+    def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
+        assert not self.problems(), "a broken deployment was measured"
+        self.trials += 1
+        out_dir.mkdir(parents=True)
+        n = int(request.rate_rps * request.duration_s)
+        with (out_dir / HLOG_FILE).open("w") as f:
+            writer = LogWriter(f, 1.7e9, "canned")
+            for tag in ("latency", "service", "send_lag"):
+                h = new_histogram()
+                for v in range(n):
+                    h.record_value(100 if tag == "send_lag" else 1000 + v)
+                writer.write(tag, 1.7e9, 1.7e9 + request.duration_s, h)
+        return LoadSummary(requests=n, errors=0, warmup_requests=0, warmup_errors=0,
+                           duration_s=request.duration_s, achieved_rps=request.rate_rps,
+                           generator_cpu=0.1, started_utc="2026-11-26T00:00:00+00:00")
+
+
+class _Platform(Platform):
+    name = "fake"
+    concurrent_meshes = True
+
+    def __init__(self, broken: dict[int, int | None]) -> None:
+        self.broken = broken  # deployment serial -> trials before it breaks
+        self.deployed: list[str] = []
+
+    def environment(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    @contextmanager
+    def deploy(self, mesh: str, topology: Topology,
+               mtls: bool | None = None) -> Iterator[Deployment]:
+        self.deployed.append(mesh)
+        yield _Dep(mesh, len(self.deployed), self.broken.get(len(self.deployed)))
+
+
+def _scenario(repeats: int) -> Scenario:
+    return parse_scenario({"name": "redeploy", "meshes": ["none", "envoy"], "repeats": repeats,
+                           "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0}})
+
+
+def test_a_pod_that_died_between_trials_is_redeployed_and_recorded(tmp_path: Path) -> None:
+    s = _scenario(repeats=3)
+    trials = plan_trials(s)
+    platform = _Platform({1: 1})  # the first deployment breaks after its first trial
+    rows: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    _run_trials(s, platform, trials, set(), rows, tmp_path, [], events.append)
+    assert len(rows) == len(trials) == 6  # every trial measured, none on a broken pod
+    assert len(events) == 1
+    assert events[0]["problems"] == [f"app of pod {platform.deployed[0]}/frontend exited with -9"]
+    assert len(platform.deployed) == 4  # both arms again, so the arms stay alike
+
+
+def test_a_deployment_that_keeps_breaking_fails_the_run_with_its_cause(tmp_path: Path) -> None:
+    s = _scenario(repeats=MAX_REDEPLOYS + 3)
+    platform = _Platform({i: 1 for i in range(1, 100)})  # every deployment breaks
+    rows: list[dict[str, Any]] = []
+    with pytest.raises(PlatformError, match=f"after {MAX_REDEPLOYS} redeployments: app of pod"):
+        _run_trials(s, platform, plan_trials(s), set(), rows, tmp_path, [])
+    assert rows  # the trials measured before are kept
