@@ -314,6 +314,31 @@ def _check_rows(rows: Sequence[Mapping[str, str]], run_dir: Path) -> None:
         if rel and not (run_dir / rel).resolve().is_relative_to(root):
             raise ResultsError(f"{where}: line {line} ({tid}): histogram {rel!r} is outside the "
                                "run directory", fix="histogram paths are histograms/<trial>.hlog")
+        wrong = _wrong_type(row)
+        if wrong:
+            column, value, expected = wrong
+            raise ResultsError(f"{where}: line {line} ({tid}): {column} is {value!r}, not "
+                               f"{expected}", fix="restore trials.csv as meshbench wrote it")
+
+
+def _wrong_type(row: Mapping[str, str]) -> tuple[str, str, str] | None:
+    """The first value of ``row`` that its column's type cannot hold (empty is allowed:
+    a figure not measured, or a column older runs lack)."""
+    for c in _FLOAT_COLUMNS:
+        value = (row.get(c) or "").strip()
+        if value:
+            try:
+                float(value)
+            except ValueError:
+                return c, value, "a number"
+    for c in _INT_COLUMNS:
+        value = (row.get(c) or "").strip()
+        if value and not value.lstrip("-").isdigit():
+            return c, value, "a whole number"
+    valid = (row.get("valid") or "").strip().lower()
+    if valid not in ("true", "false"):
+        return "valid", row.get("valid") or "", "true or false"
+    return None
 
 
 def _typed_trials(rows: Sequence[Mapping[str, str]], scenario: Mapping[str, Any]) -> pd.DataFrame:

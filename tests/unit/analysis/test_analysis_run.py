@@ -167,6 +167,12 @@ def _edit_csv(run_dir: Path, edit: object) -> None:
      r"missing column\(s\) \['mesh'\]"),
     (lambda rows: [{**rows[0], "histogram": "../../../../etc/passwd"}, *rows[1:]],
      r"line 2 \(t001-.*\): histogram '../../../../etc/passwd' is outside the run directory"),
+    (lambda rows: [*rows[:2], {**rows[2], "p50_ms": "fast"}, *rows[3:]],
+     r"line 4 \(.*\): p50_ms is 'fast', not a number"),
+    (lambda rows: [{**rows[0], "repeat": "1.5"}, *rows[1:]],
+     r"line 2 \(.*\): repeat is '1.5', not a whole number"),
+    (lambda rows: [{**rows[0], "valid": "yes"}, *rows[1:]],
+     r"line 2 \(.*\): valid is 'yes', not true or false"),
 ])
 def test_a_tampered_trials_csv_is_refused_not_analysed(make_run: RunFactory, edit: object,
                                                        message: str) -> None:
