@@ -90,12 +90,16 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 def _cmd_clean(args: argparse.Namespace) -> int:
     from meshbench.platforms.local.cleanup import clean
+    from meshbench.results.sweep import sweep_results
 
-    removed = clean(force=args.force)
-    print(
-        f"removed {len(removed)} leftover resource(s)"
-        + (": " + ", ".join(removed) if removed else "")
-    )
+    removed, skipped = clean(force=args.force)
+    tidied, left = sweep_results(Path(args.results))
+    print(f"removed {len(removed)} leftover resource(s)"
+          + (": " + ", ".join(removed) if removed else ""))
+    for line in tidied:
+        print(f"tidied {line}")
+    for line in [*skipped, *left]:
+        print(f"skipped {line}")
     return 0
 
 
@@ -171,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--force", action="store_true", help="also remove resources of runs still in progress"
     )
+    c.add_argument("--results", default="results",
+                   help="results root whose killed runs are tidied (default: results)")
     c.set_defaults(func=_cmd_clean)
     return p
 

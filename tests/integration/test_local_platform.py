@@ -8,7 +8,6 @@ envoy-mtls, no sidecar under none, and nothing left behind on any exit path.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -200,20 +199,24 @@ def test_clean_removes_what_a_killed_run_left(tmp_path: Path) -> None:
     state = Path(f"/tmp/meshbench-{key}-test")
     state.mkdir(exist_ok=True)
     (state / "owner.pid").write_text("999999999")  # a dead owner
+    decoy = f"decoy-{key}-none-backend"  # not a meshbench name: must survive
     netns.add(ns)
+    netns.add(decoy)
     sleeper = subprocess.Popen(["ip", "netns", "exec", ns, "sleep", "300"])
     try:
         deadline = time.monotonic() + 10
         while sleeper.pid not in netns.pids(ns) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert sleeper.pid in netns.pids(ns)
-        removed = clean()
+        removed, _skipped = clean()
         assert f"netns {ns}" in removed and f"dir {state}" in removed
         sleeper.wait(timeout=10)  # killed long before its 300 s (clean reaps it: no exit code)
         assert not psutil.pid_exists(sleeper.pid)
         assert ns not in netns.list_netns() and not state.exists()
-        assert os.path.exists("/tmp")  # nothing but our own resources touched
+        assert decoy in netns.list_netns()  # nothing but our own resources touched
+        assert not any(decoy in r for r in removed)
     finally:
         if sleeper.poll() is None:
             sleeper.kill()
         netns.delete(ns)
+        netns.delete(decoy)

@@ -3,7 +3,8 @@
 It only touches resources named by :mod:`meshbench.platforms.local.names`: network
 namespaces ``mb-<run>-*`` (and every process inside them) and state directories
 ``/tmp/meshbench-<run>-*``. A run whose owning process is still alive is left alone
-unless ``force`` is given.
+unless ``force`` is given; the owner is that process only if its start time matches the
+one recorded, so a reused PID does not keep a dead run's leftovers forever.
 """
 
 from __future__ import annotations
@@ -32,16 +33,44 @@ def _state_dirs() -> list[Path]:
     return sorted(p for p in Path(STATE_ROOT).glob(f"{STATE_PREFIX}*") if _run_key(p.name))
 
 
-def live_run_keys() -> set[str]:
-    """Run keys whose owning meshbench process is still running."""
-    live = set()
+START_TOLERANCE_S = 1.0
+"""A process is the recorded owner if its start time is within this of the recorded one."""
+
+
+def write_owner(state_dir: Path) -> None:
+    """Record this process (PID and start time) as the owner of ``state_dir``."""
+    me = psutil.Process()
+    (state_dir / OWNER_FILE).write_text(f"{me.pid} {me.create_time():.3f}\n")
+
+
+def owner(state_dir: Path) -> str | None:
+    """How the owner of ``state_dir`` is alive, in words; None when it is gone (or the
+    file is unreadable, or names a different process that reused its PID)."""
+    try:
+        fields = (state_dir / OWNER_FILE).read_text().split()
+        pid = int(fields[0])
+        started = float(fields[1]) if len(fields) > 1 else None
+    except (OSError, ValueError, IndexError):
+        return None
+    if pid == os.getpid():
+        return None
+    try:
+        proc = psutil.Process(pid)
+        created = proc.create_time()
+    except psutil.Error:
+        return None
+    if started is not None and abs(created - started) > START_TOLERANCE_S:
+        return None  # the PID was reused by another process
+    return f"pid {pid} ({proc.name()}) is alive"
+
+
+def live_run_keys() -> dict[str, str]:
+    """Run keys whose owning meshbench process is still running -> why it is live."""
+    live = {}
     for d in _state_dirs():
-        try:
-            pid = int((d / OWNER_FILE).read_text())
-        except (OSError, ValueError):
-            continue
-        if psutil.pid_exists(pid) and pid != os.getpid():
-            live.add(_run_key(d.name) or "")
+        why = owner(d)
+        if why is not None:
+            live[_run_key(d.name) or ""] = why
     return live
 
 
@@ -63,9 +92,11 @@ def _kill(pids: list[int]) -> None:
     psutil.wait_procs(alive, timeout=3)
 
 
-def clean(force: bool = False) -> list[str]:
-    """Remove leftovers of meshbench runs; returns what was removed."""
-    skip = set() if force else live_run_keys()
+def clean(force: bool = False) -> tuple[list[str], list[str]]:
+    """Remove leftovers of meshbench runs; returns (what was removed, what was left
+    alone and why)."""
+    skip = {} if force else live_run_keys()
+    skipped = [f"run {key}: {why}; --force removes it" for key, why in sorted(skip.items())]
     removed = []
     spaces = [n for n in netns.ours(netns.list_netns()) if _run_key(n) not in skip]
     # Processes first (apps, sidecars, generators), then the namespaces, hub last.
@@ -77,4 +108,4 @@ def clean(force: bool = False) -> list[str]:
         if _run_key(d.name) not in skip:
             shutil.rmtree(d, ignore_errors=True)
             removed.append(f"dir {d}")
-    return removed
+    return removed, skipped

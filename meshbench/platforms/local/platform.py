@@ -36,7 +36,7 @@ from meshbench.platforms import commands
 from meshbench.platforms.base import Deployment, Platform, Proof, UsageSnapshot
 from meshbench.platforms.local import capture, netns
 from meshbench.platforms.local.admin import EnvoyAdmin
-from meshbench.platforms.local.cleanup import OWNER_FILE
+from meshbench.platforms.local.cleanup import write_owner
 from meshbench.platforms.local.envoy import (
     INBOUND_PLAINTEXT_STAT,
     INBOUND_STAT,
@@ -370,7 +370,7 @@ class LocalPlatform(Platform):
             tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{self.run_key}-", dir=STATE_ROOT)
         )
         self.state_dir.chmod(0o755)
-        (self.state_dir / OWNER_FILE).write_text(str(os.getpid()))
+        write_owner(self.state_dir)
         self.hub = netns_name(self.run_key, "hub")
         self._hub_up = False
         self._mesh_index = 0
