@@ -265,6 +265,24 @@ def _check_host_cpus(scenario: Scenario) -> None:
             )
 
 
+def _check_same_scenario(stored: Scenario, scenario_path: Path, resume: Path,
+                         platform_name: str | None) -> None:
+    """A resume finishes the stored plan; a scenario file that now says otherwise is an
+    error, not silently ignored (its trials would be mixed with the stored ones)."""
+    given = load_scenario(scenario_path).model_dump(mode="json")
+    if platform_name:
+        given["platform"] = platform_name
+    kept = stored.model_dump(mode="json")
+    differ = sorted(k for k in set(given) | set(kept) if given.get(k) != kept.get(k))
+    if differ:
+        raise ScenarioError(
+            f"{scenario_path} differs from the scenario stored in {resume / 'run.json'} "
+            f"in: {', '.join(differ)}",
+            fix="resume with the scenario file the run started from, or start a new run "
+                "with the changed one",
+        )
+
+
 def _start_run(
     scenario: Scenario, scenario_path: Path, results_root: Path, resume: Path | None
 ) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
@@ -304,6 +322,7 @@ def run_scenario(
     """Run every trial of a scenario; returns the run directory (None for a dry run)."""
     if resume is not None:
         scenario = parse_scenario(read_run_json(resume)["scenario"], str(resume / "run.json"))
+        _check_same_scenario(scenario, scenario_path, resume, platform_name)
     else:
         scenario = load_scenario(scenario_path)
     if platform_name and platform_name != scenario.platform:

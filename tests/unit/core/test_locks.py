@@ -76,9 +76,11 @@ def test_two_resumes_of_one_run_are_refused(tmp_path: Path, repo: Path,
     meta = json.loads((repo / "tests" / "data" / "smoke-run" / "run.json").read_text())
     meta["status"] = "interrupted"
     (run_dir / "run.json").write_text(json.dumps(meta))
+    scenario_file = tmp_path / "stored.json"  # the scenario the run started from
+    scenario_file.write_text(json.dumps(meta["scenario"]))
     busy = f"run directory {run_dir} is busy"
     with locks.run_directory(run_dir), pytest.raises(locks.BusyError, match=busy):
-        run_scenario(repo / "scenarios" / "smoke.yaml", tmp_path, resume=run_dir)
+        run_scenario(scenario_file, tmp_path, resume=run_dir)
 
 
 def test_a_killed_run_is_told_apart_from_a_running_one(tmp_path: Path) -> None:
@@ -102,3 +104,23 @@ def test_report_says_a_running_run_nobody_holds_was_killed(tmp_path: Path, repo:
         assert not any("was killed" in w for w in load_run(run_dir).warnings)
     assert any("no meshbench process holds this run: it was killed" in w
                for w in load_run(run_dir).warnings)
+
+
+def test_a_resume_with_a_changed_scenario_is_refused(tmp_path: Path, repo: Path) -> None:
+    import yaml
+
+    from meshbench.errors import ScenarioError
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    meta = json.loads((repo / "tests" / "data" / "smoke-run" / "run.json").read_text())
+    meta["status"] = "interrupted"
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    changed = dict(meta["scenario"])
+    changed["repeats"] = changed["repeats"] + 1
+    changed_file = tmp_path / "changed.yaml"
+    changed_file.write_text(yaml.safe_dump(changed))
+    with pytest.raises(ScenarioError, match=r"changed.yaml differs from the scenario stored in "
+                                            r".*run.json in: repeats"):
+        run_scenario(changed_file, tmp_path, resume=run_dir)
+    assert not (run_dir / locks.RUN_LOCK).exists()  # refused before anything was touched
