@@ -37,12 +37,25 @@ GATEWAY_API_CRD = "httproutes.gateway.networking.k8s.io"
 
 @dataclass(frozen=True)
 class StatsSource:
-    """Where a sidecar's inbound request counter can be read through the API server proxy."""
+    """Where a proxy's inbound counter can be read through the API server proxy.
+
+    Sidecars are read in each app pod. Node proxies (``proxy_namespace`` and
+    ``proxy_selector`` set: ztunnel) are read in their own pods and count per destination
+    service, named by ``service_label``.
+    """
 
     port: int
     path: str
     metric: str
-    labels: dict[str, str] = field(default_factory=dict)  # "{port}" is the app port
+    labels: dict[str, str] = field(default_factory=dict)  # "{port}": app port; "{namespace}"
+    unit: str = "requests"  # what the metric counts: requests, or connections (L4 proxies)
+    proxy_namespace: str | None = None
+    proxy_selector: str = ""
+    service_label: str | None = None
+
+    @property
+    def node_proxy(self) -> bool:
+        return self.proxy_namespace is not None
 
 
 @dataclass(frozen=True)
@@ -354,6 +367,17 @@ MESHES: dict[str, Mesh] = {
     "istio-ambient": _IstioAmbient(
         "istio-ambient",
         ns_labels={"istio.io/dataplane-mode": "ambient"},
+        # ztunnel is L4: it counts connections per destination workload, not requests
+        # (istio/ztunnel src/proxy/metrics.rs: tcp_connections_opened, reporter and
+        # destination_* labels; served on 15020 /stats/prometheus).
+        stats=StatsSource(
+            15020, "/stats/prometheus", "istio_tcp_connections_opened_total",
+            {"reporter": "destination", "destination_workload_namespace": "{namespace}"},
+            unit="connections",
+            proxy_namespace="istio-system",
+            proxy_selector="app=ztunnel",
+            service_label="destination_canonical_service",
+        ),
         mtls_always_on=True,
     ),
     "linkerd": _Linkerd(

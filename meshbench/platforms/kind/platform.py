@@ -20,10 +20,9 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,7 +30,7 @@ from urllib.parse import urlsplit
 import meshbench
 from meshbench.errors import MeshbenchError, PlatformError
 from meshbench.load.merge import merge_worker_dirs
-from meshbench.load.spec import LoadRequest, LoadSummary
+from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.plan import plan_trials
 from meshbench.platforms.base import Deployment, Platform, Proof, UsageSnapshot
 from meshbench.platforms.kind import bundle, certs, versions
@@ -48,7 +47,11 @@ from meshbench.platforms.kind.meshes import (
     linkerd_cert_dir,
 )
 from meshbench.platforms.kind.meshes import mesh as mesh_named
-from meshbench.platforms.kind.sidecar_stats import inbound_requests, parse_samples
+from meshbench.platforms.kind.sidecar_stats import (
+    has_metric,
+    inbound_by_service,
+    inbound_requests,
+)
 from meshbench.platforms.kind.steps import Runner, Step
 from meshbench.platforms.kind.target import (
     CLUSTER_MARKER_KEY,
@@ -58,8 +61,14 @@ from meshbench.platforms.kind.target import (
     Target,
     target_for,
 )
-from meshbench.platforms.kind.usage import snapshot_from_summaries
+from meshbench.platforms.kind.usage import (
+    PhaseUsage,
+    Sample,
+    samples_from_summaries,
+)
+from meshbench.platforms.kind.usage import snapshot as usage_snapshot
 from meshbench.platforms.kind.waits import Clock, wait_for
+from meshbench.results.hlog import start_time
 from meshbench.scenario import Scenario
 from meshbench.topology import Topology
 
@@ -72,6 +81,11 @@ CHECK_NAMESPACES = "check-namespaces"
 PODS_READY = "pods-ready"
 
 LOAD_POLL_S = 2.0
+ORIGIN_TOLERANCE_S = 0.01
+"""A worker whose schedule origin differs from the shared one by more did not use it (the
+origin travels as MB_START_AT with 3 decimals; the generator's own fallback is >= 0.3 s
+later)."""
+NODE_PROXY_PREFIX = "ztunnel"
 JOB_INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
 PLAN_WORK_DIR = Path("<run-work-dir>")
 
@@ -520,6 +534,14 @@ class KindPlatform(Platform):
                 self._tmp = None
 
 
+@dataclass(frozen=True)
+class _Counters:
+    """One read of every proxy's inbound counter."""
+
+    counts: dict[str, int]  # pod (sidecars) or "<ztunnel pod>/<service>" -> count
+    seen: bool  # the metric was in at least one answer
+
+
 class KindDeployment(Deployment):
     """The sample application with one mesh on the cluster, ready to take load."""
 
@@ -530,6 +552,7 @@ class KindDeployment(Deployment):
         self._mesh = m
         self._probes = 0
         self._service_of: dict[str, str] = {}
+        self._measured: tuple[UsageSnapshot, UsageSnapshot] | None = None
 
     def target_url(self) -> str:
         """The entry Service inside meshbench's namespace: the only URL load is sent to."""
@@ -589,59 +612,85 @@ class KindDeployment(Deployment):
                 )
         return has
 
-    def _counters(self) -> dict[str, int] | None:
-        """Inbound requests counted by each pod's sidecar, or None when unreadable."""
+    def _read_counters(self) -> _Counters | None:
+        """Each proxy's inbound counter right now; None when the mesh has no stats source.
+
+        An answer without the metric counts 0 (Istio's counter appears only after the first
+        request crosses the sidecar); ``seen`` says whether any answer had it at all.
+        """
         src = self._mesh.stats
         if src is None:
             return None
         port = self.scenario.topology.port
-        out: dict[str, int] = {}
-        found = False
+        app_ns = self.platform.target.app_ns
+        counts: dict[str, int] = {}
+        seen = False
+        if src.node_proxy:
+            assert src.proxy_namespace is not None
+            for p in self._api.list_pods(src.proxy_namespace, src.proxy_selector):
+                text = self._api.pod_proxy_get(src.proxy_namespace, p.name, src.port, src.path)
+                seen = seen or has_metric(text, src.metric)
+                for svc, n in inbound_by_service(text, src, port, app_ns).items():
+                    key = f"{p.name}/{svc}"
+                    counts[key] = counts.get(key, 0) + n
+                    self._service_of[key] = svc
+            return _Counters(counts, seen)
         for p in self._app_pods():
             self._service_of[p.name] = p.labels.get("app", p.name)
-            text = self._api.pod_proxy_get(self.platform.target.app_ns, p.name, src.port, src.path)
-            found = found or any(name == src.metric for name, _, _ in parse_samples(text))
-            out[p.name] = inbound_requests(text, src, port)
-        return out if found else None
+            text = self._api.pod_proxy_get(app_ns, p.name, src.port, src.path)
+            seen = seen or has_metric(text, src.metric)
+            counts[p.name] = inbound_requests(text, src, port, app_ns)
+        return _Counters(counts, seen)
 
     def verify(self) -> Proof:
-        """Sidecars present (or absent for ``none``), and probe requests crossed them."""
+        """Sidecars present (or absent for ``none``), and probe requests crossed every
+        service's proxy (sidecars, or ztunnel for istio-ambient)."""
         pods = self._app_pods()
         sidecars = self._check_sidecars(pods)
-        before = self._counters()
+        before = self._read_counters()
         self._probes += 1
         name = mf.job_name(f"{self.mesh}-{self._probes}", prefix="probe")
         self.platform._execute(self.platform.probe_steps(self._mesh, self.scenario, name), {})
-        after = self._counters()
+        after = self._read_counters()
         details: dict[str, Any] = {
             "probe_requests": mf.PROBE_REQUESTS,
             "entry_url": self.target_url(),
             "mtls": self._mesh.mtls_description(self.scenario),
         }
         crossed = False
-        if before is not None and after is not None:
-            delta = {p: after.get(p, 0) - before.get(p, 0) for p in after}
-            details["inbound_requests_delta"] = delta
-            by_service: dict[str, int] = {}
-            for p in pods:
-                svc = p.labels.get("app", p.name)
-                by_service[svc] = by_service.get(svc, 0) + delta.get(p.name, 0)
-            quiet = sorted(s for s, n in by_service.items() if n <= 0)
-            if quiet:
-                raise PlatformError(
-                    f"{self.mesh}: the probe's requests did not reach the sidecars of "
-                    f"{', '.join(quiet)}",
-                    fix="traffic bypasses the sidecar: check the mesh's traffic capture",
+        src = self._mesh.stats
+        if src is not None and before is not None and after is not None:
+            details["counter"] = f"{src.metric} ({src.unit})"
+            if not after.seen:
+                details["counters"] = (
+                    f"{src.metric} not found on any proxy even after {mf.PROBE_REQUESTS} probe "
+                    "requests; crossing not proven"
                 )
-            crossed = True
-        elif self._mesh.sidecar:
-            details["counters"] = "sidecar request counter not found; crossing not proven"
+            else:
+                delta = {k: n - before.counts.get(k, 0) for k, n in after.counts.items()}
+                details[f"inbound_{src.unit}_delta"] = delta
+                by_service = {svc.name: 0 for svc in self.scenario.topology.services}
+                for key, n in delta.items():
+                    svc = self._service_of.get(key, key)
+                    by_service[svc] = by_service.get(svc, 0) + n
+                quiet = sorted(s for s, n in by_service.items() if n <= 0)
+                if quiet:
+                    raise PlatformError(
+                        f"{self.mesh}: the probe's requests did not reach the proxies of "
+                        f"{', '.join(quiet)} ({src.metric} did not move)",
+                        fix="traffic bypasses the mesh's proxy: check the mesh's traffic capture",
+                    )
+                crossed = True
         return Proof(sidecars=sidecars, crossed_sidecars=crossed, details=details)
 
     def sidecar_stats(self) -> dict[str, dict[str, int]]:
-        """Inbound requests each pod's sidecar has counted so far (empty when unreadable)."""
-        now = self._counters()
-        return {p: {"inbound_requests": n} for p, n in (now or {}).items()}
+        """Inbound counts each proxy has seen so far (empty without a stats source):
+        ``inbound_requests`` per sidecar, ``inbound_connections`` per ztunnel and service."""
+        now = self._read_counters()
+        src = self._mesh.stats
+        if now is None or src is None:
+            return {}
+        return {k: {f"inbound_{src.unit}": n} for k, n in now.counts.items()}
 
     def check_accounting(
         self, before: dict[str, dict[str, int]], after: dict[str, dict[str, int]], sent: int
@@ -659,7 +708,9 @@ class KindDeployment(Deployment):
             svc = self._service_of.get(pod)
             if svc is None:
                 continue
-            delta = counters.get("inbound_requests", 0) - before.get(pod, {}).get(
+            if "inbound_requests" not in counters:
+                continue  # connections (ztunnel) are not requests: nothing to account
+            delta = counters["inbound_requests"] - before.get(pod, {}).get(
                 "inbound_requests", 0
             )
             got[svc] = got.get(svc, 0) + delta
@@ -672,47 +723,117 @@ class KindDeployment(Deployment):
                 )
         return problems
 
-    def usage(self) -> UsageSnapshot:
-        """Per-container CPU time and memory of the app and load namespaces, right now."""
+    def _role_of(self, namespace: str, pod: str, container: str) -> str | None:
+        """The role a container's cost is summed under, or None when it is not measured."""
+        t = self.platform.target
+        src = self._mesh.stats
+        node_proxy = src is not None and src.node_proxy
+        if namespace in (t.app_ns, t.load_ns):
+            if node_proxy and container in SIDECAR_CONTAINERS:
+                return "proxy"  # a waypoint: ambient has no sidecars
+            return container_role(container)
+        if node_proxy and src is not None and namespace == src.proxy_namespace:
+            return "proxy" if pod.startswith(NODE_PROXY_PREFIX) else None
+        return None
+
+    def _usage_samples(self) -> dict[str, Sample]:
         t = self.platform.target
         nodes = sorted({p.node for p in self._app_pods() if p.node}
                        | {p.node for p in self._api.list_pods(t.load_ns) if p.node})
         summaries = [self._api.node_summary(n) for n in nodes]
-        return snapshot_from_summaries(
-            summaries, [t.app_ns, t.load_ns], container_role, self.platform.clock.now
-        )
+        return samples_from_summaries(summaries, self._role_of, self.platform.clock.wall())
+
+    def usage(self) -> UsageSnapshot:
+        """Per-container CPU time and memory of the app and load namespaces (and, for
+        istio-ambient, ztunnel under role ``proxy``) as the kubelet last sampled them."""
+        return usage_snapshot(self._usage_samples(), self.platform.clock.wall())
+
+    def measured_usage(self) -> tuple[UsageSnapshot, UsageSnapshot] | None:
+        """Usage at the last trial's measured-phase boundaries (see :class:`PhaseUsage`)."""
+        return self._measured
+
+    def _sample_phase(self, phase: PhaseUsage) -> None:
+        try:
+            phase.add(self._usage_samples())
+        except MeshbenchError as e:  # cost is recorded, not required: the trial goes on
+            log.warning("kubelet summary unreadable during the trial: %s", e)
 
     def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
-        """Run the load in-cluster against :attr:`entry_url` (the request's host is ignored)."""
+        """Run the load in-cluster against :attr:`entry_url` (the request's host is ignored).
+
+        Every worker must use the shared schedule origin: the origin each used is read from
+        its histogram log, recorded in summary.json, and a worker that missed it fails the
+        trial. Usage is sampled around the measured phase's boundaries meanwhile.
+        """
         k = self.scenario.kind
         t = self.platform.target
         path = urlsplit(request.target_url).path or self.scenario.load.path
         req = replace(request, target_url=mf.entry_url(self.scenario, t, path))
-        start_at = time.time() + k.load_start_delay_s
+        start_at = round(self.platform.clock.wall() + k.load_start_delay_s, 3)
+        phase = PhaseUsage(start_at + req.warmup_s, start_at + req.warmup_s + req.duration_s)
+        self._measured = None
         steps = self.platform.load_steps(self._mesh, self.scenario, req, start_at)
         name = mf.job_name(req.label)
         workers = k.load_workers
         try:
             self.platform.runner.run(steps[0])
-            pods = self._wait_workers(name, workers, req)
+            pods = self._wait_workers(name, workers, req, phase)
+            self._sample_phase(phase)
             worker_dirs = []
+            origins: dict[str, float | None] = {}
             for p in pods:
                 idx = p.labels.get(JOB_INDEX_LABEL, p.name)
                 d = out_dir / "workers" / f"w{idx}"
                 logs = self._api.pod_log(t.load_ns, p.name, mf.LOAD_CONTAINER)
                 bundle.extract(logs, d, source=f"{t.load_ns}/{p.name}")
                 worker_dirs.append(d)
-            return merge_worker_dirs(worker_dirs, out_dir)
+                origins[f"w{idx}"] = start_time(d / HLOG_FILE)
+            summary = merge_worker_dirs(worker_dirs, out_dir)
         finally:
             self.platform.runner.run(steps[-1])
+        self._measured = phase.snapshots()
+        if self._measured[1].note:
+            log.warning("%s: %s", req.label, self._measured[1].note)
+        return self._check_origins(summary, out_dir, start_at, origins)
 
-    def _wait_workers(self, name: str, workers: int, req: LoadRequest) -> list[PodInfo]:
+    def _check_origins(
+        self, summary: LoadSummary, out_dir: Path, start_at: float,
+        origins: dict[str, float | None],
+    ) -> LoadSummary:
+        """Record the origin each worker used; fail the trial if any missed the shared one."""
+        missed = {
+            w: o for w, o in origins.items()
+            if o is None or abs(o - start_at) > ORIGIN_TOLERANCE_S
+        }
+        summary.extra["shared_start_epoch_s"] = start_at
+        summary.extra["worker_origins_epoch_s"] = origins
+        summary.extra["workers_missed_shared_start"] = sorted(missed)
+        summary.write(out_dir)
+        if missed:
+            late = ", ".join(
+                f"{w} ({'no origin in its log' if o is None else f'{o - start_at:+.1f} s'})"
+                for w, o in sorted(missed.items())
+            )
+            raise PlatformError(
+                f"load worker(s) {late} did not start on the shared schedule origin "
+                f"{start_at:.3f}: their intervals would not line up with the others'",
+                fix=f"raise kind.load_start_delay_s (now {self.scenario.kind.load_start_delay_s:g}"
+                " s) so every worker pod is running before the shared start",
+            )
+        return summary
+
+    def _wait_workers(
+        self, name: str, workers: int, req: LoadRequest, phase: PhaseUsage | None = None
+    ) -> list[PodInfo]:
         t = self.platform.target
         k = self.scenario.kind
+        clock = self.platform.clock
         selector = f"meshbench.io/job={name}"
         timeout_s = k.load_start_delay_s + req.warmup_s + req.duration_s + req.timeout_s + 120
 
         def check() -> str | None:
+            if phase is not None and phase.wants_read(clock.wall(), LOAD_POLL_S):
+                self._sample_phase(phase)
             pods = self._api.list_pods(t.load_ns, selector)
             failed = [p for p in pods if p.phase == "Failed"]
             if failed:
@@ -731,7 +852,7 @@ class KindDeployment(Deployment):
             what=f"load Job {t.load_ns}/{name}",
             fix=f"kubectl --context {t.kube_context} -n {t.load_ns} describe job {name}",
             interval_s=LOAD_POLL_S,
-            clock=self.platform.clock,
+            clock=clock,
         )
         pods = [p for p in self._api.list_pods(t.load_ns, selector) if p.phase == "Succeeded"]
         return sorted(pods, key=lambda p: int(p.labels.get(JOB_INDEX_LABEL, "0")))[:workers]

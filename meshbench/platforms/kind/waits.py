@@ -11,10 +11,15 @@ from meshbench.errors import TimeoutExpired
 
 @dataclass
 class Clock:
-    """Monotonic time and sleep, injectable so tests never really wait."""
+    """Monotonic time, wall time (epoch s) and sleep, injectable so tests never really wait.
+
+    Wall time is what the cluster's own stamps use: the load workers' shared start and the
+    kubelet's sample times (kind nodes share the host's clock).
+    """
 
     now: Callable[[], float] = field(default=time.monotonic)
     sleep: Callable[[float], None] = field(default=time.sleep)
+    wall: Callable[[], float] = field(default=time.time)
 
 
 def wait_for(

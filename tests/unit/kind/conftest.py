@@ -9,7 +9,15 @@ import pytest
 from meshbench.platforms.kind.platform import KindPlatform
 from meshbench.scenario import Scenario
 
-from .fakes import FakeBin, FakeKubeApi, Rule, apply_env, make_source_dir, no_sleep_clock
+from .fakes import (
+    START_EPOCH_S,
+    FakeBin,
+    FakeKubeApi,
+    Rule,
+    apply_env,
+    make_source_dir,
+    no_sleep_clock,
+)
 
 Build = Callable[..., tuple[KindPlatform, FakeBin, FakeKubeApi]]
 
@@ -39,13 +47,17 @@ def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Build:
             fake.install(tools)
         apply_env(monkeypatch, fake)
         api = FakeKubeApi(sc, **api_kwargs)
+        api.calls_log = fake.log
         work = tmp_path / "work"
         work.mkdir()
+        # Wall time such that the load workers' shared start is START_EPOCH_S exactly.
+        clock = no_sleep_clock(START_EPOCH_S - sc.kind.load_start_delay_s)
+        api.clock = clock
         platform = KindPlatform(
             sc,
             api_factory=lambda context: api,
             work_dir=work,
-            clock=no_sleep_clock(),
+            clock=clock,
             source_dir=make_source_dir(tmp_path),
         )
         return platform, fake, api

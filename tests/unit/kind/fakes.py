@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.kubeapi import PodInfo
+from meshbench.platforms.kind.manifests import PROBE_REQUESTS
 from meshbench.scenario import Scenario, parse_scenario
 
 TOOLS = ("kind", "kubectl", "helm", "docker", "linkerd", "istioctl", "kumactl")
@@ -91,16 +92,35 @@ MARKED_NODES = {
 
 STATS = {
     "istio-proxy": 'istio_requests_total{{reporter="destination",response_code="200"}} {n}\n'
-    'istio_requests_total{{reporter="source",response_code="200"}} 999\n',
+    'istio_requests_total{{reporter="source",response_code="200"}} {n}\n',
     "linkerd-proxy": 'request_total{{direction="inbound",tls="true"}} {n}\n'
-    'request_total{{direction="outbound"}} 999\n',
+    'request_total{{direction="outbound"}} {n}\n',
     "kuma-sidecar": 'envoy_cluster_upstream_rq_total{{envoy_cluster_name="localhost_8080"}} {n}\n',
 }
+"""Each sidecar's counter lines ({n}: requests it has seen)."""
+
+LAZY = {"istio-proxy", "linkerd-proxy"}
+"""Sidecars whose labelled counter only appears after its first request (Envoy's
+cluster counters, Kuma's, exist from the start at 0)."""
+
+ZTUNNEL = (
+    'istio_tcp_connections_opened_total{{reporter="destination",'
+    'destination_workload_namespace="mb-app",destination_canonical_service="{svc}"}} {n}\n'
+)
+START_EPOCH_S = 1.7e9
+"""Wall time at which the fake clock starts (tests of the shared start build on it)."""
+
+PROBE_DONE = "wait --for=condition=Complete job/probe-"
 
 
 @dataclass
 class FakeKubeApi:
-    """In-memory cluster: pods follow the scenario's topology; counters grow per read."""
+    """In-memory cluster: pods follow the scenario's topology.
+
+    Proxy counters move only with traffic: each probe Job that completed (a ``kubectl
+    wait ... job/probe-*`` in the fake CLI's log) sends PROBE_REQUESTS requests through
+    every service, seen by every proxy except those in ``quiet_pods``.
+    """
 
     scenario: Scenario
     sidecar: str | None = None  # container injected into app pods
@@ -111,8 +131,12 @@ class FakeKubeApi:
     worker_phase: str = "Succeeded"
     worker_logs: dict[int, str] = field(default_factory=dict)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
-    counter_step: int = 25
+    summary_at: Callable[[str, float], dict[str, Any]] | None = None  # (node, wall) -> summary
+    workers_done_at_s: float | None = None  # wall time the workers finish (None: at once)
     services: list[str] | None = None  # app pods; default: the scenario's topology
+    quiet_pods: set[str] = field(default_factory=set)  # their proxy never sees traffic
+    calls_log: Path | None = None  # the fake CLI's log, where probe traffic shows
+    clock: Any = None  # the platform's Clock (wall time for workers and summaries)
     reads: int = 0
     calls: list[str] = field(default_factory=list)
 
@@ -129,12 +153,14 @@ class FakeKubeApi:
     def crd_exists(self, name: str) -> bool:
         return name in self.crds
 
+    def _wall(self) -> float:
+        return float(self.clock.wall()) if self.clock is not None else START_EPOCH_S
+
     def list_pods(self, namespace: str, selector: str = "") -> list[PodInfo]:
         k = self.scenario.kind
         if namespace == f"{k.namespace_prefix}-app":
             pods = []
-            names = self.services or [s.name for s in self.scenario.topology.services]
-            for svc_name in names:
+            for svc_name in self._services():
                 for r in range(k.replicas):
                     containers = ("app",) + ((self.sidecar,) if self.sidecar else ())
                     pods.append(
@@ -150,13 +176,22 @@ class FakeKubeApi:
                         )
                     )
             return pods
+        if namespace == "istio-system" and selector == "app=ztunnel":
+            return [
+                PodInfo(name=f"ztunnel-{n}", namespace=namespace, node=node, phase="Running",
+                        ready=True, containers=("istio-proxy",), labels={"app": "ztunnel"})
+                for n, node in (("a", "meshbench-worker"), ("l", "meshbench-worker2"))
+            ]
         if selector.startswith("meshbench.io/job=load-"):
+            phase = self.worker_phase
+            if self.workers_done_at_s is not None and self._wall() < self.workers_done_at_s:
+                phase = "Running"
             return [
                 PodInfo(
                     name=f"{selector.split('=')[1]}-{i}-x",
                     namespace=namespace,
                     node="meshbench-worker2",
-                    phase=self.worker_phase,
+                    phase=phase,
                     ready=False,
                     containers=("loadgen",),
                     labels={"batch.kubernetes.io/job-completion-index": str(i)},
@@ -165,7 +200,12 @@ class FakeKubeApi:
             ]
         return []
 
+    def _services(self) -> list[str]:
+        return self.services or [s.name for s in self.scenario.topology.services]
+
     def node_summary(self, node: str) -> dict[str, Any]:
+        if self.summary_at is not None:
+            return self.summary_at(node, self._wall())
         return self.summaries.get(node, {"pods": []})
 
     def pod_log(self, namespace: str, pod: str, container: str) -> str:
@@ -174,10 +214,26 @@ class FakeKubeApi:
             return "generator output\n" + self.worker_logs.get(idx, "Traceback: boom\n")
         return f"log of {pod}/{container}\n"
 
+    def probe_requests(self) -> int:
+        """Requests the completed probe Jobs sent through the entry so far."""
+        if self.calls_log is None or not self.calls_log.exists():
+            return 0
+        done = sum(PROBE_DONE in line for line in self.calls_log.read_text().splitlines())
+        return done * PROBE_REQUESTS
+
     def pod_proxy_get(self, namespace: str, pod: str, port: int, path: str) -> str:
         self.reads += 1
-        template = STATS.get(self.sidecar or "", "")
-        return template.format(n=self.reads * self.counter_step)
+        n = self.probe_requests()
+        if pod.startswith("ztunnel-"):
+            if pod != "ztunnel-a" or n == 0:  # only the app node's ztunnel is a destination
+                return "istio_build 1\n"
+            return "".join(ZTUNNEL.format(svc=svc, n=n) for svc in self._services()
+                           if f"{svc}-0" not in self.quiet_pods)
+        if pod in self.quiet_pods:
+            n = 0
+        if not self.sidecar or (n == 0 and self.sidecar in LAZY):
+            return "envoy_server_live 1\n"
+        return STATS[self.sidecar].format(n=n)
 
 
 def scenario(**overrides: Any) -> Scenario:
@@ -205,8 +261,9 @@ def make_source_dir(root: Path) -> Path:
     return d
 
 
-def no_sleep_clock() -> Any:
-    """A Clock whose sleep advances time instantly (tests never really wait)."""
+def no_sleep_clock(wall_start_s: float = START_EPOCH_S) -> Any:
+    """A Clock whose sleep advances time instantly (tests never really wait); its wall
+    time starts at ``wall_start_s``."""
     from meshbench.platforms.kind.waits import Clock
 
     t = [0.0]
@@ -214,4 +271,4 @@ def no_sleep_clock() -> Any:
     def sleep(s: float) -> None:
         t[0] += s
 
-    return Clock(now=lambda: t[0], sleep=sleep)
+    return Clock(now=lambda: t[0], sleep=sleep, wall=lambda: wall_start_s + t[0])

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from meshbench.errors import PlatformError, TimeoutExpired, ToolMissingError
-from meshbench.platforms.kind import versions
 from meshbench.platforms.kind import manifests as mf
+from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.meshes import GATEWAY_API_CRD, MESHES
 from meshbench.platforms.kind.platform import plan_steps, repo_root
 from meshbench.platforms.kind.versions import GATEWAY_API_URL
