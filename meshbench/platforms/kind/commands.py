@@ -7,6 +7,7 @@ Every kubectl and helm command names the kube context explicitly (``--context`` 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -127,8 +128,13 @@ def helm_install(
     timeout_s: float,
     values: Sequence[tuple[str, str]] = (),
     files: Sequence[tuple[str, Path]] = (),
+    json_values: Sequence[tuple[str, object]] = (),
 ) -> Step:
-    """``helm upgrade --install`` at the pinned version, waiting for its resources."""
+    """``helm upgrade --install`` at the pinned version, waiting for its resources.
+
+    ``json_values`` go through ``--set-json`` (Helm >= 3.10): lists and keys with dots
+    (tolerations, node selectors) without --set's escaping rules.
+    """
     argv: list[str] = [
         "helm", "upgrade", "--install", release, chart.ref,
         "--version", chart.version,
@@ -140,6 +146,8 @@ def helm_install(
         argv += ["--set", f"{key}={value}"]
     for key, path in files:
         argv += ["--set-file", f"{key}={path}"]
+    for key, obj in json_values:
+        argv += ["--set-json", f"{key}={json.dumps(obj, separators=(',', ':'))}"]
     return Step(
         phase,
         f"install {chart.chart} {chart.version} as release {release}",
@@ -209,6 +217,39 @@ def kind_load(target: Target) -> Step:
         ("kind", "load", "docker-image", target.image, "--name", target.cluster_name),
         timeout_s=600,
     )
+
+
+CONTROL_PLANE_NODE_SELECTOR = {"node-role.kubernetes.io/control-plane": ""}
+"""The label kubeadm (so kind) puts on the control-plane node."""
+CONTROL_PLANE_TOLERATIONS = [
+    {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
+]
+"""Tolerate the control-plane node's taint (kubeadm's NoSchedule)."""
+
+
+def pin_to_control_plane(target: Target, namespace: str, deployment: str) -> list[Step]:
+    """Move a cluster add-on (CoreDNS) onto the control-plane node, then wait for it."""
+    patch = {"spec": {"template": {"spec": {
+        "nodeSelector": CONTROL_PLANE_NODE_SELECTOR,
+        "tolerations": [*CONTROL_PLANE_TOLERATIONS,
+                        {"key": "CriticalAddonsOnly", "operator": "Exists"}],
+    }}}}
+    return [
+        Step(
+            "cluster",
+            f"move {namespace}/{deployment} to the control-plane node (off the measured nodes)",
+            kubectl(target, "patch", "deployment", deployment, "--namespace", namespace,
+                    "--type", "merge", "--patch", json.dumps(patch, separators=(",", ":"))),
+            timeout_s=60,
+        ),
+        Step(
+            "cluster",
+            f"wait: {namespace}/{deployment} rolled out",
+            kubectl(target, "rollout", "status", f"deployment/{deployment}", "--namespace",
+                    namespace, "--timeout=180s"),
+            timeout_s=210,
+        ),
+    ]
 
 
 def kubectl_contexts() -> Step:

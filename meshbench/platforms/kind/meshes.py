@@ -90,6 +90,28 @@ class Mesh:
         """One line for run.json and the report: what the scenario's mTLS setting means here."""
         return "no mesh: plaintext"
 
+    def resilience(self, scenario: Scenario) -> str:
+        """One line for run.json and the report: the retries, timeouts and circuit breakers
+        in the data path. meshbench turns every default one off: a retry turns an error
+        into latency, and meshes differ in what they retry by default."""
+        return "no mesh: no retries, timeouts or circuit breakers"
+
+
+def _control_plane_placement(target: Target, prefix: str = "") -> list[tuple[str, object]]:
+    """Chart values that put a control plane on the control-plane node (own cluster only:
+    another cluster may have no schedulable control-plane node)."""
+    if not target.pin_nodes:
+        return []
+    return [
+        (f"{prefix}nodeSelector", cmd.CONTROL_PLANE_NODE_SELECTOR),
+        (f"{prefix}tolerations", cmd.CONTROL_PLANE_TOLERATIONS),
+    ]
+
+
+ISTIO_NO_RETRIES = ("meshConfig.defaultHttpRetryPolicy.attempts", "0")
+"""Istio retries every HTTP request up to 2 times by default (meshConfig
+defaultHttpRetryPolicy); 0 attempts turns that off."""
+
 
 def _cp_namespace(target: Target, phase: str, name: str, labels: dict[str, str],
                   annotations: dict[str, str] | None = None) -> Step:
@@ -108,7 +130,8 @@ class _Istio(Mesh):
             cmd.helm_repo_add(phase, versions.ISTIO_BASE),
             _cp_namespace(target, phase, ns, {}),
             cmd.helm_install(target, phase, "istio-base", versions.ISTIO_BASE, ns, t),
-            cmd.helm_install(target, phase, "istiod", versions.ISTIOD, ns, t),
+            cmd.helm_install(target, phase, "istiod", versions.ISTIOD, ns, t, [ISTIO_NO_RETRIES],
+                             json_values=_control_plane_placement(target)),
             cmd.wait_deployments(target, phase, ns, t),
         ]
 
@@ -165,6 +188,12 @@ class _Istio(Mesh):
             )
         return objs
 
+    def resilience(self, scenario: Scenario) -> str:
+        return (
+            "istio: default HTTP retries off (meshConfig.defaultHttpRetryPolicy.attempts=0; "
+            "Istio's default is 2); no timeout or outlier detection by default"
+        )
+
     def mtls_description(self, scenario: Scenario) -> str:
         if not scenario.kind.mtls:
             return "istio: mTLS off (PeerAuthentication DISABLE, DestinationRule tls DISABLE)"
@@ -186,7 +215,9 @@ class _IstioAmbient(Mesh):
             cmd.helm_repo_add(phase, versions.ISTIO_BASE),
             _cp_namespace(target, phase, ns, {}),
             cmd.helm_install(target, phase, "istio-base", versions.ISTIO_BASE, ns, t),
-            cmd.helm_install(target, phase, "istiod", versions.ISTIOD, ns, t, ambient),
+            cmd.helm_install(target, phase, "istiod", versions.ISTIOD, ns, t,
+                             [*ambient, ISTIO_NO_RETRIES],
+                             json_values=_control_plane_placement(target)),
             cmd.helm_install(target, phase, "istio-cni", versions.ISTIO_CNI, ns, t, ambient),
             cmd.helm_install(target, phase, "ztunnel", versions.ISTIO_ZTUNNEL, ns, t),
             cmd.wait_deployments(target, phase, ns, t),
@@ -205,6 +236,12 @@ class _IstioAmbient(Mesh):
             cmd.helm_uninstall(target, phase, "istio-base", ns, t),
             cmd.delete_namespace(target, phase, ns, t),
         ]
+
+    def resilience(self, scenario: Scenario) -> str:
+        return (
+            "istio-ambient: ztunnel is L4 (no HTTP retries); no waypoint is deployed; "
+            "meshConfig.defaultHttpRetryPolicy.attempts=0 for any waypoint"
+        )
 
     def mtls_description(self, scenario: Scenario) -> str:
         return "istio-ambient: ztunnel mTLS (HBONE) always on; no sidecars"
@@ -243,6 +280,7 @@ class _Linkerd(Mesh):
                     ("identity.issuer.tls.crtPEM", certs / "issuer.crt"),
                     ("identity.issuer.tls.keyPEM", certs / "issuer.key"),
                 ],
+                json_values=_control_plane_placement(target),
             ),
             cmd.wait_deployments(target, phase, ns, t),
             Step(
@@ -274,6 +312,12 @@ class _Linkerd(Mesh):
             ),
         ]
 
+    def resilience(self, scenario: Scenario) -> str:
+        return (
+            "linkerd: none by default (no retries, timeouts or failure accrual unless "
+            "configured per route or annotated); nothing to turn off"
+        )
+
     def mtls_description(self, scenario: Scenario) -> str:
         note = "" if scenario.kind.mtls else " (kind.mtls: false cannot turn it off)"
         return f"linkerd: mTLS always on between meshed pods{note}"
@@ -284,14 +328,16 @@ class _Kuma(Mesh):
         t = scenario.kind.install_timeout_s
         phase = f"mesh {self.name}"
         ns = "kuma-system"
-        values: list[tuple[str, str]] = []
+        # No default Mesh: meshbench applies its own, which skips Kuma's default policies.
+        values: list[tuple[str, str]] = [("controlPlane.defaults.skipMeshCreation", "true")]
         if scenario.client_sidecar:
             # Jobs finish only when the sidecar is a native (restartable init) container.
             values.append(("experimental.sidecarContainers", "true"))
         return [
             cmd.helm_repo_add(phase, versions.KUMA),
             _cp_namespace(target, phase, ns, {}),
-            cmd.helm_install(target, phase, "kuma", versions.KUMA, ns, t, values),
+            cmd.helm_install(target, phase, "kuma", versions.KUMA, ns, t, values,
+                             json_values=_control_plane_placement(target, "controlPlane.")),
             cmd.wait_deployments(target, phase, ns, t),
         ]
 
@@ -306,6 +352,10 @@ class _Kuma(Mesh):
 
     def policies(self, scenario: Scenario, target: Target) -> list[Obj]:
         spec: Obj = {
+            # Kuma creates a MeshRetry (5 HTTP retries), MeshTimeouts and a
+            # MeshCircuitBreaker with every new Mesh (kumahq/kuma pkg/defaults/mesh); "*"
+            # creates none of them.
+            "skipCreatingInitialPolicies": ["*"],
             "metrics": {
                 "enabledBackend": "prometheus-1",
                 "backends": [
@@ -346,6 +396,13 @@ class _Kuma(Mesh):
             "spec": spec,
         }
         return [mesh_obj, *objs]
+
+    def resilience(self, scenario: Scenario) -> str:
+        return (
+            "kuma: default MeshRetry (5 HTTP retries), MeshTimeout and MeshCircuitBreaker not "
+            "created (Mesh skipCreatingInitialPolicies ['*'], no default Mesh); Envoy's own "
+            "connection limits remain"
+        )
 
     def mtls_description(self, scenario: Scenario) -> str:
         if not scenario.kind.mtls:

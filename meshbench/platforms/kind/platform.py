@@ -191,7 +191,15 @@ class KindPlatform(Platform):
                 ),
                 cmd.kind_load(t),
             ]
-        return steps
+        return steps + self.placement_steps()
+
+    def placement_steps(self) -> list[Step]:
+        """On meshbench's own cluster: CoreDNS onto the control-plane node, so the app and
+        load nodes carry only what is measured (mesh control planes go there through their
+        charts' values, :mod:`meshes`)."""
+        if not self.target.pin_nodes:
+            return []
+        return cmd.pin_to_control_plane(self.target, "kube-system", "coredns")
 
     def mesh_install_steps(self, m: Mesh, sc: Scenario) -> list[Step]:
         steps: list[Step] = []
@@ -367,6 +375,8 @@ class KindPlatform(Platform):
                 )
             self.runner.run(cmd.docker_build(t, dockerfile, self.source_dir))
             self.runner.run(cmd.kind_load(t))
+        for step in self.placement_steps():
+            self.runner.run(step)
         self._env = self._collect_environment()
         self._prepared = True
 
@@ -429,6 +439,16 @@ class KindPlatform(Platform):
             "image": t.image,
             "mtls": {m: mesh_named(m).mtls_description(s) for m in s.meshes},
             "mtls_always_on": sorted(m for m in s.meshes if mesh_named(m).mtls_always_on),
+            "resilience_policies": {m: mesh_named(m).resilience(s) for m in s.meshes},
+            "placement": (
+                "control planes and CoreDNS on the control-plane node (tolerations and node "
+                "selectors through the charts' values); app pods on the app node, load on "
+                "the load node; node agents (kindnet, kube-proxy, istio-cni, ztunnel) on every "
+                "node" if t.pin_nodes else "not pinned: a cluster meshbench did not create"
+            ),
+            "kubernetes_tested_ranges": {
+                m: r for m, r in versions.tested_matrix().items() if m in s.meshes
+            },
             "client_sidecar": s.client_sidecar,
             "load_workers": s.kind.load_workers,
             "load_coordination": (

@@ -121,7 +121,7 @@ def test_install_timeout_raises_and_removes_what_was_installed(build: Build) -> 
     with pytest.raises(TimeoutExpired, match="istiod"), platform.deploy("istio"):
         pytest.fail("must not get here")
     calls = fake.calls()
-    assert not any("deploy" in c or "mb-app" in c for c in calls)  # workload never started
+    assert not any("mb-app" in c for c in calls)  # workload never started
     tail = calls[-3:]
     assert tail[0].startswith("helm uninstall istiod")
     assert tail[1].startswith("helm uninstall istio-base")
@@ -328,3 +328,58 @@ def test_plan_has_one_block_per_swept_deployment() -> None:
     for label in ("istio mtls", "istio plaintext"):
         assert f"mesh {label}" in phases and f"teardown {label}" in phases
     assert any(p.startswith("workload none-aa") for p in phases)
+
+
+# ----- placement and policy (issue 10) -------------------------------------------------
+
+CP_SELECTOR = '{"node-role.kubernetes.io/control-plane":""}'
+
+
+@pytest.mark.parametrize(("mesh_name", "release", "prefix"), [
+    ("istio", "istiod", ""), ("istio-ambient", "istiod", ""),
+    ("linkerd", "linkerd-control-plane", ""), ("kuma", "kuma", "controlPlane."),
+])
+def test_control_planes_go_to_the_control_plane_node(
+    build: Build, mesh_name: str, release: str, prefix: str
+) -> None:
+    sc = scenario(meshes=[mesh_name])
+    platform, fake, _ = build(sc, sidecar=MESHES[mesh_name].sidecar)
+    with platform.deploy(mesh_name):
+        pass
+    helm = next(c for c in fake.calls() if c.startswith(f"helm upgrade --install {release} "))
+    assert f"--set-json {prefix}nodeSelector={CP_SELECTOR}" in helm
+    assert f'--set-json {prefix}tolerations=[{{"key":"node-role.kubernetes.io/control-plane"' \
+        in helm
+    # CoreDNS too: the app and load nodes carry only what is measured.
+    calls = fake.calls()
+    patch = next(c for c in calls if "patch deployment coredns" in c)
+    assert CP_SELECTOR in patch
+    assert calls.index(patch) < calls.index(helm)
+
+
+def test_a_named_context_keeps_its_own_placement(build: Build) -> None:
+    sc = scenario(meshes=["istio"], kind={"context": "staging", "image": "registry/meshbench:1"})
+    platform, fake, _ = build(sc, sidecar="istio-proxy")
+    with platform.deploy("istio"):
+        pass
+    assert not any("--set-json" in c or "coredns" in c for c in fake.calls())
+
+
+def test_default_retries_timeouts_and_circuit_breakers_are_off(build: Build) -> None:
+    sc = scenario(meshes=["istio", "kuma"])
+    platform, fake, _ = build(sc, sidecar="istio-proxy")
+    with platform.deploy("istio"):
+        pass
+    istiod = next(c for c in fake.calls() if c.startswith("helm upgrade --install istiod "))
+    assert "--set meshConfig.defaultHttpRetryPolicy.attempts=0" in istiod
+    kuma = MESHES["kuma"]
+    assert "controlPlane.defaults.skipMeshCreation=true" in " ".join(
+        kuma.install_steps(sc, platform.target)[-2].argv
+    )
+    mesh = next(o for o in kuma.policies(sc, platform.target) if o["kind"] == "Mesh")
+    assert mesh["spec"]["skipCreatingInitialPolicies"] == ["*"]
+    env = platform.environment()
+    assert set(env["resilience_policies"]) == {"istio", "kuma"}
+    assert "MeshRetry (5 HTTP retries)" in env["resilience_policies"]["kuma"]
+    assert "attempts=0" in env["resilience_policies"]["istio"]
+    assert env["kubernetes_tested_ranges"]["kuma"].startswith("1.31-1.34")
