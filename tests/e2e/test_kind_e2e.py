@@ -26,7 +26,8 @@ SMOKE = {
         "port": 8080,
         "services": [{"name": "frontend", "calls": ["backend"]}, {"name": "backend"}],
     },
-    "load": {"rates_rps": [20], "duration_s": 5, "warmup_s": 2, "connections": 4},
+    # 40 s measured: longer than the kubelet's ~15 s sample period, so CPU is not flagged
+    "load": {"rates_rps": [20], "duration_s": 40, "warmup_s": 2, "connections": 4},
     "repeats": 1,
     "seed": 7,
     "validity": {"max_send_lag_p99_ms": 50},
@@ -79,6 +80,14 @@ def test_smoke_scenario_on_kind(tmp_path: Path) -> None:
     for mesh in ("istio", "linkerd", "kuma"):
         proof = json.loads((run_dir / "proof" / f"{mesh}.json").read_text())
         assert proof["sidecars"] and all(proof["sidecars"].values()), proof
+        assert proof["crossed_sidecars"] is True, proof  # every service's proxy counted
+    assert set(platform["resilience_policies"]) == set(SMOKE["meshes"])
+    trials = run_dir / "trials"
+    for trial in trials.iterdir():
+        summary = json.loads((trial / "summary.json").read_text())
+        assert summary["extra"]["workers_missed_shared_start"] == [], trial.name
+        usage = json.loads((trial / "usage.json").read_text())
+        assert usage["after"]["sampled_at_s"], trial.name  # the kubelet's own sample times
     none = json.loads((run_dir / "proof" / "none.json").read_text())
     assert not any(none["sidecars"].values())
     # Nothing left behind: the cluster this test created is gone.
