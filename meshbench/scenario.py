@@ -5,6 +5,7 @@ Validation errors name the file, the field, the bad value and what is allowed.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -58,6 +59,11 @@ class _Model(BaseModel):
                 if any(isinstance(v, bool) for v in values) and _is_number_type(field.annotation):
                     raise ValueError(f"{name}: {value!r} is a boolean where a number belongs")
         return data
+
+
+MAX_TRIALS = 100_000
+"""Most trials a scenario may plan (the sweep multiplies: arms x rates x repeats x each
+swept list). Far beyond any run that finishes; it keeps planning itself bounded."""
 
 
 class LoadSpec(_Model):
@@ -344,6 +350,15 @@ class Scenario(_Model):
             raise ValueError(
                 "sweep.mtls is for the kind platform; on local list the meshes envoy and envoy-mtls"
             )
+        factors = {"arms": len(self.arms), "load.rates_rps": len(self.load.rates_rps),
+                   "repeats": self.repeats}
+        for name in ("connections", "payload_bytes", "depth", "mtls"):
+            factors[f"sweep.{name}"] = len(getattr(self.sweep, name) or (None,))
+        trials = math.prod(factors.values())
+        if trials > MAX_TRIALS:
+            shown = " x ".join(f"{n} {k}" for k, n in factors.items() if n > 1)
+            raise ValueError(f"the plan has {trials:,} trials ({shown}); the most allowed is "
+                             f"{MAX_TRIALS:,}: sweep fewer values or repeat less")
         return self
 
     @property

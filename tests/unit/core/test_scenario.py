@@ -160,3 +160,15 @@ def test_mesh_and_rate_errors_name_their_field() -> None:
     kind = {**MINIMAL, "platform": "kind", "meshes": ["none", "envoy"]}
     with pytest.raises(ScenarioError, match=r"not available on platform 'kind'"):
         parse_scenario(kind, "x.yaml")
+
+
+def test_the_number_of_trials_is_bounded_and_the_factors_named() -> None:
+    from meshbench.scenario import MAX_TRIALS
+
+    data = {"name": "wide", "meshes": ["none", "envoy"], "repeats": 1000,
+            "load": {"rates_rps": list(range(1, 51)), "duration_s": 1},
+            "sweep": {"connections": [1, 2]}}
+    with pytest.raises(ScenarioError, match=rf"the plan has 200,000 trials \(2 arms x 50 "
+                                            rf"load.rates_rps x 1000 repeats x 2 sweep.connections"
+                                            rf"\); the most allowed is {MAX_TRIALS:,}"):
+        parse_scenario(data, "wide.yaml")
