@@ -9,7 +9,9 @@ Life of a run (the orchestrator runs one mesh at a time: meshes conflict on one 
    the mesh's mTLS settings and the workload, waits for every pod Ready with its sidecar,
    and yields a :class:`KindDeployment`. Everything is removed on exit, on every path.
 3. :meth:`KindDeployment.run_load` runs N generator pods as an Indexed Job in the load
-   namespace, pulls their results out of their logs and merges them losslessly.
+   namespace, pulls their results out of their logs and merges them losslessly; every
+   worker must have used the shared schedule origin, and container CPU is sampled around
+   the measured phase's boundaries (:meth:`KindDeployment.measured_usage`).
 
 Every command is a :class:`~meshbench.platforms.kind.steps.Step` built by the same code
 as the ``--dry-run`` plan (:func:`plan_steps`).
