@@ -12,6 +12,7 @@ import pytest
 from meshbench.analysis import DIMS, load_run
 from meshbench.analysis import histograms as hist
 from meshbench.errors import ResultsError
+from meshbench.results import hlog
 from meshbench.results.synthetic import lognormal_sampler
 
 from .analysis_synth import RunFactory
@@ -39,7 +40,16 @@ def test_frames_are_tidy_and_typed(make_run: RunFactory) -> None:
     assert len(lat) == 8 * (1 + 3)  # one warm-up and three measured intervals per trial
     assert lat["warmup"].sum() == 8
     assert (lat.loc[~lat["warmup"], "count"] == 500).all()
-    assert (lat["p50_ms"] <= lat["p99_ms"]).all() and (lat["p99_ms"] <= lat["max_ms"]).all()
+    # each interval's percentiles are its own histogram's, as HdrHistogram reads them
+    first = t.iloc[0]
+    mine = lat[lat["trial_id"] == first["trial_id"]].sort_values("start_s")
+    logged = [iv for iv in hlog.iter_log(run.path / first["histogram"])
+              if iv.tag.removeprefix(hlog.WARMUP_PREFIX) == "latency"]
+    logged.sort(key=lambda iv: iv.start_s)
+    assert len(logged) == len(mine) == 4
+    for (_, row), iv in zip(mine.iterrows(), logged, strict=True):
+        for q, col in ((50, "p50_ms"), (99, "p99_ms"), (100, "max_ms")):
+            assert row[col] == iv.histogram.get_value_at_percentile(q) / 1000, (col, row)
     assert lat["run_time_s"].min() == 0.0
 
     c = run.cost
