@@ -76,16 +76,28 @@ def _cmd_load(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else new_run_dir(Path("results"), "load")
     report = load_url(req, out, workers=args.workers, cpus=args.cpus)
     print(format_report(report))
-    return 0
+    return 3 if args.strict and report.untrusted else 0
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from meshbench.platforms.kind import doctor, format_doctor
-    from meshbench.platforms.kind.doctor import ready
+    status = 0
+    if args.platform in (None, "local"):
+        from meshbench.cores import choose
+        from meshbench.preflight import format_preflight, run_preflight
 
-    checks = doctor()
-    print(format_doctor(checks), end="")
-    return 0 if ready(checks) else 1
+        pre = run_preflight()
+        pin = choose(pre, workers=1)
+        print("local platform: this host's CPUs\n" + format_preflight(pre))
+        print(f"CPUs a run would use (1 load worker): load {pin.load_cpus}, apps "
+              f"{pin.pod_cpus}, sidecars {pin.sidecar_cpus} ({pin.chosen_by})\n")
+    if args.platform in (None, "kind"):
+        from meshbench.platforms.kind import doctor, format_doctor
+        from meshbench.platforms.kind.doctor import ready
+
+        checks = doctor()
+        print("kind platform: tools and versions\n" + format_doctor(checks), end="")
+        status = 0 if ready(checks) else 1
+    return status
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
@@ -162,13 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("--schedule", choices=["constant", "poisson"], default="constant")
     ld.add_argument("--timeout", type=float, default=5.0, help="per-request timeout, s (5)")
     ld.add_argument("--out", help="output directory (default: results/<time>-load)")
+    ld.add_argument("--strict", action="store_true",
+                    help="exit 3 when a validity rule fires (send lag, errors, rate, CPU)")
     ld.add_argument("--yes", action="store_true",
                     help="run a load beyond the limits (24 h or 100 M requests) anyway")
     ld.set_defaults(func=_cmd_load)
 
     d = sub.add_parser(
-        "doctor", help="check docker, kind, kubectl, helm and mesh CLIs (the kind platform)"
+        "doctor", help="check this host's CPUs (local) and docker, kind, kubectl, helm and "
+                       "mesh CLIs (kind); exit 1 when kind is not ready"
     )
+    d.add_argument("--platform", choices=["local", "kind"], default=None,
+                   help="check one platform only (default: both)")
     d.set_defaults(func=_cmd_doctor)
 
     c = sub.add_parser("clean", help="remove namespaces and processes a killed run left behind")

@@ -253,8 +253,10 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path,
 def _check_host_cpus(scenario: Scenario) -> None:
     """The CPUs a local scenario pins to must exist (and be allowed) on this host."""
     allowed = os.sched_getaffinity(0)
-    for field in ("load_cpus", "pod_cpus"):
+    for field in ("load_cpus", "pod_cpus", "sidecar_cpus"):
         spec = getattr(scenario.local, field)
+        if spec is None:  # chosen by measurement from this host's CPUs
+            continue
         missing = [c for c in host.parse_cpu_list(spec) if c not in allowed]
         if missing:
             raise ScenarioError(
@@ -281,6 +283,15 @@ def _check_same_scenario(stored: Scenario, scenario_path: Path, resume: Path,
             fix="resume with the scenario file the run started from, or start a new run "
                 "with the changed one",
         )
+
+
+def _with_stored_pinning(scenario: Scenario, pinning: dict[str, Any]) -> Scenario:
+    """``scenario`` with the CPU lists a run recorded (local runs; others unchanged)."""
+    cpus = {k: v for k, v in pinning.items()
+            if k in ("load_cpus", "pod_cpus", "sidecar_cpus") and isinstance(v, str)}
+    if scenario.platform != "local" or not cpus:
+        return scenario
+    return scenario.model_copy(update={"local": scenario.local.model_copy(update=cpus)})
 
 
 def _start_run(
@@ -349,6 +360,8 @@ def run_scenario(
             if host_holder is not None:  # now the other run can be told which one
                 host_holder(locks.describe(run_dir))
         done = {r["trial_id"] for r in rows}
+        if resume is not None:  # finish on the CPUs the run started on, not a new choice
+            scenario = _with_stored_pinning(scenario, meta.get("pinning") or {})
         platform = create_platform(scenario)
         platform.logs_dest = run_dir / "logs"
         stack.callback(platform.close)
@@ -368,9 +381,16 @@ def run_scenario(
             f"({len(done)} already done) on {platform.name} -> {run_dir}; "
             f"estimate: {estimate(scenario, [t for t in ordered if t.trial_id not in done])}"
         )
+        pinning = env.get("pinning") or {}
+        if pinning.get("chosen_by"):
+            console.print(f"CPUs: load {pinning.get('load_cpus')}, apps {pinning.get('pod_cpus')}"
+                          f", sidecars {pinning.get('sidecar_cpus')} ({pinning['chosen_by']})")
+        for warning in (env.get("preflight") or {}).get("warnings_for_pinned", []):
+            console.print(f"[yellow]host: {warning}[/]")
         try:
-            cpus = sorted({c for spec in (env.get("pinning") or {}).values()
-                           if isinstance(spec, str) for c in host.parse_cpu_list(spec)})
+            cpus = sorted({c for role, spec in (env.get("pinning") or {}).items()
+                           if role.endswith("_cpus") and isinstance(spec, str)
+                           for c in host.parse_cpu_list(spec)})
             def redeployed(event: dict[str, Any]) -> None:
                 meta.setdefault("redeployments", []).append(event)
                 write_json(run_dir / "run.json", meta)

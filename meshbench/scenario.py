@@ -216,8 +216,17 @@ def _cpu_list(value: str, field: str) -> str:
 class LocalSpec(_Model):
     """Settings of the embedded local platform."""
 
-    load_cpus: str = Field(default="0", pattern=r"^[0-9,-]+$", description="taskset list")
-    pod_cpus: str = Field(default="1", pattern=r"^[0-9,-]+$", description="taskset list")
+    load_cpus: str | None = Field(
+        default=None, pattern=r"^[0-9,-]+$",
+        description="generator CPUs (taskset list); unset: chosen by measurement "
+                    "(meshbench.cores), CPU 0 on a 2-CPU host")
+    pod_cpus: str | None = Field(
+        default=None, pattern=r"^[0-9,-]+$",
+        description="app CPUs (taskset list); unset: chosen by measurement, CPU 1 on 2 CPUs")
+    sidecar_cpus: str | None = Field(
+        default=None, pattern=r"^[0-9,-]+$",
+        description="sidecar CPUs (taskset list); unset: pod_cpus when that is set, else "
+                    "chosen by measurement")
     envoy_concurrency: int = Field(default=1, ge=1, le=64, description="Envoy worker threads")
     envoy_log_level: Literal["trace", "debug", "info", "warning", "error", "critical", "off"] = (
         "warning"
@@ -225,8 +234,10 @@ class LocalSpec(_Model):
 
     @model_validator(mode="after")
     def _cpu_lists(self) -> LocalSpec:
-        _cpu_list(self.load_cpus, "load_cpus")
-        _cpu_list(self.pod_cpus, "pod_cpus")
+        for name in ("load_cpus", "pod_cpus", "sidecar_cpus"):
+            value = getattr(self, name)
+            if value is not None:
+                _cpu_list(value, name)
         return self
 
 

@@ -110,8 +110,10 @@ def setup_lines(run: Run) -> list[tuple[str, str]]:
         ("host", f"{host.get('hostname', DASH)}: {host.get('cpu_model') or DASH}, "
                  f"{host.get('cpu_count', DASH)} CPUs, {host.get('mem_gib', DASH)} GiB, "
                  f"kernel {host.get('kernel') or DASH}"),
-        ("pinning", f"load on CPUs {pinning.get('load_cpus', DASH)}, pods on CPUs "
-                    f"{pinning.get('pod_cpus', DASH)}"),
+        ("pinning", f"load on CPUs {pinning.get('load_cpus', DASH)}, apps on CPUs "
+                    f"{pinning.get('pod_cpus', DASH)}, sidecars on CPUs "
+                    f"{pinning.get('sidecar_cpus') or pinning.get('pod_cpus', DASH)}"
+                    + (f" ({pinning['chosen_by']})" if pinning.get("chosen_by") else "")),
         ("versions", vers or DASH),
         ("created", f"{m.get('created_utc', DASH)}, finished {m.get('finished_utc') or DASH}"),
     ]

@@ -8,6 +8,7 @@ envoy-mtls, no sidecar under none, and nothing left behind on any exit path.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -53,7 +54,11 @@ def test_smoke_run_rows(smoke_run: Path) -> None:
     assert meta["status"] == "complete"
     assert meta["versions"]["envoy"].startswith("1.40")
     assert {"meshbench", "locust", "python"} <= set(meta["versions"])
-    assert meta["pinning"] == {"load_cpus": "0", "pod_cpus": "1"}
+    assert meta["pinning"] == {"load_cpus": "0", "pod_cpus": "1", "sidecar_cpus": "1",
+                               "chosen_by": "scenario"}
+    pre = meta["platform"]["preflight"]
+    assert [c["cpu"] for c in pre["cpus"]] == sorted(os.sched_getaffinity(0))
+    assert set(pre["jitter_us"]) == {str(c) for c in sorted(os.sched_getaffinity(0))}
     rows = read_trial_rows(smoke_run)
     assert sorted(r["mesh"] for r in rows) == [
         "envoy",

@@ -9,8 +9,9 @@ Layout of one deployment (mesh ``envoy``, default chain)::
     mb-<run>-envoy-backend  app + Envoy                 198.18.<m>.13
 
 All meshes are deployed side by side (one address block each), so trials interleave
-without redeploying. The generator is pinned to ``local.load_cpus`` and every pod
-process to ``local.pod_cpus``.
+without redeploying. The generator is pinned to ``local.load_cpus``, the apps to
+``local.pod_cpus`` and the sidecars to ``local.sidecar_cpus``; those left unset are
+chosen from a host preflight (:mod:`meshbench.cores`), which run.json records.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from typing import Any
 import psutil
 
 from meshbench import __version__
+from meshbench.cores import resolve
 from meshbench.errors import MeshbenchError, PlatformError
+from meshbench.host import parse_cpu_list
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
 from meshbench.platforms import commands
@@ -55,6 +58,7 @@ from meshbench.platforms.local.names import (
     pod_address,
 )
 from meshbench.platforms.local.procs import ProcessSet, wrap
+from meshbench.preflight import run_preflight
 from meshbench.scenario import Scenario
 from meshbench.service.app import service_args
 from meshbench.topology import Topology
@@ -181,7 +185,9 @@ class LocalDeployment(Deployment):
             "--use-dynamic-base-id",
         ]
         self.procs.start(
-            pod, "sidecar", wrap(self.netns[pod], local.pod_cpus, argv, PROXY_UID), d / "envoy.log"
+            pod, "sidecar",
+            wrap(self.netns[pod], self.platform.pinning.sidecar_cpus, argv, PROXY_UID),
+            d / "envoy.log",
         )
         self.admins[pod] = EnvoyAdmin(admin_socket)
 
@@ -193,7 +199,7 @@ class LocalDeployment(Deployment):
         self.procs.start(
             name,
             "app",
-            wrap(self.netns[name], self.scenario.local.pod_cpus, argv),
+            wrap(self.netns[name], self.platform.pinning.pod_cpus, argv),
             self.state_dir / name / "app.log",
         )
 
@@ -221,7 +227,7 @@ class LocalDeployment(Deployment):
         """Wait until every URL answers 200 from inside the load generator's pod."""
         argv = wrap(
             self.netns[LOAD_POD],
-            self.scenario.local.load_cpus,
+            self.platform.pinning.load_cpus,
             [
                 sys.executable,
                 "-m",
@@ -335,7 +341,7 @@ class LocalDeployment(Deployment):
                 request,
                 out_dir,
                 self.scenario.load.workers,
-                self.scenario.local.load_cpus,
+                self.platform.pinning.load_cpus,
                 prefix=netns.exec_prefix(self.netns[LOAD_POD]),
             )
         except MeshbenchError:
@@ -365,6 +371,11 @@ class LocalPlatform(Platform):
     def __init__(self, scenario: Scenario) -> None:
         check_privileges()
         self.scenario = scenario
+        local = scenario.local
+        # the host as found, and the CPUs chosen from it where the scenario sets none
+        self.preflight = run_preflight()
+        self.pinning = resolve(self.preflight, scenario.load.workers, local.load_cpus,
+                               local.pod_cpus, local.sidecar_cpus)
         self.run_key = new_run_key()
         self.state_dir = Path(
             tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{self.run_key}-", dir=STATE_ROOT)
@@ -391,11 +402,15 @@ class LocalPlatform(Platform):
                 "iptables": commands.run(["iptables", "--version"]).stdout.strip(),
             },
             "envoy_concurrency": self.scenario.local.envoy_concurrency,
-            "pinning": {
-                "load_cpus": self.scenario.local.load_cpus,
-                "pod_cpus": self.scenario.local.pod_cpus,
-            },
+            "pinning": self.pinning.to_json(),
+            "preflight": {**self.preflight.to_json(),
+                          "warnings_for_pinned": self.preflight.warnings(self._pinned_cpus())},
         }
+
+    def _pinned_cpus(self) -> list[int]:
+        p = self.pinning
+        return sorted({c for spec in (p.load_cpus, p.pod_cpus, p.sidecar_cpus)
+                       for c in parse_cpu_list(spec)})
 
     @contextmanager
     def deploy(

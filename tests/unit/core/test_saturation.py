@@ -139,3 +139,21 @@ def test_a_sidecar_dying_mid_trial_makes_the_trial_invalid_not_the_run_crash(
     assert "a sidecar died" in row["invalid_reason"]
     write_trials(tmp_path, [row])  # and the row is storable like any other
     assert read_trial_rows(tmp_path)[0]["valid"] == "false"
+
+
+def test_meshbench_load_strict_exits_non_zero_on_a_starved_generator(tmp_path: Path) -> None:
+    with instant_envoy(free_port(), cpus="1") as url:
+        argv = ["nice", "-n", "19", sys.executable, "-m", "meshbench.cli", "load", url,
+                "--rate", "1000", "--duration", "2", "--warmup", "0.5", "--connections", "8",
+                "--timeout", "1",
+                "--cpus", "0", "--strict", "--out", str(tmp_path / "starved")]
+        with cpu_hogs("0", 2, after_s=1.5):
+            starved = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        calm = subprocess.run([*argv[3:-2], "--out", str(tmp_path / "calm")],
+                              capture_output=True, text=True, timeout=60)
+    assert starved.returncode == 3, starved.stdout + starved.stderr
+    assert "NOT A TRUSTWORTHY MEASUREMENT" in starved.stdout
+    assert "the generator's own schedule fell behind" in starved.stdout
+    # the exit status follows the verdict line, whichever it is on this machine
+    assert (calm.returncode == 3) == ("NOT A TRUSTWORTHY" in calm.stdout), calm.stdout
+    assert calm.returncode in (0, 3)
