@@ -225,3 +225,22 @@ def test_clean_removes_what_a_killed_run_left(tmp_path: Path) -> None:
             sleeper.kill()
         netns.delete(ns)
         netns.delete(decoy)
+
+
+def test_a_killed_runs_namespaces_are_flagged_before_the_next_run(repo: Path) -> None:
+    from meshbench.platforms.local.platform import LocalPlatform
+    from meshbench.scenario import load_scenario
+
+    leftover = "mb-dead01-envoy-frontend"
+    netns.add(leftover)
+    try:
+        platform = LocalPlatform(load_scenario(repo / "scenarios" / "smoke.yaml"))
+        try:
+            pre = platform.environment()["preflight"]
+        finally:
+            platform.close()
+    finally:
+        netns.delete(leftover)
+    assert leftover in pre["leftover_namespaces"]
+    assert any("of a killed meshbench run are still here" in w and "meshbench clean" in w
+               for w in pre["warnings_for_pinned"])

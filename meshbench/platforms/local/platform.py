@@ -374,6 +374,9 @@ class LocalPlatform(Platform):
         local = scenario.local
         # the host as found, and the CPUs chosen from it where the scenario sets none
         self.preflight = run_preflight()
+        # the host lock excludes a live run, so these are a killed run's (its Envoys and
+        # apps may still be using CPU)
+        self.leftovers = netns.ours(netns.list_netns())
         self.pinning = resolve(self.preflight, scenario.load.workers, local.load_cpus,
                                local.pod_cpus, local.sidecar_cpus)
         self.run_key = new_run_key()
@@ -404,7 +407,13 @@ class LocalPlatform(Platform):
             "envoy_concurrency": self.scenario.local.envoy_concurrency,
             "pinning": self.pinning.to_json(),
             "preflight": {**self.preflight.to_json(),
-                          "warnings_for_pinned": self.preflight.warnings(self._pinned_cpus())},
+                          "leftover_namespaces": self.leftovers,
+                          "warnings_for_pinned": [
+                              *self.preflight.warnings(self._pinned_cpus()),
+                              *([f"{len(self.leftovers)} network namespace(s) of a killed "
+                                 "meshbench run are still here, with whatever runs in "
+                                 "them: `meshbench clean` removes them"]
+                                if self.leftovers else [])]},
         }
 
     def _pinned_cpus(self) -> list[int]:
