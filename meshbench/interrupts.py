@@ -17,17 +17,40 @@ from types import FrameType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _stopping = False
+_deferring = 0
+_pending = False
 
 
 def handler(signum: int, frame: FrameType | None) -> None:
-    """The first call raises ``KeyboardInterrupt``; later calls only say so."""
-    global _stopping
-    if _stopping:
+    """The first call raises ``KeyboardInterrupt`` (at the end of a :func:`deferred`
+    block when one is running); later calls only say so."""
+    global _stopping, _pending
+    if _stopping or _pending:
         print("meshbench: cleaning up what this run created; this takes a few seconds",
               file=sys.stderr)
         return
+    if _deferring:
+        _pending = True
+        return
     _stopping = True
     raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a Ctrl-C or SIGTERM until the block ends: for starting a process and
+    recording it, which an interrupt between the two would leave running, unowned (a
+    child forked inside ``Popen`` survives an exception raised in the parent)."""
+    global _deferring, _pending, _stopping
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+        if not _deferring and _pending:
+            _pending = False
+            _stopping = True
+            raise KeyboardInterrupt
 
 
 def install() -> None:

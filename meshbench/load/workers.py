@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from meshbench import interrupts
 from meshbench.errors import MeshbenchError
 from meshbench.load.merge import merge_worker_dirs
 from meshbench.load.spec import LoadRequest, LoadSummary
@@ -78,7 +79,9 @@ def run_workers(
             pin = ["taskset", "-c", pins[i % len(pins)]] if pins else []
             argv = [*prefix, *pin, *generator_argv(req, d, i, workers, start_at)]
             log = (d / "generator.log").open("w")
-            procs.append((subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), log, d))
+            with interrupts.deferred():  # started => in procs, so the finally stops it
+                procs.append((subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT),
+                              log, d))
         deadline = time.monotonic() + limit_s
         for p, log, d in procs:
             try:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from meshbench import interrupts
 from meshbench.platforms.local.netns import exec_prefix
 
 STOP_GRACE_S = 3.0
@@ -62,7 +63,7 @@ class ProcessSet:
 
     def start(self, pod: str, role: str, argv: Sequence[str], log: Path) -> Owned:
         log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
+        with interrupts.deferred(), log.open("ab") as out:  # started => owned
             popen = subprocess.Popen(
                 list(argv),
                 stdout=out,
@@ -70,8 +71,8 @@ class ProcessSet:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        owned = Owned(pod, role, popen, log)
-        self.procs.append(owned)
+            owned = Owned(pod, role, popen, log)
+            self.procs.append(owned)
         return owned
 
     def stop_all(self) -> None:
