@@ -44,6 +44,7 @@ bench: setup
 	$(BIN)/python bench/generator_capacity.py
 	$(BIN)/python bench/client_overhead.py
 	$(BIN)/python bench/sidecar_overhead.py
+	$(BIN)/python bench/reference_agreement.py
 
 # Analyse a run in JupyterLab: make notebook RUN=results/<run-id>  (default: the sample run)
 notebook: setup
