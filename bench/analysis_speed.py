@@ -20,8 +20,8 @@ from pathlib import Path
 
 from meshbench.analysis import analyse, load_run
 from meshbench.report.write import write_plots, write_report
-from meshbench.results.synthetic import lognormal_sampler, write_synthetic_run
 from meshbench.scenario import parse_scenario
+from meshbench.testing.synthetic import lognormal_sampler, write_synthetic_run
 
 TRIALS = 100
 SAMPLES = 10_000_000

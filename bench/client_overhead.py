@@ -14,7 +14,7 @@ import argparse
 
 from _common import HEADER, h2load, have, meshbench_load, wrk
 
-from meshbench.load.targets import instant_envoy
+from meshbench.testing.targets import instant_envoy
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ PORT = 18990
 def instant_target(cpus: str) -> Iterator[str]:
     """An instantly answering target on ``cpus``: Envoy if installed, else our asyncio one."""
     if shutil.which("envoy"):
-        from meshbench.load.targets import instant_envoy
+        from meshbench.testing.targets import instant_envoy
 
         with instant_envoy(PORT, cpus=cpus) as url:
             yield url

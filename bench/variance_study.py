@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 from meshbench.analysis import BASELINE, blocks, cell_matrix, load_run
 from meshbench.analysis import histograms as hist
-from meshbench.analysis.run import Run
+from meshbench.analysis.stored_run import Run
 from meshbench.results import hlog
 
 PERCENTILES = (50.0, 99.0)

@@ -11,18 +11,19 @@ fresh deployments of every arm.
 
 from __future__ import annotations
 
-import itertools
 import random
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
+from meshbench import dimensions
 from meshbench.errors import MeshbenchError
+from meshbench.load.spec import LoadRequest
 from meshbench.scenario import Scenario
 
 
 @dataclass(frozen=True)
 class Trial:
-    """One measured cell: a mesh at one point of the sweep, one repetition."""
+    """One measured cell: a mesh at one point of the sweep, one repetition. The sweep
+    fields are :data:`~meshbench.dimensions.DIMENSIONS`, as planned."""
 
     trial_id: str
     order: int
@@ -38,10 +39,36 @@ class Trial:
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    def load_request(self, scenario: Scenario, target_url: str) -> LoadRequest:
+        """What the generator is asked to send in this trial: the scenario's load at this
+        trial's rate and connections, seeded per trial from the run's seed."""
+        load = scenario.load
+        return LoadRequest(
+            target_url=target_url,
+            rate_rps=self.rate_rps,
+            duration_s=load.duration_s,
+            warmup_s=load.warmup_s,
+            connections=self.connections,
+            schedule=load.schedule,
+            timeout_s=load.timeout_s,
+            seed=scenario.seed * 1000 + self.order,
+            label=self.trial_id,
+        )
+
     @property
-    def deployment_key(self) -> tuple[str, int | None, int | None, bool | None, int]:
-        """Trials with the same key run against the same deployment."""
-        return (self.mesh, self.payload_bytes, self.depth, self.mtls, self.deployment)
+    def deployment_key(self) -> tuple[object, ...]:
+        """Trials with the same key run against the same deployment: the mesh, the settings
+        a deployment is built for (:data:`~meshbench.dimensions.DEPLOYED`), the group."""
+        return (self.mesh, *self.deployed(), self.deployment)
+
+    def deployed(self) -> tuple[object, ...]:
+        """This trial's values of the settings a deployment is built for."""
+        return tuple(getattr(self, d.name) for d in dimensions.DEPLOYED)
+
+    @property
+    def deployment_name(self) -> str:
+        """A file-name-safe name of this trial's deployment (``envoy-d3-1024B-g2``)."""
+        return dimensions.deployment_label(self.mesh, self.to_dict(), self.deployment)
 
 
 def deployment_of(repeat: int, repeats: int, deployments: int) -> int:
@@ -50,55 +77,27 @@ def deployment_of(repeat: int, repeats: int, deployments: int) -> int:
     return (repeat - 1) * deployments // repeats + 1
 
 
-def _label(trial_dims: Mapping[str, object], scenario: Scenario) -> str:
-    parts = [f"{trial_dims['rate_rps']:g}rps"]
-    if scenario.sweep.connections is not None:
-        parts.append(f"c{trial_dims['connections']}")
-    if scenario.sweep.payload_bytes is not None:
-        parts.append(f"{trial_dims['payload_bytes']}B")
-    if scenario.sweep.depth is not None:
-        parts.append(f"d{trial_dims['depth']}")
-    if scenario.sweep.mtls is not None:
-        parts.append("mtls" if trial_dims["mtls"] else "plain")
-    return "-".join(parts)
-
-
 def plan_trials(scenario: Scenario) -> list[Trial]:
     """All trials of ``scenario`` in execution order (deterministic for a given seed)."""
     rng = random.Random(scenario.seed)
     meshes = list(scenario.arms)
     rng.shuffle(meshes)
-    sweep = scenario.sweep
-    dims = list(
-        itertools.product(
-            scenario.load.rates_rps,
-            sweep.connections or (scenario.load.connections,),
-            sweep.payload_bytes or (None,),
-            sweep.depth or (None,),
-            sweep.mtls or (None,),
-        )
-    )
+    stored = scenario.model_dump(mode="json")
+    cells = dimensions.expand(stored)
     trials: list[Trial] = []
     for repeat in range(1, scenario.repeats + 1):
         rot = (repeat - 1) % len(meshes)
         mesh_order = meshes[rot:] + meshes[:rot]
-        cells = list(dims)
-        rng.shuffle(cells)
-        for rate, conns, payload, depth, mtls in cells:
+        shuffled = list(cells)
+        rng.shuffle(shuffled)
+        group = deployment_of(repeat, scenario.repeats, scenario.deployments)
+        for cell in shuffled:
+            label = dimensions.cell_label(cell, stored)
             for mesh in mesh_order:
-                d = {
-                    "rate_rps": rate,
-                    "connections": conns,
-                    "payload_bytes": payload,
-                    "depth": depth,
-                    "mtls": mtls,
-                }
                 order = len(trials) + 1
-                trial_id = f"t{order:03d}-{mesh}-{_label(d, scenario)}-r{repeat}"
-                group = deployment_of(repeat, scenario.repeats, scenario.deployments)
-                trials.append(
-                    Trial(trial_id, order, mesh, rate, repeat, conns, payload, depth, mtls, group)
-                )
+                trials.append(Trial(trial_id=f"t{order:03d}-{mesh}-{label}-r{repeat}",
+                                    order=order, mesh=mesh, repeat=repeat, deployment=group,
+                                    **cell))
     return trials
 
 

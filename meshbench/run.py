@@ -8,7 +8,6 @@ finished with ``meshbench run --resume RUN_DIR``.
 from __future__ import annotations
 
 import math
-import os
 import platform as host_platform
 import shutil
 import socket
@@ -25,8 +24,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from meshbench import __version__, host, interrupts, locks
 from meshbench.errors import PlatformError, ResultsError, ScenarioError
-from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
+from meshbench.load.spec import HLOG_FILE, LoadSummary
 from meshbench.plan import Trial, confirm_limits, estimate, plan_trials
+from meshbench.platforms import platform_class
 from meshbench.platforms.base import Deployment, Platform, UsageSnapshot
 from meshbench.results import hlog
 from meshbench.results.store import (
@@ -44,17 +44,6 @@ from meshbench.scenario import Scenario, load_scenario, parse_scenario
 from meshbench.validity import load_reasons
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
-
-
-def create_platform(scenario: Scenario) -> Platform:
-    """The platform the scenario names."""
-    if scenario.platform == "local":
-        from meshbench.platforms.local.platform import LocalPlatform
-
-        return LocalPlatform(scenario)
-    from meshbench.platforms.kind import create_platform as create_kind
-
-    return create_kind(scenario)
 
 
 def host_info() -> dict[str, Any]:
@@ -89,25 +78,6 @@ def component_versions() -> dict[str, str]:
     return out
 
 
-DeploymentKey = tuple[str, int | None, int | None, bool | None, int]
-
-
-def variant_name(key: DeploymentKey) -> str:
-    """A file-name-safe label of a deployment: the mesh, plus the swept settings, plus
-    ``g<n>`` for the n-th fresh deployment (n > 1)."""
-    mesh, payload, depth, mtls, group = key
-    parts = [mesh]
-    if depth is not None:
-        parts.append(f"d{depth}")
-    if payload is not None:
-        parts.append(f"{payload}B")
-    if mtls is not None:
-        parts.append("mtls" if mtls else "plain")
-    if group > 1:
-        parts.append(f"g{group}")
-    return "-".join(parts)
-
-
 def execution_order(trials: list[Trial], platform: Platform) -> list[Trial]:
     """Trials in the order they will run: as planned, or grouped by deployment when
     deployments conflict (one mesh per cluster); the plan's order is kept inside a group."""
@@ -116,14 +86,6 @@ def execution_order(trials: list[Trial], platform: Platform) -> list[Trial]:
     keys = list(dict.fromkeys(t.deployment_key for t in trials))
     ordered = [t for k in keys for t in trials if t.deployment_key == k]
     return [replace(t, order=i + 1) for i, t in enumerate(ordered)]
-
-
-def _ms(h: Any, percentile: float) -> float:
-    return (
-        float(h.get_value_at_percentile(percentile)) / 1000.0
-        if h.get_total_count()
-        else float("nan")
-    )
 
 
 def _usage_row(before: UsageSnapshot, after: UsageSnapshot) -> dict[str, float]:
@@ -174,18 +136,7 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path,
     trial_dir = run_dir / TRIALS / trial.trial_id
     if trial_dir.exists():  # leftovers of an interrupted attempt: not a result yet
         shutil.rmtree(trial_dir)
-    load = scenario.load
-    request = LoadRequest(
-        target_url=dep.target_url(),
-        rate_rps=trial.rate_rps,
-        duration_s=load.duration_s,
-        warmup_s=load.warmup_s,
-        connections=trial.connections,
-        schedule=load.schedule,
-        timeout_s=load.timeout_s,
-        seed=scenario.seed * 1000 + trial.order,
-        label=trial.trial_id,
-    )
+    request = trial.load_request(scenario, dep.target_url())
     host_before = host.sample()
     try:
         stats_before = dep.sidecar_stats()
@@ -218,8 +169,12 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path,
     shutil.move(str(trial_dir / HLOG_FILE), run_dir / hist_rel)
     path = run_dir / hist_rel
     hists = hlog.read_logs(path)
-    lat, svc, lag = hists["latency"], hists["service"], hists["send_lag"]
-    reasons = validity(scenario, trial, summary, _ms(lag, 99), accounting)
+    lat = hlog.percentiles_ms(hists["latency"], (50, 90, 99, 99.9, 100))
+    svc = hlog.percentiles_ms(hists["service"], (50, 99))
+    lag = hlog.percentiles_ms(hists["send_lag"], (50, 99, 100))
+    reasons = validity(scenario, trial, summary, lag[99], accounting)
+    h = hists["latency"]
+    mean = h.get_mean_value() / 1000.0 if h.get_total_count() else float("nan")
     row: dict[str, Any] = {
         **trial.to_dict(),
         "valid": not reasons,
@@ -229,17 +184,17 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path,
         "warmup_requests": summary.warmup_requests,
         "duration_s": summary.duration_s,
         "achieved_rps": summary.achieved_rps,
-        "p50_ms": _ms(lat, 50),
-        "p90_ms": _ms(lat, 90),
-        "p99_ms": _ms(lat, 99),
-        "p999_ms": _ms(lat, 99.9),
-        "max_ms": _ms(lat, 100),
-        "mean_ms": lat.get_mean_value() / 1000.0 if lat.get_total_count() else float("nan"),
-        "service_p50_ms": _ms(svc, 50),
-        "service_p99_ms": _ms(svc, 99),
-        "send_lag_p50_ms": _ms(lag, 50),
-        "send_lag_p99_ms": _ms(lag, 99),
-        "send_lag_max_ms": _ms(lag, 100),
+        "p50_ms": lat[50],
+        "p90_ms": lat[90],
+        "p99_ms": lat[99],
+        "p999_ms": lat[99.9],
+        "max_ms": lat[100],
+        "mean_ms": mean,
+        "service_p50_ms": svc[50],
+        "service_p99_ms": svc[99],
+        "send_lag_p50_ms": lag[50],
+        "send_lag_p99_ms": lag[99],
+        "send_lag_max_ms": lag[100],
         "generator_cpu": summary.generator_cpu,
         "generator_rss_mib": summary.generator_rss_mib,
         **_usage_row(usage_before, usage_after),
@@ -248,23 +203,6 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path,
         "histogram": hist_rel,
     }
     return row
-
-
-def _check_host_cpus(scenario: Scenario) -> None:
-    """The CPUs a local scenario pins to must exist (and be allowed) on this host."""
-    allowed = os.sched_getaffinity(0)
-    for field in ("load_cpus", "pod_cpus", "sidecar_cpus"):
-        spec = getattr(scenario.local, field)
-        if spec is None:  # chosen by measurement from this host's CPUs
-            continue
-        missing = [c for c in host.parse_cpu_list(spec) if c not in allowed]
-        if missing:
-            raise ScenarioError(
-                f"local.{field} {spec!r} names CPU(s) {missing} that this host does not let "
-                f"meshbench use (allowed: {sorted(allowed)})",
-                fix=f"set local.{field} to CPUs of this host, e.g. "
-                    f"{min(allowed)}-{max(allowed)}",
-            )
 
 
 def _check_same_scenario(stored: Scenario, scenario_path: Path, resume: Path,
@@ -289,7 +227,7 @@ def _with_stored_pinning(scenario: Scenario, pinning: dict[str, Any]) -> Scenari
     """``scenario`` with the CPU lists a run recorded (local runs; others unchanged)."""
     cpus = {k: v for k, v in pinning.items()
             if k in ("load_cpus", "pod_cpus", "sidecar_cpus") and isinstance(v, str)}
-    if scenario.platform != "local" or not cpus:
+    if not cpus:  # only the local platform pins
         return scenario
     return scenario.model_copy(update={"local": scenario.local.model_copy(update=cpus)})
 
@@ -341,17 +279,15 @@ def run_scenario(
         data["platform"] = platform_name
         scenario = parse_scenario(data, f"{scenario_path} (with --platform {platform_name})")
     trials = plan_trials(scenario)
+    kind = platform_class(scenario.platform)
     if dry_run:
-        print(dry_run_plan(scenario, trials))
+        print(kind.plan(scenario, trials))
         return None
     confirm_limits(estimate(scenario, trials), confirmed, f"scenario {scenario.name!r}")
 
-    if scenario.platform == "local":
-        _check_host_cpus(scenario)
+    kind.check_scenario(scenario)
     with interrupts.guarded(), ExitStack() as stack:  # the handler outlives the cleanup
-        host_holder = (stack.enter_context(locks.host(resume))
-                       if scenario.platform == "local"  # pods and generator share the CPUs
-                       else None)
+        host_holder = stack.enter_context(locks.host(resume)) if kind.shares_host else None
         if resume is not None:  # before reading which trials are pending
             stack.enter_context(locks.run_directory(resume))
         run_dir, meta, rows = _start_run(scenario, scenario_path, results_root, resume)
@@ -362,7 +298,7 @@ def run_scenario(
         done = {r["trial_id"] for r in rows}
         if resume is not None:  # finish on the CPUs the run started on, not a new choice
             scenario = _with_stored_pinning(scenario, meta.get("pinning") or {})
-        platform = create_platform(scenario)
+        platform = kind(scenario)
         platform.logs_dest = run_dir / "logs"
         stack.callback(platform.close)
         stack.callback(lambda: platform.collect_logs(run_dir / "logs"))
@@ -433,7 +369,7 @@ def _run_trials(
     )
     with Progress(*columns, console=console, transient=False) as progress, ExitStack() as stack:
         task = progress.add_task("deploying", total=len(ordered), completed=len(done))
-        deployments: dict[DeploymentKey, Deployment] = {}
+        deployments: dict[tuple[object, ...], Deployment] = {}
         live_group = 0
 
         def deployment(trial: Trial) -> Deployment:
@@ -445,7 +381,7 @@ def _run_trials(
                     stack.close()
                     deployments.clear()
                 live_group = trial.deployment
-                name = variant_name(key)
+                name = trial.deployment_name
                 progress.update(task, description=f"deploying {name}")
                 topology = scenario.topology_for(trial.depth, trial.payload_bytes)
                 dep = stack.enter_context(platform.deploy(trial.mesh, topology, trial.mtls))
@@ -488,23 +424,6 @@ def _run_trials(
                 f"p99.9 {row['p999_ms']:.3f} ms  {row['achieved_rps']:.0f} rps  "
                 f"errors {row['errors']}{flag}"
             )
-
-
-def dry_run_plan(scenario: Scenario, trials: list[Trial]) -> str:
-    """The ordered plan, printed by ``run --dry-run`` without executing anything."""
-    if scenario.platform == "kind":
-        from meshbench.platforms.kind import format_plan, plan_steps
-
-        return str(format_plan(plan_steps(scenario)))
-    est = estimate(scenario, trials)
-    lines = [
-        f"scenario {scenario.name}: platform local, {len(trials)} trials, seed {scenario.seed}",
-        f"estimate: {est}",
-    ]
-    if est.excesses():
-        lines.append(f"beyond the limits ({'; '.join(est.excesses())}): `run` needs --yes")
-    lines += [f"  {t.order:3d}. {t.trial_id}" for t in trials]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

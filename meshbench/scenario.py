@@ -20,19 +20,15 @@ from pydantic import (
     model_validator,
 )
 
+from meshbench.dimensions import AA_CONTROL, BASELINE, VARIANT_DIMS
 from meshbench.errors import ScenarioError
 from meshbench.topology import Topology, chain
 
-MESHES: dict[str, tuple[str, ...]] = {
-    "local": ("none", "envoy", "envoy-mtls"),
-    "kind": ("none", "istio", "linkerd", "kuma", "istio-ambient"),
+MESH_NAMES: dict[str, tuple[str, ...]] = {
+    "local": (BASELINE, "envoy", "envoy-mtls"),
+    "kind": (BASELINE, "istio", "linkerd", "kuma", "istio-ambient"),
 }
-"""Mesh names each platform understands. ``none`` is the baseline everywhere."""
-
-BASELINE_MESH = "none"
-AA_MESH = "none-aa"
-"""A second, independent baseline arm (``aa_control: true``): its difference from ``none``
-is the noise floor of the run."""
+"""Mesh names each platform understands (the baseline everywhere)."""
 
 
 def _is_number_type(annotation: Any) -> bool:
@@ -333,7 +329,7 @@ class Scenario(_Model):
                              info: ValidationInfo) -> tuple[str, ...]:
         """Reported on ``meshes`` itself (``platform`` is validated before it)."""
         platform = info.data.get("platform", "local")
-        allowed = MESHES[platform]
+        allowed = MESH_NAMES[platform]
         bad = [m for m in meshes if m not in allowed]
         if bad:
             raise ValueError(
@@ -363,7 +359,7 @@ class Scenario(_Model):
             )
         factors = {"arms": len(self.arms), "load.rates_rps": len(self.load.rates_rps),
                    "repeats": self.repeats}
-        for name in ("connections", "payload_bytes", "depth", "mtls"):
+        for name in VARIANT_DIMS:  # each swept list multiplies the plan
             factors[f"sweep.{name}"] = len(getattr(self.sweep, name) or (None,))
         trials = math.prod(factors.values())
         if trials > MAX_TRIALS:
@@ -375,7 +371,7 @@ class Scenario(_Model):
     @property
     def arms(self) -> tuple[str, ...]:
         """The meshes measured, plus the A/A control arm when asked for."""
-        extra = (AA_MESH,) if self.aa_control and BASELINE_MESH in self.meshes else ()
+        extra = (AA_CONTROL,) if self.aa_control and BASELINE in self.meshes else ()
         return (*self.meshes, *extra)
 
     def topology_for(self, depth: int | None, payload_bytes: int | None) -> Topology:
@@ -397,7 +393,7 @@ class Scenario(_Model):
     @property
     def has_baseline(self) -> bool:
         """Whether the run includes the ``none`` baseline that overheads are measured against."""
-        return BASELINE_MESH in self.meshes
+        return BASELINE in self.meshes
 
 
 def _describe(error: ValidationError, source: str) -> str:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from meshbench.analysis import histograms as hist
-from meshbench.analysis.run import DIMS, Run, cell_of
+from meshbench.analysis.stored_run import Run
+from meshbench.dimensions import DIMS, cell_of
 
 CELL_COLUMNS = [
     "mesh", *DIMS, "tag", "percentile", "label", "value_ms",

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from meshbench.analysis import blocks
 from meshbench.analysis import histograms as hist
 from meshbench.analysis.overhead import cell_matrix
-from meshbench.analysis.run import BASELINE, DIMS, Cell, Run, cell_of, load_run
+from meshbench.analysis.stored_run import Run, load_run
 from meshbench.analysis.summary import Analysis, analyse
 from meshbench.analysis.verdicts import (
     DESCRIPTIVE,
@@ -36,6 +36,7 @@ from meshbench.analysis.verdicts import (
     tail_check,
     threshold_ms,
 )
+from meshbench.dimensions import BASELINE, DIMS, Cell, cell_of
 from meshbench.errors import ResultsError
 
 DIFF_COLUMNS = [

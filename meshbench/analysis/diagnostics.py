@@ -18,7 +18,8 @@ import pandas as pd
 from meshbench.analysis import blocks
 from meshbench.analysis import histograms as hist
 from meshbench.analysis.overhead import cell_matrix
-from meshbench.analysis.run import AA_CONTROL, DIMS, Run
+from meshbench.analysis.stored_run import Run
+from meshbench.dimensions import AA_CONTROL, DIMS
 
 DIAGNOSTIC_COLUMNS = [
     *DIMS, "percentile", "label", "arms", "complete_blocks", "interleaved", "drift_sd_ms",

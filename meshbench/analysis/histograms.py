@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from meshbench.errors import ResultsError
 from meshbench.results import hlog
+from meshbench.results.hlog import percentiles_ms as percentiles_ms  # the one helper
 
 Counts = NDArray[np.int64]
 Layout = tuple[int, int, int]  # lowest_us, highest_us, significant digits
@@ -137,14 +138,6 @@ def percentiles_of_cumulative(
         values = (highest_us if q > 0 else lowest_us)[idx].astype(np.float64)
         out[:, j] = np.where(total > 0, values, np.nan)
     return out
-
-
-def percentiles_ms(
-    h: HdrHistogram, percentiles: Sequence[float] = PERCENTILES
-) -> dict[float, float]:
-    """``{percentile: value in ms}`` of one histogram (NaN when it is empty)."""
-    values = percentiles_us(counts(h), layout(h), percentiles)
-    return {q: float(v) / 1000 for q, v in zip(percentiles, values, strict=True)}
 
 
 def mean_us(c: Counts, lay: Layout) -> float:

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from meshbench.analysis import blocks
 from meshbench.analysis import histograms as hist
-from meshbench.analysis.run import AA_CONTROL, BASELINE, DIMS, Cell, Run
+from meshbench.analysis.stored_run import Run
 from meshbench.analysis.verdicts import (
     TOO_FEW,
     analysis_spec,
@@ -39,6 +39,7 @@ from meshbench.analysis.verdicts import (
     tail_check,
     threshold_ms,
 )
+from meshbench.dimensions import AA_CONTROL, BASELINE, DIMS, Cell
 from meshbench.scenario import AnalysisSpec
 
 SIGN_FLIP_FROM = 8

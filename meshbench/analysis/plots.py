@@ -25,8 +25,8 @@ from meshbench.analysis import histograms as hist
 from meshbench.analysis import verdicts as vd
 from meshbench.analysis.compare import Comparison
 from meshbench.analysis.overhead import cell_matrix
-from meshbench.analysis.run import AA_CONTROL, BASELINE, DIMS, Cell, cell_of
 from meshbench.analysis.summary import Analysis
+from meshbench.dimensions import AA_CONTROL, BASELINE, DIMENSIONS, DIMS, VARIANT_DIMS, Cell, cell_of
 
 FONT_PT = 11
 SLIDE_IN = (11.0, 6.2)
@@ -40,7 +40,7 @@ NINES_TICKS = {math.log10(2): "50%", 1.0: "90%", 2.0: "99%", 3.0: "99.9%",
                4.0: "99.99%", 5.0: "99.999%", 6.0: "99.9999%"}
 
 
-VARIANT_DIMS = [d for d in DIMS if d != "rate_rps"]
+VARIANT = list(VARIANT_DIMS)
 
 
 def mesh_colours(meshes: Sequence[str]) -> dict[str, str]:
@@ -97,7 +97,7 @@ def _legend(axes: Sequence[Axes], fontsize: float = FONT_PT - 1,
 
 def _variant(cell: Cell) -> tuple[object, ...]:
     """A cell without its rate: what one line of a latency-vs-rate plot is."""
-    return (cell.connections, cell.payload_bytes, cell.depth, cell.mtls)
+    return tuple(getattr(cell, d) for d in VARIANT_DIMS)
 
 
 def _variant_title(cell: Cell, swept: Sequence[str]) -> str:
@@ -159,8 +159,8 @@ def latency_vs_rate(an: Analysis, percentiles: Sequence[float] = (50.0, 99.0, 99
     styles = ["-", "--", ":", "-."]
     for ax, q in zip(axes, percentiles, strict=False):
         for i, variant in enumerate(variants):
-            vc = c[(c[VARIANT_DIMS] == pd.Series(variant.as_dict())[VARIANT_DIMS]).all(axis=1)]
-            vp = p[(p[VARIANT_DIMS] == pd.Series(variant.as_dict())[VARIANT_DIMS]).all(axis=1)]
+            vc = c[(c[VARIANT] == pd.Series(variant.as_dict())[VARIANT]).all(axis=1)]
+            vp = p[(p[VARIANT] == pd.Series(variant.as_dict())[VARIANT]).all(axis=1)]
             suffix = f" ({_variant_title(variant, run.swept)})" if len(variants) > 1 else ""
             for mesh in run.meshes:
                 m = vc[(vc["mesh"] == mesh) & np.isclose(vc["percentile"], q)].sort_values(
@@ -435,8 +435,7 @@ def overhead_vs(an: Analysis, dim: str,
     return fig
 
 
-DIM_LABELS = {"depth": "call-chain depth (hops)", "payload_bytes": "response payload (bytes)",
-              "connections": "connections"}
+DIM_LABELS = {d.name: d.axis for d in DIMENSIONS if d.axis}
 
 
 PLOTS: dict[str, Callable[[Analysis], Figure | None]] = {

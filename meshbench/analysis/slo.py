@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from meshbench.analysis.run import BASELINE, DIMS, Slo
+from meshbench.analysis.stored_run import Slo
+from meshbench.dimensions import BASELINE, DIMS, VARIANT_DIMS
 
 SLO_COLUMNS = [
     "mesh", *DIMS, "label", "budget_ms", "value_ms", "passes", "headroom_ms",
@@ -44,7 +45,7 @@ def slo_verdicts(cells: pd.DataFrame, overhead: pd.DataFrame, slo: Slo) -> pd.Da
     return out[SLO_COLUMNS].reset_index(drop=True)
 
 
-VARIANT = [d for d in DIMS if d != "rate_rps"]
+VARIANT = list(VARIANT_DIMS)
 
 
 def max_rate_within_budget(verdicts: pd.DataFrame) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from meshbench.analysis import blocks
 from meshbench.analysis import histograms as hist
-from meshbench.analysis.run import Run
+from meshbench.analysis.stored_run import Run
 from meshbench.scenario import AnalysisSpec
 
 SLOWER = "slower"

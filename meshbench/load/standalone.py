@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hdrh.histogram import HdrHistogram
-
 from meshbench.errors import MeshbenchError
 from meshbench.host import parse_cpu_list
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
@@ -96,12 +94,6 @@ class LoadReport:
     untrusted: list[str] = field(default_factory=list)
 
 
-def _percentiles(h: HdrHistogram) -> dict[float, float]:
-    if not h.get_total_count():
-        return {p: float("nan") for p in PERCENTILES}
-    return {p: h.get_value_at_percentile(p) / 1000.0 for p in PERCENTILES}
-
-
 def load_url(
     req: LoadRequest, out_dir: Path, workers: int = 1, cpus: str | None = None
 ) -> LoadReport:
@@ -110,13 +102,13 @@ def load_url(
     check_request(req, workers, cpus)
     summary = run_workers(req, out_dir, workers, cpus)
     h = hlog.read_logs(out_dir / HLOG_FILE)
-    lag = _percentiles(h["send_lag"])
+    lag = hlog.percentiles_ms(h["send_lag"], PERCENTILES)
     lag_p99 = lag[99.0] if math.isfinite(lag[99.0]) else 0.0
     return LoadReport(
         summary,
         out_dir,
-        _percentiles(h["latency"]),
-        _percentiles(h["service"]),
+        hlog.percentiles_ms(h["latency"], PERCENTILES),
+        hlog.percentiles_ms(h["service"], PERCENTILES),
         lag,
         load_reasons(ValiditySpec(), req.rate_rps, summary, lag_p99),
     )

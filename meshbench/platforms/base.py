@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from meshbench.load.spec import LoadRequest, LoadSummary
+from meshbench.plan import Trial, estimate
 from meshbench.scenario import Scenario
 from meshbench.topology import Topology
 
@@ -107,11 +108,38 @@ class Platform(abc.ABC):
     """Where the sample application runs."""
 
     name: str
+    scenario: Scenario
     concurrent_meshes: bool = False
     """True when several meshes can be deployed side by side (then trials interleave freely)."""
+    shares_host: bool = False
+    """True when the pods and the generator run on this host's CPUs: a run then holds the
+    host lock, so two runs never measure each other."""
     logs_dest: Path | None = None
     """Where :meth:`collect_logs` will copy the logs (set by the run), so that error
     messages point where the logs will be, not into state that cleanup removes."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+
+    @classmethod
+    def check_scenario(cls, scenario: Scenario) -> None:
+        """Refuse, before anything starts, a scenario this host cannot run."""
+        return None
+
+    @classmethod
+    def plan(cls, scenario: Scenario, trials: list[Trial]) -> str:
+        """What a run would do, printed by ``run --dry-run`` without executing anything:
+        by default the estimate and the trials in order."""
+        est = estimate(scenario, trials)
+        lines = [
+            f"scenario {scenario.name}: platform {scenario.platform}, {len(trials)} trials, "
+            f"seed {scenario.seed}",
+            f"estimate: {est}",
+        ]
+        if est.excesses():
+            lines.append(f"beyond the limits ({'; '.join(est.excesses())}): `run` needs --yes")
+        lines += [f"  {t.order:3d}. {t.trial_id}" for t in trials]
+        return "\n".join(lines)
 
     @abc.abstractmethod
     def environment(self) -> dict[str, Any]:

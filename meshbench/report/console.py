@@ -9,8 +9,8 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from meshbench.analysis.compare import Comparison
-from meshbench.analysis.run import DIMS, cell_of
 from meshbench.analysis.summary import Analysis
+from meshbench.dimensions import DIMS, cell_of
 from meshbench.report import tables
 from meshbench.report.tables import Table
 from meshbench.report.verdict import verdict_lines

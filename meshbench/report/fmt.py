@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import SupportsFloat, cast
 
-from meshbench.analysis.run import Run
+from meshbench.analysis.stored_run import Run
 
 DASH = "-"
 

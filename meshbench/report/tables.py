@@ -12,11 +12,11 @@ import pandas as pd
 from meshbench.analysis import histograms as hist
 from meshbench.analysis import verdicts as vd
 from meshbench.analysis.compare import Comparison
-from meshbench.analysis.run import BASELINE, DIMS, Cell, cell_of
 from meshbench.analysis.summary import Analysis
+from meshbench.dimensions import BASELINE, DIMS, VARIANT_DIMS, Cell, cell_of
 from meshbench.report import fmt
 
-VARIANT = [d for d in DIMS if d != "rate_rps"]
+VARIANT = list(VARIANT_DIMS)
 
 
 @dataclass

@@ -10,8 +10,8 @@ import numpy as np
 
 from meshbench.analysis import histograms as hist
 from meshbench.analysis import verdicts as vd
-from meshbench.analysis.run import AA_CONTROL, BASELINE, Cell
 from meshbench.analysis.summary import Analysis
+from meshbench.dimensions import AA_CONTROL, BASELINE, Cell
 from meshbench.report import fmt
 
 

@@ -14,8 +14,9 @@ from rich.console import Console
 from meshbench import __version__
 from meshbench.analysis import plots
 from meshbench.analysis.compare import Comparison, compare_runs
-from meshbench.analysis.run import DIMS, cell_of, load_run
+from meshbench.analysis.stored_run import load_run
 from meshbench.analysis.summary import Analysis, analyse
+from meshbench.dimensions import DIMS, cell_of
 from meshbench.report import fmt, html, markdown, tables
 from meshbench.report.console import make_console, print_analysis, print_comparison
 from meshbench.report.tables import Table

@@ -15,13 +15,15 @@ Tags used by meshbench:
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 LOWEST_US = 1
@@ -36,6 +38,24 @@ WARMUP_PREFIX = "warmup."
 def new_histogram() -> HdrHistogram:
     """An empty histogram with meshbench's range: 1 µs .. 60 s, 3 significant digits."""
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def percentiles_ms(h: HdrHistogram, percentiles: Sequence[float]) -> dict[float, float]:
+    """``{percentile: value in ms}`` of one µs histogram, as HdrHistogram reports it (100:
+    the maximum); NaN for every percentile when the histogram is empty."""
+    total = h.get_total_count()
+    if not total:
+        return {q: math.nan for q in percentiles}
+    # HdrHistogram.get_value_at_percentile, with the bucket walk done by numpy (~4x faster)
+    cumulative = np.cumsum(np.ctypeslib.as_array(h.counts)[: h.counts_len], dtype=np.int64)
+    out = {}
+    for q in percentiles:
+        target = max(int(min(q, 100.0) * total / 100 + 0.5), 1)
+        index = min(int(np.searchsorted(cumulative, target, side="left")), h.counts_len - 1)
+        value = h.get_value_from_index(index)
+        edge = h.get_highest_equivalent_value(value) if q else h.get_lowest_equivalent_value(value)
+        out[q] = edge / 1000.0
+    return out
 
 
 def record_us(histogram: HdrHistogram, value_us: float) -> None:

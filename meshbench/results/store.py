@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from meshbench.dimensions import DIMS
 from meshbench.errors import ResultsError
 
 SCHEMA_VERSION = 1
@@ -29,13 +30,10 @@ TRIAL_COLUMNS: tuple[str, ...] = (
     "trial_id",
     "order",
     "mesh",
-    "rate_rps",
+    DIMS[0],  # the rate
     "repeat",
     "deployment",
-    "connections",
-    "payload_bytes",
-    "depth",
-    "mtls",
+    *DIMS[1:],  # the other sweep dimensions (meshbench.dimensions)
     "valid",
     "invalid_reason",
     "requests",
@@ -70,8 +68,9 @@ TRIAL_COLUMNS: tuple[str, ...] = (
 )
 """Columns of ``trials.csv``, in order. Latencies in ms; CPU in cores; memory in MiB.
 
-``payload_bytes``, ``depth`` and ``mtls`` are empty when the scenario does not sweep them
-(the topology and the mesh decide). ``mesh`` ``none-aa`` is the A/A control arm.
+Sweep dimensions (:data:`~meshbench.dimensions.DIMS`) are empty where the plan left them
+unset: ``payload_bytes``, ``depth`` and ``mtls`` when the scenario does not sweep them (the
+topology and the mesh decide). ``mesh`` ``none-aa`` is the A/A control arm.
 ``host_*`` (:mod:`meshbench.host`): CPU steal (max over the pinned CPUs, %), their busy
 share (%), cores used by processes that are not meshbench's, CPU frequency (MHz), and
 why the trial's host state was flagged ('' = it was not); empty in runs recorded before

@@ -25,8 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from meshbench.errors import ScenarioError
-from meshbench.results.synthetic import TrialKey, plan, write_synthetic_run
 from meshbench.scenario import parse_scenario
+from meshbench.testing.synthetic import TrialKey, plan, write_synthetic_run
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE / "sample-run"

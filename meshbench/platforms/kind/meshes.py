@@ -21,12 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from meshbench.platforms.kind import commands as cmd
+from meshbench.dimensions import AA_CONTROL, BASELINE
+from meshbench.platforms.kind import tool_steps as cmd
 from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.manifests import Obj, namespace
 from meshbench.platforms.kind.steps import Step
 from meshbench.platforms.kind.target import CONTROL_PLANE_NAMESPACE, MANAGED_BY, Target
-from meshbench.scenario import AA_MESH, BASELINE_MESH, Scenario
+from meshbench.scenario import Scenario
 
 LINKERD_CERT_FILES = ("ca.crt", "issuer.crt", "issuer.key")
 LINKERD_CERTS = "linkerd-certs"
@@ -412,7 +413,7 @@ class _Kuma(Mesh):
 
 
 MESHES: dict[str, Mesh] = {
-    "none": Mesh("none"),
+    BASELINE: Mesh(BASELINE),
     "istio": _Istio(
         "istio",
         sidecar="istio-proxy",
@@ -464,8 +465,8 @@ def mesh(name: str) -> Mesh:
 
     ``none-aa``, the A/A control arm, is deployed exactly like ``none`` under its own name.
     """
-    if name == AA_MESH:
-        return replace(MESHES[BASELINE_MESH], name=AA_MESH)
+    if name == AA_CONTROL:
+        return replace(MESHES[BASELINE], name=AA_CONTROL)
     return MESHES[name]
 
 

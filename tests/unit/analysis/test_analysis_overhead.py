@@ -11,7 +11,7 @@ from meshbench.analysis import analyse, load_run, overhead
 from meshbench.analysis import histograms as hist
 from meshbench.analysis.overhead import cell_matrix
 from meshbench.analysis.verdicts import DESCRIPTIVE, FASTER, NO_CHANGE, SLOWER, TOO_FEW
-from meshbench.results.synthetic import lognormal_sampler
+from meshbench.testing.synthetic import lognormal_sampler
 
 from .analysis_synth import RunFactory
 

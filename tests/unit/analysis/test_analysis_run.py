@@ -13,7 +13,7 @@ from meshbench.analysis import DIMS, load_run
 from meshbench.analysis import histograms as hist
 from meshbench.errors import ResultsError
 from meshbench.results import hlog
-from meshbench.results.synthetic import lognormal_sampler
+from meshbench.testing.synthetic import lognormal_sampler
 
 from .analysis_synth import RunFactory
 
@@ -120,7 +120,7 @@ def test_sweep_dimensions_become_cells(make_run: RunFactory) -> None:
     run_dir = make_run(samples=200, intervals=1, repeats=2)
     meta = json.loads((run_dir / "run.json").read_text())
     assert meta["scenario"]["sweep"]["depth"] is None  # the scenario model dumps the sweep
-    from meshbench.results.synthetic import write_synthetic_run
+    from meshbench.testing.synthetic import write_synthetic_run
 
     from .analysis_synth import scenario_dict
 

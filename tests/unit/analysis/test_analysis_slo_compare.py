@@ -6,7 +6,7 @@ import pytest
 
 from meshbench.analysis import Slo, analyse, compare_runs, load_run
 from meshbench.errors import ResultsError
-from meshbench.results.synthetic import lognormal_sampler
+from meshbench.testing.synthetic import lognormal_sampler
 
 from .analysis_synth import RunFactory
 

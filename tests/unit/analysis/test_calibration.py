@@ -24,7 +24,7 @@ from scipy import stats
 
 from meshbench.analysis import blocks, load_run, overhead
 from meshbench.analysis.verdicts import NO_CHANGE, SLOWER
-from meshbench.results.synthetic import lognormal_sampler
+from meshbench.testing.synthetic import lognormal_sampler
 
 from .analysis_synth import RunFactory
 

@@ -13,10 +13,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from meshbench.platforms.local.capture import nat_rules
-from meshbench.platforms.local.envoy import bootstrap
+from meshbench.platforms.local.envoy import bootstrap, envoy_binary
 from meshbench.platforms.local.mtls import CertificateAuthority, spiffe_id
 from meshbench.platforms.local.names import NETNS_RE, netns_name, pod_address
-from meshbench.platforms.local.platform import envoy_binary
 
 
 def test_capture_rules_match_istio_init() -> None:

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from meshbench.load.spec import LoadRequest, LoadSummary
-from meshbench.load.targets import instant_envoy
 from meshbench.load.workers import run_workers
 from meshbench.plan import Trial
 from meshbench.platforms.base import Deployment, Proof, UsageSnapshot
 from meshbench.results.store import read_trial_rows, write_trials
 from meshbench.run import run_trial
 from meshbench.scenario import parse_scenario
+from meshbench.testing.targets import instant_envoy
 
 from .test_service_and_load import free_port
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from meshbench.errors import PlatformError, TimeoutExpired
+from meshbench.platforms.kind.deployment import container_role
 from meshbench.platforms.kind.meshes import MESHES
-from meshbench.platforms.kind.platform import container_role
 from meshbench.platforms.kind.sidecar_stats import inbound_requests, parse_samples
 from meshbench.platforms.kind.usage import (
     PhaseUsage,

@@ -11,7 +11,7 @@ from meshbench.errors import PlatformError, TimeoutExpired, ToolMissingError
 from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.meshes import GATEWAY_API_CRD, MESHES
-from meshbench.platforms.kind.platform import plan_steps, repo_root
+from meshbench.platforms.kind.plan import plan_steps, repo_root
 from meshbench.platforms.kind.versions import GATEWAY_API_URL
 
 from .conftest import Build

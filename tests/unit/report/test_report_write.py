@@ -13,8 +13,8 @@ from rich.console import Console
 from meshbench.analysis.plots import PLOTS
 from meshbench.cli import main
 from meshbench.report import report_run
-from meshbench.results.synthetic import lognormal_sampler, write_synthetic_run
 from meshbench.scenario import parse_scenario
+from meshbench.testing.synthetic import lognormal_sampler, write_synthetic_run
 
 from .conftest import SampleReport
 

@@ -9,12 +9,9 @@ million values one by one would take ~11 s in Python.
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import json
 import platform
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,24 +20,13 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 from numpy.typing import NDArray
 
-from meshbench.plan import deployment_of
+from meshbench import dimensions
+from meshbench.dimensions import AA_CONTROL, BASELINE
+from meshbench.plan import Trial, deployment_of
 from meshbench.results import hlog, store
 
-
-@dataclass(frozen=True)
-class TrialKey:
-    """Which cell a synthetic trial belongs to (None: that dimension is not swept)."""
-
-    trial_id: str
-    order: int
-    mesh: str
-    rate_rps: float
-    repeat: int
-    connections: int = 16
-    payload_bytes: int | None = None
-    depth: int | None = None
-    mtls: bool | None = None
-    deployment: int = 1
+TrialKey = Trial
+"""Which cell a synthetic trial belongs to: a planned trial (None: not swept)."""
 
 
 Sampler = Callable[[TrialKey, int, np.random.Generator], NDArray[np.float64]]
@@ -113,13 +99,13 @@ def histogram_from_us(
 def _percentiles_ms(h: HdrHistogram) -> dict[str, float]:
     if h.get_total_count() == 0:
         return {}
-    got = h.get_percentile_to_value_dict([50.0, 90.0, 99.0, 99.9])
+    got = hlog.percentiles_ms(h, (50.0, 90.0, 99.0, 99.9, 100.0))
     return {
-        "p50_ms": got[50.0] / 1000,
-        "p90_ms": got[90.0] / 1000,
-        "p99_ms": got[99.0] / 1000,
-        "p999_ms": got[99.9] / 1000,
-        "max_ms": h.get_max_value() / 1000,
+        "p50_ms": got[50.0],
+        "p90_ms": got[90.0],
+        "p99_ms": got[99.0],
+        "p999_ms": got[99.9],
+        "max_ms": got[100.0],
         "mean_ms": h.get_mean_value() / 1000,
     }
 
@@ -129,36 +115,21 @@ def plan(scenario: Mapping[str, Any]) -> list[TrialKey]:
     repeat runs every sweep cell; meshes rotate each repeat), with the same trial ids,
     but without the seeded shuffle."""
     meshes = list(scenario["meshes"])
-    if scenario.get("aa_control") and "none" in meshes:
-        meshes.append("none-aa")
-    load = scenario["load"]
-    sweep = scenario.get("sweep") or {}
-    dims = list(itertools.product(
-        [float(r) for r in load["rates_rps"]],
-        sweep.get("connections") or [int(load.get("connections", 16))],
-        sweep.get("payload_bytes") or [None],
-        sweep.get("depth") or [None],
-        sweep.get("mtls") or [None],
-    ))
+    if scenario.get("aa_control") and BASELINE in meshes:
+        meshes.append(AA_CONTROL)
+    cells = dimensions.expand(scenario)
+    repeats = int(scenario["repeats"])
     trials: list[TrialKey] = []
-    for r in range(1, int(scenario["repeats"]) + 1):
+    for r in range(1, repeats + 1):
         rot = (r - 1) % len(meshes)
         order = meshes[rot:] + meshes[:rot]
-        for rate, conns, payload, depth, mtls in dims:
-            label = [f"{rate:g}rps"]
-            if sweep.get("connections"):
-                label.append(f"c{conns}")
-            if sweep.get("payload_bytes"):
-                label.append(f"{payload}B")
-            if sweep.get("depth"):
-                label.append(f"d{depth}")
-            if sweep.get("mtls"):
-                label.append("mtls" if mtls else "plain")
-            group = deployment_of(r, int(scenario["repeats"]), int(scenario.get("deployments", 1)))
+        group = deployment_of(r, repeats, int(scenario.get("deployments", 1)))
+        for cell in cells:
+            label = dimensions.cell_label(cell, scenario)
             for mesh in order:
                 n = len(trials) + 1
-                trials.append(TrialKey(f"t{n:03d}-{mesh}-{'-'.join(label)}-r{r}", n, mesh, rate,
-                                       r, int(conns), payload, depth, mtls, group))
+                trials.append(TrialKey(trial_id=f"t{n:03d}-{mesh}-{label}-r{r}", order=n,
+                                       mesh=mesh, repeat=r, deployment=group, **cell))
     return trials
 
 
@@ -216,16 +187,7 @@ def write_synthetic_run(
         requests = totals["latency"].get_total_count()
         cost = dict(resources(t)) if resources else {}
         row = {
-                "trial_id": t.trial_id,
-                "order": t.order,
-                "mesh": t.mesh,
-                "rate_rps": t.rate_rps,
-                "repeat": t.repeat,
-                "deployment": t.deployment,
-                "connections": t.connections,
-                "payload_bytes": t.payload_bytes,
-                "depth": t.depth,
-                "mtls": t.mtls,
+                **t.to_dict(),
                 "valid": t.trial_id not in invalid,
                 "invalid_reason": invalid.get(t.trial_id, ""),
                 "requests": requests,
@@ -282,7 +244,7 @@ def write_synthetic_run(
                      "mem_gib": 0},
             "pinning": {"load_cpus": "0", "pod_cpus": "1"},
             "seed": seed,
-            "plan": [dataclasses.asdict(t) for t in trials],
+            "plan": [t.to_dict() for t in trials],
         },
     )
     return trials

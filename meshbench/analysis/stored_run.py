@@ -22,22 +22,9 @@ from numpy.typing import NDArray
 
 from meshbench import locks
 from meshbench.analysis import histograms as hist
+from meshbench.dimensions import AA_CONTROL, BASELINE, DIMENSIONS, DIMS, Cell, by_name, cell_of
 from meshbench.errors import ResultsError
 from meshbench.results import hlog, store
-
-BASELINE = "none"
-"""The mesh every overhead is measured against."""
-
-AA_CONTROL = "none-aa"
-"""A second baseline arm deployed like ``none`` (``aa_control: true``): its difference from
-``none`` is the run's noise floor, and a significant one means the run is not trustworthy."""
-
-DIMS: tuple[str, ...] = ("rate_rps", "connections", "payload_bytes", "depth", "mtls")
-"""Columns that, with ``mesh``, identify a cell: trials of one cell are repeats of the same
-measurement. Values a scenario does not sweep are filled from the scenario (``mtls`` is
-``"default"`` then: whatever the mesh does), so every trial has all of them."""
-
-CELL: tuple[str, ...] = ("mesh", *DIMS)
 
 TIME_SERIES_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 99.0, 100.0)
 
@@ -50,48 +37,6 @@ _INT_COLUMNS = ("order", "repeat", "deployment", "requests", "errors", "warmup_r
 _TRIAL_KEYS = ("trial_id", "mesh", *DIMS, "repeat", "valid", "included")
 
 
-@dataclass(frozen=True, order=True)
-class Cell:
-    """One point of the sweep (all meshes are measured at each)."""
-
-    rate_rps: float
-    connections: int
-    payload_bytes: int
-    depth: int
-    mtls: str  # "on", "off" or "default"
-
-    def matches(self, frame: pd.DataFrame) -> pd.Series:
-        """Boolean mask of the rows of ``frame`` that belong to this cell."""
-        mask = (
-            np.isclose(frame["rate_rps"].to_numpy(dtype=float), self.rate_rps)
-            & (frame["connections"] == self.connections).to_numpy()
-            & (frame["payload_bytes"] == self.payload_bytes).to_numpy()
-            & (frame["depth"] == self.depth).to_numpy()
-            & (frame["mtls"] == self.mtls).to_numpy()
-        )
-        return pd.Series(mask, index=frame.index)
-
-    def title(self, swept: Sequence[str]) -> str:
-        """``"300 rps"``, plus the other swept settings: ``"300 rps, depth 2, 1024 B"``."""
-        parts = [f"{self.rate_rps:g} rps"]
-        if "connections" in swept:
-            parts.append(f"{self.connections} conn")
-        if "payload_bytes" in swept:
-            parts.append(f"{self.payload_bytes} B")
-        if "depth" in swept:
-            parts.append(f"depth {self.depth}")
-        if "mtls" in swept:
-            parts.append(f"mTLS {self.mtls}")
-        return ", ".join(parts)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {d: getattr(self, d) for d in DIMS}
-
-
-def cell_of(row: Any) -> Cell:
-    """The cell of a frame row (a record dict or a Series with the :data:`DIMS` keys)."""
-    return Cell(float(row["rate_rps"]), int(row["connections"]), int(row["payload_bytes"]),
-                int(row["depth"]), str(row["mtls"]))
 _COMPONENTS = ("sidecar", "service", "generator")
 
 
@@ -229,9 +174,7 @@ class Run:
         else:
             sel &= np.isclose(t["rate_rps"].to_numpy(dtype=float), float(cell))
             for name, value in dims.items():
-                if name not in DIMS:
-                    raise ValueError(f"unknown dimension {name!r}; known: {list(DIMS)}")
-                sel &= t[name] == value
+                sel &= t[by_name(name).name] == value
         return [str(x) for x in t.loc[sel].sort_values("order")["trial_id"]]
 
     def cell_histograms(
@@ -254,37 +197,6 @@ class Run:
             return json.loads(path.read_text())
         except FileNotFoundError:
             raise ResultsError(f"{path} does not exist") from None
-
-
-def topology_depth(topology: Mapping[str, Any] | None) -> int:
-    """Hops on the longest call path of a dumped topology (1 = entry only); 0 if unknown."""
-    if not topology:
-        return 0
-    services = {str(s["name"]): [str(c) for c in s.get("calls", ())] for s in topology["services"]}
-    entry = str(topology.get("entry", "frontend"))
-    if entry not in services:
-        return 0
-
-    def depth(name: str, seen: frozenset[str]) -> int:
-        calls = [c for c in services.get(name, []) if c not in seen]
-        return 1 + max((depth(c, seen | {c}) for c in calls), default=0)
-
-    return depth(entry, frozenset({entry}))
-
-
-def _entry_payload(topology: Mapping[str, Any] | None) -> int:
-    if not topology:
-        return -1
-    entry = str(topology.get("entry", "frontend"))
-    for svc in topology.get("services", ()):
-        if str(svc.get("name")) == entry:
-            return int(svc.get("payload_bytes", 1024))
-    return -1
-
-
-def _mtls(value: str) -> str:
-    v = str(value).strip().lower()
-    return "on" if v in ("true", "1", "yes") else "off" if v in ("false", "0", "no") else "default"
 
 
 REQUIRED_COLUMNS = ("trial_id", "mesh", "rate_rps", "repeat", "valid", "histogram")
@@ -355,16 +267,15 @@ def _typed_trials(rows: Sequence[Mapping[str, str]], scenario: Mapping[str, Any]
     df["trial_id"] = df["trial_id"].astype(str)
     df["mesh"] = df["mesh"].astype(str)
     # sweep dimensions: empty when not swept, filled from the scenario
-    topology = scenario.get("topology")
-    defaults = {
-        "connections": int((scenario.get("load") or {}).get("connections", 0) or 0),
-        "payload_bytes": _entry_payload(topology),
-        "depth": topology_depth(topology),
-    }
-    for c, default in defaults.items():
-        raw = df[c] if c in df else pd.Series("", index=df.index)
-        df[c] = pd.to_numeric(raw, errors="coerce").fillna(default).astype(int)
-    df["mtls"] = (df["mtls"] if "mtls" in df else pd.Series("", index=df.index)).map(_mtls)
+    for d in DIMENSIONS:
+        if d.stored_type is float:  # the rate: always stored, a float column above
+            continue
+        raw = df[d.name] if d.name in df else pd.Series("", index=df.index)
+        if d.stored_type is int:
+            default = d.default(scenario)
+            df[d.name] = pd.to_numeric(raw, errors="coerce").fillna(default).astype(int)
+        else:
+            df[d.name] = raw.map(d.from_stored)
     return df
 
 
@@ -559,7 +470,7 @@ def _percentile_frame(histograms: Mapping[str, Mapping[str, HdrHistogram]]) -> p
             if h is None:
                 continue
             n = h.get_total_count()
-            for q, v in hist.percentiles_ms(h).items():
+            for q, v in hist.percentiles_ms(h, hist.PERCENTILES).items():
                 records.append(
                     {"trial_id": trial_id, "tag": tag, "percentile": q, "label": hist.label(q),
                      "value_ms": v, "count": n}

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from meshbench.platforms.local.platform import envoy_binary
+from meshbench.platforms.local.envoy import envoy_binary
 from meshbench.platforms.local.probe import wait_ok
 
 

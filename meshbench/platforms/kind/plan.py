@@ -1,0 +1,237 @@
+"""The kind platform's plan as pure data: every command of a run, built without running it.
+
+:class:`KindPlan` builds the :class:`~meshbench.platforms.kind.steps.Step` lists that
+:class:`~meshbench.platforms.kind.platform.KindPlatform` executes, and :func:`plan_steps`
+prints for ``--dry-run`` from the same code (build apart from send, as lightkube does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import meshbench
+from meshbench.dimensions import deployment_phrase
+from meshbench.load.spec import LoadRequest
+from meshbench.plan import Trial, plan_trials
+from meshbench.platforms.kind import manifests as mf
+from meshbench.platforms.kind import tool_steps as cmd
+from meshbench.platforms.kind import versions
+from meshbench.platforms.kind.meshes import Mesh
+from meshbench.platforms.kind.meshes import mesh as mesh_named
+from meshbench.platforms.kind.steps import Step
+from meshbench.platforms.kind.target import (
+    CLUSTER_MARKER_KEY,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    Target,
+    target_for,
+)
+from meshbench.scenario import Scenario
+from meshbench.topology import Topology
+
+# Keys of the plan's "api" steps, each run by a handler of the platform.
+CHECK_CLUSTER_MARKER = "check-cluster-marker"
+CHECK_CP_NAMESPACE = "check-cp-namespace"
+CHECK_NAMESPACES = "check-namespaces"
+PODS_READY = "pods-ready"
+
+PLAN_WORK_DIR = Path("<run-work-dir>")
+"""Where a dry-run plan says the run's files go (a real run uses a temporary folder)."""
+
+
+def repo_root() -> Path:
+    """The source checkout meshbench runs from (holds manifests/image/Dockerfile)."""
+    return Path(meshbench.__file__).resolve().parent.parent
+
+
+class KindPlan:
+    """The steps of one scenario on one target (a cluster and its namespaces)."""
+
+    def __init__(self, scenario: Scenario, target: Target, source_dir: Path) -> None:
+        self.scenario = scenario
+        self.target = target
+        self.source_dir = source_dir
+
+    def cluster_steps(self) -> list[Step]:
+        """Cluster and image steps, in order."""
+        t = self.target
+        steps: list[Step] = []
+        if t.own_cluster:
+            steps += [
+                cmd.kind_get_clusters(),
+                cmd.api(
+                    "cluster",
+                    f"when kind cluster {t.cluster_name} exists: every node must carry "
+                    f"{CLUSTER_MARKER_KEY}={MANAGED_BY_VALUE}, else refuse",
+                    CHECK_CLUSTER_MARKER,
+                ),
+                replace(
+                    cmd.kind_create(t, t.work_dir / "kind-cluster.yaml"),
+                    what=f"create kind cluster {t.cluster_name} when absent (config = "
+                    f"manifests/kind/cluster.yaml, Kubernetes {versions.KUBERNETES_VERSION})",
+                ),
+            ]
+        else:
+            steps.append(cmd.kubectl_contexts())
+        if t.build_image:
+            steps += [
+                cmd.docker_build(
+                    t, self.source_dir / "manifests" / "image" / "Dockerfile", self.source_dir
+                ),
+                cmd.kind_load(t),
+            ]
+        return steps + self.placement_steps()
+
+    def placement_steps(self) -> list[Step]:
+        """On meshbench's own cluster: CoreDNS onto the control-plane node, so the app and
+        load nodes carry only what is measured (mesh control planes go there through their
+        charts' values, :mod:`meshes`)."""
+        if not self.target.pin_nodes:
+            return []
+        return cmd.pin_to_control_plane(self.target, "kube-system", "coredns")
+
+    def mesh_install_steps(self, m: Mesh, sc: Scenario) -> list[Step]:
+        steps: list[Step] = []
+        if m.cp_namespace:
+            steps.append(
+                cmd.api(
+                    f"mesh {m.name}",
+                    f"namespace {m.cp_namespace} must be absent or labelled "
+                    f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}, else refuse",
+                    CHECK_CP_NAMESPACE,
+                )
+            )
+        return steps + m.install_steps(sc, self.target)
+
+    def _namespace_objects(self, m: Mesh, sc: Scenario) -> list[mf.Obj]:
+        t = self.target
+        app = mf.namespace(t.app_ns, m.ns_labels, m.ns_annotations)
+        if sc.client_sidecar:
+            load = mf.namespace(t.load_ns, m.ns_labels, m.ns_annotations)
+        else:
+            load = mf.namespace(t.load_ns, {}, {})
+        return [app, load]
+
+    def workload_steps(self, m: Mesh, sc: Scenario) -> list[Step]:
+        t = self.target
+        k = sc.kind
+        phase = f"workload {m.name}"
+        policies = m.policies(sc, t)
+        steps = [
+            cmd.api(
+                phase,
+                f"namespaces {t.app_ns}, {t.load_ns} must be absent or labelled "
+                f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}, else refuse",
+                CHECK_NAMESPACES,
+            ),
+            cmd.delete_namespace(t, phase, t.app_ns),  # leftovers of a killed run (ours)
+            cmd.delete_namespace(t, phase, t.load_ns),
+            cmd.apply(t, phase, "create meshbench's namespaces", self._namespace_objects(m, sc)),
+        ]
+        if policies:
+            steps.append(cmd.apply(t, phase, f"{m.name} mTLS settings", policies))
+        steps += [
+            cmd.apply(t, phase, "deploy the sample services", mf.workload(sc, t)),
+            cmd.wait_deployments(t, phase, t.app_ns, k.ready_timeout_s),
+            cmd.api(
+                phase,
+                "wait: every app pod Ready; then each must have "
+                + (f"its {m.sidecar} sidecar" if m.sidecar else "no sidecar"),
+                PODS_READY,
+            ),
+        ]
+        return steps
+
+    def workload_undo_steps(self, m: Mesh, sc: Scenario) -> list[Step]:
+        t = self.target
+        phase = f"teardown {m.name}"
+        steps = [
+            cmd.delete_namespace(t, phase, t.app_ns),
+            cmd.delete_namespace(t, phase, t.load_ns),
+        ]
+        outside = [
+            o for o in m.policies(sc, t)
+            if o["metadata"].get("namespace") not in (t.app_ns, t.load_ns)
+        ]  # the rest goes with the namespaces
+        if outside:
+            steps.append(cmd.delete_objects(t, phase, f"remove {m.name} mesh settings", outside))
+        return steps
+
+    def probe_steps(self, m: Mesh, sc: Scenario, name: str) -> list[Step]:
+        t = self.target
+        phase = f"verify {m.name}"
+        job = mf.probe_job(sc, t, name, self._client_annotations(m, sc))
+        return [
+            cmd.apply(t, phase, f"probe: {mf.PROBE_REQUESTS} requests through the entry", [job]),
+            cmd.wait_job(t, phase, t.load_ns, name, 150),
+            cmd.delete_job(t, phase, t.load_ns, name),
+        ]
+
+    def load_steps(
+        self, m: Mesh, sc: Scenario, request: LoadRequest, start_at_epoch_s: float
+    ) -> list[Step]:
+        t = self.target
+        job = mf.load_job(sc, t, request, start_at_epoch_s, self._client_annotations(m, sc))
+        name = job["metadata"]["name"]
+        return [
+            cmd.apply(
+                t, "load", f"start {sc.kind.load_workers} load worker pod(s)", [job]
+            ),
+            cmd.api("load", f"wait: every pod of Job {name} Succeeded (any Failed: stop)"),
+            cmd.api("load", "read each worker's result bundle from its log; merge histograms"),
+            cmd.delete_job(t, "load", t.load_ns, name),
+        ]
+
+    def _client_annotations(self, m: Mesh, sc: Scenario) -> dict[str, str]:
+        return dict(m.client_annotations) if sc.client_sidecar else {}
+
+    def variant(self, topology: Topology | None = None, mtls: bool | None = None) -> Scenario:
+        """The scenario as one deployment sees it: a swept topology and mTLS setting."""
+        update: dict[str, object] = {}
+        if topology is not None:
+            update["topology"] = topology
+        if mtls is not None:
+            update["kind"] = self.scenario.kind.model_copy(update={"mtls": mtls})
+        return self.scenario.model_copy(update=update) if update else self.scenario
+
+
+def plan_steps(scenario: Scenario) -> list[Step]:
+    """Every step of a run of ``scenario`` on kind, in order, without executing anything.
+
+    One block per deployment (a mesh, plus any swept depth, payload or mTLS setting), in
+    the order the orchestrator runs them: install, namespaces + mTLS settings + workload,
+    readiness and sidecar checks, the verification probe, one load Job per trial (listed
+    once, as a template), teardown.
+    """
+    p = KindPlan(scenario, target_for(scenario, PLAN_WORK_DIR), repo_root())
+    steps = p.cluster_steps()
+    trials = plan_trials(scenario)
+    groups: dict[tuple[object, ...], list[Trial]] = {}
+    for trial in trials:
+        groups.setdefault((trial.mesh, *trial.deployed()), []).append(trial)
+    for group in groups.values():
+        first = group[0]
+        name, count = first.mesh, len(group)
+        m = mesh_named(name)
+        sc = p.variant(scenario.topology_for(first.depth, first.payload_bytes), first.mtls)
+        label = deployment_phrase(name, first.to_dict())
+        block = p.mesh_install_steps(m, sc)
+        block += p.workload_steps(m, sc)
+        block += p.probe_steps(m, sc, mf.job_name(f"{name}-1", prefix="probe"))
+        example = replace(
+            first.load_request(scenario, mf.entry_url(sc, p.target, sc.load.path)),
+            label="TRIAL",
+        )
+        block += [
+            replace(s, phase=f"load {name} (each of {count} trial(s); TRIAL = trial id)")
+            for s in p.load_steps(m, sc, example, 0.0)
+        ]
+        block += p.workload_undo_steps(m, sc)
+        block += m.uninstall_steps(sc, p.target)
+        if label != name:
+            block = [replace(s, phase=s.phase.replace(name, label, 1)) for s in block]
+        steps += block
+    if p.target.own_cluster and not scenario.kind.keep_cluster:
+        steps.append(cmd.kind_delete(p.target))
+    return steps

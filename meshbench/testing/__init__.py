@@ -1,0 +1,5 @@
+"""Helpers for tests and benchmarks, never imported by meshbench itself (a test checks).
+
+``synthetic``: runs in the stored format with latencies of the caller's choosing.
+``targets``: reference HTTP targets on loopback (an Envoy that answers by itself).
+"""
