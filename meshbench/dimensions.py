@@ -98,16 +98,19 @@ class Dimension:
     """In the kind plan's phases, of a planned value: ``depth=3``, ``plaintext``."""
     axis: str = ""
     """Plot axis label; empty: no overhead-against-this plot."""
+    parse: Callable[[object], Any] | None = None
+    """Reads a trials.csv field, empty included; None: the stored type, or the default."""
 
     def values(self, scenario: Scenario) -> tuple[Any, ...]:
         """The planned values of a scenario, in its order."""
         return self.swept(scenario) or (self.unswept(scenario),)
 
-    def from_stored(self, raw: object) -> Any:
-        """One stored value (a trials.csv field or a frame cell) in its analysis type."""
-        if self.stored_type is str:
-            return stored_mtls(raw)
-        return self.stored_type(raw)
+    def from_stored(self, raw: object, default: Any) -> Any:
+        """One trials.csv field in its analysis type; ``default`` where it is empty."""
+        if self.parse is not None:
+            return self.parse(raw)
+        text = str(raw).strip()
+        return self.stored_type(text) if text else default
 
 
 RATE = Dimension(
@@ -158,6 +161,7 @@ MTLS = Dimension(
     title=lambda v: f"mTLS {v}",
     deployed=True,
     phrase=lambda v: "mtls" if v else "plaintext",
+    parse=stored_mtls,
 )
 
 DIMENSIONS: tuple[Dimension, ...] = (RATE, CONNECTIONS, PAYLOAD, DEPTH, MTLS)

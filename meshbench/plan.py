@@ -18,6 +18,7 @@ from meshbench import dimensions
 from meshbench.errors import MeshbenchError
 from meshbench.load.spec import LoadRequest
 from meshbench.scenario import Scenario
+from meshbench.topology import Topology
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class Trial:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    def topology(self, scenario: Scenario) -> Topology:
+        """The topology this trial's deployment runs (the scenario's, or a swept variant)."""
+        return scenario.topology_for(self.depth, self.payload_bytes)
 
     def load_request(self, scenario: Scenario, target_url: str) -> LoadRequest:
         """What the generator is asked to send in this trial: the scenario's load at this

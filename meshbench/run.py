@@ -383,7 +383,7 @@ def _run_trials(
                 live_group = trial.deployment
                 name = trial.deployment_name
                 progress.update(task, description=f"deploying {name}")
-                topology = scenario.topology_for(trial.depth, trial.payload_bytes)
+                topology = trial.topology(scenario)
                 dep = stack.enter_context(platform.deploy(trial.mesh, topology, trial.mtls))
                 proof = dep.verify()
                 write_json(run_dir / "proof" / f"{name}.json", proof.__dict__)

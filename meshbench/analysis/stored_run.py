@@ -271,11 +271,11 @@ def _typed_trials(rows: Sequence[Mapping[str, str]], scenario: Mapping[str, Any]
         if d.stored_type is float:  # the rate: always stored, a float column above
             continue
         raw = df[d.name] if d.name in df else pd.Series("", index=df.index)
+        default = d.default(scenario)
         if d.stored_type is int:
-            default = d.default(scenario)
             df[d.name] = pd.to_numeric(raw, errors="coerce").fillna(default).astype(int)
         else:
-            df[d.name] = raw.map(d.from_stored)
+            df[d.name] = raw.map(lambda v, d=d, default=default: d.from_stored(v, default))
     return df
 
 

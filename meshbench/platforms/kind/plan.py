@@ -214,7 +214,7 @@ def plan_steps(scenario: Scenario) -> list[Step]:
         first = group[0]
         name, count = first.mesh, len(group)
         m = mesh_named(name)
-        sc = p.variant(scenario.topology_for(first.depth, first.payload_bytes), first.mtls)
+        sc = p.variant(first.topology(scenario), first.mtls)
         label = deployment_phrase(name, first.to_dict())
         block = p.mesh_install_steps(m, sc)
         block += p.workload_steps(m, sc)
