@@ -46,42 +46,29 @@ def delete_objects(target: Target, phase: str, what: str, objs: Sequence[Obj]) -
     )
 
 
+def _wait(target: Target, phase: str, what: str, timeout_s: float, *args: str) -> Step:
+    """``kubectl ARGS --timeout=<timeout_s>``, with 30 s more for kubectl itself."""
+    return Step(phase, f"wait: {what}", kubectl(target, *args, f"--timeout={int(timeout_s)}s"),
+                timeout_s=timeout_s + 30)
+
+
 def wait_deployments(target: Target, phase: str, namespace: str, timeout_s: float) -> Step:
     """Block until every Deployment in ``namespace`` has condition Available."""
-    return Step(
-        phase,
-        f"wait: every Deployment in {namespace} Available",
-        kubectl(
-            target, "wait", "--for=condition=Available", "deployment", "--all",
-            "--namespace", namespace, f"--timeout={int(timeout_s)}s",
-        ),
-        timeout_s=timeout_s + 30,
-    )
+    return _wait(target, phase, f"every Deployment in {namespace} Available", timeout_s,
+                 "wait", "--for=condition=Available", "deployment", "--all",
+                 "--namespace", namespace)
 
 
 def wait_daemonset(target: Target, phase: str, namespace: str, name: str, timeout_s: float) -> Step:
-    return Step(
-        phase,
-        f"wait: DaemonSet {namespace}/{name} rolled out",
-        kubectl(
-            target, "rollout", "status", f"daemonset/{name}", "--namespace", namespace,
-            f"--timeout={int(timeout_s)}s",
-        ),
-        timeout_s=timeout_s + 30,
-    )
+    """Block until DaemonSet ``name`` has rolled out on every node."""
+    return _wait(target, phase, f"DaemonSet {namespace}/{name} rolled out", timeout_s,
+                 "rollout", "status", f"daemonset/{name}", "--namespace", namespace)
 
 
 def wait_job(target: Target, phase: str, namespace: str, name: str, timeout_s: float) -> Step:
     """Block until Job ``name`` is Complete (a failed Job times out here or fails fast below)."""
-    return Step(
-        phase,
-        f"wait: Job {namespace}/{name} Complete",
-        kubectl(
-            target, "wait", "--for=condition=Complete", f"job/{name}", "--namespace", namespace,
-            f"--timeout={int(timeout_s)}s",
-        ),
-        timeout_s=timeout_s + 30,
-    )
+    return _wait(target, phase, f"Job {namespace}/{name} Complete", timeout_s,
+                 "wait", "--for=condition=Complete", f"job/{name}", "--namespace", namespace)
 
 
 def delete_job(target: Target, phase: str, namespace: str, name: str) -> Step:
