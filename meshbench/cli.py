@@ -88,8 +88,10 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         pre = run_preflight()
         pin = choose(pre, workers=1)
         print("local platform: this host's CPUs\n" + format_preflight(pre))
-        print(f"CPUs a run would use (1 load worker): load {pin.load_cpus}, apps "
-              f"{pin.pod_cpus}, sidecars {pin.sidecar_cpus} ({pin.chosen_by})\n")
+        print(
+            f"CPUs a run would use (1 load worker): load {pin.load_cpus}, apps "
+            f"{pin.pod_cpus}, sidecars {pin.sidecar_cpus} ({pin.chosen_by})\n"
+        )
     if args.platform in (None, "kind"):
         from meshbench.platforms.kind import doctor, format_doctor
         from meshbench.platforms.kind.doctor import ready
@@ -106,8 +108,10 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
     removed, skipped = clean(force=args.force)
     tidied, left = sweep_results(Path(args.results))
-    print(f"removed {len(removed)} leftover resource(s)"
-          + (": " + ", ".join(removed) if removed else ""))
+    print(
+        f"removed {len(removed)} leftover resource(s)"
+        + (": " + ", ".join(removed) if removed else "")
+    )
     for line in tidied:
         print(f"tidied {line}")
     for line in [*skipped, *left]:
@@ -138,8 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the ordered plan (every platform step) without executing anything",
     )
-    r.add_argument("--yes", action="store_true",
-                   help="run a plan beyond the limits (24 h or 100 M requests) anyway")
+    r.add_argument(
+        "--yes",
+        action="store_true",
+        help="run a plan beyond the limits (24 h or 100 M requests) anyway",
+    )
     r.set_defaults(func=_cmd_run)
 
     rep = sub.add_parser("report", help="per-mesh latency table and overhead against none")
@@ -174,26 +181,40 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("--schedule", choices=["constant", "poisson"], default="constant")
     ld.add_argument("--timeout", type=float, default=5.0, help="per-request timeout, s (5)")
     ld.add_argument("--out", help="output directory (default: results/<time>-load)")
-    ld.add_argument("--strict", action="store_true",
-                    help="exit 3 when a validity rule fires (send lag, errors, rate, CPU)")
-    ld.add_argument("--yes", action="store_true",
-                    help="run a load beyond the limits (24 h or 100 M requests) anyway")
+    ld.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 3 when a validity rule fires (send lag, errors, rate, CPU)",
+    )
+    ld.add_argument(
+        "--yes",
+        action="store_true",
+        help="run a load beyond the limits (24 h or 100 M requests) anyway",
+    )
     ld.set_defaults(func=_cmd_load)
 
     d = sub.add_parser(
-        "doctor", help="check this host's CPUs (local) and docker, kind, kubectl, helm and "
-                       "mesh CLIs (kind); exit 1 when kind is not ready"
+        "doctor",
+        help="check this host's CPUs (local) and docker, kind, kubectl, helm and "
+        "mesh CLIs (kind); exit 1 when kind is not ready",
     )
-    d.add_argument("--platform", choices=["local", "kind"], default=None,
-                   help="check one platform only (default: both)")
+    d.add_argument(
+        "--platform",
+        choices=["local", "kind"],
+        default=None,
+        help="check one platform only (default: both)",
+    )
     d.set_defaults(func=_cmd_doctor)
 
     c = sub.add_parser("clean", help="remove namespaces and processes a killed run left behind")
     c.add_argument(
         "--force", action="store_true", help="also remove resources of runs still in progress"
     )
-    c.add_argument("--results", default="results",
-                   help="results root whose killed runs are tidied (default: results)")
+    c.add_argument(
+        "--results",
+        default="results",
+        help="results root whose killed runs are tidied (default: results)",
+    )
     c.set_defaults(func=_cmd_clean)
     return p
 

@@ -36,8 +36,12 @@ class Pinning:
     chosen_by: str
 
     def to_json(self) -> dict[str, str]:
-        return {"load_cpus": self.load_cpus, "pod_cpus": self.pod_cpus,
-                "sidecar_cpus": self.sidecar_cpus, "chosen_by": self.chosen_by}
+        return {
+            "load_cpus": self.load_cpus,
+            "pod_cpus": self.pod_cpus,
+            "sidecar_cpus": self.sidecar_cpus,
+            "chosen_by": self.chosen_by,
+        }
 
 
 def _cpu_list(cpus: list[int]) -> str:
@@ -56,8 +60,9 @@ def choose(p: Preflight, workers: int, exclude: frozenset[int] = frozenset()) ->
     cpus = [c for c in facts.cpu_ids if c not in exclude] or facts.cpu_ids
     if len(facts.cpu_ids) <= 2:
         load, pods = facts.cpu_ids[0], facts.cpu_ids[-1]
-        return Pinning(str(load), str(pods), str(pods),
-                       f"{len(facts.cpu_ids)} CPU(s): nothing to choose")
+        return Pinning(
+            str(load), str(pods), str(pods), f"{len(facts.cpu_ids)} CPU(s): nothing to choose"
+        )
     core_of = {c.cpu: c.core for c in facts.cpus}
     first_core = core_of[min(facts.cpu_ids)]
     members: dict[str, list[int]] = {}
@@ -65,8 +70,10 @@ def choose(p: Preflight, workers: int, exclude: frozenset[int] = frozenset()) ->
         members.setdefault(core_of[c], []).append(c)
     # one thread per physical core (its quietest), ranked isolated first, then quietest
     threads = [min(group, key=lambda c: _score(p, c)) for group in members.values()]
-    ranked = sorted((c for c in threads if core_of[c] != first_core),
-                    key=lambda c: (c not in facts.isolated, _score(p, c)))
+    ranked = sorted(
+        (c for c in threads if core_of[c] != first_core),
+        key=lambda c: (c not in facts.isolated, _score(p, c)),
+    )
     avoided = len(ranked) >= 3
     if not avoided:  # too few spare cores: take the first core's thread back
         ranked += [c for c in threads if core_of[c] == first_core]
@@ -74,15 +81,22 @@ def choose(p: Preflight, workers: int, exclude: frozenset[int] = frozenset()) ->
     rest = ranked[n_load:] or ranked[-1:]
     n_pods = max(1, min(MAX_POD_CORES, len(rest) // 2))
     sidecars = rest[:n_pods]
-    apps = rest[n_pods:n_pods * 2] or sidecars
-    why = (f"measured: {len(members)} physical cores, one thread each, quietest first; "
-           + (f"CPU {min(facts.cpu_ids)}'s core avoided" if avoided else
-              f"too few cores to leave CPU {min(facts.cpu_ids)}'s idle"))
+    apps = rest[n_pods : n_pods * 2] or sidecars
+    why = f"measured: {len(members)} physical cores, one thread each, quietest first; " + (
+        f"CPU {min(facts.cpu_ids)}'s core avoided"
+        if avoided
+        else f"too few cores to leave CPU {min(facts.cpu_ids)}'s idle"
+    )
     return Pinning(_cpu_list(ranked[:n_load]), _cpu_list(apps), _cpu_list(sidecars), why)
 
 
-def resolve(p: Preflight | None, workers: int, load_cpus: str | None, pod_cpus: str | None,
-            sidecar_cpus: str | None) -> Pinning:
+def resolve(
+    p: Preflight | None,
+    workers: int,
+    load_cpus: str | None,
+    pod_cpus: str | None,
+    sidecar_cpus: str | None,
+) -> Pinning:
     """The scenario's CPU lists where set, the measured choice for the rest.
 
     A sidecar list left unset follows an explicit ``pod_cpus`` (sidecars and apps
@@ -91,11 +105,19 @@ def resolve(p: Preflight | None, workers: int, load_cpus: str | None, pod_cpus: 
         return Pinning(load_cpus, pod_cpus, sidecar_cpus or pod_cpus, "scenario")
     if p is None:
         raise ValueError("no preflight to choose CPUs from")
-    given = frozenset(c for v in (load_cpus, pod_cpus, sidecar_cpus) if v
-                      for c in parse_cpu_list(v))
+    given = frozenset(
+        c for v in (load_cpus, pod_cpus, sidecar_cpus) if v for c in parse_cpu_list(v)
+    )
     auto = choose(p, workers, given)
-    explicit = [name for name, v in (("load_cpus", load_cpus), ("pod_cpus", pod_cpus),
-                                     ("sidecar_cpus", sidecar_cpus)) if v]
+    explicit = [
+        name
+        for name, v in (
+            ("load_cpus", load_cpus),
+            ("pod_cpus", pod_cpus),
+            ("sidecar_cpus", sidecar_cpus),
+        )
+        if v
+    ]
     return Pinning(
         load_cpus or auto.load_cpus,
         pod_cpus or auto.pod_cpus,

@@ -114,7 +114,8 @@ class Dimension:
 
 
 RATE = Dimension(
-    "rate_rps", float,
+    "rate_rps",
+    float,
     swept=lambda sc: tuple(float(r) for r in sc["load"]["rates_rps"]),
     unswept=lambda sc: None,
     default=lambda sc: math.nan,
@@ -122,7 +123,8 @@ RATE = Dimension(
     title=lambda v: f"{v:g} rps",
 )
 CONNECTIONS = Dimension(
-    "connections", int,
+    "connections",
+    int,
     swept=_sweep("connections"),
     unswept=lambda sc: int((sc.get("load") or {}).get("connections", 16)),
     default=lambda sc: int((sc.get("load") or {}).get("connections", 0) or 0),
@@ -131,7 +133,8 @@ CONNECTIONS = Dimension(
     axis="connections",
 )
 PAYLOAD = Dimension(
-    "payload_bytes", int,
+    "payload_bytes",
+    int,
     swept=_sweep("payload_bytes"),
     unswept=lambda sc: None,
     default=_entry_payload,
@@ -142,7 +145,8 @@ PAYLOAD = Dimension(
     axis="response payload (bytes)",
 )
 DEPTH = Dimension(
-    "depth", int,
+    "depth",
+    int,
     swept=_sweep("depth"),
     unswept=lambda sc: None,
     default=lambda sc: topology_depth(sc.get("topology")),
@@ -153,7 +157,8 @@ DEPTH = Dimension(
     axis="call-chain depth (hops)",
 )
 MTLS = Dimension(
-    "mtls", str,
+    "mtls",
+    str,
     swept=_sweep("mtls"),
     unswept=lambda sc: None,
     default=lambda sc: "default",
@@ -192,14 +197,17 @@ def by_name(name: str) -> Dimension:
 def expand(scenario: Scenario) -> list[dict[str, Any]]:
     """Every cell of a scenario's sweep (planned values), rates outermost, in the order of
     :data:`DIMENSIONS`; the plan shuffles them per repeat."""
-    return [dict(zip(DIMS, values, strict=True))
-            for values in itertools.product(*(d.values(scenario) for d in DIMENSIONS))]
+    return [
+        dict(zip(DIMS, values, strict=True))
+        for values in itertools.product(*(d.values(scenario) for d in DIMENSIONS))
+    ]
 
 
 def cell_label(cell: Mapping[str, Any], scenario: Scenario) -> str:
     """The cell part of a trial id: the rate, plus each swept setting (``300rps-c8-d2``)."""
-    return "-".join(d.tag(cell[d.name]) for d in DIMENSIONS
-                    if d is RATE or d.swept(scenario) is not None)
+    return "-".join(
+        d.tag(cell[d.name]) for d in DIMENSIONS if d is RATE or d.swept(scenario) is not None
+    )
 
 
 def deployment_label(mesh: str, values: Mapping[str, Any], group: int = 1) -> str:
@@ -213,8 +221,9 @@ def deployment_label(mesh: str, values: Mapping[str, Any], group: int = 1) -> st
 
 def deployment_phrase(mesh: str, values: Mapping[str, Any]) -> str:
     """A deployment in words, for the kind plan: ``istio depth=3 payload=100B plaintext``."""
-    return " ".join([mesh, *(d.phrase(values[d.name]) for d in DEPLOYED
-                             if values[d.name] is not None)])
+    return " ".join(
+        [mesh, *(d.phrase(values[d.name]) for d in DEPLOYED if values[d.name] is not None)]
+    )
 
 
 @dataclass(frozen=True, order=True)
@@ -229,8 +238,9 @@ class Cell:
 
     def title(self, swept: Sequence[str]) -> str:
         """``"300 rps"``, plus the other swept settings: ``"300 rps, depth 2, 1024 B"``."""
-        return ", ".join(d.title(getattr(self, d.name)) for d in DIMENSIONS
-                         if d is RATE or d.name in swept)
+        return ", ".join(
+            d.title(getattr(self, d.name)) for d in DIMENSIONS if d is RATE or d.name in swept
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {d: getattr(self, d) for d in DIMS}

@@ -110,8 +110,9 @@ class HostLoad:
             parts.append(f"CPU steal {self.steal_pct:.1f}% > {flag_steal_pct:g}%")
         if self.foreign_cpu > flag_foreign_cpu:
             top = ", ".join(f"{name} {cores:.2f}" for name, cores in self.foreign_top)
-            parts.append(f"foreign load {self.foreign_cpu:.2f} cores > {flag_foreign_cpu:g} "
-                         f"({top})")
+            parts.append(
+                f"foreign load {self.foreign_cpu:.2f} cores > {flag_foreign_cpu:g} ({top})"
+            )
         return "; ".join(parts)
 
 
@@ -128,8 +129,9 @@ def load_between(before: HostSample, after: HostSample, cpus: Iterable[int]) -> 
         steal.append(delta[STEAL_FIELD] / total * 100 if len(delta) > STEAL_FIELD else 0.0)
         idle = sum(delta[i] for i in IDLE_FIELDS)
         busy.append((total - idle) / total * 100)
-    used = {k: (v - before.foreign_cpu_s.get(k, 0.0)) / wall
-            for k, v in after.foreign_cpu_s.items()}
+    used = {
+        k: (v - before.foreign_cpu_s.get(k, 0.0)) / wall for k, v in after.foreign_cpu_s.items()
+    }
     used = {k: v for k, v in used.items() if v > 0}
     top = sorted(used.items(), key=lambda kv: -kv[1])[:TOP_FOREIGN]
     freqs = [f for f in (_freq_mhz(c) for c in chosen) if math.isfinite(f)]

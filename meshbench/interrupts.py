@@ -26,8 +26,10 @@ def handler(signum: int, frame: FrameType | None) -> None:
     block when one is running); later calls only say so."""
     global _stopping, _pending
     if _stopping or _pending:
-        print("meshbench: cleaning up what this run created; this takes a few seconds",
-              file=sys.stderr)
+        print(
+            "meshbench: cleaning up what this run created; this takes a few seconds",
+            file=sys.stderr,
+        )
         return
     if _deferring:
         _pending = True

@@ -69,7 +69,9 @@ def describe(run_dir: Path | None) -> str:
 def host(run_dir: Path | None = None) -> AbstractContextManager[Callable[[str], None]]:
     """The host-wide lock of local runs."""
     return exclusive(
-        HOST_LOCK, "this host", describe(run_dir),
+        HOST_LOCK,
+        "this host",
+        describe(run_dir),
         fix="wait for that run to finish (two runs on one host measure each other), or stop "
         "it with Ctrl-C and `meshbench clean`",
     )
@@ -78,7 +80,9 @@ def host(run_dir: Path | None = None) -> AbstractContextManager[Callable[[str], 
 def run_directory(run_dir: Path) -> AbstractContextManager[Callable[[str], None]]:
     """The lock of one run directory (a run, or its resume)."""
     return exclusive(
-        run_dir / RUN_LOCK, f"run directory {run_dir}", describe(run_dir),
+        run_dir / RUN_LOCK,
+        f"run directory {run_dir}",
+        describe(run_dir),
         fix="let the other `meshbench run --resume` finish; resume a run from one place only",
     )
 

@@ -100,9 +100,16 @@ def plan_trials(scenario: Scenario) -> list[Trial]:
             label = dimensions.cell_label(cell, stored)
             for mesh in mesh_order:
                 order = len(trials) + 1
-                trials.append(Trial(trial_id=f"t{order:03d}-{mesh}-{label}-r{repeat}",
-                                    order=order, mesh=mesh, repeat=repeat, deployment=group,
-                                    **cell))
+                trials.append(
+                    Trial(
+                        trial_id=f"t{order:03d}-{mesh}-{label}-r{repeat}",
+                        order=order,
+                        mesh=mesh,
+                        repeat=repeat,
+                        deployment=group,
+                        **cell,
+                    )
+                )
     return trials
 
 
@@ -138,9 +145,11 @@ class Estimate:
     memory_mb: int = 0
 
     def __str__(self) -> str:
-        return (f"{self.trials} trials, about {self.requests:,} requests, about "
-                f"{_human_s(self.duration_s)}, {_human_bytes(self.disk_bytes)} of histograms, "
-                f"generator memory under {self.memory_mb} MB")
+        return (
+            f"{self.trials} trials, about {self.requests:,} requests, about "
+            f"{_human_s(self.duration_s)}, {_human_bytes(self.disk_bytes)} of histograms, "
+            f"generator memory under {self.memory_mb} MB"
+        )
 
     def excesses(self) -> list[str]:
         """What exceeds the limits that need confirming, in words (empty: nothing)."""
@@ -170,16 +179,21 @@ def estimate(scenario: Scenario, trials: list[Trial]) -> Estimate:
     deployments = len({t.deployment_key for t in trials})
     duration = len(trials) * (per_trial_s + TRIAL_OVERHEAD_S) + deployments * DEPLOY_S
     disk = int(len(trials) * per_trial_s * HLOG_BYTES_PER_S)
-    return Estimate(len(trials), requests, duration, disk,
-                    scenario.load.workers * GENERATOR_MEMORY_MB)
+    return Estimate(
+        len(trials), requests, duration, disk, scenario.load.workers * GENERATOR_MEMORY_MB
+    )
 
 
-def load_estimate(rate_rps: float, warmup_s: float, duration_s: float,
-                  workers: int) -> Estimate:
+def load_estimate(rate_rps: float, warmup_s: float, duration_s: float, workers: int) -> Estimate:
     """The cost of one ``meshbench load`` invocation (rate and times already finite)."""
     per_s = warmup_s + duration_s
-    return Estimate(1, int(rate_rps * per_s), per_s, int(per_s * HLOG_BYTES_PER_S),
-                    workers * GENERATOR_MEMORY_MB)
+    return Estimate(
+        1,
+        int(rate_rps * per_s),
+        per_s,
+        int(per_s * HLOG_BYTES_PER_S),
+        workers * GENERATOR_MEMORY_MB,
+    )
 
 
 def _human_bytes(n: float) -> str:

@@ -98,11 +98,20 @@ def read_facts(root: Path = Path("/"), allowed: set[int] | None = None) -> HostF
         package = _read(topo / "physical_package_id") or "0"
         core_id = _read(topo / "core_id") or str(cpu)
         siblings = tuple(parse_cpu_list(_read(topo / "thread_siblings_list") or str(cpu)))
-        cpus.append(CpuFacts(cpu, f"{package}/{core_id}", siblings,
-                             _read(sysfs / f"cpu{cpu}" / "cpufreq" / "scaling_governor")))
+        cpus.append(
+            CpuFacts(
+                cpu,
+                f"{package}/{core_id}",
+                siblings,
+                _read(sysfs / f"cpu{cpu}" / "cpufreq" / "scaling_governor"),
+            )
+        )
     smt = _read(sysfs / "smt" / "active")
-    return HostFacts(tuple(cpus), tuple(parse_cpu_list(_read(sysfs / "isolated") or "")),
-                     None if smt is None else smt == "1")
+    return HostFacts(
+        tuple(cpus),
+        tuple(parse_cpu_list(_read(sysfs / "isolated") or "")),
+        None if smt is None else smt == "1",
+    )
 
 
 def busy_between(stat_before: str, stat_after: str) -> dict[int, float]:
@@ -153,10 +162,15 @@ print(json.dumps([late[len(late) // 2], late[int(len(late) * 0.99)], late[-1], l
 
 def probe_jitter(cpus: list[int], seconds: float = JITTER_PROBE_S) -> dict[int, Jitter]:
     """Every CPU's wake-up jitter, probed at once (one pinned process per CPU)."""
-    procs = {cpu: subprocess.Popen([sys.executable, "-I", "-c", _PROBE, str(cpu), str(seconds),
-                                    str(JITTER_SLEEP_S)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-             for cpu in cpus}
+    procs = {
+        cpu: subprocess.Popen(
+            [sys.executable, "-I", "-c", _PROBE, str(cpu), str(seconds), str(JITTER_SLEEP_S)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for cpu in cpus
+    }
     out = {}
     for cpu, p in procs.items():
         try:
@@ -186,24 +200,34 @@ class Preflight:
         for cpu in cpus:
             busy = self.busy_pct.get(cpu)
             if busy is not None and busy > BUSY_WARN_PCT:
-                out.append(f"CPU {cpu} was {busy:.0f}% busy before the run: stop what runs "
-                           "there, or pin meshbench elsewhere (local.load_cpus / pod_cpus)")
+                out.append(
+                    f"CPU {cpu} was {busy:.0f}% busy before the run: stop what runs "
+                    "there, or pin meshbench elsewhere (local.load_cpus / pod_cpus)"
+                )
             j = self.jitter.get(cpu)
-            if j is not None and (j.p99_us > JITTER_WARN_P99_US
-                                  or j.max_us > JITTER_WARN_MAX_US):
-                out.append(f"CPU {cpu} wakes late (1 ms sleep: p99 +{j.p99_us:.0f} µs, "
-                           f"max +{j.max_us / 1000:.1f} ms): interrupts or housekeeping land "
-                           "there; use other CPUs, or move IRQs away (irqbalance, "
-                           "/proc/irq/*/smp_affinity)")
+            if j is not None and (j.p99_us > JITTER_WARN_P99_US or j.max_us > JITTER_WARN_MAX_US):
+                out.append(
+                    f"CPU {cpu} wakes late (1 ms sleep: p99 +{j.p99_us:.0f} µs, "
+                    f"max +{j.max_us / 1000:.1f} ms): interrupts or housekeeping land "
+                    "there; use other CPUs, or move IRQs away (irqbalance, "
+                    "/proc/irq/*/smp_affinity)"
+                )
         governors = {c.governor for c in self.facts.cpus if c.cpu in cpus and c.governor}
         if governors - {"performance"}:
-            out.append(f"frequency governor {', '.join(sorted(governors))}: the clock moves "
-                       "with load; set 'performance' (cpupower frequency-set -g performance)")
-        shared = [c for c in self.facts.cpus if c.cpu in cpus
-                  and any(s in cpus and s != c.cpu for s in c.siblings)]
+            out.append(
+                f"frequency governor {', '.join(sorted(governors))}: the clock moves "
+                "with load; set 'performance' (cpupower frequency-set -g performance)"
+            )
+        shared = [
+            c
+            for c in self.facts.cpus
+            if c.cpu in cpus and any(s in cpus and s != c.cpu for s in c.siblings)
+        ]
         if shared:
-            out.append(f"SMT siblings both in use ({', '.join(str(c.cpu) for c in shared)}): "
-                       "they share one core's execution units; pin to one thread per core")
+            out.append(
+                f"SMT siblings both in use ({', '.join(str(c.cpu) for c in shared)}): "
+                "they share one core's execution units; pin to one thread per core"
+            )
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -230,15 +254,18 @@ def run_preflight(jitter_s: float = JITTER_PROBE_S, busy_s: float = BUSY_SAMPLE_
 
 def format_preflight(p: Preflight) -> str:
     """A table per CPU and the warnings, for ``meshbench doctor``."""
-    lines = [f"{'cpu':>4} {'core':>6} {'siblings':>9} {'isolated':>9} {'governor':>12} "
-             f"{'busy %':>7} {'wake p99 µs':>12} {'max µs':>8}"]
+    lines = [
+        f"{'cpu':>4} {'core':>6} {'siblings':>9} {'isolated':>9} {'governor':>12} "
+        f"{'busy %':>7} {'wake p99 µs':>12} {'max µs':>8}"
+    ]
     for c in p.facts.cpus:
         j = p.jitter.get(c.cpu)
         lines.append(
             f"{c.cpu:>4} {c.core:>6} {','.join(map(str, c.siblings)):>9} "
             f"{'yes' if c.cpu in p.facts.isolated else 'no':>9} {c.governor or '-':>12} "
             f"{p.busy_pct.get(c.cpu, float('nan')):>7.1f} "
-            f"{j.p99_us if j else float('nan'):>12.0f} {j.max_us if j else float('nan'):>8.0f}")
+            f"{j.p99_us if j else float('nan'):>12.0f} {j.max_us if j else float('nan'):>8.0f}"
+        )
     warnings = p.warnings()
     lines += [f"warning: {w}" for w in warnings] or ["no warnings: the host looks quiet"]
     return "\n".join(lines)

@@ -129,8 +129,9 @@ def _host_row(scenario: Scenario, load: host.HostLoad) -> dict[str, Any]:
     }
 
 
-def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path,
-              cpus: list[int] | None = None) -> dict[str, Any]:
+def run_trial(
+    scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path, cpus: list[int] | None = None
+) -> dict[str, Any]:
     """Measure one trial and store its files; returns its trials.csv row. ``cpus``: the
     CPUs the trial is pinned to, whose steal and load are recorded (default: all)."""
     trial_dir = run_dir / TRIALS / trial.trial_id
@@ -155,8 +156,10 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path,
         stats_after = read_after
         accounting = dep.check_accounting(stats_before, read_after, summary.sent)
     except OSError as e:  # a sidecar died during the trial: the trial is data, not a crash
-        accounting = [f"sidecar counters unreadable after the trial ({e}): a sidecar died "
-                      "or stopped answering during it"]
+        accounting = [
+            f"sidecar counters unreadable after the trial ({e}): a sidecar died "
+            "or stopped answering during it"
+        ]
     host_load = host.load_between(host_before, host.sample(), cpus or [])
     write_json(trial_dir / "host.json", {**host_load.__dict__, "cpus": cpus or "all"})
     write_json(trial_dir / "sidecar_stats.json", {"before": stats_before, "after": stats_after})
@@ -205,8 +208,9 @@ def run_trial(scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path,
     return row
 
 
-def _check_same_scenario(stored: Scenario, scenario_path: Path, resume: Path,
-                         platform_name: str | None) -> None:
+def _check_same_scenario(
+    stored: Scenario, scenario_path: Path, resume: Path, platform_name: str | None
+) -> None:
     """A resume finishes the stored plan; a scenario file that now says otherwise is an
     error, not silently ignored (its trials would be mixed with the stored ones)."""
     given = load_scenario(scenario_path).model_dump(mode="json")
@@ -219,14 +223,17 @@ def _check_same_scenario(stored: Scenario, scenario_path: Path, resume: Path,
             f"{scenario_path} differs from the scenario stored in {resume / 'run.json'} "
             f"in: {', '.join(differ)}",
             fix="resume with the scenario file the run started from, or start a new run "
-                "with the changed one",
+            "with the changed one",
         )
 
 
 def _with_stored_pinning(scenario: Scenario, pinning: dict[str, Any]) -> Scenario:
     """``scenario`` with the CPU lists a run recorded (local runs; others unchanged)."""
-    cpus = {k: v for k, v in pinning.items()
-            if k in ("load_cpus", "pod_cpus", "sidecar_cpus") and isinstance(v, str)}
+    cpus = {
+        k: v
+        for k, v in pinning.items()
+        if k in ("load_cpus", "pod_cpus", "sidecar_cpus") and isinstance(v, str)
+    }
     if not cpus:  # only the local platform pins
         return scenario
     return scenario.model_copy(update={"local": scenario.local.model_copy(update=cpus)})
@@ -319,14 +326,22 @@ def run_scenario(
         )
         pinning = env.get("pinning") or {}
         if pinning.get("chosen_by"):
-            console.print(f"CPUs: load {pinning.get('load_cpus')}, apps {pinning.get('pod_cpus')}"
-                          f", sidecars {pinning.get('sidecar_cpus')} ({pinning['chosen_by']})")
+            console.print(
+                f"CPUs: load {pinning.get('load_cpus')}, apps {pinning.get('pod_cpus')}"
+                f", sidecars {pinning.get('sidecar_cpus')} ({pinning['chosen_by']})"
+            )
         for warning in (env.get("preflight") or {}).get("warnings_for_pinned", []):
             console.print(f"[yellow]host: {warning}[/]")
         try:
-            cpus = sorted({c for role, spec in (env.get("pinning") or {}).items()
-                           if role.endswith("_cpus") and isinstance(spec, str)
-                           for c in host.parse_cpu_list(spec)})
+            cpus = sorted(
+                {
+                    c
+                    for role, spec in (env.get("pinning") or {}).items()
+                    if role.endswith("_cpus") and isinstance(spec, str)
+                    for c in host.parse_cpu_list(spec)
+                }
+            )
+
             def redeployed(event: dict[str, Any]) -> None:
                 meta.setdefault("redeployments", []).append(event)
                 write_json(run_dir / "run.json", meta)
@@ -393,8 +408,9 @@ def _run_trials(
         for trial in pending:
             if platform.concurrent_meshes and trial.deployment != live_group:
                 # deploy a whole group first: its trials then interleave freely
-                for first in {t.deployment_key: t for t in pending
-                              if t.deployment == trial.deployment}.values():
+                for first in {
+                    t.deployment_key: t for t in pending if t.deployment == trial.deployment
+                }.values():
                     deployment(first)
             dep = deployment(trial)
             trouble = dep.problems()
@@ -406,10 +422,10 @@ def _run_trials(
                         f"{MAX_REDEPLOYS} redeployments: {'; '.join(trouble)}",
                         fix="see the logs named above; finish with `meshbench run --resume`",
                     )
-                on_redeploy({"before_trial": trial.trial_id, "problems": trouble,
-                             "utc": utc_now()})
-                progress.console.print(f"[yellow]{'; '.join(trouble)}: redeploying before "
-                                       f"{trial.trial_id}[/]")
+                on_redeploy({"before_trial": trial.trial_id, "problems": trouble, "utc": utc_now()})
+                progress.console.print(
+                    f"[yellow]{'; '.join(trouble)}: redeploying before {trial.trial_id}[/]"
+                )
                 stack.close()  # every arm of the group, so they stay alike
                 deployments.clear()
                 dep = deployment(trial)

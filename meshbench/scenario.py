@@ -146,11 +146,15 @@ class AnalysisSpec(_Model):
     """
 
     min_effect_ms: float = Field(
-        default=0.1, ge=0, le=60_000,
+        default=0.1,
+        ge=0,
+        le=60_000,
         description="smallest overhead worth acting on, in ms (default 0.1 ms)",
     )
     min_effect_pct: float = Field(
-        default=5.0, ge=0, le=1000,
+        default=5.0,
+        ge=0,
+        le=1000,
         description="smallest overhead worth acting on, in % of the baseline (default 5 %)",
     )
     primary: tuple[float, ...] | None = Field(
@@ -185,12 +189,16 @@ class ValiditySpec(_Model):
         default=0.95, gt=0, le=1, description="achieved rps / target rps"
     )
     flag_steal_pct: float = Field(
-        default=5.0, ge=0, le=100,
+        default=5.0,
+        ge=0,
+        le=100,
         description="flag (not invalidate) a trial whose pinned CPUs lost more than this "
         "share of time to the hypervisor (CPU steal, %)",
     )
     flag_foreign_cpu: float = Field(
-        default=0.2, ge=0, le=1024,
+        default=0.2,
+        ge=0,
+        le=1024,
         description="flag (not invalidate) a trial during which processes other than "
         "meshbench's used more than this many cores",
     )
@@ -213,16 +221,22 @@ class LocalSpec(_Model):
     """Settings of the embedded local platform."""
 
     load_cpus: str | None = Field(
-        default=None, pattern=r"^[0-9,-]+$",
+        default=None,
+        pattern=r"^[0-9,-]+$",
         description="generator CPUs (taskset list); unset: chosen by measurement "
-                    "(meshbench.cores), CPU 0 on a 2-CPU host")
+        "(meshbench.cores), CPU 0 on a 2-CPU host",
+    )
     pod_cpus: str | None = Field(
-        default=None, pattern=r"^[0-9,-]+$",
-        description="app CPUs (taskset list); unset: chosen by measurement, CPU 1 on 2 CPUs")
+        default=None,
+        pattern=r"^[0-9,-]+$",
+        description="app CPUs (taskset list); unset: chosen by measurement, CPU 1 on 2 CPUs",
+    )
     sidecar_cpus: str | None = Field(
-        default=None, pattern=r"^[0-9,-]+$",
+        default=None,
+        pattern=r"^[0-9,-]+$",
         description="sidecar CPUs (taskset list); unset: pod_cpus when that is set, else "
-                    "chosen by measurement")
+        "chosen by measurement",
+    )
     envoy_concurrency: int = Field(default=1, ge=1, le=64, description="Envoy worker threads")
     envoy_log_level: Literal["trace", "debug", "info", "warning", "error", "critical", "off"] = (
         "warning"
@@ -308,7 +322,9 @@ class Scenario(_Model):
     )
     repeats: int = Field(default=3, ge=1, le=1000)
     deployments: int = Field(
-        default=1, ge=1, le=1000,
+        default=1,
+        ge=1,
+        le=1000,
         description="fresh deployments of every mesh within the run: the repeats are split "
         "into this many consecutive groups and every arm is deployed anew for each group, so "
         "the interval covers what is fixed for a deployment's life (local platform only)",
@@ -325,16 +341,14 @@ class Scenario(_Model):
 
     @field_validator("meshes")
     @classmethod
-    def _known_unique_meshes(cls, meshes: tuple[str, ...],
-                             info: ValidationInfo) -> tuple[str, ...]:
+    def _known_unique_meshes(cls, meshes: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         """Reported on ``meshes`` itself (``platform`` is validated before it)."""
         platform = info.data.get("platform", "local")
         allowed = MESH_NAMES[platform]
         bad = [m for m in meshes if m not in allowed]
         if bad:
             raise ValueError(
-                f"meshes {bad} are not available on platform {platform!r}; "
-                f"allowed: {list(allowed)}"
+                f"meshes {bad} are not available on platform {platform!r}; allowed: {list(allowed)}"
             )
         dupes = sorted({m for m in meshes if meshes.count(m) > 1})
         if dupes:
@@ -357,15 +371,20 @@ class Scenario(_Model):
             raise ValueError(
                 "sweep.mtls is for the kind platform; on local list the meshes envoy and envoy-mtls"
             )
-        factors = {"arms": len(self.arms), "load.rates_rps": len(self.load.rates_rps),
-                   "repeats": self.repeats}
+        factors = {
+            "arms": len(self.arms),
+            "load.rates_rps": len(self.load.rates_rps),
+            "repeats": self.repeats,
+        }
         for name in VARIANT_DIMS:  # each swept list multiplies the plan
             factors[f"sweep.{name}"] = len(getattr(self.sweep, name) or (None,))
         trials = math.prod(factors.values())
         if trials > MAX_TRIALS:
             shown = " x ".join(f"{n} {k}" for k, n in factors.items() if n > 1)
-            raise ValueError(f"the plan has {trials:,} trials ({shown}); the most allowed is "
-                             f"{MAX_TRIALS:,}: sweep fewer values or repeat less")
+            raise ValueError(
+                f"the plan has {trials:,} trials ({shown}); the most allowed is "
+                f"{MAX_TRIALS:,}: sweep fewer values or repeat less"
+            )
         return self
 
     @property
@@ -437,7 +456,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is given twice", key_node.start_mark)
+                    None, None, f"key {key!r} is given twice", key_node.start_mark
+                )
             seen.add(key)
         return super().construct_mapping(node, deep)
 
@@ -457,13 +477,13 @@ def load_scenario(path: str | Path) -> Scenario:
     except OSError as e:
         raise ScenarioError(f"cannot read scenario {p}: {e.strerror}", fix=fix) from None
     if len(raw) > MAX_SCENARIO_BYTES:
-        raise ScenarioError(f"{p}: larger than {MAX_SCENARIO_BYTES} bytes; not a scenario",
-                            fix=fix)
+        raise ScenarioError(f"{p}: larger than {MAX_SCENARIO_BYTES} bytes; not a scenario", fix=fix)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ScenarioError(f"{p}: not UTF-8 text (byte {e.start})",
-                            fix="save the scenario as UTF-8") from None
+        raise ScenarioError(
+            f"{p}: not UTF-8 text (byte {e.start})", fix="save the scenario as UTF-8"
+        ) from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:

@@ -17,8 +17,9 @@ def format_kinds(kinds: dict[str, int]) -> str:
     return ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
 
 
-def load_reasons(v: ValiditySpec, target_rps: float, s: LoadSummary,
-                 lag_p99_ms: float) -> list[str]:
+def load_reasons(
+    v: ValiditySpec, target_rps: float, s: LoadSummary, lag_p99_ms: float
+) -> list[str]:
     """Reasons the load in ``s`` (aimed at ``target_rps``, whose send lag p99 was
     ``lag_p99_ms``) is not a measurement of the target at that rate."""
     reasons = []

@@ -95,8 +95,11 @@ def two_way(y: NDArray[np.float64]) -> Fit | None:
     if m >= 3 and r >= 3 and ms_resid > 0:
         test = stats.bartlett(*resid)
         # equal spreads give a statistic of 0 up to rounding, whose p-value scipy leaves NaN
-        homogeneity = float(test.pvalue) if math.isfinite(test.pvalue) else (
-            1.0 if abs(float(test.statistic)) < 1e-9 else math.nan)
+        homogeneity = (
+            float(test.pvalue)
+            if math.isfinite(test.pvalue)
+            else (1.0 if abs(float(test.statistic)) < 1e-9 else math.nan)
+        )
     return Fit(m, r, ms_resid, drift, homogeneity)
 
 
@@ -130,15 +133,15 @@ def _mde(se: float, df: float, confidence: float, power: float) -> float:
     return float((stats.t.ppf(1 - (1 - confidence) / 2, df) + stats.t.ppf(power, df)) * se)
 
 
-def no_contrast(n_blocks: int, method: str, confidence: float,
-                estimate: float = math.nan) -> Contrast:
+def no_contrast(
+    n_blocks: int, method: str, confidence: float, estimate: float = math.nan
+) -> Contrast:
     """A contrast with too little data for an interval (one block at most)."""
     nan = math.nan
     return Contrast(estimate, nan, nan, nan, nan, nan, n_blocks, method, confidence)
 
 
-def interval(est: float, se: float, df: float, n: int, method: str,
-             confidence: float) -> Contrast:
+def interval(est: float, se: float, df: float, n: int, method: str, confidence: float) -> Contrast:
     """The t interval and two-sided p-value of an estimate with standard error ``se``."""
     if se > 0:
         half = float(stats.t.ppf(1 - (1 - confidence) / 2, df)) * se
@@ -201,8 +204,14 @@ def difference(a: Contrast, b: Contrast) -> Contrast:
     df = (va + vb) ** 2 / denom if denom > 0 else min(a.df, b.df)
     if not (math.isfinite(a.estimate) and math.isfinite(b.estimate) and math.isfinite(df)):
         return no_contrast(0, UNPAIRED, b.confidence)
-    return interval(b.estimate - a.estimate, math.sqrt(va + vb), df,
-                    min(a.n_blocks, b.n_blocks), UNPAIRED, b.confidence)
+    return interval(
+        b.estimate - a.estimate,
+        math.sqrt(va + vb),
+        df,
+        min(a.n_blocks, b.n_blocks),
+        UNPAIRED,
+        b.confidence,
+    )
 
 
 def repeats_to_detect(c: Contrast, effect: float, n_arms: int, power: float = POWER) -> int | None:

@@ -40,9 +40,26 @@ from meshbench.dimensions import BASELINE, DIMS, Cell, cell_of
 from meshbench.errors import ResultsError
 
 DIFF_COLUMNS = [
-    "mesh", *DIMS, "percentile", "label", "quantity", "a_ms", "b_ms", "diff_ms", "diff_pct",
-    "ci_low_ms", "ci_high_ms", "p_value", "p_holm", "n_a", "n_b", "threshold_ms", "primary",
-    "verdict", "significant", "why",
+    "mesh",
+    *DIMS,
+    "percentile",
+    "label",
+    "quantity",
+    "a_ms",
+    "b_ms",
+    "diff_ms",
+    "diff_pct",
+    "ci_low_ms",
+    "ci_high_ms",
+    "p_value",
+    "p_holm",
+    "n_a",
+    "n_b",
+    "threshold_ms",
+    "primary",
+    "verdict",
+    "significant",
+    "why",
 ]
 OVERHEAD = "overhead vs none"
 LEVEL = "latency"
@@ -100,9 +117,7 @@ _OTHER = {
 }
 
 
-def metadata_differences(
-    a: Mapping[str, Any], b: Mapping[str, Any]
-) -> tuple[list[str], list[str]]:
+def metadata_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     """``(key mismatches, other differences)`` between two ``run.json`` mappings."""
 
     def diff(fields: Mapping[str, tuple[str, ...]]) -> list[str]:
@@ -145,8 +160,7 @@ def compare_runs(
     key, other = metadata_differences(run_a.meta, run_b.meta)
     if key and not force:
         raise ResultsError(
-            f"runs {run_a.run_id} and {run_b.run_id} measured different things: "
-            + "; ".join(key),
+            f"runs {run_a.run_id} and {run_b.run_id} measured different things: " + "; ".join(key),
             fix="compare runs of the same scenario, or pass --force (force=True) to compare anyway",
         )
     an_a = analyse(run_a)
@@ -156,9 +170,11 @@ def compare_runs(
         records += _level_rows(an_a, an_b, cell)
         records += _overhead_rows(an_a, an_b, cell)
     diff = pd.DataFrame.from_records(
-        records, columns=[c for c in DIFF_COLUMNS if c not in ("p_holm", "significant")])
-    diff = apply_verdicts(diff, 1 - an_b.confidence, diff["primary"].astype(bool),
-                          estimate="diff_ms")[DIFF_COLUMNS]
+        records, columns=[c for c in DIFF_COLUMNS if c not in ("p_holm", "significant")]
+    )
+    diff = apply_verdicts(
+        diff, 1 - an_b.confidence, diff["primary"].astype(bool), estimate="diff_ms"
+    )[DIFF_COLUMNS]
     diff.attrs.update({"a": run_a.run_id, "b": run_b.run_id, "confidence": an_b.confidence})
     name_a, name_b = run_labels(run_a, run_b)
     cells = pd.concat(
@@ -188,15 +204,39 @@ def _disagreements(an_b: Analysis, diff: pd.DataFrame) -> list[str]:
     return out
 
 
-def _row(cell: Cell, mesh: str, q: float, quantity: str, c: blocks.Contrast, a_ms: float,
-         b_ms: float, n_a: int, n_b: int, thr: float, primary: bool, why: str) -> dict[str, Any]:
+def _row(
+    cell: Cell,
+    mesh: str,
+    q: float,
+    quantity: str,
+    c: blocks.Contrast,
+    a_ms: float,
+    b_ms: float,
+    n_a: int,
+    n_b: int,
+    thr: float,
+    primary: bool,
+    why: str,
+) -> dict[str, Any]:
     verdict, why = screen(bool(n_a and n_b), q, primary, why)
     return {
-        "mesh": mesh, **cell.as_dict(), "percentile": q, "label": hist.label(q),
-        "quantity": quantity, "a_ms": a_ms, "b_ms": b_ms, "diff_ms": c.estimate / 1000,
+        "mesh": mesh,
+        **cell.as_dict(),
+        "percentile": q,
+        "label": hist.label(q),
+        "quantity": quantity,
+        "a_ms": a_ms,
+        "b_ms": b_ms,
+        "diff_ms": c.estimate / 1000,
         "diff_pct": (b_ms - a_ms) / abs(a_ms) * 100 if a_ms else math.nan,
-        "ci_low_ms": c.low / 1000, "ci_high_ms": c.high / 1000, "p_value": c.p_value,
-        "n_a": n_a, "n_b": n_b, "threshold_ms": thr, "primary": primary, "verdict": verdict,
+        "ci_low_ms": c.low / 1000,
+        "ci_high_ms": c.high / 1000,
+        "p_value": c.p_value,
+        "n_a": n_a,
+        "n_b": n_b,
+        "threshold_ms": thr,
+        "primary": primary,
+        "verdict": verdict,
         "why": why,
     }
 
@@ -211,15 +251,27 @@ def _level_rows(an_a: Analysis, an_b: Analysis, cell: Cell) -> list[dict[str, An
     out = []
     for j, q in enumerate(pcts):
         ya, yb = ma.values_us[ia, :, j], mb.values_us[ib, :, j]
-        c = blocks.contrast(_rows(yb, ya), 0, 1, confidence=an_b.confidence,
-                            interleaved=False)
+        c = blocks.contrast(_rows(yb, ya), 0, 1, confidence=an_b.confidence, interleaved=False)
         a_ms = float(np.nanmean(ya)) / 1000 if np.isfinite(ya).any() else math.nan
         b_ms = float(np.nanmean(yb)) / 1000 if np.isfinite(yb).any() else math.nan
         counts = np.concatenate([ma.counts[ia], mb.counts[ib]])
         why = tail_check(counts, q, cell.rate_rps)
-        out.append(_row(cell, BASELINE, q, LEVEL, c, a_ms, b_ms, int(np.isfinite(ya).sum()),
-                        int(np.isfinite(yb).sum()), threshold_ms(an_b.spec, a_ms),
-                        q in an_b.primary, why))
+        out.append(
+            _row(
+                cell,
+                BASELINE,
+                q,
+                LEVEL,
+                c,
+                a_ms,
+                b_ms,
+                int(np.isfinite(ya).sum()),
+                int(np.isfinite(yb).sum()),
+                threshold_ms(an_b.spec, a_ms),
+                q in an_b.primary,
+                why,
+            )
+        )
     return out
 
 
@@ -242,17 +294,36 @@ def _overhead_rows(an_a: Analysis, an_b: Analysis, cell: Cell) -> list[dict[str,
             continue
         ra = ra_rows.iloc[0].to_dict()
         c = blocks.difference(_as_contrast(ra), _as_contrast(rb))
-        why = next((r["why"] for r in (ra, rb) if r["verdict"] == DESCRIPTIVE
-                    and r["primary"]), "")
-        out.append(_row(cell, str(rb["mesh"]), float(rb["percentile"]), OVERHEAD, c,
-                        float(ra["overhead_ms"]), float(rb["overhead_ms"]),
-                        int(ra["n_blocks"]), int(rb["n_blocks"]), float(rb["threshold_ms"]),
-                        bool(rb["primary"]), str(why)))
+        why = next((r["why"] for r in (ra, rb) if r["verdict"] == DESCRIPTIVE and r["primary"]), "")
+        out.append(
+            _row(
+                cell,
+                str(rb["mesh"]),
+                float(rb["percentile"]),
+                OVERHEAD,
+                c,
+                float(ra["overhead_ms"]),
+                float(rb["overhead_ms"]),
+                int(ra["n_blocks"]),
+                int(rb["n_blocks"]),
+                float(rb["threshold_ms"]),
+                bool(rb["primary"]),
+                str(why),
+            )
+        )
     return out
 
 
 def _as_contrast(r: Mapping[Any, Any]) -> blocks.Contrast:
     """One overhead row's inferential figures back in µs."""
-    return blocks.Contrast(r["overhead_ms"] * 1000, r["se_ms"] * 1000, r["df"],
-                           r["ci_low_ms"] * 1000, r["ci_high_ms"] * 1000, r["p_value"],
-                           int(r["n_blocks"]), str(r["method"]), float(r["confidence"]))
+    return blocks.Contrast(
+        r["overhead_ms"] * 1000,
+        r["se_ms"] * 1000,
+        r["df"],
+        r["ci_low_ms"] * 1000,
+        r["ci_high_ms"] * 1000,
+        r["p_value"],
+        int(r["n_blocks"]),
+        str(r["method"]),
+        float(r["confidence"]),
+    )

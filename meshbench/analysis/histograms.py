@@ -87,7 +87,9 @@ def percentiles_us(
     n = arr.shape[-1]
     used = np.flatnonzero(arr.reshape(-1, n).any(axis=0))  # empty buckets hold no percentile
     return percentiles_of_buckets(
-        arr[..., used], bucket_lowest_us(lay)[:n][used], bucket_highest_us(lay)[:n][used],
+        arr[..., used],
+        bucket_lowest_us(lay)[:n][used],
+        bucket_highest_us(lay)[:n][used],
         percentiles,
     )
 
@@ -103,8 +105,9 @@ def percentiles_of_buckets(
     arr = np.asarray(c)
     one = arr.ndim == 1
     rows = arr.reshape(1, -1) if one else arr
-    out = percentiles_of_cumulative(np.cumsum(rows, axis=1, dtype=np.float64), lowest_us,
-                                    highest_us, percentiles)
+    out = percentiles_of_cumulative(
+        np.cumsum(rows, axis=1, dtype=np.float64), lowest_us, highest_us, percentiles
+    )
     return out[0] if one else out
 
 

@@ -92,8 +92,9 @@ class CellMatrix:
         return out
 
 
-def cell_matrix(run: Run, cell: Cell, percentiles: Sequence[float],
-                tag: str = "latency") -> CellMatrix:
+def cell_matrix(
+    run: Run, cell: Cell, percentiles: Sequence[float], tag: str = "latency"
+) -> CellMatrix:
     """Every arm's per-trial ``tag`` percentiles in ``cell``, one column per repeat."""
     t = run.trials[cell.matches(run.trials)]
     arms = run.meshes
@@ -142,15 +143,22 @@ def cell_seed(seed: int, *parts: object) -> np.random.Generator:
     return np.random.default_rng([seed, key])
 
 
-def _contrast_record(c: blocks.Contrast, spec: AnalysisSpec, n_arms: int,
-                     thr_ms: float) -> dict[str, Any]:
+def _contrast_record(
+    c: blocks.Contrast, spec: AnalysisSpec, n_arms: int, thr_ms: float
+) -> dict[str, Any]:
     """The interval figures of a contrast measured in µs, in ms."""
     needed = blocks.repeats_to_detect(c, thr_ms * 1000, n_arms)
     return {
-        "overhead_ms": c.estimate / 1000, "ci_low_ms": c.low / 1000,
-        "ci_high_ms": c.high / 1000, "se_ms": c.se / 1000, "df": c.df,
-        "p_value": c.p_value, "method": c.method, "n_blocks": c.n_blocks,
-        "mde_ms": c.mde() / 1000, "threshold_ms": thr_ms,
+        "overhead_ms": c.estimate / 1000,
+        "ci_low_ms": c.low / 1000,
+        "ci_high_ms": c.high / 1000,
+        "se_ms": c.se / 1000,
+        "df": c.df,
+        "p_value": c.p_value,
+        "method": c.method,
+        "n_blocks": c.n_blocks,
+        "mde_ms": c.mde() / 1000,
+        "threshold_ms": thr_ms,
         "repeats_needed": needed if needed is not None else np.nan,
         "confidence": spec.confidence,
     }
@@ -177,26 +185,45 @@ def overhead(
     """
     spec = spec or analysis_spec(run)
     slo = run.slo
-    primary = list(primary) if primary is not None else primary_percentiles(
-        spec, slo.percentile if slo else None)
+    primary = (
+        list(primary)
+        if primary is not None
+        else primary_percentiles(spec, slo.percentile if slo else None)
+    )
     seed = run.seed if seed is None else seed
     records: list[dict[str, Any]] = []
     if baseline in run.meshes:
         for cell in run.cells:
             records += _cell_records(run, cell, baseline, percentiles, primary, spec, tag, seed)
-    df = pd.DataFrame.from_records(records, columns=[c for c in OVERHEAD_COLUMNS
-                                                     if c not in ("p_holm", "significant")])
+    df = pd.DataFrame.from_records(
+        records, columns=[c for c in OVERHEAD_COLUMNS if c not in ("p_holm", "significant")]
+    )
     df = apply_verdicts(df, 1 - spec.confidence, df["mesh"] != AA_CONTROL)
     df = df[OVERHEAD_COLUMNS]
-    df.attrs.update({"baseline": baseline, "seed": seed, "confidence": spec.confidence,
-                     "unit": "repeat", "primary": primary,
-                     "min_effect_ms": spec.min_effect_ms, "min_effect_pct": spec.min_effect_pct})
+    df.attrs.update(
+        {
+            "baseline": baseline,
+            "seed": seed,
+            "confidence": spec.confidence,
+            "unit": "repeat",
+            "primary": primary,
+            "min_effect_ms": spec.min_effect_ms,
+            "min_effect_pct": spec.min_effect_pct,
+        }
+    )
     return df
 
 
-def _cell_records(run: Run, cell: Cell, baseline: str, percentiles: Sequence[float],
-                  primary: Sequence[float], spec: AnalysisSpec, tag: str,
-                  seed: int) -> list[dict[str, Any]]:
+def _cell_records(
+    run: Run,
+    cell: Cell,
+    baseline: str,
+    percentiles: Sequence[float],
+    primary: Sequence[float],
+    spec: AnalysisSpec,
+    tag: str,
+    seed: int,
+) -> list[dict[str, Any]]:
     m = cell_matrix(run, cell, percentiles, tag)
     b = m.arms.index(baseline)
     inter = m.interleaved
@@ -219,39 +246,92 @@ def _cell_records(run: Run, cell: Cell, baseline: str, percentiles: Sequence[flo
                 continue
             mesh_pool = hist.percentiles_ms(pooled[arm], [q])[q]
             c = blocks.contrast(y, i, b, confidence=spec.confidence, interleaved=inter, fit=fit)
-            cl = blocks.contrast(logs, i, b, confidence=spec.confidence, interleaved=inter,
-                                 fit=log_fit)
+            cl = blocks.contrast(
+                logs, i, b, confidence=spec.confidence, interleaved=inter, fit=log_fit
+            )
             base_mean = float(np.nanmean(per_trial[b])) / 1000 if n_base else math.nan
             thr = threshold_ms(spec, base_mean)
             used = np.isfinite(y[i]) & np.isfinite(y[b]) if inter else np.ones(y.shape[1], bool)
-            trials_used = (np.isfinite(per_trial[i]) & np.isfinite(per_trial[b]) if inter
-                           else np.ones(per_trial.shape[1], bool))
-            verdict, why = screen(n_mesh > 0 and n_base > 0, q, q in primary,
-                                  tail_check(m.counts[[i, b]][:, trials_used], q, cell.rate_rps))
+            trials_used = (
+                np.isfinite(per_trial[i]) & np.isfinite(per_trial[b])
+                if inter
+                else np.ones(per_trial.shape[1], bool)
+            )
+            verdict, why = screen(
+                n_mesh > 0 and n_base > 0,
+                q,
+                q in primary,
+                tail_check(m.counts[[i, b]][:, trials_used], q, cell.rate_rps),
+            )
             if verdict == "" and c.n_blocks < 2 and inter:
                 verdict, why = TOO_FEW, f"{c.n_blocks} {m.unit}(s) with both arms valid"
             d = y[i, used] - y[b, used]
-            p_flip = (sign_flip_p(d, cell_seed(seed, arm, *cell.as_dict().values(), tag, q))
-                      if inter and c.n_blocks >= SIGN_FLIP_FROM else math.nan)
-            out.append({
-                "mesh": arm, **cell.as_dict(), "tag": tag, "percentile": q,
-                "label": hist.label(q), "baseline_ms": base_pool, "mesh_ms": mesh_pool,
-                "pooled_diff_ms": mesh_pool - base_pool,
-                **_contrast_record(c, spec, len(m.arms), thr),
-                "overhead_pct": math.expm1(cl.estimate) * 100,
-                "ci_low_pct": math.expm1(cl.low) * 100, "ci_high_pct": math.expm1(cl.high) * 100,
-                "p_signflip": p_flip, "blocks_slower": int((d > 0).sum()),
-                "n_mesh": n_mesh, "n_baseline": n_base,
-                "primary": q in primary, "interleaved": inter, "block_unit": m.unit,
-                "verdict": verdict, "why": why,
-            })
+            p_flip = (
+                sign_flip_p(d, cell_seed(seed, arm, *cell.as_dict().values(), tag, q))
+                if inter and c.n_blocks >= SIGN_FLIP_FROM
+                else math.nan
+            )
+            out.append(
+                {
+                    "mesh": arm,
+                    **cell.as_dict(),
+                    "tag": tag,
+                    "percentile": q,
+                    "label": hist.label(q),
+                    "baseline_ms": base_pool,
+                    "mesh_ms": mesh_pool,
+                    "pooled_diff_ms": mesh_pool - base_pool,
+                    **_contrast_record(c, spec, len(m.arms), thr),
+                    "overhead_pct": math.expm1(cl.estimate) * 100,
+                    "ci_low_pct": math.expm1(cl.low) * 100,
+                    "ci_high_pct": math.expm1(cl.high) * 100,
+                    "p_signflip": p_flip,
+                    "blocks_slower": int((d > 0).sum()),
+                    "n_mesh": n_mesh,
+                    "n_baseline": n_base,
+                    "primary": q in primary,
+                    "interleaved": inter,
+                    "block_unit": m.unit,
+                    "verdict": verdict,
+                    "why": why,
+                }
+            )
     return out
 
 
 OVERHEAD_COLUMNS = [
-    "mesh", *DIMS, "tag", "percentile", "label", "baseline_ms", "mesh_ms", "pooled_diff_ms",
-    "overhead_ms", "overhead_pct", "ci_low_ms", "ci_high_ms", "ci_low_pct", "ci_high_pct",
-    "se_ms", "df", "p_value", "p_holm", "p_signflip", "method", "n_blocks", "blocks_slower",
-    "n_mesh", "n_baseline", "mde_ms", "threshold_ms", "repeats_needed", "primary", "interleaved",
-    "block_unit", "verdict", "significant", "why", "confidence",
+    "mesh",
+    *DIMS,
+    "tag",
+    "percentile",
+    "label",
+    "baseline_ms",
+    "mesh_ms",
+    "pooled_diff_ms",
+    "overhead_ms",
+    "overhead_pct",
+    "ci_low_ms",
+    "ci_high_ms",
+    "ci_low_pct",
+    "ci_high_pct",
+    "se_ms",
+    "df",
+    "p_value",
+    "p_holm",
+    "p_signflip",
+    "method",
+    "n_blocks",
+    "blocks_slower",
+    "n_mesh",
+    "n_baseline",
+    "mde_ms",
+    "threshold_ms",
+    "repeats_needed",
+    "primary",
+    "interleaved",
+    "block_unit",
+    "verdict",
+    "significant",
+    "why",
+    "confidence",
 ]

@@ -32,12 +32,28 @@ FONT_PT = 11
 SLIDE_IN = (11.0, 6.2)
 PNG_DPI = 120
 CDF_POINTS = 400
-_PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-            "#17becf", "#bcbd22"]
+_PALETTE = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+]
 BASELINE_COLOUR = "#444444"
 AA_COLOUR = "#9a9a9a"
-NINES_TICKS = {math.log10(2): "50%", 1.0: "90%", 2.0: "99%", 3.0: "99.9%",
-               4.0: "99.99%", 5.0: "99.999%", 6.0: "99.9999%"}
+NINES_TICKS = {
+    math.log10(2): "50%",
+    1.0: "90%",
+    2.0: "99%",
+    3.0: "99.9%",
+    4.0: "99.99%",
+    5.0: "99.999%",
+    6.0: "99.9999%",
+}
 
 
 VARIANT = list(VARIANT_DIMS)
@@ -52,8 +68,9 @@ def mesh_colours(meshes: Sequence[str]) -> dict[str, str]:
     return colours
 
 
-def _figure(n_panels: int, *, height_in: float | None = None,
-            bottom_in: float = 0.6) -> tuple[Figure, list[Axes]]:
+def _figure(
+    n_panels: int, *, height_in: float | None = None, bottom_in: float = 0.6
+) -> tuple[Figure, list[Axes]]:
     """A figure of ``n_panels`` axes, at most three per row, with fixed margins (in
     inches). Fixed margins rather than constrained layout: the layout solver took about
     half the rendering time of a six-panel figure, and these plots' labels are known."""
@@ -62,8 +79,14 @@ def _figure(n_panels: int, *, height_in: float | None = None,
     w, h = SLIDE_IN
     height = height_in or (h if rows == 1 else h * 0.62 * rows)
     fig = Figure(figsize=(w, height))
-    fig.subplots_adjust(left=0.75 / w, right=1 - 0.2 / w, bottom=bottom_in / height,
-                        top=1 - 0.75 / height, wspace=0.3, hspace=0.5)
+    fig.subplots_adjust(
+        left=0.75 / w,
+        right=1 - 0.2 / w,
+        bottom=bottom_in / height,
+        top=1 - 0.75 / height,
+        wspace=0.3,
+        hspace=0.5,
+    )
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in axes[n_panels:]:
         ax.axis("off")
@@ -77,8 +100,7 @@ def _figure(n_panels: int, *, height_in: float | None = None,
 LegendLoc = Literal["best", "lower right", "upper left"]
 
 
-def _legend(axes: Sequence[Axes], fontsize: float = FONT_PT - 1,
-            loc: LegendLoc = "best") -> None:
+def _legend(axes: Sequence[Axes], fontsize: float = FONT_PT - 1, loc: LegendLoc = "best") -> None:
     """One legend per figure: in a spare grid cell if there is one, else on the first
     panel (every panel has the same meshes; repeating the legend only hides data)."""
     fig = axes[0].get_figure()
@@ -164,9 +186,17 @@ def latency_vs_rate(an: Analysis, percentiles: Sequence[float] = (50.0, 99.0, 99
             suffix = f" ({_variant_title(variant, run.swept)})" if len(variants) > 1 else ""
             for mesh in run.meshes:
                 m = vc[(vc["mesh"] == mesh) & np.isclose(vc["percentile"], q)].sort_values(
-                    "rate_rps")
-                ax.plot(m["rate_rps"], m["value_ms"], styles[i % len(styles)], marker="o",
-                        color=colours[mesh], label=mesh + suffix, lw=2)
+                    "rate_rps"
+                )
+                ax.plot(
+                    m["rate_rps"],
+                    m["value_ms"],
+                    styles[i % len(styles)],
+                    marker="o",
+                    color=colours[mesh],
+                    label=mesh + suffix,
+                    lw=2,
+                )
                 t = vp[(vp["mesh"] == mesh) & np.isclose(vp["percentile"], q)]
                 ax.scatter(t["rate_rps"], t["value_ms"], color=colours[mesh], s=12, alpha=0.4)
         ax.set_xlabel("offered rate (rps)", fontsize=FONT_PT)
@@ -179,31 +209,56 @@ def latency_vs_rate(an: Analysis, percentiles: Sequence[float] = (50.0, 99.0, 99
 
 
 VERDICT_MARKERS: dict[str, tuple[str, bool]] = {
-    vd.SLOWER: ("o", True), vd.FASTER: ("^", True), vd.NO_CHANGE: ("s", True),
-    vd.INCONCLUSIVE: ("o", False), vd.TOO_FEW: ("o", False), vd.DESCRIPTIVE: ("x", True),
+    vd.SLOWER: ("o", True),
+    vd.FASTER: ("^", True),
+    vd.NO_CHANGE: ("s", True),
+    vd.INCONCLUSIVE: ("o", False),
+    vd.TOO_FEW: ("o", False),
+    vd.DESCRIPTIVE: ("x", True),
     vd.NO_DATA: ("x", True),
 }
 """Marker shape and whether it is filled, per verdict word: the same in every plot."""
 
 
-def _verdict_points(ax: Axes, x: NDArray[np.floating[Any]], rows: pd.DataFrame, colour: str,
-                    label: str, estimate: str) -> None:
+def _verdict_points(
+    ax: Axes,
+    x: NDArray[np.floating[Any]],
+    rows: pd.DataFrame,
+    colour: str,
+    label: str,
+    estimate: str,
+) -> None:
     """Error bars from ``ci_low_ms``..``ci_high_ms`` and one marker per verdict word."""
     y = rows[estimate].to_numpy(dtype=float)
-    err = np.nan_to_num(np.vstack([y - rows["ci_low_ms"].to_numpy(dtype=float),
-                                   rows["ci_high_ms"].to_numpy(dtype=float) - y]), nan=0.0)
+    err = np.nan_to_num(
+        np.vstack(
+            [
+                y - rows["ci_low_ms"].to_numpy(dtype=float),
+                rows["ci_high_ms"].to_numpy(dtype=float) - y,
+            ]
+        ),
+        nan=0.0,
+    )
     ax.errorbar(x, y, yerr=np.clip(err, 0, None), fmt="none", ecolor=colour, capsize=4, lw=1.5)
     verdicts = rows["verdict"].fillna(vd.NO_DATA).astype(str).to_numpy()
     for word in dict.fromkeys(verdicts):
         sel = verdicts == word
         marker, filled = VERDICT_MARKERS.get(word, ("x", True))
         if marker == "x":
-            ax.scatter(x[sel], y[sel], marker="x", s=45, zorder=3, color=colour,
-                       label=f"{label}: {word}")
+            ax.scatter(
+                x[sel], y[sel], marker="x", s=45, zorder=3, color=colour, label=f"{label}: {word}"
+            )
         else:
-            ax.scatter(x[sel], y[sel], marker=marker, s=45, zorder=3,
-                       facecolor=colour if filled else "white", edgecolor=colour,
-                       label=f"{label}: {word}")
+            ax.scatter(
+                x[sel],
+                y[sel],
+                marker=marker,
+                s=45,
+                zorder=3,
+                facecolor=colour if filled else "white",
+                edgecolor=colour,
+                label=f"{label}: {word}",
+            )
 
 
 def _threshold_band(ax: Axes, rows: pd.DataFrame, x: NDArray[np.float64]) -> None:
@@ -213,8 +268,9 @@ def _threshold_band(ax: Axes, rows: pd.DataFrame, x: NDArray[np.float64]) -> Non
         return
     for xi, t in zip(x, thr, strict=True):
         if np.isfinite(t):
-            ax.fill_between([xi - 0.4, xi + 0.4], -t, t, color="#cccccc", alpha=0.35, lw=0,
-                            zorder=0)
+            ax.fill_between(
+                [xi - 0.4, xi + 0.4], -t, t, color="#cccccc", alpha=0.35, lw=0, zorder=0
+            )
 
 
 def overhead_ci(an: Analysis) -> Figure:
@@ -222,8 +278,11 @@ def overhead_ci(an: Analysis) -> Figure:
     run = an.run
     o = an.overhead
     if o.empty:
-        return _empty("no overhead: the run has no 'none' baseline" if not run.has_baseline
-                      else "no overhead computed")
+        return _empty(
+            "no overhead: the run has no 'none' baseline"
+            if not run.has_baseline
+            else "no overhead computed"
+        )
     colours = mesh_colours(run.meshes)
     cells = run.cells
     fig, axes = _figure(len(cells))
@@ -244,8 +303,11 @@ def overhead_ci(an: Analysis) -> Figure:
         ax.set_title(cell.title(run.swept), fontsize=FONT_PT + 1)
     _legend(axes, fontsize=FONT_PT - 3)
     conf = round(an.confidence * 100)
-    fig.suptitle(f"Sidecar overhead, within-repeat contrasts with {conf}% interval "
-                 "(grey band: practical threshold)", fontsize=FONT_PT + 2)
+    fig.suptitle(
+        f"Sidecar overhead, within-repeat contrasts with {conf}% interval "
+        "(grey band: practical threshold)",
+        fontsize=FONT_PT + 2,
+    )
     return fig
 
 
@@ -268,14 +330,26 @@ def repeat_blocks(an: Analysis) -> Figure:
             i = mat.arms.index(mesh)
             for r in range(y.shape[1]):
                 if np.isfinite(y[b, r]) and np.isfinite(y[i, r]):
-                    ax.plot([k - 0.8, k], [y[b, r], y[i, r]], "-o", color=colours[mesh],
-                            alpha=0.6, ms=3, lw=1)
-        ax.set_xticks([k - 0.4 for k in range(1, len(meshes) + 1)],
-                      [f"{BASELINE} → {m}" for m in meshes], fontsize=FONT_PT - 2)
+                    ax.plot(
+                        [k - 0.8, k],
+                        [y[b, r], y[i, r]],
+                        "-o",
+                        color=colours[mesh],
+                        alpha=0.6,
+                        ms=3,
+                        lw=1,
+                    )
+        ax.set_xticks(
+            [k - 0.4 for k in range(1, len(meshes) + 1)],
+            [f"{BASELINE} → {m}" for m in meshes],
+            fontsize=FONT_PT - 2,
+        )
         ax.set_ylabel(f"{hist.label(q)} per trial (ms)", fontsize=FONT_PT)
         ax.set_title(f"{cell.title(run.swept)}, {hist.label(q)}", fontsize=FONT_PT + 1)
-    fig.suptitle("Each repeat's none trial joined to its mesh trial (one line per repeat)",
-                 fontsize=FONT_PT + 2)
+    fig.suptitle(
+        "Each repeat's none trial joined to its mesh trial (one line per repeat)",
+        fontsize=FONT_PT + 2,
+    )
     return fig
 
 
@@ -330,15 +404,28 @@ def p99_over_time(an: Analysis, column: str = "p99_ms") -> Figure:
             warm = t[t["warmup"]]
             meas = t[~t["warmup"]]
             style = "-" if included else ":"
-            ax.plot(meas["start_s"], meas[column], style, color=colours[mesh], lw=1.2, alpha=0.85,
-                    label=mesh if mesh not in seen else None)
+            ax.plot(
+                meas["start_s"],
+                meas[column],
+                style,
+                color=colours[mesh],
+                lw=1.2,
+                alpha=0.85,
+                label=mesh if mesh not in seen else None,
+            )
             if len(warm):
-                ax.plot(np.r_[warm["start_s"], meas["start_s"].iloc[:1]],
-                        np.r_[warm[column], meas[column].iloc[:1]], "--", color=colours[mesh],
-                        lw=1, alpha=0.4)
+                ax.plot(
+                    np.r_[warm["start_s"], meas["start_s"].iloc[:1]],
+                    np.r_[warm[column], meas[column].iloc[:1]],
+                    "--",
+                    color=colours[mesh],
+                    lw=1,
+                    alpha=0.4,
+                )
             seen.add(mesh)
-        ax.set_xlabel("seconds since trial start (dashed = warm-up, dotted = invalid)",
-                      fontsize=FONT_PT - 1)
+        ax.set_xlabel(
+            "seconds since trial start (dashed = warm-up, dotted = invalid)", fontsize=FONT_PT - 1
+        )
         ax.set_ylabel(f"{column.removesuffix('_ms')} per interval (ms)", fontsize=FONT_PT)
         ax.set_title(cell.title(run.swept), fontsize=FONT_PT + 1)
         ax.set_ylim(bottom=0)
@@ -356,28 +443,44 @@ def resource_cost(an: Analysis) -> Figure:
     colours = mesh_colours(run.meshes)
     cells = run.cells
     fig, axes = _figure(2, bottom_in=0.75 if len(cells) <= 4 else 1.3)
-    comps = [x for x in HATCHES if c[c["component"] == x]
-             [["cpu_cores", "rss_mib"]].notna().any().any()]
-    g = c.groupby(["mesh", *DIMS, "component"], as_index=False)[
-        ["cpu_cores", "rss_mib"]].mean()
+    comps = [
+        x for x in HATCHES if c[c["component"] == x][["cpu_cores", "rss_mib"]].notna().any().any()
+    ]
+    g = c.groupby(["mesh", *DIMS, "component"], as_index=False)[["cpu_cores", "rss_mib"]].mean()
     width = 0.8 / max(len(run.meshes), 1)
-    for ax, (col, unit) in zip(axes, (("cpu_cores", "CPU (cores)"), ("rss_mib", "RSS (MiB)")),
-                               strict=True):
+    for ax, (col, unit) in zip(
+        axes, (("cpu_cores", "CPU (cores)"), ("rss_mib", "RSS (MiB)")), strict=True
+    ):
         top = 0.0
         for i, mesh in enumerate(run.meshes):
             x = np.arange(len(cells)) + (i - (len(run.meshes) - 1) / 2) * width
             bottom = np.zeros(len(cells))
             for comp in comps:
                 gc = g[(g["component"] == comp) & (g["mesh"] == mesh)]
-                vals = np.nan_to_num(np.array(
-                    [float(gc.loc[cell.matches(gc), col].sum(min_count=1)) for cell in cells]))
-                ax.bar(x, vals, width=width * 0.95, bottom=bottom, color=colours[mesh],
-                       hatch=HATCHES[comp], edgecolor="white", alpha=0.9)
+                vals = np.nan_to_num(
+                    np.array(
+                        [float(gc.loc[cell.matches(gc), col].sum(min_count=1)) for cell in cells]
+                    )
+                )
+                ax.bar(
+                    x,
+                    vals,
+                    width=width * 0.95,
+                    bottom=bottom,
+                    color=colours[mesh],
+                    hatch=HATCHES[comp],
+                    edgecolor="white",
+                    alpha=0.9,
+                )
                 bottom += vals
             top = max(top, float(bottom.max(initial=0.0)))
-        ax.set_xticks(np.arange(len(cells)), [cell.title(run.swept) for cell in cells],
-                      fontsize=FONT_PT - 2, rotation=0 if len(cells) <= 4 else 45,
-                      ha="center" if len(cells) <= 4 else "right")
+        ax.set_xticks(
+            np.arange(len(cells)),
+            [cell.title(run.swept) for cell in cells],
+            fontsize=FONT_PT - 2,
+            rotation=0 if len(cells) <= 4 else 45,
+            ha="center" if len(cells) <= 4 else "right",
+        )
         ax.set_ylabel(unit, fontsize=FONT_PT)
         ax.set_ylim(0, max(top, 1e-3) * 1.35)  # room for the legend
         handles = [Patch(facecolor=colours[m], label=m) for m in run.meshes]
@@ -385,8 +488,10 @@ def resource_cost(an: Analysis) -> Figure:
         ax.legend(handles=handles, fontsize=FONT_PT - 2, ncols=2)
     axes[0].set_title("CPU", fontsize=FONT_PT + 1)
     axes[1].set_title("Memory", fontsize=FONT_PT + 1)
-    fig.suptitle("Resource cost per trial (mean over valid trials; hatching = component)",
-                 fontsize=FONT_PT + 3)
+    fig.suptitle(
+        "Resource cost per trial (mean over valid trials; hatching = component)",
+        fontsize=FONT_PT + 3,
+    )
     return fig
 
 
@@ -394,12 +499,12 @@ HATCHES = {"sidecar": "", "service": "//", "generator": ".."}
 
 
 def _patch(component: str) -> Patch:
-    return Patch(facecolor="#bbbbbb", edgecolor="white", hatch=HATCHES[component],
-                 label=component)
+    return Patch(facecolor="#bbbbbb", edgecolor="white", hatch=HATCHES[component], label=component)
 
 
-def overhead_vs(an: Analysis, dim: str,
-                percentiles: Sequence[float] = (50.0, 99.0)) -> Figure | None:
+def overhead_vs(
+    an: Analysis, dim: str, percentiles: Sequence[float] = (50.0, 99.0)
+) -> Figure | None:
     """Overhead against a swept dimension (``depth``, ``payload_bytes``, ``connections``),
     one panel per rate (and setting of the other swept dimensions); None when not swept."""
     run = an.run
@@ -407,8 +512,10 @@ def overhead_vs(an: Analysis, dim: str,
         return None
     colours = mesh_colours(run.meshes)
     others = [d for d in DIMS if d != dim]
-    panels = sorted({tuple(getattr(c, d) for d in others) for c in run.cells},
-                    key=lambda k: tuple(str(v) for v in k))
+    panels = sorted(
+        {tuple(getattr(c, d) for d in others) for c in run.cells},
+        key=lambda k: tuple(str(v) for v in k),
+    )
     fig, axes = _figure(len(panels))
     o = an.overhead
     for ax, key in zip(axes, panels, strict=False):
@@ -419,16 +526,30 @@ def overhead_vs(an: Analysis, dim: str,
             for q, marker in zip(percentiles, "os^", strict=False):
                 m = sel[(sel["mesh"] == mesh) & np.isclose(sel["percentile"], q)].sort_values(dim)
                 y = m["overhead_ms"].to_numpy(dtype=float)
-                err = np.nan_to_num(np.vstack([y - m["ci_low_ms"].to_numpy(dtype=float),
-                                               m["ci_high_ms"].to_numpy(dtype=float) - y]))
-                ax.errorbar(m[dim], y, yerr=err, fmt=f"-{marker}", color=colours[mesh],
-                            capsize=4, label=f"{mesh} {hist.label(q)}")
+                err = np.nan_to_num(
+                    np.vstack(
+                        [
+                            y - m["ci_low_ms"].to_numpy(dtype=float),
+                            m["ci_high_ms"].to_numpy(dtype=float) - y,
+                        ]
+                    )
+                )
+                ax.errorbar(
+                    m[dim],
+                    y,
+                    yerr=err,
+                    fmt=f"-{marker}",
+                    color=colours[mesh],
+                    capsize=4,
+                    label=f"{mesh} {hist.label(q)}",
+                )
         ax.axhline(0, color="black", lw=1)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(DIM_LABELS[dim], fontsize=FONT_PT)
         ax.set_ylabel("overhead vs none (ms)", fontsize=FONT_PT)
         title = Cell(**{**dict(zip(others, key, strict=True)), dim: 0}).title(
-            [d for d in run.swept if d != dim])
+            [d for d in run.swept if d != dim]
+        )
         ax.set_title(title, fontsize=FONT_PT + 1)
     _legend(axes, fontsize=FONT_PT - 2)
     fig.suptitle(f"Sidecar overhead against {DIM_LABELS[dim]}", fontsize=FONT_PT + 3)
@@ -471,8 +592,9 @@ def comparison_spectrum(cmp: Comparison) -> Figure:
                 if n == 0:
                     continue
                 q = hist.nines_grid(n)
-                vals = hist.percentiles_us(hist.counts(pooled), hist.layout(pooled),
-                                           q.tolist()) / 1000
+                vals = (
+                    hist.percentiles_us(hist.counts(pooled), hist.layout(pooled), q.tolist()) / 1000
+                )
                 x = _nines(q)
                 top = max(top, float(x[-1]))
                 ax.plot(x, vals, style, color=colours[mesh], lw=2, label=f"{mesh} ({name})")
@@ -510,8 +632,10 @@ def comparison_diff(cmp: Comparison) -> Figure:
         ax.set_title(cell.title(run.swept), fontsize=FONT_PT + 1)
     _legend(axes, fontsize=FONT_PT - 3)
     conf = round(float(d.attrs.get("confidence", 0.95)) * 100)
-    fig.suptitle(f"Run B minus run A (meshes: overhead; none: latency), {conf}% interval",
-                 fontsize=FONT_PT + 2)
+    fig.suptitle(
+        f"Run B minus run A (meshes: overhead; none: latency), {conf}% interval",
+        fontsize=FONT_PT + 2,
+    )
     return fig
 
 
@@ -528,4 +652,3 @@ def save(fig: Figure, out_dir: Path, name: str) -> list[Path]:
     fig.savefig(paths[0], dpi=PNG_DPI)
     fig.savefig(paths[1])
     return paths
-

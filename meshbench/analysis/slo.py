@@ -9,8 +9,17 @@ from meshbench.analysis.stored_run import Slo
 from meshbench.dimensions import BASELINE, DIMS, VARIANT_DIMS
 
 SLO_COLUMNS = [
-    "mesh", *DIMS, "label", "budget_ms", "value_ms", "passes", "headroom_ms",
-    "overhead_ms", "overhead_ci_low_ms", "overhead_ci_high_ms", "overhead_pct_of_budget",
+    "mesh",
+    *DIMS,
+    "label",
+    "budget_ms",
+    "value_ms",
+    "passes",
+    "headroom_ms",
+    "overhead_ms",
+    "overhead_ci_low_ms",
+    "overhead_ci_high_ms",
+    "overhead_pct_of_budget",
     "verdict",
 ]
 
@@ -32,8 +41,9 @@ def slo_verdicts(cells: pd.DataFrame, overhead: pd.DataFrame, slo: Slo) -> pd.Da
     o = overhead[np.isclose(overhead["percentile"], slo.percentile)] if len(overhead) else None
     if o is not None and len(o):
         o = o[["mesh", *DIMS, "overhead_ms", "ci_low_ms", "ci_high_ms", "verdict"]]
-        o = o.rename(columns={"ci_low_ms": "overhead_ci_low_ms",
-                              "ci_high_ms": "overhead_ci_high_ms"})
+        o = o.rename(
+            columns={"ci_low_ms": "overhead_ci_low_ms", "ci_high_ms": "overhead_ci_high_ms"}
+        )
         out = out.merge(o, on=["mesh", *DIMS], how="left")
     else:
         for col in ("overhead_ms", "overhead_ci_low_ms", "overhead_ci_high_ms", "verdict"):
@@ -62,8 +72,15 @@ def max_rate_within_budget(verdicts: pd.DataFrame) -> pd.DataFrame:
                 first_fail = float(rate)
                 break
             ok = float(rate)
-        records.append({**dict(zip(["mesh", *VARIANT], key, strict=True)), "max_rate_rps": ok,
-                        "first_failing_rate_rps": first_fail, "rates_tested": len(g)})
+        records.append(
+            {
+                **dict(zip(["mesh", *VARIANT], key, strict=True)),
+                "max_rate_rps": ok,
+                "first_failing_rate_rps": first_fail,
+                "rates_tested": len(g),
+            }
+        )
     return pd.DataFrame.from_records(
-        records, columns=["mesh", *VARIANT, "max_rate_rps", "first_failing_rate_rps",
-                          "rates_tested"])
+        records,
+        columns=["mesh", *VARIANT, "max_rate_rps", "first_failing_rate_rps", "rates_tested"],
+    )

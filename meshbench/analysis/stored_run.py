@@ -212,25 +212,32 @@ def _check_rows(rows: Sequence[Mapping[str, str]], run_dir: Path) -> None:
         return
     missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
     if missing:
-        raise ResultsError(f"{where}: missing column(s) {missing}",
-                           fix="restore trials.csv as meshbench wrote it")
+        raise ResultsError(
+            f"{where}: missing column(s) {missing}", fix="restore trials.csv as meshbench wrote it"
+        )
     seen: dict[str, int] = {}
     root = run_dir.resolve()
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         tid = str(row["trial_id"])
         if tid in seen:
-            raise ResultsError(f"{where}: lines {seen[tid]} and {line} have the same trial id "
-                               f"{tid!r}", fix="remove the duplicated row")
+            raise ResultsError(
+                f"{where}: lines {seen[tid]} and {line} have the same trial id {tid!r}",
+                fix="remove the duplicated row",
+            )
         seen[tid] = line
         rel = row.get("histogram") or ""
         if rel and not (run_dir / rel).resolve().is_relative_to(root):
-            raise ResultsError(f"{where}: line {line} ({tid}): histogram {rel!r} is outside the "
-                               "run directory", fix="histogram paths are histograms/<trial>.hlog")
+            raise ResultsError(
+                f"{where}: line {line} ({tid}): histogram {rel!r} is outside the run directory",
+                fix="histogram paths are histograms/<trial>.hlog",
+            )
         wrong = _wrong_type(row)
         if wrong:
             column, value, expected = wrong
-            raise ResultsError(f"{where}: line {line} ({tid}): {column} is {value!r}, not "
-                               f"{expected}", fix="restore trials.csv as meshbench wrote it")
+            raise ResultsError(
+                f"{where}: line {line} ({tid}): {column} is {value!r}, not {expected}",
+                fix="restore trials.csv as meshbench wrote it",
+            )
 
 
 def _wrong_type(row: Mapping[str, str]) -> tuple[str, str, str] | None:
@@ -316,8 +323,15 @@ class _Series:
         return lo, mat
 
 
-def _interval_frame(trial_id: str, tag: str, ser: _Series, first: int, mat: NDArray[np.int64],
-                    lay: hist.Layout, run_offset_s: float) -> pd.DataFrame:
+def _interval_frame(
+    trial_id: str,
+    tag: str,
+    ser: _Series,
+    first: int,
+    mat: NDArray[np.int64],
+    lay: hist.Layout,
+    run_offset_s: float,
+) -> pd.DataFrame:
     n = mat.shape[1]
     lowest = hist.bucket_lowest_us(lay)[first : first + n]
     highest = hist.bucket_highest_us(lay)[first : first + n]
@@ -392,8 +406,7 @@ def load_run(path: str | Path) -> Run:
         raise ResultsError(
             f"{run_dir / store.TRIALS_CSV} is missing or empty, but run.json says the run "
             f"completed {planned} planned trials",
-            fix="restore trials.csv from a copy of the run; the histograms alone are not a "
-            "result",
+            fix="restore trials.csv from a copy of the run; the histograms alone are not a result",
         )
     if status != "complete":
         warnings.append(
@@ -431,10 +444,17 @@ def load_run(path: str | Path) -> Run:
         histograms[trial_id] = merged
         interval_parts.append(frame)
 
-    has_latency = trials["trial_id"].map(
-        lambda t: t in histograms and histograms[t].get("latency") is not None
-        and histograms[t]["latency"].get_total_count() > 0
-    ).astype(bool)
+    has_latency = (
+        trials["trial_id"]
+        .map(
+            lambda t: (
+                t in histograms
+                and histograms[t].get("latency") is not None
+                and histograms[t]["latency"].get_total_count() > 0
+            )
+        )
+        .astype(bool)
+    )
     missing = trials.loc[trials["valid"] & ~has_latency, "trial_id"].tolist()
     if missing:
         warnings.append(
@@ -444,9 +464,22 @@ def load_run(path: str | Path) -> Run:
     trials["included"] = trials["valid"] & has_latency
 
     keys = trials[list(_TRIAL_KEYS)]
-    intervals = pd.concat(interval_parts, ignore_index=True) if interval_parts else pd.DataFrame(
-        columns=["trial_id", "tag", "warmup", "start_s", "run_time_s", "length_s", "count",
-                 "rate_rps_achieved", *[f"{hist.label(q)}_ms" for q in TIME_SERIES_PERCENTILES]]
+    intervals = (
+        pd.concat(interval_parts, ignore_index=True)
+        if interval_parts
+        else pd.DataFrame(
+            columns=[
+                "trial_id",
+                "tag",
+                "warmup",
+                "start_s",
+                "run_time_s",
+                "length_s",
+                "count",
+                "rate_rps_achieved",
+                *[f"{hist.label(q)}_ms" for q in TIME_SERIES_PERCENTILES],
+            ]
+        )
     )
     intervals = keys.merge(intervals, on="trial_id", how="inner")
 
@@ -472,8 +505,14 @@ def _percentile_frame(histograms: Mapping[str, Mapping[str, HdrHistogram]]) -> p
             n = h.get_total_count()
             for q, v in hist.percentiles_ms(h, hist.PERCENTILES).items():
                 records.append(
-                    {"trial_id": trial_id, "tag": tag, "percentile": q, "label": hist.label(q),
-                     "value_ms": v, "count": n}
+                    {
+                        "trial_id": trial_id,
+                        "tag": tag,
+                        "percentile": q,
+                        "label": hist.label(q),
+                        "value_ms": v,
+                        "count": n,
+                    }
                 )
     cols = ["trial_id", "tag", "percentile", "label", "value_ms", "count"]
     return pd.DataFrame.from_records(records, columns=cols)

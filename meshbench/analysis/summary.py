@@ -73,16 +73,21 @@ def analyse(
         warnings.append(f"{len(bad)} invalid trial(s) excluded: {listed}")
     flagged = run.trials[run.trials["host_flag"] != ""]
     if len(flagged):
-        listed = "; ".join(f"{t} ({f})" for t, f in zip(flagged["trial_id"], flagged["host_flag"],
-                                                       strict=True))
+        listed = "; ".join(
+            f"{t} ({f})" for t, f in zip(flagged["trial_id"], flagged["host_flag"], strict=True)
+        )
         warnings.append(
             f"{len(flagged)} trial(s) ran while the host was busy with something else (kept, "
             f"but their latency may include it): {listed}. Find the cause (another run, a "
             "noisy neighbour VM) and rerun on a quiet host"
         )
     swept = run.swept
-    confounded = sorted({cell_of(r).title(swept)
-                         for r in diag[~diag["interleaved"].astype(bool)].to_dict("records")})
+    confounded = sorted(
+        {
+            cell_of(r).title(swept)
+            for r in diag[~diag["interleaved"].astype(bool)].to_dict("records")
+        }
+    )
     if confounded and run.has_baseline and len(run.meshes) > 1:
         warnings.append(
             "arms not interleaved in time at " + ", ".join(confounded) + ": each repeat's "
@@ -99,8 +104,9 @@ def analyse(
     else:
         few = counts[(counts["trials_valid"] < 2)].to_dict("records")
         if few:
-            listed = ", ".join(f"{r['mesh']} at {cell_of(r).title(swept)} ({r['trials_valid']})"
-                               for r in few[:6]) + (", ..." if len(few) > 6 else "")
+            listed = ", ".join(
+                f"{r['mesh']} at {cell_of(r).title(swept)} ({r['trials_valid']})" for r in few[:6]
+            ) + (", ..." if len(few) > 6 else "")
             warnings.append(
                 f"{len(few)} mesh x cell combination(s) have fewer than 2 valid "
                 f"trials, so no confidence interval: {listed}; raise `repeats`"
@@ -113,13 +119,29 @@ def analyse(
                 "although both are deployed the same way: this run's intervals understate "
                 "its noise"
             )
-        flip = over[over["p_signflip"].notna() & over["verdict"].isin([SLOWER, FASTER])
-                    & (over["p_signflip"] >= 1 - spec.confidence)]
+        flip = over[
+            over["p_signflip"].notna()
+            & over["verdict"].isin([SLOWER, FASTER])
+            & (over["p_signflip"] >= 1 - spec.confidence)
+        ]
         for row in flip.to_dict("records"):
             notes.append(
                 f"{row['mesh']} {row['label']} at {cell_of(row).title(swept)}: the sign-flip "
                 f"cross-check gives p = {row['p_signflip']:.3f} where the t interval gives "
                 f"{row['p_value']:.4f}; the repeats' contrasts are far from normal"
             )
-    return Analysis(run, spec, primary, percentiles, counts, cells, over, diag, slo, verdicts,
-                    max_rates, warnings, notes)
+    return Analysis(
+        run,
+        spec,
+        primary,
+        percentiles,
+        counts,
+        cells,
+        over,
+        diag,
+        slo,
+        verdicts,
+        max_rates,
+        warnings,
+        notes,
+    )

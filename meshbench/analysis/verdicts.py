@@ -75,14 +75,18 @@ def tail_check(counts: NDArray[np.float64], percentile: float, rate_rps: float) 
     have = np.nanmin(counts) if np.isfinite(counts).any() else 0
     if have >= need:
         return ""
-    secs = f" (a measured trial of >= {need / rate_rps:.3g} s at {rate_rps:g} rps)" \
-        if rate_rps > 0 else ""
-    return (f"{hist.label(percentile)} needs >= {need:,} samples per trial{secs}; "
-            f"the smallest trial has {int(have):,}")
+    secs = (
+        f" (a measured trial of >= {need / rate_rps:.3g} s at {rate_rps:g} rps)"
+        if rate_rps > 0
+        else ""
+    )
+    return (
+        f"{hist.label(percentile)} needs >= {need:,} samples per trial{secs}; "
+        f"the smallest trial has {int(have):,}"
+    )
 
 
-def screen(both_sides: bool, percentile: float, primary: bool,
-           tail: str) -> tuple[str, str]:
+def screen(both_sides: bool, percentile: float, primary: bool, tail: str) -> tuple[str, str]:
     """``(verdict, why)`` of a row that cannot be tested (no data, the maximum, a
     secondary percentile, a tail too thin per ``tail``, :func:`tail_check`'s answer), or
     ``("", "")`` for a row that goes on to :func:`apply_verdicts`."""
@@ -95,8 +99,7 @@ def screen(both_sides: bool, percentile: float, primary: bool,
     return (DESCRIPTIVE, tail) if tail else ("", "")
 
 
-def decide(low: float, high: float, estimate: float, threshold: float,
-           significant: bool) -> str:
+def decide(low: float, high: float, estimate: float, threshold: float, significant: bool) -> str:
     """The verdict word of one inferential row (see the module docstring)."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return TOO_FEW
@@ -107,8 +110,9 @@ def decide(low: float, high: float, estimate: float, threshold: float,
     return INCONCLUSIVE
 
 
-def apply_verdicts(df: pd.DataFrame, alpha: float, family: pd.Series,
-                   estimate: str = "overhead_ms") -> pd.DataFrame:
+def apply_verdicts(
+    df: pd.DataFrame, alpha: float, family: pd.Series, estimate: str = "overhead_ms"
+) -> pd.DataFrame:
     """Fill ``p_holm``, ``significant`` and ``verdict`` of the rows that are tested
     (``verdict`` empty so far). ``family`` marks the rows adjusted together with Holm,
     per percentile: across meshes x cells (the others, e.g. the A/A control, keep their
@@ -121,8 +125,12 @@ def apply_verdicts(df: pd.DataFrame, alpha: float, family: pd.Series,
         df.loc[rows.index.tolist(), "p_holm"] = blocks.holm(rows["p_value"].to_numpy(dtype=float))
     for i in df.index[tested]:
         r = df.loc[i]
-        df.loc[i, "verdict"] = decide(float(r["ci_low_ms"]), float(r["ci_high_ms"]),
-                                      float(r[estimate]), float(r["threshold_ms"]),
-                                      bool(r["p_holm"] < alpha))
+        df.loc[i, "verdict"] = decide(
+            float(r["ci_low_ms"]),
+            float(r["ci_high_ms"]),
+            float(r[estimate]),
+            float(r["threshold_ms"]),
+            bool(r["p_holm"] < alpha),
+        )
     df["significant"] = df["verdict"].isin([SLOWER, FASTER])
     return df

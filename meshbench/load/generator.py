@@ -150,8 +150,9 @@ def run_load(
     total_s = req.warmup_s + req.duration_s
     # Lazy: the schedule is generated as it is sent, so memory does not grow with rate x
     # duration (a list of 1 M rps x 300 s offsets needed ~10 GB before the first send).
-    schedule = send_offsets(req.rate_rps, total_s, req.schedule, req.seed, worker_index,
-                            worker_count)
+    schedule = send_offsets(
+        req.rate_rps, total_s, req.schedule, req.seed, worker_index, worker_count
+    )
     offsets = itertools.islice(schedule, req.request_bound())
     released = 0
 

@@ -68,17 +68,21 @@ def check_request(req: LoadRequest, workers: int, cpus: str | None) -> None:
         if not ok:
             bad.append(f"{option} {value:g}")
     if bad:
-        raise MeshbenchError(f"invalid load settings: {', '.join(bad)}",
-                             fix="rates, durations and timeouts must be finite and > 0 "
-                                 "(warm-up >= 0); connections and workers at least 1")
+        raise MeshbenchError(
+            f"invalid load settings: {', '.join(bad)}",
+            fix="rates, durations and timeouts must be finite and > 0 "
+            "(warm-up >= 0); connections and workers at least 1",
+        )
     if cpus is not None:
         try:
             listed = parse_cpu_list(cpus)
         except ValueError:
             listed = []
         if not listed or any(c >= (os.cpu_count() or 1) for c in listed):
-            raise MeshbenchError(f"--cpus {cpus!r} is not a list of this host's CPUs",
-                                 fix=f"e.g. 0 or 0-1 (this host has {os.cpu_count()} CPUs)")
+            raise MeshbenchError(
+                f"--cpus {cpus!r} is not a list of this host's CPUs",
+                fix=f"e.g. 0 or 0-1 (this host has {os.cpu_count()} CPUs)",
+            )
 
 
 @dataclass
@@ -126,8 +130,10 @@ def format_report(r: LoadReport) -> str:
     if s.error_kinds:
         lines.append(f"errors by kind: {format_kinds(s.error_kinds)}")
     if s.warmup_errors:
-        lines.append(f"warm-up errors (not counted above): {s.warmup_errors} "
-                     f"({format_kinds(s.warmup_error_kinds)})")
+        lines.append(
+            f"warm-up errors (not counted above): {s.warmup_errors} "
+            f"({format_kinds(s.warmup_error_kinds)})"
+        )
     lines.append(f"{'(ms)':<28}{head}")
     for name, values in (
         ("latency (corrected)", r.corrected_ms),
@@ -140,8 +146,10 @@ def format_report(r: LoadReport) -> str:
         lines.append("NOT A TRUSTWORTHY MEASUREMENT (the rules `meshbench run` applies):")
         lines += [f"  - {reason}" for reason in r.untrusted]
         if any(not why.startswith(("errors", "no request")) for why in r.untrusted):
-            lines.append("  fix: a lower --rate, more --workers or --connections, or other "
-                         "--cpus (send lag and CPU are the generator's; see each reason)")
+            lines.append(
+                "  fix: a lower --rate, more --workers or --connections, or other "
+                "--cpus (send lag and CPU are the generator's; see each reason)"
+            )
     else:
         lines.append("trustworthy: no validity rule fired (send lag, errors, rate, CPU, bounds)")
     return "\n".join(lines)

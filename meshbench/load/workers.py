@@ -80,8 +80,7 @@ def run_workers(
             argv = [*prefix, *pin, *generator_argv(req, d, i, workers, start_at)]
             log = (d / "generator.log").open("w")
             with interrupts.deferred():  # started => in procs, so the finally stops it
-                procs.append((subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT),
-                              log, d))
+                procs.append((subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), log, d))
         deadline = time.monotonic() + limit_s
         for p, log, d in procs:
             try:

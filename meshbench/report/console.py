@@ -28,8 +28,13 @@ def make_console() -> Console:
 
 
 def _rich(t: Table) -> RichTable:
-    rt = RichTable(title=t.title, title_justify="left", box=box.SIMPLE_HEAD, caption=t.caption,
-                   caption_justify="left")
+    rt = RichTable(
+        title=t.title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        caption=t.caption,
+        caption_justify="left",
+    )
     for i, col in enumerate(t.columns):
         rt.add_column(col, justify="left" if i == 0 or col in ("verdict", "trial") else "right")
     for i, row in enumerate(t.rows):
@@ -68,9 +73,11 @@ def print_analysis(an: Analysis, console: Console) -> None:
 
 def print_comparison(cmp: Comparison, console: Console) -> None:
     """Both runs' tables, then B - A per rate."""
-    for label, items in (("key metadata differ (forced)", cmp.mismatches),
-                         ("warning", cmp.disagreements),
-                         ("other differences", cmp.differences)):
+    for label, items in (
+        ("key metadata differ (forced)", cmp.mismatches),
+        ("warning", cmp.disagreements),
+        ("other differences", cmp.differences),
+    ):
         for item in items:
             console.print(Text(f"{label}: {item}", style="yellow"))
     for an in (cmp.a, cmp.b):

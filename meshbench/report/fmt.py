@@ -77,10 +77,12 @@ def host_state(run: Run) -> str:
     if t.empty or t["host_steal_pct"].isna().all():
         return "not recorded (run made before host state was recorded)"
     flagged = int((t["host_flag"] != "").sum())
-    return (f"CPU steal mean {t['host_steal_pct'].mean():.1f}% (max "
-            f"{t['host_steal_pct'].max():.1f}%), foreign load mean "
-            f"{t['host_foreign_cpu'].mean():.2f} cores (max {t['host_foreign_cpu'].max():.2f}), "
-            f"{flagged} trial(s) flagged")
+    return (
+        f"CPU steal mean {t['host_steal_pct'].mean():.1f}% (max "
+        f"{t['host_steal_pct'].max():.1f}%), foreign load mean "
+        f"{t['host_foreign_cpu'].mean():.2f} cores (max {t['host_foreign_cpu'].max():.2f}), "
+        f"{flagged} trial(s) flagged"
+    )
 
 
 def setup_lines(run: Run) -> list[tuple[str, str]]:
@@ -101,19 +103,31 @@ def setup_lines(run: Run) -> list[tuple[str, str]]:
         ("call-chain depth", f"{depth} hop(s)"),
         ("client sidecar", str(sc.get("client_sidecar", DASH)).lower()),
         ("rates", ", ".join(rate(r) for r in run.rates) or DASH),
-        ("load", f"{load.get('schedule', DASH)} schedule, {load.get('connections', DASH)} "
-                 f"connections, {load.get('duration_s', DASH)} s measured after "
-                 f"{load.get('warmup_s', DASH)} s warm-up"),
-        ("repeats", f"{sc.get('repeats', DASH)} per cell, interleaved (seed {run.seed}), on "
-                    f"{sc.get('deployments', 1)} fresh deployment(s) of every arm"),
+        (
+            "load",
+            f"{load.get('schedule', DASH)} schedule, {load.get('connections', DASH)} "
+            f"connections, {load.get('duration_s', DASH)} s measured after "
+            f"{load.get('warmup_s', DASH)} s warm-up",
+        ),
+        (
+            "repeats",
+            f"{sc.get('repeats', DASH)} per cell, interleaved (seed {run.seed}), on "
+            f"{sc.get('deployments', 1)} fresh deployment(s) of every arm",
+        ),
         ("host during trials", host_state(run)),
-        ("host", f"{host.get('hostname', DASH)}: {host.get('cpu_model') or DASH}, "
-                 f"{host.get('cpu_count', DASH)} CPUs, {host.get('mem_gib', DASH)} GiB, "
-                 f"kernel {host.get('kernel') or DASH}"),
-        ("pinning", f"load on CPUs {pinning.get('load_cpus', DASH)}, apps on CPUs "
-                    f"{pinning.get('pod_cpus', DASH)}, sidecars on CPUs "
-                    f"{pinning.get('sidecar_cpus') or pinning.get('pod_cpus', DASH)}"
-                    + (f" ({pinning['chosen_by']})" if pinning.get("chosen_by") else "")),
+        (
+            "host",
+            f"{host.get('hostname', DASH)}: {host.get('cpu_model') or DASH}, "
+            f"{host.get('cpu_count', DASH)} CPUs, {host.get('mem_gib', DASH)} GiB, "
+            f"kernel {host.get('kernel') or DASH}",
+        ),
+        (
+            "pinning",
+            f"load on CPUs {pinning.get('load_cpus', DASH)}, apps on CPUs "
+            f"{pinning.get('pod_cpus', DASH)}, sidecars on CPUs "
+            f"{pinning.get('sidecar_cpus') or pinning.get('pod_cpus', DASH)}"
+            + (f" ({pinning['chosen_by']})" if pinning.get("chosen_by") else ""),
+        ),
         ("versions", vers or DASH),
         ("created", f"{m.get('created_utc', DASH)}, finished {m.get('finished_utc') or DASH}"),
     ]

@@ -46,14 +46,18 @@ def table_html(t: Table | None) -> str:
         cls = f' class="{t.style(i)}"' if t.style(i) else ""
         body.append(f"<tr{cls}>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>")
     cap = f"<caption>{escape(t.caption)}</caption>" if t.caption else ""
-    return (f"<h3>{escape(t.title)}</h3>\n<table>{cap}<thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return (
+        f"<h3>{escape(t.title)}</h3>\n<table>{cap}<thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def image_html(png: Path, caption: str) -> str:
     data = base64.b64encode(png.read_bytes()).decode("ascii")
-    return (f'<figure><img alt="{escape(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{escape(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img alt="{escape(caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
+    )
 
 
 def _list(items: Sequence[str], cls: str, title: str) -> str:

@@ -47,8 +47,14 @@ def render(
         out += ["## Validity warnings", "", *(f"- {w}" for w in warnings), ""]
     if notes:
         out += ["## Notes", "", *(f"- {n}" for n in notes), ""]
-    out += ["## Setup and environment", "", "| | |", "| --- | --- |",
-            *(f"| {_cell(k)} | {_cell(v)} |" for k, v in setup), ""]
+    out += [
+        "## Setup and environment",
+        "",
+        "| | |",
+        "| --- | --- |",
+        *(f"| {_cell(k)} | {_cell(v)} |" for k, v in setup),
+        "",
+    ]
     for heading, tables in sections:
         body = "\n".join(md for md in (table_md(t) for t in tables) if md)
         if body:

@@ -34,8 +34,13 @@ class Table:
 
 
 def _verdict_style(verdict: str) -> str:
-    return {vd.SLOWER: "bad", vd.FASTER: "good", vd.NO_CHANGE: "good",
-            vd.INCONCLUSIVE: "noise", vd.DESCRIPTIVE: "noise"}.get(verdict, "")
+    return {
+        vd.SLOWER: "bad",
+        vd.FASTER: "good",
+        vd.NO_CHANGE: "good",
+        vd.INCONCLUSIVE: "noise",
+        vd.DESCRIPTIVE: "noise",
+    }.get(verdict, "")
 
 
 def verdict_detail(r: Mapping[Any, Any]) -> str:
@@ -46,8 +51,7 @@ def verdict_detail(r: Mapping[Any, Any]) -> str:
     if v == vd.INCONCLUSIVE and not math.isnan(fmt.num(r.get("mde_ms"))):
         need = fmt.num(r.get("repeats_needed"))
         unit = str(r.get("block_unit") or "repeat")
-        more = ("" if math.isnan(need)
-                else f", ~{int(need)} {unit}s for {fmt.ms(r['threshold_ms'])}")
+        more = "" if math.isnan(need) else f", ~{int(need)} {unit}s for {fmt.ms(r['threshold_ms'])}"
         return f"{v}: MDE {fmt.ms(r.get('mde_ms'))}{more}"
     if v == vd.DESCRIPTIVE and r.get("primary"):
         return f"{v}: {r['why']}"
@@ -76,14 +80,18 @@ def interval_scope(an: Analysis) -> str:
     """What the intervals cover, and what they do not."""
     deployments = int(fmt.num(an.run.scenario.get("deployments", 1)) or 1)
     if deployments > 1:
-        covered = (f"trial-to-trial, repeat-to-repeat and deployment-to-deployment variation "
-                   f"({deployments} fresh deployments of every arm, each a block)")
+        covered = (
+            f"trial-to-trial, repeat-to-repeat and deployment-to-deployment variation "
+            f"({deployments} fresh deployments of every arm, each a block)"
+        )
         missing = "run-to-run variation (another day, another host state) is not"
     else:
         covered = "trial-to-trial and repeat-to-repeat variation"
-        missing = ("each arm was deployed once, so what is fixed for a deployment's life "
-                   "(where its processes landed, the host's state while it lived) is not, "
-                   "nor is run-to-run variation; `deployments: N` covers the former")
+        missing = (
+            "each arm was deployed once, so what is fixed for a deployment's life "
+            "(where its processes landed, the host's state while it lived) is not, "
+            "nor is run-to-run variation; `deployments: N` covers the former"
+        )
     return f"Scope: the intervals cover {covered}; {missing}."
 
 
@@ -96,13 +104,20 @@ def latency_table(an: Analysis, cell: Cell) -> Table:
         m = c[c["mesh"] == mesh]
         if m.empty:
             continue
-        vals = {round(fmt.num(q), 6): fmt.num(v) for q, v in zip(m["percentile"], m["value_ms"],
-                                                                  strict=True)}
+        vals = {
+            round(fmt.num(q), 6): fmt.num(v)
+            for q, v in zip(m["percentile"], m["value_ms"], strict=True)
+        }
         first = m.iloc[0]
-        rows.append([
-            mesh, str(fmt.whole(first["trials_valid"])), str(fmt.whole(first["trials_invalid"])),
-            f"{fmt.whole(first['requests']):,}", *[fmt.ms(vals.get(round(q, 6))) for q in shown],
-        ])
+        rows.append(
+            [
+                mesh,
+                str(fmt.whole(first["trials_valid"])),
+                str(fmt.whole(first["trials_invalid"])),
+                f"{fmt.whole(first['requests']):,}",
+                *[fmt.ms(vals.get(round(q, 6))) for q in shown],
+            ]
+        )
     return Table(
         title=f"{cell.title(an.run.swept)}: latency in ms (pooled over valid trials)",
         columns=["mesh", "valid", "invalid", "requests", *[hist.label(q) for q in shown]],
@@ -121,18 +136,34 @@ def overhead_table(an: Analysis, cell: Cell) -> Table | None:
     rows, styles = [], []
     for mesh in an.run.meshes:
         for r in o[(o["mesh"] == mesh) & o["percentile"].isin(shown)].to_dict("records"):
-            rows.append([
-                mesh, str(r["label"]), fmt.ms(r["baseline_ms"]), fmt.ms(r["mesh_ms"]),
-                fmt.delta_ms(r["overhead_ms"]), fmt.pct(r["overhead_pct"]),
-                fmt.ci(r["ci_low_ms"], r["ci_high_ms"]), fmt.ms(r["mde_ms"]),
-                verdict_detail(r),
-            ])
+            rows.append(
+                [
+                    mesh,
+                    str(r["label"]),
+                    fmt.ms(r["baseline_ms"]),
+                    fmt.ms(r["mesh_ms"]),
+                    fmt.delta_ms(r["overhead_ms"]),
+                    fmt.pct(r["overhead_pct"]),
+                    fmt.ci(r["ci_low_ms"], r["ci_high_ms"]),
+                    fmt.ms(r["mde_ms"]),
+                    verdict_detail(r),
+                ]
+            )
             styles.append(_verdict_style(str(r["verdict"])))
     conf = round(an.confidence * 100)
     return Table(
         title=f"{cell.title(an.run.swept)}: overhead against {BASELINE}",
-        columns=["mesh", "pct", f"{BASELINE} ms", "mesh ms", "overhead ms", "overhead %",
-                 f"{conf}% CI ms", "MDE ms", "verdict"],
+        columns=[
+            "mesh",
+            "pct",
+            f"{BASELINE} ms",
+            "mesh ms",
+            "overhead ms",
+            "overhead %",
+            f"{conf}% CI ms",
+            "MDE ms",
+            "verdict",
+        ],
         rows=rows,
         styles=styles,
         caption=method_caption(an),
@@ -144,27 +175,41 @@ def slo_table(an: Analysis) -> Table | None:
     if an.slo is None or an.slo_verdicts is None:
         return None
     order = {m: i for i, m in enumerate(an.run.meshes)}
-    v = an.slo_verdicts.sort_values([*VARIANT, "rate_rps", "mesh"],
-                                    key=lambda s: s.map(order) if s.name == "mesh" else s)
+    v = an.slo_verdicts.sort_values(
+        [*VARIANT, "rate_rps", "mesh"], key=lambda s: s.map(order) if s.name == "mesh" else s
+    )
     rows, styles = [], []
     for r in v.to_dict("records"):
-        rows.append([
-            str(r["mesh"]), cell_of(r).title(an.run.swept),
-            fmt.ms(r["value_ms"]), "PASS" if r["passes"] else "FAIL",
-            fmt.delta_ms(r["headroom_ms"]),
-            fmt.delta_ms(r["overhead_ms"]) if r["mesh"] != BASELINE else "baseline",
-            fmt.fixed(r["overhead_pct_of_budget"], 1, "%") if r["mesh"] != BASELINE else fmt.DASH,
-        ])
+        rows.append(
+            [
+                str(r["mesh"]),
+                cell_of(r).title(an.run.swept),
+                fmt.ms(r["value_ms"]),
+                "PASS" if r["passes"] else "FAIL",
+                fmt.delta_ms(r["headroom_ms"]),
+                fmt.delta_ms(r["overhead_ms"]) if r["mesh"] != BASELINE else "baseline",
+                fmt.fixed(r["overhead_pct_of_budget"], 1, "%")
+                if r["mesh"] != BASELINE
+                else fmt.DASH,
+            ]
+        )
         styles.append("good" if r["passes"] else "bad")
     lbl = an.slo.label
     return Table(
         title=f"Latency budget: {lbl} <= {fmt.ms(an.slo.budget_ms)} ms",
-        columns=["mesh", "cell", f"{lbl} ms", "verdict", "headroom ms", f"overhead {lbl} ms",
-                 "overhead % of budget"],
+        columns=[
+            "mesh",
+            "cell",
+            f"{lbl} ms",
+            "verdict",
+            "headroom ms",
+            f"overhead {lbl} ms",
+            "overhead % of budget",
+        ],
         rows=rows,
         styles=styles,
         caption="Overhead = pooled mesh minus none at the budget's percentile (its interval "
-                "is in the overhead table).",
+        "is in the overhead table).",
     )
 
 
@@ -176,12 +221,15 @@ def max_rate_table(an: Analysis) -> Table | None:
     swept_variant = [d for d in VARIANT if d in an.run.swept]
     for r in an.max_rates.to_dict("records"):
         ok = fmt.DASH if pd.isna(fmt.num(r["max_rate_rps"])) else fmt.rate(r["max_rate_rps"])
-        fail = (fmt.DASH if pd.isna(fmt.num(r["first_failing_rate_rps"]))
-                else fmt.rate(r["first_failing_rate_rps"]))
+        fail = (
+            fmt.DASH
+            if pd.isna(fmt.num(r["first_failing_rate_rps"]))
+            else fmt.rate(r["first_failing_rate_rps"])
+        )
         rows.append([str(r["mesh"]), *[str(getattr(r, d)) for d in swept_variant], ok, fail])
     return Table(
         title=f"Highest tested rate within the budget ({an.slo.label} <= "
-              f"{fmt.ms(an.slo.budget_ms)} ms)",
+        f"{fmt.ms(an.slo.budget_ms)} ms)",
         columns=["mesh", *swept_variant, "highest passing rate", "first failing rate"],
         rows=rows,
         caption="The highest rate at which this and every lower tested rate pass.",
@@ -192,25 +240,45 @@ def diagnostics_table(an: Analysis) -> Table:
     """Where the run's noise was: drift shared by a repeat, per-trial noise, the A/A arm."""
     rows, styles = [], []
     for r in an.diagnostics.to_dict("records"):
-        aa = (f"{fmt.delta_ms(r['aa_ms'])} {fmt.ci(r['aa_ci_low_ms'], r['aa_ci_high_ms'])} "
-              f"{r['aa_verdict']}" if r["aa_verdict"] else fmt.DASH)
-        rows.append([cell_of(r).title(an.run.swept), str(r["label"]),
-                     str(fmt.whole(r["complete_blocks"])),
-                     "yes" if r["interleaved"] else "NO",
-                     fmt.ms(r["drift_sd_ms"]), fmt.ms(r["residual_sd_ms"]),
-                     fmt.ms(r["contrast_sd_ms"]), aa])
-        styles.append("" if r["interleaved"] and r["aa_verdict"] not in (vd.SLOWER, vd.FASTER)
-                      else "bad")
+        aa = (
+            f"{fmt.delta_ms(r['aa_ms'])} {fmt.ci(r['aa_ci_low_ms'], r['aa_ci_high_ms'])} "
+            f"{r['aa_verdict']}"
+            if r["aa_verdict"]
+            else fmt.DASH
+        )
+        rows.append(
+            [
+                cell_of(r).title(an.run.swept),
+                str(r["label"]),
+                str(fmt.whole(r["complete_blocks"])),
+                "yes" if r["interleaved"] else "NO",
+                fmt.ms(r["drift_sd_ms"]),
+                fmt.ms(r["residual_sd_ms"]),
+                fmt.ms(r["contrast_sd_ms"]),
+                aa,
+            ]
+        )
+        styles.append(
+            "" if r["interleaved"] and r["aa_verdict"] not in (vd.SLOWER, vd.FASTER) else "bad"
+        )
     return Table(
         title="Design diagnostics (where the noise was)",
-        columns=["cell", "pct", "complete repeats", "interleaved", "drift sd ms",
-                 "per-trial sd ms", "contrast sd ms", "A/A (none-aa - none)"],
+        columns=[
+            "cell",
+            "pct",
+            "complete repeats",
+            "interleaved",
+            "drift sd ms",
+            "per-trial sd ms",
+            "contrast sd ms",
+            "A/A (none-aa - none)",
+        ],
         rows=rows,
         styles=styles,
         caption="From the two-way (arm + repeat) fit of per-trial percentiles: drift = what "
-                "all arms of a repeat share (cancels in every contrast); per-trial sd = what "
-                "is left (the intervals rest on it); contrast sd = the spread of one repeat's "
-                "mesh - none. More repeats estimate these better; they do not grow with them.",
+        "all arms of a repeat share (cancels in every contrast); per-trial sd = what "
+        "is left (the intervals rest on it); contrast sd = the spread of one repeat's "
+        "mesh - none. More repeats estimate these better; they do not grow with them.",
     )
 
 
@@ -219,20 +287,44 @@ def trials_table(an: Analysis) -> Table:
     t = an.run.trials.sort_values("order")
     rows, styles = [], []
     for r in t.to_dict("records"):
-        rows.append([str(r["order"]), str(r["trial_id"]), str(r["mesh"]),
-                     cell_of(r).title(an.run.swept),
-                     str(r["repeat"]), "yes" if r["included"] else "no",
-                     str(r["invalid_reason"]) or ("no histogram" if r["valid"] and not r["included"]
-                                               else ""),
-                     fmt.ms(r["p50_ms"]), fmt.ms(r["p99_ms"]), fmt.ms(r["send_lag_p99_ms"]),
-                     fmt.fixed(r["achieved_rps"], 1), fmt.fixed(r["host_steal_pct"], 1, "%"),
-                     fmt.fixed(r["host_foreign_cpu"], 2), str(r["host_flag"])])
+        rows.append(
+            [
+                str(r["order"]),
+                str(r["trial_id"]),
+                str(r["mesh"]),
+                cell_of(r).title(an.run.swept),
+                str(r["repeat"]),
+                "yes" if r["included"] else "no",
+                str(r["invalid_reason"])
+                or ("no histogram" if r["valid"] and not r["included"] else ""),
+                fmt.ms(r["p50_ms"]),
+                fmt.ms(r["p99_ms"]),
+                fmt.ms(r["send_lag_p99_ms"]),
+                fmt.fixed(r["achieved_rps"], 1),
+                fmt.fixed(r["host_steal_pct"], 1, "%"),
+                fmt.fixed(r["host_foreign_cpu"], 2),
+                str(r["host_flag"]),
+            ]
+        )
         styles.append("" if r["included"] and not r["host_flag"] else "bad")
     return Table(
         title="Trials (execution order)",
-        columns=["#", "trial", "mesh", "cell", "repeat", "included", "reason", "p50 ms",
-                 "p99 ms", "send lag p99 ms", "achieved rps", "CPU steal", "foreign cores",
-                 "host flag"],
+        columns=[
+            "#",
+            "trial",
+            "mesh",
+            "cell",
+            "repeat",
+            "included",
+            "reason",
+            "p50 ms",
+            "p99 ms",
+            "send lag p99 ms",
+            "achieved rps",
+            "CPU steal",
+            "foreign cores",
+            "host flag",
+        ],
         rows=rows,
         styles=styles,
     )
@@ -245,12 +337,21 @@ def cost_table(an: Analysis) -> Table | None:
     if c.empty:
         return None
     g = c.groupby(["mesh", *DIMS, "component"], as_index=False).agg(
-        cpu=("cpu_cores", "mean"), rss=("rss_mib", "mean"), per_krps=("cpu_cores_per_krps", "mean"))
+        cpu=("cpu_cores", "mean"), rss=("rss_mib", "mean"), per_krps=("cpu_cores_per_krps", "mean")
+    )
     order = {m: i for i, m in enumerate(an.run.meshes)}
     g = g.sort_values([*DIMS, "mesh"], key=lambda s: s.map(order) if s.name == "mesh" else s)
-    rows = [[str(r["mesh"]), cell_of(r).title(an.run.swept), str(r["component"]),
-             fmt.fixed(r["cpu"], 3), fmt.fixed(r["per_krps"], 3), fmt.fixed(r["rss"], 1)]
-            for r in g.to_dict("records")]
+    rows = [
+        [
+            str(r["mesh"]),
+            cell_of(r).title(an.run.swept),
+            str(r["component"]),
+            fmt.fixed(r["cpu"], 3),
+            fmt.fixed(r["per_krps"], 3),
+            fmt.fixed(r["rss"], 1),
+        ]
+        for r in g.to_dict("records")
+    ]
     return Table(
         title="Resource cost (mean over valid trials)",
         columns=["mesh", "cell", "component", "CPU cores", "cores per 1000 rps", "RSS MiB"],
@@ -263,20 +364,37 @@ def diff_table(cmp: Comparison, cell: Cell) -> Table:
     d = cmp.diff[cell.matches(cmp.diff)]
     rows, styles = [], []
     for r in d.to_dict("records"):
-        rows.append([str(r["mesh"]), str(r["label"]), str(r["quantity"]), fmt.ms(r["a_ms"]),
-                     fmt.ms(r["b_ms"]), fmt.delta_ms(r["diff_ms"]),
-                     fmt.ci(r["ci_low_ms"], r["ci_high_ms"]), verdict_detail(r)])
+        rows.append(
+            [
+                str(r["mesh"]),
+                str(r["label"]),
+                str(r["quantity"]),
+                fmt.ms(r["a_ms"]),
+                fmt.ms(r["b_ms"]),
+                fmt.delta_ms(r["diff_ms"]),
+                fmt.ci(r["ci_low_ms"], r["ci_high_ms"]),
+                verdict_detail(r),
+            ]
+        )
         styles.append(_verdict_style(str(r["verdict"])))
     conf = round(fmt.num(cmp.diff.attrs.get("confidence", 0.95)) * 100)
     return Table(
         title=f"{cell.title(cmp.a.run.swept)}: B - A (A = {cmp.diff.attrs.get('a')}, B = "
-              f"{cmp.diff.attrs.get('b')})",
-        columns=["mesh", "pct", "compared", "A ms", "B ms", "B - A ms", f"{conf}% CI ms",
-                 "verdict"],
+        f"{cmp.diff.attrs.get('b')})",
+        columns=[
+            "mesh",
+            "pct",
+            "compared",
+            "A ms",
+            "B ms",
+            "B - A ms",
+            f"{conf}% CI ms",
+            "verdict",
+        ],
         rows=rows,
         styles=styles,
         caption="Meshes: each run's overhead against its own none, so drift between the runs "
-                "cancels (difference of differences, standard errors in quadrature). none: "
-                "its latency, per-trial percentiles compared unpaired. Same verdict words and "
-                "threshold as the run reports, Holm-adjusted over the primary rows.",
+        "cancels (difference of differences, standard errors in quadrature). none: "
+        "its latency, per-trial percentiles compared unpaired. Same verdict words and "
+        "threshold as the run reports, Holm-adjusted over the primary rows.",
     )

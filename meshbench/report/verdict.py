@@ -21,8 +21,10 @@ def verdict_lines(an: Analysis) -> list[str]:
     if run.trials.empty:
         return ["No trial has finished yet."]
     if not run.has_baseline:
-        return [f"No verdict on overhead: this run has no '{BASELINE}' baseline to compare "
-                "against. The tables show each mesh's own latency."]
+        return [
+            f"No verdict on overhead: this run has no '{BASELINE}' baseline to compare "
+            "against. The tables show each mesh's own latency."
+        ]
     lines = []
     o = an.overhead
     for q in an.primary:
@@ -52,24 +54,30 @@ def _sentence(r: Mapping[Any, Any], confidence: float) -> str:
     up = fmt.num(r["overhead_ms"]) > 0
     k = fmt.whole(r["blocks_slower"]) if up else n - fmt.whole(r["blocks_slower"])
     unit = str(r.get("block_unit") or "repeat")
-    reps = (f"{'slower' if up else 'faster'} in {k} of {n} {unit}s" if n
-            else "unpaired: the arms did not interleave")
+    reps = (
+        f"{'slower' if up else 'faster'} in {k} of {n} {unit}s"
+        if n
+        else "unpaired: the arms did not interleave"
+    )
     thr = fmt.ms(r["threshold_ms"])
     if v == vd.SLOWER:
         return f"is slower: it adds {est} ms to {lbl} ({ci}; {fmt.pct(r['overhead_pct'])}; {reps})"
     if v == vd.FASTER:
         return f"is faster: it changes {lbl} by {est} ms ({ci}; {reps})"
     if v == vd.NO_CHANGE:
-        return (f"makes no meaningful change to {lbl}: {est} ms, and the {ci} lies inside "
-                f"±{thr} ms")
+        return f"makes no meaningful change to {lbl}: {est} ms, and the {ci} lies inside ±{thr} ms"
     if v == vd.INCONCLUSIVE:
         need = fmt.num(r["repeats_needed"])
         more = "" if math.isnan(need) else f"; about {int(need)} {unit}s would detect {thr} ms"
-        return (f"is inconclusive at {lbl}: {est} ms ({ci}, {reps}); this run could "
-                f"detect {fmt.ms(r['mde_ms'])} ms with 80% power{more}")
+        return (
+            f"is inconclusive at {lbl}: {est} ms ({ci}, {reps}); this run could "
+            f"detect {fmt.ms(r['mde_ms'])} ms with 80% power{more}"
+        )
     if v == vd.TOO_FEW:
-        return (f"changes {lbl} by {est} ms ({r['why']}: too few repeats for an interval; "
-                "raise `repeats`)")
+        return (
+            f"changes {lbl} by {est} ms ({r['why']}: too few repeats for an interval; "
+            "raise `repeats`)"
+        )
     if v == vd.DESCRIPTIVE:
         return f"changes {lbl} by {est} ms, descriptive only: {r['why']}"
     return "has no valid trials to compare"
@@ -89,5 +97,7 @@ def _budget_clause(an: Analysis, mesh: str, cell: Cell, q: float, overhead_ms: f
     r = row.iloc[0]
     share = overhead_ms / an.slo.budget_ms * 100
     status = "within" if r["passes"] else "over"
-    return (f": {share:.1f}% of the {fmt.ms(an.slo.budget_ms)} ms budget; with it {hist.label(q)}"
-            f" is {fmt.ms(r['value_ms'])} ms, {status} budget")
+    return (
+        f": {share:.1f}% of the {fmt.ms(an.slo.budget_ms)} ms budget; with it {hist.label(q)}"
+        f" is {fmt.ms(r['value_ms'])} ms, {status} budget"
+    )

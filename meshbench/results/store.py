@@ -168,8 +168,10 @@ def read_trial_rows(run_dir: Path) -> list[dict[str, str]]:
         with path.open(newline="", encoding="utf-8") as f:
             return list(csv.DictReader(f))
     except (UnicodeDecodeError, csv.Error) as e:
-        raise ResultsError(f"{path} is not a CSV file meshbench wrote: {e}",
-                           fix="restore trials.csv from a copy of the run") from None
+        raise ResultsError(
+            f"{path} is not a CSV file meshbench wrote: {e}",
+            fix="restore trials.csv from a copy of the run",
+        ) from None
     except OSError as e:
         raise ResultsError(f"cannot read {path}: {e.strerror or e}") from None
 
@@ -189,8 +191,10 @@ def read_run_json(run_dir: Path) -> dict[str, Any]:
     except OSError as e:
         raise ResultsError(f"cannot read {path}: {e.strerror or e}") from None
     if not isinstance(data, dict):
-        raise ResultsError(f"{path} holds a JSON {type(data).__name__}, not a run's object",
-                           fix="restore run.json as meshbench wrote it")
+        raise ResultsError(
+            f"{path} holds a JSON {type(data).__name__}, not a run's object",
+            fix="restore run.json as meshbench wrote it",
+        )
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ResultsError(

@@ -45,9 +45,12 @@ def sweep_results(results_root: Path) -> tuple[list[str], list[str]]:
             continue
         if isinstance(meta, dict) and meta.get("status") == "running":
             now = datetime.now(UTC).isoformat(timespec="seconds")
-            meta.update(status="interrupted", finished_utc=meta.get("finished_utc") or now,
-                        error=f"killed: no process held the run when meshbench clean ran "
-                              f"at {now}; finish it with `meshbench run --resume {run_dir}`")
+            meta.update(
+                status="interrupted",
+                finished_utc=meta.get("finished_utc") or now,
+                error=f"killed: no process held the run when meshbench clean ran "
+                f"at {now}; finish it with `meshbench run --resume {run_dir}`",
+            )
             write_json(run_dir / RUN_JSON, meta)
             done.append(f"status of {run_dir}: running -> interrupted (killed)")
     return done, skipped

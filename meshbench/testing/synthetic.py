@@ -33,12 +33,16 @@ Sampler = Callable[[TrialKey, int, np.random.Generator], NDArray[np.float64]]
 """``(trial, n_samples, rng) -> latencies in µs`` for one one-second interval."""
 
 
-def lognormal_sampler(shift_us: Mapping[str, float], median_us: float = 1000.0,
-                      sigma: float = 0.3, trial_jitter: float = 0.02,
-                      rate_factor: Callable[[float], float] = lambda r: 1.0,
-                      warmup_us: float | None = None, warmup_intervals: int = 1,
-                      repeat_jitter: Sequence[float] | None = None,
-                      ) -> Sampler:
+def lognormal_sampler(
+    shift_us: Mapping[str, float],
+    median_us: float = 1000.0,
+    sigma: float = 0.3,
+    trial_jitter: float = 0.02,
+    rate_factor: Callable[[float], float] = lambda r: 1.0,
+    warmup_us: float | None = None,
+    warmup_intervals: int = 1,
+    repeat_jitter: Sequence[float] | None = None,
+) -> Sampler:
     """Lognormal latencies, a per-trial multiplicative jitter, plus a per-mesh shift (µs).
 
     The jitter of a trial is random (normal, sd ``trial_jitter``) or, with
@@ -55,7 +59,8 @@ def lognormal_sampler(shift_us: Mapping[str, float], median_us: float = 1000.0,
         calls[t.trial_id] = i + 1
         if t.trial_id not in jitter:
             jitter[t.trial_id] = (
-                repeat_jitter[(t.repeat - 1) % len(repeat_jitter)] if repeat_jitter
+                repeat_jitter[(t.repeat - 1) % len(repeat_jitter)]
+                if repeat_jitter
                 else 1.0 + rng.normal(0.0, trial_jitter)
             )
         if warmup_us is not None and i < warmup_intervals:
@@ -128,8 +133,16 @@ def plan(scenario: Mapping[str, Any]) -> list[TrialKey]:
             label = dimensions.cell_label(cell, scenario)
             for mesh in order:
                 n = len(trials) + 1
-                trials.append(TrialKey(trial_id=f"t{n:03d}-{mesh}-{label}-r{r}", order=n,
-                                       mesh=mesh, repeat=r, deployment=group, **cell))
+                trials.append(
+                    TrialKey(
+                        trial_id=f"t{n:03d}-{mesh}-{label}-r{r}",
+                        order=n,
+                        mesh=mesh,
+                        repeat=r,
+                        deployment=group,
+                        **cell,
+                    )
+                )
     return trials
 
 
@@ -187,27 +200,27 @@ def write_synthetic_run(
         requests = totals["latency"].get_total_count()
         cost = dict(resources(t)) if resources else {}
         row = {
-                **t.to_dict(),
-                "valid": t.trial_id not in invalid,
-                "invalid_reason": invalid.get(t.trial_id, ""),
-                "requests": requests,
-                "errors": 0,
-                "warmup_requests": per_interval * warmup_intervals,
-                "duration_s": float(measured_intervals),
-                "achieved_rps": requests / measured_intervals,
-                **lat_pcts,
-                "service_p50_ms": svc.get("p50_ms"),
-                "service_p99_ms": svc.get("p99_ms"),
-                "send_lag_p50_ms": lag_pcts.get("p50_ms"),
-                "send_lag_p99_ms": lag_pcts.get("p99_ms"),
-                "send_lag_max_ms": lag_pcts.get("max_ms"),
-                "generator_cpu": cost.get("generator_cpu"),
-                "sidecar_cpu": cost.get("sidecar_cpu"),
-                "service_cpu": cost.get("service_cpu"),
-                "sidecar_rss_mib": cost.get("sidecar_rss_mib"),
-                "service_rss_mib": cost.get("service_rss_mib"),
-                "started_utc": _iso(clock),
-                "histogram": hist_rel,
+            **t.to_dict(),
+            "valid": t.trial_id not in invalid,
+            "invalid_reason": invalid.get(t.trial_id, ""),
+            "requests": requests,
+            "errors": 0,
+            "warmup_requests": per_interval * warmup_intervals,
+            "duration_s": float(measured_intervals),
+            "achieved_rps": requests / measured_intervals,
+            **lat_pcts,
+            "service_p50_ms": svc.get("p50_ms"),
+            "service_p99_ms": svc.get("p99_ms"),
+            "send_lag_p50_ms": lag_pcts.get("p50_ms"),
+            "send_lag_p99_ms": lag_pcts.get("p99_ms"),
+            "send_lag_max_ms": lag_pcts.get("max_ms"),
+            "generator_cpu": cost.get("generator_cpu"),
+            "sidecar_cpu": cost.get("sidecar_cpu"),
+            "service_cpu": cost.get("service_cpu"),
+            "sidecar_rss_mib": cost.get("sidecar_rss_mib"),
+            "service_rss_mib": cost.get("service_rss_mib"),
+            "started_utc": _iso(clock),
+            "histogram": hist_rel,
         }
         rows.append({k: v for k, v in row.items() if k in store.TRIAL_COLUMNS})
         trial_dir = run_dir / store.TRIALS / t.trial_id
@@ -240,8 +253,13 @@ def write_synthetic_run(
             "scenario_file": "synthetic",
             "platform": {"name": platform_name, "synthetic": True},
             "versions": {"meshbench": "synthetic", "python": platform.python_version()},
-            "host": {"hostname": "synthetic", "kernel": "", "cpu_count": 2, "cpu_model": "",
-                     "mem_gib": 0},
+            "host": {
+                "hostname": "synthetic",
+                "kernel": "",
+                "cpu_count": 2,
+                "cpu_model": "",
+                "mem_gib": 0,
+            },
             "pinning": {"load_cpus": "0", "pod_cpus": "1"},
             "seed": seed,
             "plan": [t.to_dict() for t in trials],

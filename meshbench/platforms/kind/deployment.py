@@ -223,9 +223,7 @@ class KindDeployment(Deployment):
                 continue
             if "inbound_requests" not in counters:
                 continue  # connections (ztunnel) are not requests: nothing to account
-            delta = counters["inbound_requests"] - before.get(pod, {}).get(
-                "inbound_requests", 0
-            )
+            delta = counters["inbound_requests"] - before.get(pod, {}).get("inbound_requests", 0)
             got[svc] = got.get(svc, 0) + delta
         problems = []
         for svc, n in sorted(got.items()):
@@ -251,8 +249,10 @@ class KindDeployment(Deployment):
 
     def _usage_samples(self) -> dict[str, Sample]:
         t = self.platform.target
-        nodes = sorted({p.node for p in self._app_pods() if p.node}
-                       | {p.node for p in self._api.list_pods(t.load_ns) if p.node})
+        nodes = sorted(
+            {p.node for p in self._app_pods() if p.node}
+            | {p.node for p in self._api.list_pods(t.load_ns) if p.node}
+        )
         summaries = [self._api.node_summary(n) for n in nodes]
         return samples_from_summaries(summaries, self._role_of, self.platform.clock.wall())
 
@@ -310,13 +310,15 @@ class KindDeployment(Deployment):
         return self._check_origins(summary, out_dir, start_at, origins)
 
     def _check_origins(
-        self, summary: LoadSummary, out_dir: Path, start_at: float,
+        self,
+        summary: LoadSummary,
+        out_dir: Path,
+        start_at: float,
         origins: dict[str, float | None],
     ) -> LoadSummary:
         """Record the origin each worker used; fail the trial if any missed the shared one."""
         missed = {
-            w: o for w, o in origins.items()
-            if o is None or abs(o - start_at) > ORIGIN_TOLERANCE_S
+            w: o for w, o in origins.items() if o is None or abs(o - start_at) > ORIGIN_TOLERANCE_S
         }
         summary.extra["shared_start_epoch_s"] = start_at
         summary.extra["worker_origins_epoch_s"] = origins

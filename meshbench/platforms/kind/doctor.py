@@ -58,14 +58,27 @@ PROBES: tuple[_Probe, ...] = (
     _Probe("docker engine", "docker", ("docker", "info", "--format", "{{.ServerVersion}}"), True),
     _Probe("kind", "kind", ("kind", "version"), True, versions.KIND_VERSION),
     _Probe(
-        "kubectl", "kubectl", ("kubectl", "version", "--client", "--output=json"), True,
+        "kubectl",
+        "kubectl",
+        ("kubectl", "version", "--client", "--output=json"),
+        True,
         parse=_kubectl_version,
     ),
     _Probe("helm", "helm", ("helm", "version", "--short"), True, f">= {versions.HELM_MIN_VERSION}"),
-    _Probe("istioctl", "istioctl", ("istioctl", "version", "--remote=false"), False,
-           versions.ISTIO_VERSION),
-    _Probe("linkerd", "linkerd", ("linkerd", "version", "--client", "--short"), False,
-           versions.LINKERD_VERSION),
+    _Probe(
+        "istioctl",
+        "istioctl",
+        ("istioctl", "version", "--remote=false"),
+        False,
+        versions.ISTIO_VERSION,
+    ),
+    _Probe(
+        "linkerd",
+        "linkerd",
+        ("linkerd", "version", "--client", "--short"),
+        False,
+        versions.LINKERD_VERSION,
+    ),
     _Probe("kumactl", "kumactl", ("kumactl", "version"), False, versions.KUMA_VERSION),
 )
 
@@ -92,7 +105,10 @@ def doctor(
             continue
         try:
             proc = subprocess.run(
-                [path, *p.argv[1:]], capture_output=True, text=True, timeout=timeout_s,
+                [path, *p.argv[1:]],
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
                 stdin=subprocess.DEVNULL,
             )
         except (OSError, subprocess.TimeoutExpired) as e:

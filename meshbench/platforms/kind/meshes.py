@@ -114,10 +114,17 @@ ISTIO_NO_RETRIES = ("meshConfig.defaultHttpRetryPolicy.attempts", "0")
 defaultHttpRetryPolicy); 0 attempts turns that off."""
 
 
-def _cp_namespace(target: Target, phase: str, name: str, labels: dict[str, str],
-                  annotations: dict[str, str] | None = None) -> Step:
+def _cp_namespace(
+    target: Target,
+    phase: str,
+    name: str,
+    labels: dict[str, str],
+    annotations: dict[str, str] | None = None,
+) -> Step:
     return cmd.apply(
-        target, phase, f"create control-plane namespace {name}",
+        target,
+        phase,
+        f"create control-plane namespace {name}",
         [namespace(name, labels, annotations or {})],
     )
 
@@ -131,8 +138,16 @@ class _Istio(Mesh):
             cmd.helm_repo_add(phase, versions.ISTIO_BASE),
             _cp_namespace(target, phase, ns, {}),
             cmd.helm_install(target, phase, "istio-base", versions.ISTIO_BASE, ns, t),
-            cmd.helm_install(target, phase, "istiod", versions.ISTIOD, ns, t, [ISTIO_NO_RETRIES],
-                             json_values=_control_plane_placement(target)),
+            cmd.helm_install(
+                target,
+                phase,
+                "istiod",
+                versions.ISTIOD,
+                ns,
+                t,
+                [ISTIO_NO_RETRIES],
+                json_values=_control_plane_placement(target),
+            ),
             cmd.wait_deployments(target, phase, ns, t),
         ]
 
@@ -216,9 +231,16 @@ class _IstioAmbient(Mesh):
             cmd.helm_repo_add(phase, versions.ISTIO_BASE),
             _cp_namespace(target, phase, ns, {}),
             cmd.helm_install(target, phase, "istio-base", versions.ISTIO_BASE, ns, t),
-            cmd.helm_install(target, phase, "istiod", versions.ISTIOD, ns, t,
-                             [*ambient, ISTIO_NO_RETRIES],
-                             json_values=_control_plane_placement(target)),
+            cmd.helm_install(
+                target,
+                phase,
+                "istiod",
+                versions.ISTIOD,
+                ns,
+                t,
+                [*ambient, ISTIO_NO_RETRIES],
+                json_values=_control_plane_placement(target),
+            ),
             cmd.helm_install(target, phase, "istio-cni", versions.ISTIO_CNI, ns, t, ambient),
             cmd.helm_install(target, phase, "ztunnel", versions.ISTIO_ZTUNNEL, ns, t),
             cmd.wait_deployments(target, phase, ns, t),
@@ -261,8 +283,11 @@ class _Linkerd(Mesh):
             "pod-security.kubernetes.io/enforce": "privileged",
         }
         return [
-            cmd.api(phase, "generate a trust anchor and an issuer (ECDSA P-256, this run only) "
-                    f"into {certs}", key=LINKERD_CERTS),
+            cmd.api(
+                phase,
+                f"generate a trust anchor and an issuer (ECDSA P-256, this run only) into {certs}",
+                key=LINKERD_CERTS,
+            ),
             Step(
                 phase,
                 f"install the Gateway API CRDs {versions.GATEWAY_API_VERSION} "
@@ -275,7 +300,12 @@ class _Linkerd(Mesh):
             _cp_namespace(target, phase, ns, ns_labels, {"linkerd.io/inject": "disabled"}),
             cmd.helm_install(target, phase, "linkerd-crds", versions.LINKERD_CRDS, ns, t),
             cmd.helm_install(
-                target, phase, "linkerd-control-plane", versions.LINKERD_CONTROL_PLANE, ns, t,
+                target,
+                phase,
+                "linkerd-control-plane",
+                versions.LINKERD_CONTROL_PLANE,
+                ns,
+                t,
                 files=[
                     ("identityTrustAnchorsPEM", certs / "ca.crt"),
                     ("identity.issuer.tls.crtPEM", certs / "issuer.crt"),
@@ -287,8 +317,15 @@ class _Linkerd(Mesh):
             Step(
                 phase,
                 "linkerd check (control plane healthy)",
-                ("linkerd", "check", "--context", target.kube_context,
-                 "--linkerd-namespace", ns, f"--wait={int(t)}s"),
+                (
+                    "linkerd",
+                    "check",
+                    "--context",
+                    target.kube_context,
+                    "--linkerd-namespace",
+                    ns,
+                    f"--wait={int(t)}s",
+                ),
                 timeout_s=t + 60,
                 optional=True,
             ),
@@ -305,8 +342,7 @@ class _Linkerd(Mesh):
             Step(
                 phase,
                 "remove the Gateway API CRDs (only when meshbench installed them)",
-                cmd.kubectl(target, "delete", "--ignore-not-found", "-f",
-                            versions.GATEWAY_API_URL),
+                cmd.kubectl(target, "delete", "--ignore-not-found", "-f", versions.GATEWAY_API_URL),
                 timeout_s=180,
                 ignore_errors=True,
                 key=GATEWAY_API_REMOVE,
@@ -337,8 +373,16 @@ class _Kuma(Mesh):
         return [
             cmd.helm_repo_add(phase, versions.KUMA),
             _cp_namespace(target, phase, ns, {}),
-            cmd.helm_install(target, phase, "kuma", versions.KUMA, ns, t, values,
-                             json_values=_control_plane_placement(target, "controlPlane.")),
+            cmd.helm_install(
+                target,
+                phase,
+                "kuma",
+                versions.KUMA,
+                ns,
+                t,
+                values,
+                json_values=_control_plane_placement(target, "controlPlane."),
+            ),
             cmd.wait_deployments(target, phase, ns, t),
         ]
 
@@ -366,7 +410,7 @@ class _Kuma(Mesh):
                         "conf": {"port": 5670, "path": "/metrics", "skipMTLS": True},
                     }
                 ],
-            }
+            },
         }
         objs: list[Obj] = []
         if scenario.kind.mtls:
@@ -419,8 +463,9 @@ MESHES: dict[str, Mesh] = {
         sidecar="istio-proxy",
         ns_labels={"istio-injection": "enabled"},
         client_annotations={"sidecar.istio.io/nativeSidecar": "true"},
-        stats=StatsSource(15090, "/stats/prometheus", "istio_requests_total",
-                          {"reporter": "destination"}),
+        stats=StatsSource(
+            15090, "/stats/prometheus", "istio_requests_total", {"reporter": "destination"}
+        ),
     ),
     "istio-ambient": _IstioAmbient(
         "istio-ambient",
@@ -429,7 +474,9 @@ MESHES: dict[str, Mesh] = {
         # (istio/ztunnel src/proxy/metrics.rs: tcp_connections_opened, reporter and
         # destination_* labels; served on 15020 /stats/prometheus).
         stats=StatsSource(
-            15020, "/stats/prometheus", "istio_tcp_connections_opened_total",
+            15020,
+            "/stats/prometheus",
+            "istio_tcp_connections_opened_total",
             {"reporter": "destination", "destination_workload_namespace": "{namespace}"},
             unit="connections",
             proxy_namespace="istio-system",
@@ -450,8 +497,12 @@ MESHES: dict[str, Mesh] = {
         "kuma",
         sidecar="kuma-sidecar",
         ns_labels={"kuma.io/sidecar-injection": "enabled"},
-        stats=StatsSource(5670, "/metrics", "envoy_cluster_upstream_rq_total",
-                          {"envoy_cluster_name": "localhost_{port}"}),
+        stats=StatsSource(
+            5670,
+            "/metrics",
+            "envoy_cluster_upstream_rq_total",
+            {"envoy_cluster_name": "localhost_{port}"},
+        ),
     ),
 }
 """Every mesh the kind platform knows, by the name used in scenarios."""

@@ -151,7 +151,8 @@ class KindPlan:
             cmd.delete_namespace(t, phase, t.load_ns),
         ]
         outside = [
-            o for o in m.policies(sc, t)
+            o
+            for o in m.policies(sc, t)
             if o["metadata"].get("namespace") not in (t.app_ns, t.load_ns)
         ]  # the rest goes with the namespaces
         if outside:
@@ -175,9 +176,7 @@ class KindPlan:
         job = mf.load_job(sc, t, request, start_at_epoch_s, self._client_annotations(m, sc))
         name = job["metadata"]["name"]
         return [
-            cmd.apply(
-                t, "load", f"start {sc.kind.load_workers} load worker pod(s)", [job]
-            ),
+            cmd.apply(t, "load", f"start {sc.kind.load_workers} load worker pod(s)", [job]),
             cmd.api("load", f"wait: every pod of Job {name} Succeeded (any Failed: stop)"),
             cmd.api("load", "read each worker's result bundle from its log; merge histograms"),
             cmd.delete_job(t, "load", t.load_ns, name),

@@ -219,8 +219,9 @@ class KindPlatform(Platform):
 
     def _check_cluster_marker(self) -> None:
         nodes = self.api.node_labels()
-        foreign = sorted(n for n, labels in nodes.items()
-                         if labels.get(CLUSTER_MARKER_KEY) != MANAGED_BY_VALUE)
+        foreign = sorted(
+            n for n, labels in nodes.items() if labels.get(CLUSTER_MARKER_KEY) != MANAGED_BY_VALUE
+        )
         if not nodes or foreign:
             raise PlatformError(
                 f"kind cluster {self.target.cluster_name!r} exists but meshbench did not create "
@@ -246,8 +247,11 @@ class KindPlatform(Platform):
         env: dict[str, Any] = {
             "kubernetes_server": self.api.server_version(),
             "nodes": {
-                n: {k: v for k, v in labels.items()
-                    if k in (ROLE_KEY, "kubernetes.io/arch", "kubernetes.io/os")}
+                n: {
+                    k: v
+                    for k, v in labels.items()
+                    if k in (ROLE_KEY, "kubernetes.io/arch", "kubernetes.io/os")
+                }
                 for n, labels in nodes.items()
             },
             "cluster_created_by_this_run": self._created_cluster,
@@ -281,7 +285,9 @@ class KindPlatform(Platform):
                 "control planes and CoreDNS on the control-plane node (tolerations and node "
                 "selectors through the charts' values); app pods on the app node, load on "
                 "the load node; node agents (kindnet, kube-proxy, istio-cni, ztunnel) on every "
-                "node" if t.pin_nodes else "not pinned: a cluster meshbench did not create"
+                "node"
+                if t.pin_nodes
+                else "not pinned: a cluster meshbench did not create"
             ),
             "kubernetes_tested_ranges": {
                 m: r for m, r in versions.tested_matrix().items() if m in s.meshes

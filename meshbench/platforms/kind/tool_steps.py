@@ -48,27 +48,58 @@ def delete_objects(target: Target, phase: str, what: str, objs: Sequence[Obj]) -
 
 def _wait(target: Target, phase: str, what: str, timeout_s: float, *args: str) -> Step:
     """``kubectl ARGS --timeout=<timeout_s>``, with 30 s more for kubectl itself."""
-    return Step(phase, f"wait: {what}", kubectl(target, *args, f"--timeout={int(timeout_s)}s"),
-                timeout_s=timeout_s + 30)
+    return Step(
+        phase,
+        f"wait: {what}",
+        kubectl(target, *args, f"--timeout={int(timeout_s)}s"),
+        timeout_s=timeout_s + 30,
+    )
 
 
 def wait_deployments(target: Target, phase: str, namespace: str, timeout_s: float) -> Step:
     """Block until every Deployment in ``namespace`` has condition Available."""
-    return _wait(target, phase, f"every Deployment in {namespace} Available", timeout_s,
-                 "wait", "--for=condition=Available", "deployment", "--all",
-                 "--namespace", namespace)
+    return _wait(
+        target,
+        phase,
+        f"every Deployment in {namespace} Available",
+        timeout_s,
+        "wait",
+        "--for=condition=Available",
+        "deployment",
+        "--all",
+        "--namespace",
+        namespace,
+    )
 
 
 def wait_daemonset(target: Target, phase: str, namespace: str, name: str, timeout_s: float) -> Step:
     """Block until DaemonSet ``name`` has rolled out on every node."""
-    return _wait(target, phase, f"DaemonSet {namespace}/{name} rolled out", timeout_s,
-                 "rollout", "status", f"daemonset/{name}", "--namespace", namespace)
+    return _wait(
+        target,
+        phase,
+        f"DaemonSet {namespace}/{name} rolled out",
+        timeout_s,
+        "rollout",
+        "status",
+        f"daemonset/{name}",
+        "--namespace",
+        namespace,
+    )
 
 
 def wait_job(target: Target, phase: str, namespace: str, name: str, timeout_s: float) -> Step:
     """Block until Job ``name`` is Complete (a failed Job times out here or fails fast below)."""
-    return _wait(target, phase, f"Job {namespace}/{name} Complete", timeout_s,
-                 "wait", "--for=condition=Complete", f"job/{name}", "--namespace", namespace)
+    return _wait(
+        target,
+        phase,
+        f"Job {namespace}/{name} Complete",
+        timeout_s,
+        "wait",
+        "--for=condition=Complete",
+        f"job/{name}",
+        "--namespace",
+        namespace,
+    )
 
 
 def delete_job(target: Target, phase: str, namespace: str, name: str) -> Step:
@@ -76,8 +107,16 @@ def delete_job(target: Target, phase: str, namespace: str, name: str) -> Step:
         phase,
         f"delete Job {namespace}/{name}",
         kubectl(
-            target, "delete", "job", name, "--namespace", namespace, "--ignore-not-found",
-            "--cascade=foreground", "--wait=true", "--timeout=120s",
+            target,
+            "delete",
+            "job",
+            name,
+            "--namespace",
+            namespace,
+            "--ignore-not-found",
+            "--cascade=foreground",
+            "--wait=true",
+            "--timeout=120s",
         ),
         timeout_s=180,
         ignore_errors=True,
@@ -89,7 +128,12 @@ def delete_namespace(target: Target, phase: str, namespace: str, timeout_s: floa
         phase,
         f"delete namespace {namespace}",
         kubectl(
-            target, "delete", "namespace", namespace, "--ignore-not-found", "--wait=true",
+            target,
+            "delete",
+            "namespace",
+            namespace,
+            "--ignore-not-found",
+            "--wait=true",
             f"--timeout={int(timeout_s)}s",
         ),
         timeout_s=timeout_s + 30,
@@ -123,11 +167,20 @@ def helm_install(
     (tolerations, node selectors) without --set's escaping rules.
     """
     argv: list[str] = [
-        "helm", "upgrade", "--install", release, chart.ref,
-        "--version", chart.version,
-        "--namespace", namespace,
-        "--kube-context", target.kube_context,
-        "--wait", "--timeout", f"{int(timeout_s)}s",
+        "helm",
+        "upgrade",
+        "--install",
+        release,
+        chart.ref,
+        "--version",
+        chart.version,
+        "--namespace",
+        namespace,
+        "--kube-context",
+        target.kube_context,
+        "--wait",
+        "--timeout",
+        f"{int(timeout_s)}s",
     ]
     for key, value in values:
         argv += ["--set", f"{key}={value}"]
@@ -150,9 +203,17 @@ def helm_uninstall(
         phase,
         f"uninstall release {release}",
         (
-            "helm", "uninstall", release, "--namespace", namespace,
-            "--kube-context", target.kube_context, "--ignore-not-found",
-            "--wait", "--timeout", f"{int(timeout_s)}s",
+            "helm",
+            "uninstall",
+            release,
+            "--namespace",
+            namespace,
+            "--kube-context",
+            target.kube_context,
+            "--ignore-not-found",
+            "--wait",
+            "--timeout",
+            f"{int(timeout_s)}s",
         ),
         timeout_s=timeout_s + 60,
         ignore_errors=True,
@@ -168,8 +229,17 @@ def kind_create(target: Target, config_path: Path) -> Step:
         "cluster",
         f"create kind cluster {target.cluster_name} (Kubernetes {versions.KUBERNETES_VERSION})",
         (
-            "kind", "create", "cluster", "--name", target.cluster_name,
-            "--config", str(config_path), "--image", versions.NODE_IMAGE, "--wait", "300s",
+            "kind",
+            "create",
+            "cluster",
+            "--name",
+            target.cluster_name,
+            "--config",
+            str(config_path),
+            "--image",
+            versions.NODE_IMAGE,
+            "--wait",
+            "300s",
         ),
         timeout_s=600,
     )
@@ -190,8 +260,15 @@ def docker_build(target: Target, dockerfile: Path, context_dir: Path) -> Step:
         "cluster",
         f"build the meshbench image {target.image}",
         (
-            "docker", "build", "--tag", target.image, "--file", str(dockerfile),
-            "--build-arg", f"BASE_IMAGE={versions.PYTHON_BASE_IMAGE}", str(context_dir),
+            "docker",
+            "build",
+            "--tag",
+            target.image,
+            "--file",
+            str(dockerfile),
+            "--build-arg",
+            f"BASE_IMAGE={versions.PYTHON_BASE_IMAGE}",
+            str(context_dir),
         ),
         timeout_s=1800,
     )
@@ -216,24 +293,49 @@ CONTROL_PLANE_TOLERATIONS = [
 
 def pin_to_control_plane(target: Target, namespace: str, deployment: str) -> list[Step]:
     """Move a cluster add-on (CoreDNS) onto the control-plane node, then wait for it."""
-    patch = {"spec": {"template": {"spec": {
-        "nodeSelector": CONTROL_PLANE_NODE_SELECTOR,
-        "tolerations": [*CONTROL_PLANE_TOLERATIONS,
-                        {"key": "CriticalAddonsOnly", "operator": "Exists"}],
-    }}}}
+    patch = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "nodeSelector": CONTROL_PLANE_NODE_SELECTOR,
+                    "tolerations": [
+                        *CONTROL_PLANE_TOLERATIONS,
+                        {"key": "CriticalAddonsOnly", "operator": "Exists"},
+                    ],
+                }
+            }
+        }
+    }
     return [
         Step(
             "cluster",
             f"move {namespace}/{deployment} to the control-plane node (off the measured nodes)",
-            kubectl(target, "patch", "deployment", deployment, "--namespace", namespace,
-                    "--type", "merge", "--patch", json.dumps(patch, separators=(",", ":"))),
+            kubectl(
+                target,
+                "patch",
+                "deployment",
+                deployment,
+                "--namespace",
+                namespace,
+                "--type",
+                "merge",
+                "--patch",
+                json.dumps(patch, separators=(",", ":")),
+            ),
             timeout_s=60,
         ),
         Step(
             "cluster",
             f"wait: {namespace}/{deployment} rolled out",
-            kubectl(target, "rollout", "status", f"deployment/{deployment}", "--namespace",
-                    namespace, "--timeout=180s"),
+            kubectl(
+                target,
+                "rollout",
+                "status",
+                f"deployment/{deployment}",
+                "--namespace",
+                namespace,
+                "--timeout=180s",
+            ),
             timeout_s=210,
         ),
     ]

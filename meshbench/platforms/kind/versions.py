@@ -83,19 +83,24 @@ def minor_of(version: str) -> tuple[int, int]:
 
 TESTED_KUBERNETES: dict[str, TestedRange] = {
     "istio": TestedRange(
-        (1, 32), (1, 36),
+        (1, 32),
+        (1, 36),
         "istio.io docs/releases/supported-releases: Istio 1.30 supports Kubernetes 1.32-1.36",
     ),
     "istio-ambient": TestedRange(
-        (1, 32), (1, 36), "same Istio 1.30 release and support table as istio",
+        (1, 32),
+        (1, 36),
+        "same Istio 1.30 release and support table as istio",
     ),
     "linkerd": TestedRange(
-        None, (1, 34),
+        None,
+        (1, 34),
         "linkerd.io 'Kubernetes compatibility' table (edge releases): newest listed 1.34 "
         "(source review, meshbench issue 10; its oldest entry was not confirmed here)",
     ),
     "kuma": TestedRange(
-        (1, 31), (1, 34),
+        (1, 31),
+        (1, 34),
         "Kuma 2.13 CI test matrix: Kubernetes 1.31-1.34 (source review, meshbench issue 10)",
     ),
 }
@@ -146,6 +151,7 @@ def pinned() -> dict[str, str]:
 
 def tested_matrix() -> dict[str, str]:
     """Per mesh, its tested Kubernetes range and source (for run.json and the README)."""
+
     def minor(v: tuple[int, int] | None) -> str:
         return "?" if v is None else f"{v[0]}.{v[1]}"
 

@@ -134,8 +134,11 @@ class LocalDeployment(Deployment):
         deadline = time.monotonic() + READY_DEADLINE_S
         for pod, admin in self.admins.items():
             self._check_alive()
-            admin.wait_ready(deadline, f"{self.mesh}/{pod}",
-                             self.platform.log_hint(self.state_dir / pod / "sidecar"))
+            admin.wait_ready(
+                deadline,
+                f"{self.mesh}/{pod}",
+                self.platform.log_hint(self.state_dir / pod / "sidecar"),
+            )
         urls = [f"http://{self.address[s]}:{self.topology.port}/healthz" for s in self.services]
         self.probe([*urls, self.target_url()], max(1.0, deadline - time.monotonic()))
 
@@ -170,7 +173,8 @@ class LocalDeployment(Deployment):
             "--use-dynamic-base-id",
         ]
         self.procs.start(
-            pod, "sidecar",
+            pod,
+            "sidecar",
             wrap(self.netns[pod], self.platform.pinning.sidecar_cpus, argv, PROXY_UID),
             d / "envoy.log",
         )
@@ -198,9 +202,12 @@ class LocalDeployment(Deployment):
                 )
 
     def problems(self) -> list[str]:
-        return [f"{p.role} of pod {self.label}/{p.pod} exited with {p.popen.returncode} "
-                f"(log: {self.platform.log_hint(p.log)})"
-                for p in self.procs.procs if not p.alive()]
+        return [
+            f"{p.role} of pod {self.label}/{p.pod} exited with {p.popen.returncode} "
+            f"(log: {self.platform.log_hint(p.log)})"
+            for p in self.procs.procs
+            if not p.alive()
+        ]
 
     # -- probing -------------------------------------------------------------------
 
@@ -368,7 +375,7 @@ class LocalPlatform(Platform):
                     f"local.{field} {spec!r} names CPU(s) {missing} that this host does not "
                     f"let meshbench use (allowed: {sorted(allowed)})",
                     fix=f"set local.{field} to CPUs of this host, e.g. "
-                        f"{min(allowed)}-{max(allowed)}",
+                    f"{min(allowed)}-{max(allowed)}",
                 )
 
     def __init__(self, scenario: Scenario) -> None:
@@ -380,8 +387,13 @@ class LocalPlatform(Platform):
         # the host lock excludes a live run, so these are a killed run's (its Envoys and
         # apps may still be using CPU)
         self.leftovers = netns.ours(netns.list_netns())
-        self.pinning = resolve(self.preflight, scenario.load.workers, local.load_cpus,
-                               local.pod_cpus, local.sidecar_cpus)
+        self.pinning = resolve(
+            self.preflight,
+            scenario.load.workers,
+            local.load_cpus,
+            local.pod_cpus,
+            local.sidecar_cpus,
+        )
         self.run_key = new_run_key()
         self.state_dir = Path(
             tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{self.run_key}-", dir=STATE_ROOT)
@@ -409,20 +421,29 @@ class LocalPlatform(Platform):
             },
             "envoy_concurrency": self.scenario.local.envoy_concurrency,
             "pinning": self.pinning.to_json(),
-            "preflight": {**self.preflight.to_json(),
-                          "leftover_namespaces": self.leftovers,
-                          "warnings_for_pinned": [
-                              *self.preflight.warnings(self._pinned_cpus()),
-                              *([f"{len(self.leftovers)} network namespace(s) of a killed "
-                                 "meshbench run are still here, with whatever runs in "
-                                 "them: `meshbench clean` removes them"]
-                                if self.leftovers else [])]},
+            "preflight": {
+                **self.preflight.to_json(),
+                "leftover_namespaces": self.leftovers,
+                "warnings_for_pinned": [
+                    *self.preflight.warnings(self._pinned_cpus()),
+                    *(
+                        [
+                            f"{len(self.leftovers)} network namespace(s) of a killed "
+                            "meshbench run are still here, with whatever runs in "
+                            "them: `meshbench clean` removes them"
+                        ]
+                        if self.leftovers
+                        else []
+                    ),
+                ],
+            },
         }
 
     def _pinned_cpus(self) -> list[int]:
         p = self.pinning
-        return sorted({c for spec in (p.load_cpus, p.pod_cpus, p.sidecar_cpus)
-                       for c in parse_cpu_list(spec)})
+        return sorted(
+            {c for spec in (p.load_cpus, p.pod_cpus, p.sidecar_cpus) for c in parse_cpu_list(spec)}
+        )
 
     @contextmanager
     def deploy(
