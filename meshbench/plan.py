@@ -12,7 +12,9 @@ fresh deployments of every arm.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from meshbench import dimensions
 from meshbench.errors import MeshbenchError
@@ -87,15 +89,26 @@ def plan_trials(scenario: Scenario) -> list[Trial]:
     rng = random.Random(scenario.seed)
     meshes = list(scenario.arms)
     rng.shuffle(meshes)
-    stored = scenario.model_dump(mode="json")
+    return interleave(scenario.model_dump(mode="json"), meshes, rng.shuffle)
+
+
+def interleave(
+    stored: Mapping[str, Any],
+    meshes: list[str],
+    shuffle: Callable[[list[dict[str, Any]]], None] = lambda cells: None,
+) -> list[Trial]:
+    """Trials of a scenario as run.json stores it: each repeat runs every sweep cell (in
+    the order ``shuffle`` leaves them), each cell every mesh, the meshes rotated by one per
+    repeat; repeats split into the scenario's fresh-deployment groups."""
     cells = dimensions.expand(stored)
+    repeats = int(stored["repeats"])
     trials: list[Trial] = []
-    for repeat in range(1, scenario.repeats + 1):
+    for repeat in range(1, repeats + 1):
         rot = (repeat - 1) % len(meshes)
         mesh_order = meshes[rot:] + meshes[:rot]
         shuffled = list(cells)
-        rng.shuffle(shuffled)
-        group = deployment_of(repeat, scenario.repeats, scenario.deployments)
+        shuffle(shuffled)
+        group = deployment_of(repeat, repeats, int(stored.get("deployments", 1)))
         for cell in shuffled:
             label = dimensions.cell_label(cell, stored)
             for mesh in mesh_order:

@@ -20,9 +20,8 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 from numpy.typing import NDArray
 
-from meshbench import dimensions
 from meshbench.dimensions import AA_CONTROL, BASELINE
-from meshbench.plan import Trial, deployment_of
+from meshbench.plan import Trial, interleave
 from meshbench.results import hlog, store
 
 TrialKey = Trial
@@ -122,28 +121,7 @@ def plan(scenario: Mapping[str, Any]) -> list[TrialKey]:
     meshes = list(scenario["meshes"])
     if scenario.get("aa_control") and BASELINE in meshes:
         meshes.append(AA_CONTROL)
-    cells = dimensions.expand(scenario)
-    repeats = int(scenario["repeats"])
-    trials: list[TrialKey] = []
-    for r in range(1, repeats + 1):
-        rot = (r - 1) % len(meshes)
-        order = meshes[rot:] + meshes[:rot]
-        group = deployment_of(r, repeats, int(scenario.get("deployments", 1)))
-        for cell in cells:
-            label = dimensions.cell_label(cell, scenario)
-            for mesh in order:
-                n = len(trials) + 1
-                trials.append(
-                    TrialKey(
-                        trial_id=f"t{n:03d}-{mesh}-{label}-r{r}",
-                        order=n,
-                        mesh=mesh,
-                        repeat=r,
-                        deployment=group,
-                        **cell,
-                    )
-                )
-    return trials
+    return interleave(scenario, meshes)
 
 
 def write_synthetic_run(
