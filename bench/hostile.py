@@ -53,10 +53,15 @@ BAD_LOADS = [
 BAD_TARGETS = ["http://example.com/", "http://10.0.0.1/", "https://127.0.0.1/", "ftp://x/"]
 
 
+LEFT: list[str] = []
+"""What the last :func:`_leftovers` counted as processes (pid and command), to print."""
+
+
 def _leftovers() -> tuple[int, int]:
     """(meshbench network namespaces, processes of meshbench runs) on this host now. A
     process counts when it lives in one of our namespaces, or names a run's state dir or
     pod address: meshbench processes that tests start on loopback are not leftovers."""
+    LEFT.clear()
     spaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     ns = sum(1 for line in spaces.splitlines() if line.startswith("mb-"))
     ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
@@ -69,6 +74,7 @@ def _leftovers() -> tuple[int, int]:
                                text=True).stdout.strip()
         if where.startswith("mb-") or "/tmp/meshbench-" in args or "198.18." in args:
             procs += 1
+            LEFT.append(f"{pid} {args[:150]}")
     return ns, procs
 
 
@@ -106,6 +112,8 @@ def kills(n: int, rng: random.Random, work: Path) -> None:
         subprocess.run([*MESHBENCH, "clean", "--results", str(results)], capture_output=True,
                        cwd=ROOT)
         ns2, procs2 = _leftovers()
+        for line in LEFT:
+            print(f"   left after clean: {line}")
         runs = sorted(results.glob("*")) if results.exists() else []
         if not runs:  # killed before the run directory existed
             print(f"{i:>2} {how:<13}{at_s:>6.1f}{ns:>4}{procs:>6}{ns2 + procs2:>12}"
@@ -158,7 +166,8 @@ def main() -> None:
     p.add_argument("--kills", type=int, default=8)
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
-    with tempfile.TemporaryDirectory(prefix="meshbench-hostile-") as d:
+    # not "meshbench-...": that prefix names a run's state dir, which _leftovers looks for
+    with tempfile.TemporaryDirectory(prefix="mbhostile-") as d:
         work = Path(d)
         bad_loads(work)
         kills(a.kills, random.Random(a.seed), work)

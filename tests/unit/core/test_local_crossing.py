@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from meshbench.cores import Pinning
 from meshbench.errors import PlatformError
 from meshbench.platforms import commands
 from meshbench.platforms.local import netns
@@ -110,6 +111,7 @@ def deployment(tmp_path: Path, mesh: str, topology: Topology | None = None,
                                    "load": {"rates_rps": [100], "duration_s": 1}})
     platform = local.LocalPlatform.__new__(local.LocalPlatform)  # no root, no namespaces
     platform.scenario, platform.run_key, platform.state_dir = sc, "abc123", tmp_path
+    platform.pinning = Pinning("0", "1", "1", "test: fixed")
     dep = local.LocalDeployment(platform, mesh, topology or chain(3), index=0)
     net = Network(dep)
     dep.admins = {p: FakeAdmin(net, p) for p in dep.sidecar_pods()}  # type: ignore[misc]
