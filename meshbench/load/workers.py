@@ -61,8 +61,10 @@ def run_workers(
     workers: int = 1,
     cpus: str | None = None,
     prefix: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> LoadSummary:
-    """Run ``workers`` generator processes (each behind ``prefix``, e.g. ``ip netns exec``).
+    """Run ``workers`` generator processes (each behind ``prefix``, e.g. ``ip netns exec``;
+    with ``env`` as their environment when given).
 
     Each worker is pinned to the next CPU of ``cpus`` in turn. One worker writes straight
     into ``out_dir``; several write into ``out_dir/worker-<i>`` and are merged into it.
@@ -80,7 +82,8 @@ def run_workers(
             argv = [*prefix, *pin, *generator_argv(req, d, i, workers, start_at)]
             log = (d / "generator.log").open("w")
             with interrupts.deferred():  # started => in procs, so the finally stops it
-                procs.append((subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), log, d))
+                popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+                procs.append((popen, log, d))
         deadline = time.monotonic() + limit_s
         for p, log, d in procs:
             try:

@@ -21,6 +21,7 @@ import pytest
 
 from meshbench.platforms.local import netns
 from meshbench.platforms.local.cleanup import clean
+from meshbench.platforms.local.names import RUN_KEY_ENV
 from meshbench.results.store import read_run_json, read_trial_rows
 from meshbench.run import run_scenario
 
@@ -28,11 +29,16 @@ pytestmark = pytest.mark.integration
 
 
 def leftovers(run_key: str) -> list[str]:
-    """Anything of run ``run_key`` still present: namespaces, processes, state dirs."""
+    """Anything of run ``run_key`` still present: namespaces, state dirs, and processes
+    (every app, sidecar and generator carries the run key in its environment)."""
     found = [n for n in netns.list_netns() if n.startswith(f"mb-{run_key}-")]
     for p in psutil.process_iter(["cmdline"]):
         cmd = " ".join(p.info["cmdline"] or [])
-        if f"meshbench-{run_key}-" in cmd:
+        try:
+            tagged = p.environ().get(RUN_KEY_ENV) == run_key
+        except psutil.Error:
+            tagged = False
+        if tagged or f"meshbench-{run_key}-" in cmd:
             found.append(f"pid {p.pid}: {cmd[:80]}")
     found += [str(d) for d in Path("/tmp").glob(f"meshbench-{run_key}-*")]
     return found
@@ -244,3 +250,75 @@ def test_a_killed_runs_namespaces_are_flagged_before_the_next_run(repo: Path) ->
     assert leftover in pre["leftover_namespaces"]
     assert any("of a killed meshbench run are still here" in w and "meshbench clean" in w
                for w in pre["warnings_for_pinned"])
+
+
+def _smoke_proc(results: Path, scenario: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "meshbench.cli", "run", str(scenario),
+                             "--results", str(results)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_rows(results: Path, n: int, proc: subprocess.Popen[str]) -> Path:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        for run_dir in results.glob("*"):
+            if (run_dir / "trials.csv").exists() and len(read_trial_rows(run_dir)) >= n:
+                return run_dir
+        time.sleep(0.1)
+    raise AssertionError(f"no {n} trial(s) stored in time")
+
+
+def test_sigterm_mid_trial_keeps_finished_trials_and_resume_finishes(tmp_path: Path,
+                                                                      repo: Path) -> None:
+    proc = _smoke_proc(tmp_path, repo / "scenarios" / "smoke.yaml")
+    try:
+        run_dir = _wait_rows(tmp_path, 1, proc)
+        time.sleep(1.5)  # inside the next trial's load
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    run_key = read_run_json(run_dir)["platform"]["run_key"]
+    assert leftovers(run_key) == []
+    kept = {r["trial_id"] for r in read_trial_rows(run_dir)}
+    assert kept and read_run_json(run_dir)["status"] == "interrupted"
+    run_scenario(repo / "scenarios" / "smoke.yaml", tmp_path, resume=run_dir)
+    rows = read_trial_rows(run_dir)
+    assert kept <= {r["trial_id"] for r in rows} and len(rows) == 6
+    assert read_run_json(run_dir)["status"] == "complete"
+
+
+def test_an_envoy_killed_mid_run_is_redeployed_and_cleaned_up(tmp_path: Path,
+                                                              repo: Path) -> None:
+    import yaml
+
+    scenario = yaml.safe_load((repo / "scenarios" / "smoke.yaml").read_text())
+    scenario.update(meshes=["none", "envoy"], repeats=3, deployments=1)
+    path = tmp_path / "three-repeats.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    results = tmp_path / "results"
+    proc = _smoke_proc(results, path)
+    try:
+        run_dir = _wait_rows(results, 1, proc)
+        run_key = read_run_json(run_dir)["platform"]["run_key"]
+        envoys = [p for p in psutil.process_iter(["cmdline"])
+                  if f"meshbench-{run_key}-" in " ".join(p.info["cmdline"] or [])
+                  and "/envoy/frontend/sidecar/" in " ".join(p.info["cmdline"] or [])]
+        assert len(envoys) == 1
+        envoys[0].kill()
+        _, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    meta = read_run_json(run_dir)
+    assert meta["status"] == "complete"
+    rows = read_trial_rows(run_dir)
+    broken = [r for r in rows if r["mesh"] == "envoy" and r["valid"] == "false"]
+    # killed between trials: redeployed before the next; killed during one: that trial is
+    # invalid (and the next is redeployed)
+    assert meta.get("redeployments"), (broken, err)
+    assert "sidecar of pod envoy/frontend exited" in meta["redeployments"][0]["problems"][0]
+    assert leftovers(run_key) == []

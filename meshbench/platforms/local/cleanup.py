@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 
 from meshbench.platforms.local import netns
-from meshbench.platforms.local.names import STATE_PREFIX, STATE_ROOT
+from meshbench.platforms.local.names import RUN_KEY_ENV, STATE_PREFIX, STATE_ROOT
 
 OWNER_FILE = "owner.pid"
 _KEY = re.compile(r"^(?:mb-|" + re.escape(STATE_PREFIX) + r")([0-9a-f]{6})-")
@@ -92,6 +92,20 @@ def _kill(pids: list[int]) -> None:
     psutil.wait_procs(alive, timeout=3)
 
 
+def tagged_processes(skip: set[str] | dict[str, str]) -> dict[int, str]:
+    """Processes started by a local run (their environment names its run key, outside any
+    namespace too), except those of runs in ``skip``: pid -> run key."""
+    found = {}
+    for p in psutil.process_iter(["pid"]):
+        try:
+            key = p.environ().get(RUN_KEY_ENV)
+        except (psutil.Error, OSError):
+            continue
+        if key and key not in skip and p.pid != os.getpid():
+            found[p.pid] = key
+    return found
+
+
 def clean(force: bool = False) -> tuple[list[str], list[str]]:
     """Remove leftovers of meshbench runs; returns (what was removed, what was left
     alone and why)."""
@@ -99,8 +113,11 @@ def clean(force: bool = False) -> tuple[list[str], list[str]]:
     skipped = [f"run {key}: {why}; --force removes it" for key, why in sorted(skip.items())]
     removed = []
     spaces = [n for n in netns.ours(netns.list_netns()) if _run_key(n) not in skip]
-    # Processes first (apps, sidecars, generators), then the namespaces, hub last.
-    _kill([pid for ns in spaces for pid in netns.pids(ns)])
+    # Processes first (apps, sidecars, generators, also any whose namespace is already
+    # gone), then the namespaces, hub last.
+    orphans = tagged_processes(skip)
+    _kill(sorted({pid for ns in spaces for pid in netns.pids(ns)} | set(orphans)))
+    removed += [f"process {pid} of run {key}" for pid, key in sorted(orphans.items())]
     for ns in sorted(spaces, key=lambda n: n.endswith("-hub")):
         netns.delete(ns)
         removed.append(f"netns {ns}")

@@ -7,9 +7,11 @@ The data path mirrors Istio's sidecar without a control plane:
   TLS when ``mtls`` is on.
 - inbound listener ``0.0.0.0:15006``: captured connections to the pod; forwarded to the
   app on ``127.0.0.1:<port>`` from the passthrough source ``127.0.0.6``. With mTLS the
-  listener accepts both mutual TLS (peers' sidecars) and plaintext (a client without a
-  sidecar, like Istio's PERMISSIVE mode); the two are counted under different stat
-  prefixes, ``inbound`` and ``inbound_plaintext``, so a trial can prove which was used.
+  listener requires mutual TLS (peers' sidecars; Istio's STRICT mode), except on the
+  entry pod when the load generator has no sidecar: that one also accepts plaintext
+  (Istio's PERMISSIVE mode). The two are counted under different stat prefixes,
+  ``inbound`` and ``inbound_plaintext``, so a trial can prove which was used, and a
+  plaintext request to any other pod is refused, never counted.
 - admin on a unix socket, so the harness reads it without entering the namespace.
 """
 
@@ -114,8 +116,11 @@ def bootstrap(
     app_port: int | None,
     admin_socket: Path,
     tls: IssuedFiles | None = None,
+    accept_plaintext: bool = True,
 ) -> dict[str, Any]:
-    """The Envoy bootstrap for ``pod``; ``app_port=None`` for a client-only pod (no inbound)."""
+    """The Envoy bootstrap for ``pod``; ``app_port=None`` for a client-only pod (no inbound).
+    With ``tls``, ``accept_plaintext`` keeps a plaintext inbound chain beside the mTLS one
+    (PERMISSIVE); without it only mutual TLS is accepted (STRICT)."""
     outbound_cluster: dict[str, Any] = {
         "name": OUTBOUND_CLUSTER,
         "type": "ORIGINAL_DST",
@@ -168,11 +173,14 @@ def bootstrap(
                     },
                     "filters": [_hcm(INBOUND_STAT, INBOUND_CLUSTER)],
                 },
-                {
-                    "filter_chain_match": {"transport_protocol": "raw_buffer"},
-                    "filters": [_hcm(INBOUND_PLAINTEXT_STAT, INBOUND_CLUSTER)],
-                },
             ]
+            if accept_plaintext:
+                inbound["filter_chains"].append(
+                    {
+                        "filter_chain_match": {"transport_protocol": "raw_buffer"},
+                        "filters": [_hcm(INBOUND_PLAINTEXT_STAT, INBOUND_CLUSTER)],
+                    }
+                )
         listeners.append(inbound)
         clusters.append(
             {

@@ -14,6 +14,9 @@ import secrets
 NETNS_PREFIX = "mb-"
 NETNS_RE = re.compile(r"^mb-[0-9a-f]{6}-[a-z0-9-]+$")
 STATE_ROOT = "/tmp"
+RUN_KEY_ENV = "MESHBENCH_RUN_KEY"
+"""Set in the environment of every process a local run starts (apps, sidecars, generator),
+so ``meshbench clean`` finds one even if its namespace is already gone."""
 STATE_PREFIX = "meshbench-"
 
 POD_NETWORK = ipaddress.ip_network("198.18.0.0/16")

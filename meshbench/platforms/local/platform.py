@@ -52,6 +52,7 @@ from meshbench.platforms.local.mtls import CertificateAuthority
 from meshbench.platforms.local.names import (
     LOAD_POD,
     PROXY_UID,
+    RUN_KEY_ENV,
     STATE_PREFIX,
     STATE_ROOT,
     hub_address,
@@ -98,7 +99,7 @@ class LocalDeployment(Deployment):
         self.scenario = platform.scenario
         self.mesh = mesh
         self.mesh_index = index
-        self.procs = ProcessSet()
+        self.procs = ProcessSet(platform.process_env)
         self.topology = topology
         self.services = [s.name for s in self.topology.reachable()]
         self.pods = [LOAD_POD, *self.services]
@@ -127,6 +128,7 @@ class LocalDeployment(Deployment):
             self.created.append(ns)
             netns.add_pod(hub, ns, first_index + i, self.address[pod])
         ca = CertificateAuthority(f"meshbench {self.mesh} CA") if self.mtls else None
+        self.ca = ca  # kept so a test can present identities the mesh must refuse
         for pod in self.sidecar_pods():
             self._start_sidecar(pod, ca)
         for name in self.services:
@@ -139,7 +141,10 @@ class LocalDeployment(Deployment):
                 f"{self.mesh}/{pod}",
                 self.platform.log_hint(self.state_dir / pod / "sidecar"),
             )
-        urls = [f"http://{self.address[s]}:{self.topology.port}/healthz" for s in self.services]
+        # with mTLS only the entry answers a client without a sidecar; the target URL,
+        # whose request crosses every hop, proves the others
+        probed = [self.topology.entry] if self.mtls else self.services
+        urls = [f"http://{self.address[s]}:{self.topology.port}/healthz" for s in probed]
         self.probe([*urls, self.target_url()], max(1.0, deadline - time.monotonic()))
 
     def down(self) -> None:
@@ -155,7 +160,10 @@ class LocalDeployment(Deployment):
         admin_socket = d / "admin.sock"
         app_port = None if pod == LOAD_POD else self.topology.port
         cfg = d / "envoy.json"
-        cfg.write_text(json.dumps(bootstrap(pod, self.mesh, app_port, admin_socket, tls), indent=1))
+        # plaintext only where a client without a sidecar enters the mesh (PERMISSIVE)
+        plaintext = pod == self.topology.entry and not self.scenario.client_sidecar
+        cfg.write_text(json.dumps(bootstrap(pod, self.mesh, app_port, admin_socket, tls,
+                                            accept_plaintext=plaintext), indent=1))
         for path in [d, *d.rglob("*")]:
             os.chown(path, PROXY_UID, PROXY_UID)
         rules = capture.nat_rules(capture_inbound=pod != LOAD_POD)
@@ -335,6 +343,7 @@ class LocalDeployment(Deployment):
                 self.scenario.load.workers,
                 self.platform.pinning.load_cpus,
                 prefix=netns.exec_prefix(self.netns[LOAD_POD]),
+                env=self.platform.process_env,
             )
         except MeshbenchError:
             self._check_alive()  # a dead app or sidecar explains more than the generator
@@ -395,6 +404,7 @@ class LocalPlatform(Platform):
             local.sidecar_cpus,
         )
         self.run_key = new_run_key()
+        self.process_env = {**os.environ, RUN_KEY_ENV: self.run_key}
         self.state_dir = Path(
             tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{self.run_key}-", dir=STATE_ROOT)
         )

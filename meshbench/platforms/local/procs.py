@@ -58,8 +58,9 @@ def wrap(netns: str, cpus: str | None, argv: Sequence[str], uid: int | None = No
 class ProcessSet:
     """Starts and stops every process of a deployment."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
         self.procs: list[Owned] = []
+        self.env = env  # the environment of every process started (None: inherit ours)
 
     def start(self, pod: str, role: str, argv: Sequence[str], log: Path) -> Owned:
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -70,6 +71,7 @@ class ProcessSet:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env=self.env,
             )
             owned = Owned(pod, role, popen, log)
             self.procs.append(owned)

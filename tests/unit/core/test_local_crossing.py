@@ -112,6 +112,7 @@ def deployment(tmp_path: Path, mesh: str, topology: Topology | None = None,
     platform = local.LocalPlatform.__new__(local.LocalPlatform)  # no root, no namespaces
     platform.scenario, platform.run_key, platform.state_dir = sc, "abc123", tmp_path
     platform.pinning = Pinning("0", "1", "1", "test: fixed")
+    platform.process_env = None
     dep = local.LocalDeployment(platform, mesh, topology or chain(3), index=0)
     net = Network(dep)
     dep.admins = {p: FakeAdmin(net, p) for p in dep.sidecar_pods()}  # type: ignore[misc]
