@@ -138,8 +138,8 @@ HLOG_BYTES_PER_S = 1100
 GENERATOR_MEMORY_MB = 80
 """Resident memory of one generator worker, bounded whatever the rate: the schedule is
 lazy and at most ``load.generator.MAX_QUEUED`` sends wait. Measured peak RSS
-(``generator_rss_mib``) against an instant local service for 1 + 3 s: 54 MiB at 150 rps,
-56 MiB at 20,000 rps, 57 MiB at 1 M rps."""
+(``generator_rss_mib``, VmHWM) against an instant local service for 1 + 3 s: 64 MiB at
+150 rps, 66 MiB at 20,000 rps, 67 MiB at 1 M rps."""
 
 PLAN_LIMIT_S = 24 * 3600.0
 """A plan longer than this is refused unless confirmed (``--yes``)."""

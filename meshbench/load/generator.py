@@ -58,6 +58,19 @@ def _cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _peak_rss_mib() -> float:
+    """Peak resident memory of this process image (MiB): VmHWM, which exec resets.
+    (``ru_maxrss`` survives exec on Linux, so a generator started by a large parent,
+    a test runner of 500 MiB say, would report the parent's size.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 MAX_QUEUED = 100_000
 """Due sends waiting for a free connection, at most (a few MB). A healthy trial keeps
 this near 0; when the target or the generator cannot keep up, the dispatcher waits for
@@ -255,7 +268,7 @@ def run_load(
         warmup_error_kinds=dict(state.warmup_error_kinds),
         stopped_by=stopped_by,
         dispatch_lag_p99_ms=dispatch_lag.get_value_at_percentile(99) / 1000.0,
-        generator_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        generator_rss_mib=_peak_rss_mib(),
         extra={
             "worker_index": worker_index,
             "worker_count": worker_count,

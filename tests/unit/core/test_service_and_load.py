@@ -178,3 +178,15 @@ def test_a_stalled_server_shows_in_the_corrected_tail_not_in_service_time(
     assert lat.get_value_at_percentile(90) > 50_000
     assert lat.get_value_at_percentile(99) > 150_000
     assert svc.get_value_at_percentile(90) < 20_000
+
+
+def test_generator_memory_is_its_own_not_its_parents(servers: Servers, tmp_path: Path) -> None:
+    """ru_maxrss survives exec on Linux: a generator started by a 400 MiB parent reported
+    400 MiB. The figure must be the generator's own peak."""
+    ballast = bytearray(400 * 2**20)
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])  # touch every page: resident
+    req = LoadRequest(target_url=servers.service("backend") + "/", rate_rps=50,
+                      duration_s=0.5, warmup_s=0, connections=2)
+    s = generate(req, tmp_path)
+    del ballast
+    assert 10 < s.generator_rss_mib < 200
