@@ -31,6 +31,10 @@ class PlatformError(MeshbenchError):
     """The platform could not be prepared, verified or torn down."""
 
 
+class DeploymentBroken(PlatformError):
+    """A deployment found broken before a trial measured anything: redeploy and retry."""
+
+
 class TimeoutExpired(PlatformError):
     """A readiness condition did not become true before its deadline."""
 

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from meshbench import __version__, host, interrupts, locks
-from meshbench.errors import PlatformError, ResultsError, ScenarioError
+from meshbench.errors import DeploymentBroken, PlatformError, ResultsError, ScenarioError
 from meshbench.load.spec import HLOG_FILE, LoadSummary
 from meshbench.plan import Trial, confirm_limits, estimate, plan_trials
 from meshbench.platforms import platform_class
@@ -142,7 +142,7 @@ def run_trial(
     try:
         stats_before = dep.sidecar_stats()
     except OSError as e:
-        raise PlatformError(
+        raise DeploymentBroken(
             f"the sidecars of {trial.mesh} stopped answering before {trial.trial_id}: {e}",
             fix="see the sidecar logs under RUN/logs; the deployment is broken",
         ) from None
@@ -412,9 +412,16 @@ def _run_trials(
                     t.deployment_key: t for t in pending if t.deployment == trial.deployment
                 }.values():
                     deployment(first)
-            dep = deployment(trial)
-            trouble = dep.problems()
-            if trouble:  # a pod died since the last trial: never measure a broken deployment
+            while True:  # never measure a broken deployment: redeploy it, then retry
+                dep = deployment(trial)
+                trouble = dep.problems()  # a pod that died since the last trial
+                if not trouble:
+                    progress.update(task, description=f"{trial.trial_id} ({trial.rate_rps:g} rps)")
+                    try:
+                        row = run_trial(scenario, dep, trial, run_dir, cpus)
+                        break
+                    except DeploymentBroken as e:  # it died just now, before any load
+                        trouble = [e.message]
                 redeploys += 1
                 if redeploys > MAX_REDEPLOYS:
                     raise PlatformError(
@@ -428,9 +435,6 @@ def _run_trials(
                 )
                 stack.close()  # every arm of the group, so they stay alike
                 deployments.clear()
-                dep = deployment(trial)
-            progress.update(task, description=f"{trial.trial_id} ({trial.rate_rps:g} rps)")
-            row = run_trial(scenario, dep, trial, run_dir, cpus)
             rows.append(row)
             write_trials(run_dir, rows)
             progress.advance(task)

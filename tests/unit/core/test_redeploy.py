@@ -104,3 +104,31 @@ def test_a_deployment_that_keeps_breaking_fails_the_run_with_its_cause(tmp_path:
     with pytest.raises(PlatformError, match=f"after {MAX_REDEPLOYS} redeployments: app of pod"):
         _run_trials(s, platform, plan_trials(s), set(), rows, tmp_path, [])
     assert rows  # the trials measured before are kept
+
+
+class _DiesAtTheStatsRead(_Dep):
+    """Healthy at the check, gone when the trial reads its sidecars (a pod that died in
+    between): the trial must be retried on a fresh deployment, not fail the run."""
+
+    def sidecar_stats(self) -> dict[str, dict[str, int]]:
+        if self.serial == 1:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return {}
+
+
+class _RacePlatform(_Platform):
+    @contextmanager
+    def deploy(self, mesh: str, topology: Topology,
+               mtls: bool | None = None) -> Iterator[Deployment]:
+        self.deployed.append(mesh)
+        yield _DiesAtTheStatsRead(mesh, len(self.deployed), None)
+
+
+def test_a_pod_dying_between_the_check_and_the_trial_is_redeployed(tmp_path: Path) -> None:
+    s = _scenario(repeats=1)
+    platform = _RacePlatform({})
+    rows: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    _run_trials(s, platform, plan_trials(s), set(), rows, tmp_path, [], events.append)
+    assert len(rows) == 2
+    assert len(events) == 1 and "stopped answering before" in events[0]["problems"][0]

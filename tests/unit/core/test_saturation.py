@@ -153,7 +153,10 @@ def test_meshbench_load_strict_exits_non_zero_on_a_starved_generator(tmp_path: P
                               capture_output=True, text=True, timeout=60)
     assert starved.returncode == 3, starved.stdout + starved.stderr
     assert "NOT A TRUSTWORTHY MEASUREMENT" in starved.stdout
-    assert "the generator's own schedule fell behind" in starved.stdout
+    # starved hard enough, it may not finish the measured phase at all: any of these
+    assert any(why in starved.stdout for why in ("the generator's own schedule fell behind",
+                                                 "stopped by its time bound",
+                                                 "no request completed")), starved.stdout
     # the exit status follows the verdict line, whichever it is on this machine
     assert (calm.returncode == 3) == ("NOT A TRUSTWORTHY" in calm.stdout), calm.stdout
     assert calm.returncode in (0, 3)
