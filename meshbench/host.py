@@ -41,7 +41,7 @@ def parse_cpu_list(spec: str) -> list[int]:
     return sorted(out)
 
 
-def _cpu_counters(stat: str) -> dict[int, tuple[int, ...]]:
+def cpu_counters(stat: str) -> dict[int, tuple[int, ...]]:
     """Per-CPU counters (USER_HZ ticks) from the text of /proc/stat."""
     out = {}
     for line in stat.splitlines():
@@ -72,7 +72,7 @@ class HostSample:
 def sample(own_pid: int | None = None) -> HostSample:
     """The host now; processes in ``own_pid``'s tree (default: this one) are ours."""
     try:
-        cpus = _cpu_counters(Path("/proc/stat").read_text())
+        cpus = cpu_counters(Path("/proc/stat").read_text())
     except OSError:
         cpus = {}
     me = psutil.Process(own_pid or os.getpid())
@@ -116,19 +116,27 @@ class HostLoad:
         return "; ".join(parts)
 
 
+def cpu_shares(before: tuple[int, ...], after: tuple[int, ...]) -> tuple[float, float] | None:
+    """(busy %, steal %) of one CPU between two of its /proc/stat counter tuples (None
+    when no time passed)."""
+    delta = [a - b for a, b in zip(after, before, strict=False)]
+    total = sum(delta[:8])
+    if total <= 0:
+        return None
+    steal = delta[STEAL_FIELD] / total * 100 if len(delta) > STEAL_FIELD else 0.0
+    return (total - sum(delta[i] for i in IDLE_FIELDS)) / total * 100, steal
+
+
 def load_between(before: HostSample, after: HostSample, cpus: Iterable[int]) -> HostLoad:
     """Steal, busy share and frequency of ``cpus``, and foreign CPU use, between samples."""
     wall = max(1e-9, after.taken_at_s - before.taken_at_s)
     steal, busy = [], []
     chosen = [c for c in cpus if c in before.cpus and c in after.cpus] or sorted(after.cpus)
     for c in chosen:
-        delta = [a - b for a, b in zip(after.cpus[c], before.cpus[c], strict=False)]
-        total = sum(delta[:8])
-        if total <= 0:
-            continue
-        steal.append(delta[STEAL_FIELD] / total * 100 if len(delta) > STEAL_FIELD else 0.0)
-        idle = sum(delta[i] for i in IDLE_FIELDS)
-        busy.append((total - idle) / total * 100)
+        shares = cpu_shares(before.cpus[c], after.cpus[c])
+        if shares is not None:
+            busy.append(shares[0])
+            steal.append(shares[1])
     used = {
         k: (v - before.foreign_cpu_s.get(k, 0.0)) / wall for k, v in after.foreign_cpu_s.items()
     }

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meshbench.host import parse_cpu_list
+from meshbench.host import cpu_counters, cpu_shares, parse_cpu_list
 
 JITTER_PROBE_S = 1.2
 """How long each CPU is probed: long enough to catch a stall that recurs once a second
@@ -40,7 +40,6 @@ BUSY_WARN_PCT = 10.0
 """A CPU busier than this before the run starts is shared with other work."""
 BUSY_SAMPLE_S = 0.5
 """Window over which each CPU's busy share is measured before a run."""
-_IDLE = (3, 4)  # idle, iowait among /proc/stat's per-CPU fields (after the name)
 
 
 @dataclass(frozen=True)
@@ -117,21 +116,12 @@ def read_facts(root: Path = Path("/"), allowed: set[int] | None = None) -> HostF
 def busy_between(stat_before: str, stat_after: str) -> dict[int, float]:
     """Busy share (%) of each CPU between two texts of ``/proc/stat``."""
 
-    def counters(text: str) -> dict[int, list[int]]:
-        out = {}
-        for line in text.splitlines():
-            name, _, rest = line.partition(" ")
-            if name.startswith("cpu") and name[3:].isdigit():
-                out[int(name[3:])] = [int(x) for x in rest.split()][:8]
-        return out
-
-    a, b = counters(stat_before), counters(stat_after)
+    a, b = cpu_counters(stat_before), cpu_counters(stat_after)
     busy = {}
-    for cpu in sorted(set(a) & set(b)):
-        delta = [y - x for x, y in zip(a[cpu], b[cpu], strict=False)]
-        total = sum(delta)
-        if total > 0:
-            busy[cpu] = round((total - sum(delta[i] for i in _IDLE)) / total * 100, 1)
+    for cpu in sorted(a.keys() & b.keys()):
+        shares = cpu_shares(a[cpu], b[cpu])
+        if shares is not None:
+            busy[cpu] = round(shares[0], 1)
     return busy
 
 

@@ -22,7 +22,7 @@ def test_cpu_list_syntax() -> None:
 
 def test_proc_stat_is_read_per_cpu() -> None:
     text = "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\ncpu1 0 0 0 1 0 0 0 0 0 0\nintr 5"
-    assert host._cpu_counters(text) == {0: (1, 2, 3, 4, 5, 6, 7, 8, 0, 0),
+    assert host.cpu_counters(text) == {0: (1, 2, 3, 4, 5, 6, 7, 8, 0, 0),
                                         1: (0, 0, 0, 1, 0, 0, 0, 0, 0, 0)}
 
 
