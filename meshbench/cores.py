@@ -35,6 +35,11 @@ class Pinning:
     sidecar_cpus: str
     chosen_by: str
 
+    def cpus(self) -> list[int]:
+        """Every CPU any role is pinned to."""
+        return sorted({c for spec in (self.load_cpus, self.pod_cpus, self.sidecar_cpus)
+                       for c in parse_cpu_list(spec)})
+
     def to_json(self) -> dict[str, str]:
         return {
             "load_cpus": self.load_cpus,

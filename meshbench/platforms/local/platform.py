@@ -435,7 +435,7 @@ class LocalPlatform(Platform):
                 **self.preflight.to_json(),
                 "leftover_namespaces": self.leftovers,
                 "warnings_for_pinned": [
-                    *self.preflight.warnings(self._pinned_cpus()),
+                    *self.preflight.warnings(self.pinning.cpus()),
                     *(
                         [
                             f"{len(self.leftovers)} network namespace(s) of a killed "
@@ -448,12 +448,6 @@ class LocalPlatform(Platform):
                 ],
             },
         }
-
-    def _pinned_cpus(self) -> list[int]:
-        p = self.pinning
-        return sorted(
-            {c for spec in (p.load_cpus, p.pod_cpus, p.sidecar_cpus) for c in parse_cpu_list(spec)}
-        )
 
     @contextmanager
     def deploy(
