@@ -65,8 +65,9 @@ class _Platform(Platform):
     name = "fake"
     concurrent_meshes = True
 
-    def __init__(self, broken: dict[int, int | None]) -> None:
+    def __init__(self, broken: dict[int, int | None], dep_class: type[_Dep] = _Dep) -> None:
         self.broken = broken  # deployment serial -> trials before it breaks
+        self.dep_class = dep_class
         self.deployed: list[str] = []
 
     def environment(self) -> dict[str, Any]:
@@ -76,7 +77,7 @@ class _Platform(Platform):
     def deploy(self, mesh: str, topology: Topology,
                mtls: bool | None = None) -> Iterator[Deployment]:
         self.deployed.append(mesh)
-        yield _Dep(mesh, len(self.deployed), self.broken.get(len(self.deployed)))
+        yield self.dep_class(mesh, len(self.deployed), self.broken.get(len(self.deployed)))
 
 
 def _scenario(repeats: int) -> Scenario:
@@ -116,17 +117,9 @@ class _DiesAtTheStatsRead(_Dep):
         return {}
 
 
-class _RacePlatform(_Platform):
-    @contextmanager
-    def deploy(self, mesh: str, topology: Topology,
-               mtls: bool | None = None) -> Iterator[Deployment]:
-        self.deployed.append(mesh)
-        yield _DiesAtTheStatsRead(mesh, len(self.deployed), None)
-
-
 def test_a_pod_dying_between_the_check_and_the_trial_is_redeployed(tmp_path: Path) -> None:
     s = _scenario(repeats=1)
-    platform = _RacePlatform({})
+    platform = _Platform({}, _DiesAtTheStatsRead)
     rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     _run_trials(s, platform, plan_trials(s), set(), rows, tmp_path, [], events.append)
