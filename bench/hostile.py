@@ -31,7 +31,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import yaml
+
+from meshbench.platforms.local import netns
+from meshbench.platforms.local.cleanup import tagged_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 MESHBENCH = [sys.executable, "-m", "meshbench.cli"]
@@ -58,24 +62,18 @@ LEFT: list[str] = []
 
 
 def _leftovers() -> tuple[int, int]:
-    """(meshbench network namespaces, processes of meshbench runs) on this host now. A
-    process counts when it lives in one of our namespaces, or names a run's state dir or
-    pod address: meshbench processes that tests start on loopback are not leftovers."""
+    """(meshbench network namespaces, processes of meshbench runs) on this host now.
+    Every process a local run starts carries its run key in its environment, inside a
+    namespace or not; meshbench processes that tests start on loopback carry none."""
     LEFT.clear()
-    spaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    ns = sum(1 for line in spaces.splitlines() if line.startswith("mb-"))
-    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-    procs = 0
-    for line in ps.splitlines():
-        pid, _, args = line.strip().partition(" ")
-        if "meshbench" not in args and "envoy" not in args:
-            continue
-        where = subprocess.run(["ip", "netns", "identify", pid], capture_output=True,
-                               text=True).stdout.strip()
-        if where.startswith("mb-") or "/tmp/meshbench-" in args or "198.18." in args:
-            procs += 1
-            LEFT.append(f"{pid} {args[:150]}")
-    return ns, procs
+    ns = len(netns.ours(netns.list_netns()))
+    for pid, key in sorted(tagged_processes(set()).items()):
+        try:
+            cmd = " ".join(psutil.Process(pid).cmdline())
+        except psutil.Error:
+            cmd = "(gone)"
+        LEFT.append(f"{pid} (run {key}) {cmd[:150]}")
+    return ns, len(LEFT)
 
 
 def _rows(run_dir: Path) -> set[str]:
