@@ -1,5 +1,6 @@
 """What a cell of the sweep is, defined once: the arm (a mesh, or one of the baselines)
-and the swept settings (rate, connections, payload, depth, mTLS).
+and the swept settings (rate, connections, payload, depth, mTLS, protocol, connection
+churn).
 
 Each :class:`Dimension` says where its values come from in a scenario, how it is named in
 trial ids, deployment names, report titles and plot axes, whether a new value needs a new
@@ -169,7 +170,38 @@ MTLS = Dimension(
     parse=stored_mtls,
 )
 
-DIMENSIONS: tuple[Dimension, ...] = (RATE, CONNECTIONS, PAYLOAD, DEPTH, MTLS)
+
+
+def _topology_setting(name: str, fallback: Any) -> Callable[[Scenario], Any]:
+    return lambda sc: (sc.get("topology") or {}).get(name, fallback)
+
+
+PROTOCOL = Dimension(
+    "protocol",
+    str,
+    swept=_sweep("protocol"),
+    unswept=lambda sc: None,
+    default=_topology_setting("protocol", "http1"),
+    tag=str,
+    title=str,
+    deployed=True,
+    phrase=lambda v: f"protocol={v}",
+    axis="",
+)
+CHURN = Dimension(
+    "requests_per_connection",
+    int,
+    swept=_sweep("requests_per_connection"),
+    unswept=lambda sc: None,
+    default=_topology_setting("requests_per_connection", 0),
+    tag=lambda v: "keepalive" if v == 0 else f"churn{v}",
+    title=lambda v: "keep-alive" if v == 0 else f"new conn every {v}",
+    deployed=True,
+    phrase=lambda v: "keep-alive" if v == 0 else f"churn={v}",
+    axis="",
+)
+
+DIMENSIONS: tuple[Dimension, ...] = (RATE, CONNECTIONS, PAYLOAD, DEPTH, MTLS, PROTOCOL, CHURN)
 """Every dimension, in column order (trials.csv, frames, trial-id labels, titles)."""
 
 DIMS: tuple[str, ...] = tuple(d.name for d in DIMENSIONS)
@@ -182,7 +214,7 @@ CELL: tuple[str, ...] = ("mesh", *DIMS)
 VARIANT_DIMS: tuple[str, ...] = tuple(d for d in DIMS if d != RATE.name)
 """A cell without its rate: one line of a latency-against-rate plot or table."""
 
-DEPLOYED: tuple[Dimension, ...] = (DEPTH, PAYLOAD, MTLS)
+DEPLOYED: tuple[Dimension, ...] = (DEPTH, PAYLOAD, MTLS, PROTOCOL, CHURN)
 """The settings a deployment is built for, in the order its name shows them."""
 
 
@@ -235,6 +267,8 @@ class Cell:
     payload_bytes: int
     depth: int
     mtls: str  # "on", "off" or "default"
+    protocol: str = "http1"
+    requests_per_connection: int = 0
 
     def title(self, swept: Sequence[str]) -> str:
         """``"300 rps"``, plus the other swept settings: ``"300 rps, depth 2, 1024 B"``."""

@@ -37,6 +37,8 @@ class Trial:
     payload_bytes: int | None = None  # None: as the topology says
     depth: int | None = None  # None: the scenario's own topology
     mtls: bool | None = None  # None: the mesh's default (kind: kind.mtls)
+    protocol: str | None = None  # None: the topology's
+    requests_per_connection: int | None = None  # None: the topology's
     deployment: int = 1  # which of the scenario's fresh deployments (1-based)
 
     def to_dict(self) -> dict[str, object]:
@@ -44,12 +46,18 @@ class Trial:
 
     def topology(self, scenario: Scenario) -> Topology:
         """The topology this trial's deployment runs (the scenario's, or a swept variant)."""
-        return scenario.topology_for(self.depth, self.payload_bytes)
+        return scenario.topology_for(
+            self.depth,
+            self.payload_bytes,
+            self.protocol,  # type: ignore[arg-type]  # a Protocol, as planned
+            self.requests_per_connection,
+        )
 
     def load_request(self, scenario: Scenario, target_url: str) -> LoadRequest:
         """What the generator is asked to send in this trial: the scenario's load at this
         trial's rate and connections, seeded per trial from the run's seed."""
         load = scenario.load
+        topology = self.topology(scenario)
         return LoadRequest(
             target_url=target_url,
             rate_rps=self.rate_rps,
@@ -60,6 +68,9 @@ class Trial:
             timeout_s=load.timeout_s,
             seed=scenario.seed * 1000 + self.order,
             label=self.trial_id,
+            protocol=topology.protocol,
+            requests_per_connection=topology.requests_per_connection,
+            stream=topology.service(topology.entry).stream_chunks > 0,
         )
 
     @property

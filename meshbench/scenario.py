@@ -23,6 +23,7 @@ from pydantic import (
 from meshbench.dimensions import AA_CONTROL, BASELINE, VARIANT_DIMS
 from meshbench.errors import ScenarioError
 from meshbench.topology import Topology, chain
+from meshbench.workload import Protocol
 
 MESH_NAMES: dict[str, tuple[str, ...]] = {
     "local": (BASELINE, "envoy", "envoy-mtls"),
@@ -109,6 +110,15 @@ class SweepSpec(_Model):
         min_length=1,
         description="kind only; on the local platform list the meshes envoy and envoy-mtls",
     )
+    protocol: tuple[Protocol, ...] | None = Field(
+        default=None, min_length=1, description="replaces topology.protocol: http1, h2c, grpc"
+    )
+    requests_per_connection: tuple[int, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="replaces topology.requests_per_connection: 0 keep-alive, N a new "
+        "connection every N requests",
+    )
 
     @model_validator(mode="after")
     def _ranges(self) -> SweepSpec:
@@ -116,6 +126,7 @@ class SweepSpec(_Model):
             ("connections", 1, 4096),
             ("payload_bytes", 0, 16 * 2**20),
             ("depth", 1, 10),
+            ("requests_per_connection", 0, 1_000_000),
         ):
             values = getattr(self, name) or ()
             bad = [v for v in values if not lo <= v <= hi]
@@ -123,6 +134,9 @@ class SweepSpec(_Model):
                 raise ValueError(f"sweep.{name} values must be in [{lo}, {hi}]; got {bad}")
             if len(set(values)) != len(values):
                 raise ValueError(f"sweep.{name} has repeated values: {list(values)}")
+        protocols = self.protocol or ()
+        if len(set(protocols)) != len(protocols):
+            raise ValueError(f"sweep.protocol has repeated values: {list(protocols)}")
         return self
 
 
@@ -238,6 +252,18 @@ class LocalSpec(_Model):
         "chosen by measurement",
     )
     envoy_concurrency: int = Field(default=1, ge=1, le=64, description="Envoy worker threads")
+    sidecar_protocol: Literal["auto", "http1", "h2"] = Field(
+        default="auto",
+        description="what sidecars speak to each other: auto (the apps' protocol: HTTP/2 "
+        "for h2c and grpc, HTTP/1.1 for http1), http1, or h2 (HTTP/1.1 apps upgraded to "
+        "HTTP/2 between sidecars, ALPN h2 under mTLS, as Istio's h2UpgradePolicy UPGRADE)",
+    )
+
+    def sidecar_wire(self, protocol: Protocol) -> Literal["http1", "h2"]:
+        """What sidecars speak to each other when the apps speak ``protocol``."""
+        if self.sidecar_protocol == "auto":
+            return "http1" if protocol == "http1" else "h2"
+        return self.sidecar_protocol
     envoy_log_level: Literal["trace", "debug", "info", "warning", "error", "critical", "off"] = (
         "warning"
     )
@@ -367,6 +393,19 @@ class Scenario(_Model):
                 "deployments > 1 is only implemented for the local platform; on kind each "
                 "mesh install is one deployment (set deployments: 1)"
             )
+        protocols = self.sweep.protocol or (self.topology.protocol,)
+        if self.local.sidecar_protocol == "http1" and set(protocols) - {"http1"}:
+            raise ValueError(
+                f"local.sidecar_protocol: http1 cannot carry {sorted(set(protocols) - {'http1'})} "
+                "apps (gRPC and h2c need HTTP/2 end to end): use auto or h2"
+            )
+        if self.sweep.payload_bytes is not None and any(
+            s.payload_mix for s in self.topology.services
+        ):
+            raise ValueError(
+                "sweep.payload_bytes replaces every service's payload, but some services have "
+                "a payload_mix: remove one of the two"
+            )
         if self.sweep.mtls is not None and self.platform == "local":
             raise ValueError(
                 "sweep.mtls is for the kind platform; on local list the meshes envoy and envoy-mtls"
@@ -393,21 +432,35 @@ class Scenario(_Model):
         extra = (AA_CONTROL,) if self.aa_control and BASELINE in self.meshes else ()
         return (*self.meshes, *extra)
 
-    def topology_for(self, depth: int | None, payload_bytes: int | None) -> Topology:
-        """The topology of one sweep cell (the scenario's own when nothing is swept)."""
+    def topology_for(
+        self,
+        depth: int | None,
+        payload_bytes: int | None,
+        protocol: Protocol | None = None,
+        requests_per_connection: int | None = None,
+    ) -> Topology:
+        """The topology of one sweep cell (the scenario's own when nothing is swept). A
+        swept depth is a chain of services that behave like the entry."""
+        topology = self.topology
         if depth is not None:
-            entry = self.topology.service(self.topology.entry)
-            return chain(
-                depth,
-                payload_bytes if payload_bytes is not None else entry.payload_bytes,
-                entry.work_ms,
-            ).model_copy(update={"port": self.topology.port})
-        if payload_bytes is None:
-            return self.topology
-        services = tuple(
-            s.model_copy(update={"payload_bytes": payload_bytes}) for s in self.topology.services
-        )
-        return self.topology.model_copy(update={"services": services})
+            entry = topology.service(topology.entry)
+            behaviour = {
+                k: getattr(entry, k) for k in type(entry).model_fields if k not in ("name", "calls")
+            }
+            chained = chain(depth)
+            services = tuple(s.model_copy(update=behaviour) for s in chained.services)
+            topology = topology.model_copy(update={"entry": chained.entry, "services": services})
+        if payload_bytes is not None:
+            services = tuple(
+                s.model_copy(update={"payload_bytes": payload_bytes}) for s in topology.services
+            )
+            topology = topology.model_copy(update={"services": services})
+        update: dict[str, object] = {}
+        if protocol is not None:
+            update["protocol"] = protocol
+        if requests_per_connection is not None:
+            update["requests_per_connection"] = requests_per_connection
+        return topology.model_copy(update=update) if update else topology
 
     @property
     def has_baseline(self) -> bool:

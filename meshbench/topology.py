@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from meshbench.workload import PayloadMix, Protocol, Work, WorkDistribution
+
 MAX_SERVICES = 64
 """Most services a topology may have: each is a pod (a namespace, an app and a sidecar)."""
 
@@ -25,6 +27,15 @@ ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,30}[
 """A DNS-1123 label (so it is also a valid Kubernetes Service name), at most 32 chars."""
 
 
+class PayloadShare(BaseModel):
+    """One response size of a payload mix and its weight."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bytes: int = Field(ge=0, le=16 * 1024 * 1024)
+    weight: float = Field(gt=0, le=1e6)
+
+
 class ServiceSpec(BaseModel):
     """One service of the sample application."""
 
@@ -37,9 +48,68 @@ class ServiceSpec(BaseModel):
         description="downstream services called for every request, in parallel",
     )
     payload_bytes: int = Field(default=1024, ge=0, le=16 * 1024 * 1024)
-    work_ms: float = Field(
-        default=0.0, ge=0, le=10_000, description="simulated work (asynchronous wait) per request"
+    payload_mix: tuple[PayloadShare, ...] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="response sizes drawn by weight for every request; replaces payload_bytes",
     )
+    work_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=10_000,
+        description="simulated work (asynchronous wait) per request; the median when "
+        "work_distribution is not constant",
+    )
+    work_distribution: WorkDistribution = Field(
+        default="constant",
+        description="constant: always work_ms; exponential: median work_ms; lognormal: "
+        "median work_ms and p99 work_p99_ms",
+    )
+    work_p99_ms: float | None = Field(
+        default=None, gt=0, le=60_000, description="p99 of a lognormal work time"
+    )
+    stream_chunks: int = Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        description="0: the response in one piece; N: streamed in N chunks (gRPC: N messages)",
+    )
+    chunk_interval_ms: float = Field(
+        default=0.0, ge=0, le=10_000, description="wait between two chunks of a stream"
+    )
+
+    @model_validator(mode="after")
+    def _check_behaviour(self) -> ServiceSpec:
+        if self.work_distribution == "lognormal":
+            if self.work_p99_ms is None or not self.work_p99_ms > self.work_ms > 0:
+                raise ValueError(
+                    f"service {self.name!r}: a lognormal work time needs work_ms > 0 (the "
+                    f"median) and work_p99_ms above it; got work_ms={self.work_ms}, "
+                    f"work_p99_ms={self.work_p99_ms}"
+                )
+        elif self.work_p99_ms is not None:
+            raise ValueError(
+                f"service {self.name!r}: work_p99_ms applies to work_distribution: lognormal "
+                f"only (an exponential's p99 follows from its median)"
+            )
+        if self.chunk_interval_ms and not self.stream_chunks:
+            raise ValueError(
+                f"service {self.name!r}: chunk_interval_ms needs stream_chunks > 0"
+            )
+        return self
+
+    def work(self) -> Work:
+        """The work-time distribution this service draws from."""
+        return Work(self.work_distribution, self.work_ms, self.work_p99_ms)
+
+    def payload(self) -> PayloadMix:
+        """The response sizes this service draws from."""
+        if self.payload_mix is None:
+            return PayloadMix.single(self.payload_bytes)
+        return PayloadMix(
+            tuple(p.bytes for p in self.payload_mix), tuple(p.weight for p in self.payload_mix)
+        )
 
 
 class Topology(BaseModel):
@@ -49,6 +119,19 @@ class Topology(BaseModel):
 
     entry: ServiceName = "frontend"
     port: int = Field(default=8080, ge=1024, le=65535, description="port every service listens on")
+    protocol: Protocol = Field(
+        default="http1",
+        description="what the apps and the load generator speak: http1 (HTTP/1.1), h2c "
+        "(HTTP/2 cleartext, prior knowledge) or grpc (unary calls; server streaming when "
+        "the entry streams)",
+    )
+    requests_per_connection: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="connection churn of the generator and every service-to-service call: "
+        "0 keeps connections alive, N opens a new connection every N requests",
+    )
     services: tuple[ServiceSpec, ...] = Field(min_length=1, max_length=MAX_SERVICES)
 
     @model_validator(mode="after")

@@ -29,7 +29,7 @@ import resource
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,9 +37,10 @@ from urllib.parse import urlsplit
 
 import gevent
 from gevent.queue import Queue
-from locust import FastHttpUser, events, task
+from locust import FastHttpUser, User, events, task
 from locust.env import Environment
 
+from meshbench.load import clients
 from meshbench.load.recorder import Recorder
 from meshbench.load.schedule import send_offsets
 from meshbench.load.spec import HLOG_FILE, LOCUST_STATS_FILE, LoadRequest, LoadSummary
@@ -94,59 +95,119 @@ class _State:
         self.error_kinds: Counter[str] = Counter()  # measured phase only
         self.warmup_error_kinds: Counter[str] = Counter()
         self.last_measured_send_s = 0.0
+        self.connections_opened = 0  # by the generator, warm-up included
+
+
+def _send_due(st: _State, send: Callable[[], tuple[str, float]]) -> None:
+    """Take the next due send off the schedule, send it, and file its outcome.
+    ``send`` returns the error kind ("" when the reply was good) and when the first
+    response byte came."""
+    intended = st.queue.get()
+    if intended is None:  # end of schedule: park until the runner stops us
+        st.queue.put(None)
+        gevent.sleep(3600)
+        return
+    st.in_flight += 1
+    sent = time.perf_counter()
+    warm = st.recorder.is_warmup(intended)
+    try:
+        kind, first = send()
+        done = time.perf_counter()
+    except Exception as e:  # a client-side failure is this request's error, never a crash
+        done = first = time.perf_counter()
+        kind = type(e).__name__
+    finally:
+        st.in_flight -= 1
+    if warm:
+        st.warmup_sent += 1
+    else:
+        st.sent += 1
+        st.last_measured_send_s = max(st.last_measured_send_s, sent)
+    if not kind:
+        st.recorder.record(intended, sent, done, first if st.req.stream else None)
+    elif warm:
+        st.warmup_errors += 1
+        st.warmup_error_kinds[kind] += 1
+    else:
+        st.errors += 1
+        st.error_kinds[kind] += 1
 
 
 class OpenLoopUser(FastHttpUser):
-    """One connection that sends whenever the schedule has a due request for it."""
+    """One HTTP/1.1 connection that sends whenever the schedule has a due request for it;
+    with churn, every N-th request asks for the connection to be closed after its reply."""
 
     abstract = True
     state: ClassVar[_State]
     path: ClassVar[str] = "/"
+    _on_conn = 0
 
     def on_start(self) -> None:
         # The sample service sets no cookies, and the cookie jar costs ~20 µs per request
         # (stdlib http.cookiejar on every send and receive): turn it off.
         self.client.client.cookiejar = None
+        self.state.connections_opened += 1
+
+    def _send(self) -> tuple[str, float]:
+        every = self.state.req.requests_per_connection
+        headers = None
+        if every:
+            self._on_conn += 1
+            if self._on_conn >= every:  # this reply closes it; the next send opens one
+                headers, self._on_conn = {"Connection": "close"}, 0
+                self.state.connections_opened += 1
+        stream = self.state.req.stream
+        resp = self.client.get(self.path, name=self.path, headers=headers, stream=stream)
+        first = time.perf_counter()
+        if stream and resp.stream is not None:
+            while resp.stream.read(65536):
+                pass
+        error = getattr(resp, "error", None)
+        # a reply names its status ("HTTP 500"; Locust wraps it as LocustBadStatusCode),
+        # no reply names the failure (ConnectionRefusedError, ConnectionResetError, ...)
+        code = resp.status_code or 0
+        if code == 200 and error is None:
+            return "", first
+        return (f"HTTP {code}" if code > 0 else type(error).__name__), first
 
     @task
     def send_due(self) -> None:
-        st = self.state
-        intended = st.queue.get()
-        if intended is None:  # end of schedule: park until the runner stops us
-            st.queue.put(None)
-            gevent.sleep(3600)
-            return
-        st.in_flight += 1
-        sent = time.perf_counter()
-        warm = st.recorder.is_warmup(intended)
+        _send_due(self.state, self._send)
+
+
+class _ClientUser(User):
+    """One HTTP/2 or gRPC connection (:mod:`meshbench.load.clients`) driven like the
+    HTTP/1.1 users."""
+
+    abstract = True
+    state: ClassVar[_State]
+    path: ClassVar[str] = "/"
+    _client: clients.H2Client | clients.GrpcClient
+
+    def on_start(self) -> None:
+        req = self.state.req
+        if req.protocol == "grpc":
+            self._client = clients.GrpcClient(
+                self.host or "", req.timeout_s, req.requests_per_connection
+            )
+        else:
+            self._client = clients.H2Client(
+                self.host or "", self.path, req.timeout_s, req.requests_per_connection
+            )
+
+    def on_stop(self) -> None:
+        self._client.close()
+
+    def _send(self) -> tuple[str, float]:
+        before = self._client.opened
         try:
-            resp = self.client.get(self.path, name=self.path)
-            done = time.perf_counter()
-            error = getattr(resp, "error", None)
-            ok = resp.status_code == 200 and error is None
-            # a reply names its status ("HTTP 500"; Locust wraps it as LocustBadStatusCode),
-            # no reply names the failure (ConnectionRefusedError, ConnectionResetError, ...)
-            code = resp.status_code or 0
-            kind = "" if ok else (f"HTTP {code}" if code > 0 else type(error).__name__)
-        except Exception as e:  # a client-side failure is this request's error, never a crash
-            done = time.perf_counter()
-            ok, kind = False, type(e).__name__
+            return self._client.request(self.state.req.stream)
         finally:
-            st.in_flight -= 1
-        if warm:
-            st.warmup_sent += 1
-        else:
-            st.sent += 1
-            st.last_measured_send_s = max(st.last_measured_send_s, sent)
-        if ok:
-            st.recorder.record(intended, sent, done)
-        else:
-            if warm:
-                st.warmup_errors += 1
-                st.warmup_error_kinds[kind] += 1
-            else:
-                st.errors += 1
-                st.error_kinds[kind] += 1
+            self.state.connections_opened += self._client.opened - before
+
+    @task
+    def send_due(self) -> None:
+        _send_due(self.state, self._send)
 
 
 def run_load(
@@ -169,9 +230,11 @@ def run_load(
     offsets = itertools.islice(schedule, req.request_bound())
     released = 0
 
+    clients.prepare(req.protocol)
+    base: type[User] = OpenLoopUser if req.protocol == "http1" else _ClientUser
     user_cls = type(
         "MeshbenchUser",
-        (OpenLoopUser,),
+        (base,),
         {
             "abstract": False,
             "host": host,
@@ -277,6 +340,9 @@ def run_load(
             "scheduled_requests": released,
             "pid": os.getpid(),
             "locust_version": locust.__version__,
+            "protocol": req.protocol,
+            "requests_per_connection": req.requests_per_connection,
+            "connections_opened": state.connections_opened,
             "timer": "timerfd" if timer.precise else "gevent.sleep",
         },
     )

@@ -19,6 +19,7 @@ class _Interval:
     latency: HdrHistogram = field(default_factory=new_histogram)
     service: HdrHistogram = field(default_factory=new_histogram)
     send_lag: HdrHistogram = field(default_factory=new_histogram)
+    ttfb: HdrHistogram | None = None  # time to first byte, streamed responses only
 
 
 class Recorder:
@@ -41,14 +42,21 @@ class Recorder:
             return -1 - int(offset // self.interval_s)  # -1, -2, ...: warm-up intervals
         return int((offset - self.warmup_s) // self.interval_s)
 
-    def record(self, intended_s: float, sent_s: float, done_s: float) -> None:
-        """One successful request: due at ``intended_s``, sent at ``sent_s``, done at ``done_s``."""
+    def record(
+        self, intended_s: float, sent_s: float, done_s: float, first_s: float | None = None
+    ) -> None:
+        """One successful request: due at ``intended_s``, sent at ``sent_s``, done at
+        ``done_s`` (last byte); ``first_s``: its first byte, when responses are streamed."""
         iv = self._intervals.get(idx := self._index(intended_s))
         if iv is None:
             iv = self._intervals[idx] = _Interval()
         record_us(iv.latency, (done_s - intended_s) * 1e6)
         record_us(iv.service, (done_s - sent_s) * 1e6)
         record_us(iv.send_lag, (sent_s - intended_s) * 1e6)
+        if first_s is not None:
+            if iv.ttfb is None:
+                iv.ttfb = new_histogram()
+            record_us(iv.ttfb, (first_s - intended_s) * 1e6)
 
     def totals(self, warmup: bool = False) -> dict[str, HdrHistogram]:
         """Merged histograms of the measured (or warm-up) intervals, by tag."""
@@ -59,6 +67,8 @@ class Recorder:
             out["latency"].add(iv.latency)
             out["service"].add(iv.service)
             out["send_lag"].add(iv.send_lag)
+            if iv.ttfb is not None:
+                out.setdefault("ttfb", new_histogram()).add(iv.ttfb)
         return out
 
     def write_log(self, path: Path, epoch_start_s: float, comment: str = "") -> None:
@@ -82,3 +92,5 @@ class Recorder:
                 w.write(prefix + "latency", lo, hi, iv.latency)
                 w.write(prefix + "service", lo, hi, iv.service)
                 w.write(prefix + "send_lag", lo, hi, iv.send_lag)
+                if iv.ttfb is not None:
+                    w.write(prefix + "ttfb", lo, hi, iv.ttfb)

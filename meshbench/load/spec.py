@@ -29,6 +29,9 @@ class LoadRequest:
     timeout_s: float = 5.0
     seed: int = 1
     label: str = "load"
+    protocol: Literal["http1", "h2c", "grpc"] = "http1"
+    requests_per_connection: int = 0  # 0: keep-alive; N: a new connection every N requests
+    stream: bool = False  # the response is streamed: record time to first byte too
     max_requests: int | None = None  # hard bound; default rate * (warmup + duration) + slack
 
     def to_json(self) -> str:

@@ -25,7 +25,9 @@ from meshbench.platforms.kind.target import (
 )
 from meshbench.scenario import Scenario
 from meshbench.service.app import service_args
-from meshbench.topology import ServiceSpec
+from meshbench.service.http1 import HEALTH_PATH
+from meshbench.service.probe import probe_url
+from meshbench.topology import ServiceSpec, Topology
 
 Obj = dict[str, Any]
 
@@ -111,15 +113,42 @@ def _security_context() -> Obj:
     }
 
 
-def kind_service_args(svc: ServiceSpec, port: int) -> list[str]:
+PORT_PROTOCOL = {"http1": "http", "h2c": "http2", "grpc": "grpc"}
+"""The Service port's name and ``appProtocol`` for each app protocol: Istio reads either
+(``http``: HTTP/1.1, ``http2``: HTTP/2 cleartext, ``grpc``), Kuma reads ``appProtocol``
+(same values), Linkerd detects the protocol itself."""
+
+
+def kind_service_args(svc: ServiceSpec, topology: Topology, seed: int = 0) -> list[str]:
     """The sample service's command line; downstream URLs are ``http://<service>:<port>``."""
-    return service_args(svc, port, [f"http://{callee}:{port}" for callee in svc.calls])
+    port = topology.port
+    return service_args(
+        svc,
+        port,
+        [f"http://{callee}:{port}" for callee in svc.calls],
+        protocol=topology.protocol,
+        requests_per_connection=topology.requests_per_connection,
+        seed=seed,
+    )
+
+
+def _readiness(topology: Topology, port_name: str) -> Obj:
+    """HTTP GET /healthz (HTTP/1.1: the h2c services answer it too); gRPC services are
+    asked by the probe module, in the container (no grpc.health.v1 service to call)."""
+    timing = {"periodSeconds": 2, "failureThreshold": 3, "timeoutSeconds": 2}
+    if topology.protocol == "grpc":
+        url = probe_url("grpc", "127.0.0.1", topology.port, HEALTH_PATH)
+        command = ["python", "-m", "meshbench.service.probe", "--timeout", "1", url]
+        return {"exec": {"command": command}, **timing}
+    return {"httpGet": {"path": HEALTH_PATH, "port": port_name}, **timing}
 
 
 def app_deployment(scenario: Scenario, target: Target, svc: ServiceSpec) -> Obj:
     """The Deployment of one sample service, with a /healthz readiness probe."""
     k = scenario.kind
-    port = scenario.topology.port
+    topology = scenario.topology
+    port = topology.port
+    port_name = PORT_PROTOCOL[topology.protocol]
     labels = _labels(svc.name, "app")
     limits = {"memory": k.app_memory_limit}
     if k.app_cpu_limit:
@@ -132,14 +161,9 @@ def app_deployment(scenario: Scenario, target: Target, svc: ServiceSpec) -> Obj:
                 "image": target.image,
                 "imagePullPolicy": target.pull_policy,
                 "command": ["python", "-m", "meshbench.service"],
-                "args": kind_service_args(svc, port),
-                "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
-                "readinessProbe": {
-                    "httpGet": {"path": "/healthz", "port": "http"},
-                    "periodSeconds": 2,
-                    "failureThreshold": 3,
-                    "timeoutSeconds": 2,
-                },
+                "args": kind_service_args(svc, topology, scenario.seed),
+                "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
+                "readinessProbe": _readiness(topology, port_name),
                 "resources": {
                     "requests": {"cpu": k.app_cpu_request, "memory": k.app_memory_request},
                     "limits": limits,
@@ -163,8 +187,10 @@ def app_deployment(scenario: Scenario, target: Target, svc: ServiceSpec) -> Obj:
 
 
 def app_service(scenario: Scenario, target: Target, svc: ServiceSpec) -> Obj:
-    """The ClusterIP Service of one sample service (port named ``http`` for every mesh)."""
+    """The ClusterIP Service of one sample service; the port is named, and its
+    ``appProtocol`` set, for the app protocol (:data:`PORT_PROTOCOL`)."""
     port = scenario.topology.port
+    name = PORT_PROTOCOL[scenario.topology.protocol]
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -177,11 +203,11 @@ def app_service(scenario: Scenario, target: Target, svc: ServiceSpec) -> Obj:
             "selector": {"app": svc.name},
             "ports": [
                 {
-                    "name": "http",
+                    "name": name,
                     "port": port,
-                    "targetPort": "http",
+                    "targetPort": name,
                     "protocol": "TCP",
-                    "appProtocol": "http",
+                    "appProtocol": name,
                 }
             ],
         },
@@ -279,15 +305,9 @@ def probe_job(
 
     It proves the application answers and gives the sidecars' counters something to count.
     """
-    url = entry_url(scenario, target, scenario.load.path)
-    code = (
-        "import sys, urllib.request\n"
-        f"for i in range({PROBE_REQUESTS}):\n"
-        f"    with urllib.request.urlopen({url!r}, timeout=10) as r:\n"
-        "        r.read()\n"
-        "        assert r.status == 200, r.status\n"
-        f"print('probe ok', {PROBE_REQUESTS})\n"
-    )
+    topo = scenario.topology
+    host = f"{topo.entry}.{target.app_ns}.svc.cluster.local"
+    url = probe_url(topo.protocol, host, topo.port, scenario.load.path)
     labels = {**_labels("probe", "load"), "meshbench.io/job": name}
     pod_spec: Obj = {
         "restartPolicy": "Never",
@@ -296,7 +316,14 @@ def probe_job(
                 "name": "probe",
                 "image": target.image,
                 "imagePullPolicy": target.pull_policy,
-                "command": ["python", "-c", code],
+                "command": [
+                    "python",
+                    "-m",
+                    "meshbench.service.probe",
+                    "--count",
+                    str(PROBE_REQUESTS),
+                    url,
+                ],
                 "resources": {
                     "requests": {"cpu": "50m", "memory": "32Mi"},
                     "limits": {"memory": "128Mi"},

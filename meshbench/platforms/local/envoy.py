@@ -13,12 +13,18 @@ The data path mirrors Istio's sidecar without a control plane:
   ``inbound`` and ``inbound_plaintext``, so a trial can prove which was used, and a
   plaintext request to any other pod is refused, never counted.
 - admin on a unix socket, so the harness reads it without entering the namespace.
+
+Protocols: every listener decodes HTTP/1.1 and HTTP/2 (``codec_type: AUTO``; over TLS by
+ALPN, ``h2`` offered first). ``sidecar_protocol`` is what sidecars speak to each other:
+``http1``, or ``h2`` (HTTP/2 upstream; ALPN ``h2`` under mTLS, as Istio does between
+sidecars when it upgrades). ``app_protocol`` is what the sidecar speaks to its own app
+(HTTP/2 for h2c and gRPC apps).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from meshbench.platforms import commands
 from meshbench.platforms.local.mtls import TRUST_DOMAIN, IssuedFiles
@@ -41,6 +47,7 @@ _ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 _TLS_UP = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
 _TLS_DOWN = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
 _ORIGINAL_DST = "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst"
+_HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 _TLS_INSPECTOR = (
     "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
 )
@@ -79,7 +86,23 @@ def _hcm(stat_prefix: str, cluster: str) -> dict[str, Any]:
     }
 
 
-def _common_tls(files: IssuedFiles) -> dict[str, Any]:
+Wire = Literal["http1", "h2"]
+
+
+def _upstream_protocol(wire: Wire) -> dict[str, Any]:
+    """A cluster's ``typed_extension_protocol_options`` for HTTP/1.1 or HTTP/2 upstream."""
+    explicit: dict[str, Any] = (
+        {"http2_protocol_options": {}} if wire == "h2" else {"http_protocol_options": {}}
+    )
+    return {
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": _HTTP_OPTIONS,
+            "explicit_http_config": explicit,
+        }
+    }
+
+
+def _common_tls(files: IssuedFiles, alpn: list[str]) -> dict[str, Any]:
     return {
         "tls_certificates": [
             {
@@ -93,7 +116,7 @@ def _common_tls(files: IssuedFiles) -> dict[str, Any]:
                 {"san_type": "URI", "matcher": {"prefix": f"spiffe://{TRUST_DOMAIN}/"}}
             ],
         },
-        "alpn_protocols": ["http/1.1"],
+        "alpn_protocols": alpn,
     }
 
 
@@ -117,21 +140,26 @@ def bootstrap(
     admin_socket: Path,
     tls: IssuedFiles | None = None,
     accept_plaintext: bool = True,
+    sidecar_protocol: Wire = "http1",
+    app_protocol: Wire = "http1",
 ) -> dict[str, Any]:
     """The Envoy bootstrap for ``pod``; ``app_port=None`` for a client-only pod (no inbound).
     With ``tls``, ``accept_plaintext`` keeps a plaintext inbound chain beside the mTLS one
-    (PERMISSIVE); without it only mutual TLS is accepted (STRICT)."""
+    (PERMISSIVE); without it only mutual TLS is accepted (STRICT). ``sidecar_protocol``:
+    what this sidecar speaks to the next sidecar; ``app_protocol``: to its own app."""
     outbound_cluster: dict[str, Any] = {
         "name": OUTBOUND_CLUSTER,
         "type": "ORIGINAL_DST",
         "lb_policy": "CLUSTER_PROVIDED",
         "connect_timeout": "5s",
         "circuit_breakers": _thresholds(),
+        "typed_extension_protocol_options": _upstream_protocol(sidecar_protocol),
     }
     if tls is not None:
+        up_alpn = ["h2"] if sidecar_protocol == "h2" else ["http/1.1"]
         outbound_cluster["transport_socket"] = {
             "name": "envoy.transport_sockets.tls",
-            "typed_config": {"@type": _TLS_UP, "common_tls_context": _common_tls(tls)},
+            "typed_config": {"@type": _TLS_UP, "common_tls_context": _common_tls(tls, up_alpn)},
         }
     listeners: list[dict[str, Any]] = [
         {
@@ -168,7 +196,7 @@ def bootstrap(
                         "typed_config": {
                             "@type": _TLS_DOWN,
                             "require_client_certificate": True,
-                            "common_tls_context": _common_tls(tls),
+                            "common_tls_context": _common_tls(tls, ["h2", "http/1.1"]),
                         },
                     },
                     "filters": [_hcm(INBOUND_STAT, INBOUND_CLUSTER)],
@@ -188,6 +216,7 @@ def bootstrap(
                 "type": "STATIC",
                 "connect_timeout": "5s",
                 "circuit_breakers": _thresholds(),
+                "typed_extension_protocol_options": _upstream_protocol(app_protocol),
                 "upstream_bind_config": {
                     "source_address": {"address": INBOUND_SOURCE, "port_value": 0}
                 },

@@ -64,6 +64,8 @@ from meshbench.platforms.local.procs import ProcessSet, wrap
 from meshbench.preflight import run_preflight
 from meshbench.scenario import Scenario
 from meshbench.service.app import service_args
+from meshbench.service.http1 import HEALTH_PATH
+from meshbench.service.probe import probe_url
 from meshbench.topology import Topology
 
 READY_DEADLINE_S = 30.0
@@ -144,8 +146,8 @@ class LocalDeployment(Deployment):
         # with mTLS only the entry answers a client without a sidecar; the target URL,
         # whose request crosses every hop, proves the others
         probed = [self.topology.entry] if self.mtls else self.services
-        urls = [f"http://{self.address[s]}:{self.topology.port}/healthz" for s in probed]
-        self.probe([*urls, self.target_url()], max(1.0, deadline - time.monotonic()))
+        urls = [self._probe_url(s, HEALTH_PATH) for s in probed]
+        self.probe([*urls, self._probe_target()], max(1.0, deadline - time.monotonic()))
 
     def down(self) -> None:
         self.procs.stop_all()
@@ -162,8 +164,18 @@ class LocalDeployment(Deployment):
         cfg = d / "envoy.json"
         # plaintext only where a client without a sidecar enters the mesh (PERMISSIVE)
         plaintext = pod == self.topology.entry and not self.scenario.client_sidecar
-        cfg.write_text(json.dumps(bootstrap(pod, self.mesh, app_port, admin_socket, tls,
-                                            accept_plaintext=plaintext), indent=1))
+        protocol = self.topology.protocol
+        config = bootstrap(
+            pod,
+            self.mesh,
+            app_port,
+            admin_socket,
+            tls,
+            accept_plaintext=plaintext,
+            sidecar_protocol=self.scenario.local.sidecar_wire(protocol),
+            app_protocol="http1" if protocol == "http1" else "h2",
+        )
+        cfg.write_text(json.dumps(config, indent=1))
         for path in [d, *d.rglob("*")]:
             os.chown(path, PROXY_UID, PROXY_UID)
         rules = capture.nat_rules(capture_inbound=pod != LOAD_POD)
@@ -192,7 +204,15 @@ class LocalDeployment(Deployment):
         spec = self.topology.service(name)
         port = self.topology.port
         calls = [f"http://{self.address[child]}:{port}" for child in spec.calls]
-        argv = [sys.executable, "-m", "meshbench.service", *service_args(spec, port, calls)]
+        args = service_args(
+            spec,
+            port,
+            calls,
+            protocol=self.topology.protocol,
+            requests_per_connection=self.topology.requests_per_connection,
+            seed=self.scenario.seed,
+        )
+        argv = [sys.executable, "-m", "meshbench.service", *args]
         self.procs.start(
             name,
             "app",
@@ -222,6 +242,13 @@ class LocalDeployment(Deployment):
     def target_url(self) -> str:
         entry = self.topology.entry
         return f"http://{self.address[entry]}:{self.topology.port}{self.scenario.load.path}"
+
+    def _probe_url(self, service: str, path: str) -> str:
+        return probe_url(self.topology.protocol, self.address[service], self.topology.port, path)
+
+    def _probe_target(self) -> str:
+        """The target as a probe asks for it (one request crossing every hop)."""
+        return self._probe_url(self.topology.entry, self.scenario.load.path)
 
     def probe(self, urls: list[str], deadline_s: float) -> None:
         """Wait until every URL answers 200 from inside the load generator's pod."""
@@ -258,7 +285,7 @@ class LocalDeployment(Deployment):
         if not self.sidecars:
             return Proof(sidecars=sidecars, crossed_sidecars=False)
         before = self.sidecar_stats()
-        self.probe([self.target_url()], 10.0)
+        self.probe([self._probe_target()], 10.0)
         after = self.sidecar_stats()
         per_entry = self.topology.requests_per_entry_request()
         not_crossed = [

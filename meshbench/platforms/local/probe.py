@@ -1,4 +1,5 @@
-"""Wait until URLs answer 200, from inside a pod's namespace (``python -m ...probe``).
+"""Wait until URLs answer, from inside a pod's namespace (``python -m ...probe``); URLs
+are ``http://`` or ``grpc://`` (see :mod:`meshbench.service.probe`).
 
 Exit status 0 when every URL answered 200 before the deadline; otherwise 1, with the
 last error of each failing URL on stderr.
@@ -9,9 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
+
+from meshbench.service.probe import request_once
 
 
 def wait_ok(urls: Sequence[str], deadline_s: float, interval_s: float = 0.05) -> dict[str, str]:
@@ -20,18 +21,11 @@ def wait_ok(urls: Sequence[str], deadline_s: float, interval_s: float = 0.05) ->
     pending = {u: "not tried" for u in urls}
     while pending and time.monotonic() < end:
         for url in list(pending):
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        resp.read()
-                        del pending[url]
-                        continue
-                    pending[url] = f"HTTP {resp.status}"
-            except urllib.error.HTTPError as e:
-                pending[url] = f"HTTP {e.code}"
-                e.close()
-            except OSError as e:
-                pending[url] = str(e)
+            error = request_once(url, timeout_s=2.0)
+            if error:
+                pending[url] = error
+            else:
+                del pending[url]
         if pending:
             time.sleep(interval_s)
     return pending

@@ -98,9 +98,10 @@ def test_workload_follows_the_topology() -> None:
     gw = objs[("Deployment", "gateway")]
     c = gw["spec"]["template"]["spec"]["containers"][0]
     assert c["command"] == ["python", "-m", "meshbench.service"]
-    assert c["args"] == ["--name", "gateway", "--port", "9000", "--payload-bytes", "100",
-                         "--work-ms", "0", "--call", "http://left:9000", "--call",
-                         "http://right:9000"]
+    assert c["args"] == ["--name", "gateway", "--port", "9000", "--protocol", "http1",
+                         "--payload", "100:1", "--work-ms", "0", "--work-distribution",
+                         "constant", "--seed", str(sc.seed), "--call", "http://left:9000",
+                         "--call", "http://right:9000"]
     assert c["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert c["resources"]["requests"] == {"cpu": "250m", "memory": "64Mi"}
     assert "cpu" not in c["resources"]["limits"]  # no CFS throttling by default

@@ -280,8 +280,9 @@ def test_probe_job_targets_only_the_entry_service(build: Build) -> None:
         dep.verify()
         assert dep.target_url() == "http://frontend.mb-app.svc.cluster.local:8080/"
     probe = next(d for d in _applied(fake.stdin()) if d["kind"] == "Job")
-    code = probe["spec"]["template"]["spec"]["containers"][0]["command"][2]  # type: ignore[index]
-    assert "http://frontend.mb-app.svc.cluster.local:8080/" in code
+    command = probe["spec"]["template"]["spec"]["containers"][0]["command"]  # type: ignore[index]
+    assert command[:3] == ["python", "-m", "meshbench.service.probe"]
+    assert command[-1] == "http://frontend.mb-app.svc.cluster.local:8080/"
     assert mf.PROBE_REQUESTS == 20
 
 
