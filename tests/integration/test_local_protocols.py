@@ -43,7 +43,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Path:
 def trials(run_dir: Path) -> list[tuple[dict[str, str], dict[str, Any]]]:
     out = []
     for row in read_trial_rows(run_dir):
-        stats = json.loads((run_dir / "trials" / row["trial_id"] / "sidecar_stats.json").read_text())
+        path = run_dir / "trials" / row["trial_id"] / "sidecar_stats.json"
+        stats = json.loads(path.read_text())
         out.append((row, stats))
     assert len(out) == 4
     return out
@@ -66,8 +67,9 @@ def test_sidecars_speak_http2_to_each_other(run: Path) -> None:
     for row, stats in trials(run):
         for pod in ("frontend", "middle"):  # they call the next pod through their sidecar
             assert delta(stats, pod, "cluster.outbound_passthrough.upstream_rq_total") > 0
-            http2 = stats["after"][pod]["cluster.outbound_passthrough.upstream_cx_http2_total"]
-            http1 = stats["after"][pod].get("cluster.outbound_passthrough.upstream_cx_http1_total", 0)
+            after = stats["after"][pod]
+            http2 = after["cluster.outbound_passthrough.upstream_cx_http2_total"]
+            http1 = after.get("cluster.outbound_passthrough.upstream_cx_http1_total", 0)
             assert http2 > 0 and http1 == 0, (row["trial_id"], pod)
         for pod in PODS:
             app_h2 = stats["after"][pod].get("cluster.inbound_app.upstream_cx_http2_total", 0)
