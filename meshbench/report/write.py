@@ -17,7 +17,7 @@ from meshbench.analysis.compare import Comparison, compare_runs
 from meshbench.analysis.stored_run import load_run
 from meshbench.analysis.summary import Analysis, analyse
 from meshbench.dimensions import DIMS, cell_of
-from meshbench.report import fmt, html, markdown, tables
+from meshbench.report import fmt, html, markdown, tables, workload_tables
 from meshbench.report.console import make_console, print_analysis, print_comparison
 from meshbench.report.tables import Table
 from meshbench.report.verdict import verdict_lines
@@ -74,6 +74,12 @@ def _sections(an: Analysis) -> list[tuple[str, Sequence[Table | None]]]:
         )
     out.append(("Latency budget", [tables.slo_table(an), tables.max_rate_table(an)]))
     out.append(("Resource cost", [tables.cost_table(an)]))
+    out.append(
+        (
+            "Connections and streaming",
+            [workload_tables.connection_table(an), workload_tables.first_byte_table(an)],
+        )
+    )
     return out
 
 

@@ -31,7 +31,9 @@ HIGHEST_US = 60_000_000  # 60 s: larger values are clamped, never silently dropp
 SIGNIFICANT_DIGITS = 3
 MAX_VALUE_UNIT_RATIO = 1000.0  # values are µs; the "Interval_Max" column is in ms
 
-TAGS = ("latency", "service", "send_lag")
+TAGS = ("latency", "service", "send_lag", "ttfb")
+"""Tags of a trial's log: corrected latency (to the last byte), service time, send lag,
+and time to first byte (streamed responses only)."""
 WARMUP_PREFIX = "warmup."
 
 
