@@ -59,3 +59,8 @@ def in_windows(trials: list[Trial]) -> list[Trial]:
 def _in_window(t: Trial, window: str, trial_id: str) -> WindowTrial:
     fields = {f.name: getattr(t, f.name) for f in dataclasses.fields(Trial)}
     return WindowTrial(**{**fields, "trial_id": trial_id, "window": window})
+
+
+def window_of(trial: Trial) -> str:
+    """The mesh whose install window ``trial`` runs in ('' outside windows)."""
+    return trial.window if isinstance(trial, WindowTrial) else ""
