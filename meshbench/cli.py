@@ -55,7 +55,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _cmd_load(args: argparse.Namespace) -> int:
     from meshbench.load.spec import LoadRequest
-    from meshbench.load.standalone import check_request, check_target, format_report, load_url
+    from meshbench.load.standalone import (
+        check_request,
+        check_target,
+        format_report,
+        load_url,
+        measured_cpus,
+    )
     from meshbench.plan import confirm_limits, load_estimate
     from meshbench.results.store import new_run_dir
 
@@ -73,8 +79,12 @@ def _cmd_load(args: argparse.Namespace) -> int:
     check_request(req, args.workers, args.cpus)
     est = load_estimate(req.rate_rps, req.warmup_s, req.duration_s, args.workers)
     confirm_limits(est, args.yes, "this load")
+    cpus = args.cpus
+    if cpus is None:  # as `meshbench run` pins the generator
+        cpus, lines = measured_cpus(args.workers)
+        print("\n".join(lines), file=sys.stderr)
     out = Path(args.out) if args.out else new_run_dir(Path("results"), "load")
-    report = load_url(req, out, workers=args.workers, cpus=args.cpus)
+    report = load_url(req, out, workers=args.workers, cpus=cpus)
     print(format_report(report))
     return 3 if args.strict and report.untrusted else 0
 
@@ -177,7 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds, excluded (2)")
     ld.add_argument("--connections", type=int, default=16, help="concurrent connections (16)")
     ld.add_argument("--workers", type=int, default=1, help="generator processes (1)")
-    ld.add_argument("--cpus", default=None, help="pin workers to these CPUs, e.g. 0 or 0-1")
+    ld.add_argument(
+        "--cpus",
+        default=None,
+        help="pin workers to these CPUs, e.g. 0 or 0-1 (default: chosen by measurement, "
+        "as `meshbench run` chooses the generator's)",
+    )
     ld.add_argument("--schedule", choices=["constant", "poisson"], default="constant")
     ld.add_argument("--timeout", type=float, default=5.0, help="per-request timeout, s (5)")
     ld.add_argument("--out", help="output directory (default: results/<time>-load)")

@@ -1,11 +1,12 @@
-"""Before a number is trusted, the host: cores, SMT, isolation, governor, load, jitter.
+"""Before a number is trusted, the host: cores, SMT, isolation, governor, IRQs, load, jitter.
 
 pyperf's ``system show`` is the model: a benchmark is only as good as the CPUs it runs
 on. :func:`read_facts` reads ``/proc`` and ``/sys`` under a root (``/`` normally; a
-fixture directory in tests), :func:`busy_between` turns two ``/proc/stat`` texts into a
-busy share per CPU, and :func:`probe_jitter` measures how late each CPU wakes a sleeping
-process (one pinned probe process per CPU, all at once, for ``JITTER_PROBE_S``).
-:func:`assess` turns the three into warnings that say what to change.
+fixture directory in tests), where device interrupts land included (:func:`read_irqs`),
+:func:`busy_between` turns two ``/proc/stat`` texts into a busy share per CPU, and
+:func:`probe_jitter` measures how late each CPU wakes a sleeping process (one pinned
+probe process per CPU, all at once, for ``JITTER_PROBE_S``). :meth:`Preflight.warnings`
+turns them into warnings that say what to change.
 
 Run before every local run (recorded in ``run.json`` under ``preflight``) and by
 ``meshbench doctor``.
@@ -14,6 +15,7 @@ Run before every local run (recorded in ``run.json`` under ``preflight``) and by
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -40,6 +42,12 @@ BUSY_WARN_PCT = 10.0
 """A CPU busier than this before the run starts is shared with other work."""
 BUSY_SAMPLE_S = 0.5
 """Window over which each CPU's busy share is measured before a run."""
+IRQ_WARN_SHARE = 0.5
+"""The pinned CPUs handling more than this share of the host's device interrupts (counted
+since boot in ``/proc/interrupts``) are interrupted by work that is not the benchmark's,
+while other CPUs could take it: warned about, with the IRQs to move."""
+IRQ_NAMED = 3
+"""How many of the busiest IRQs a warning names."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,23 @@ class CpuFacts:
 
 
 @dataclass(frozen=True)
+class Irq:
+    """One device interrupt line as ``/proc/interrupts`` and ``/proc/irq/<n>`` show it."""
+
+    irq: str
+    device: str
+    """The rest of its ``/proc/interrupts`` line: chip, hardware IRQ, device name(s)."""
+    per_cpu: dict[int, int]
+    """Interrupts handled by each online CPU since boot."""
+    affinity: tuple[int, ...]
+    """``smp_affinity_list``: the CPUs it may be delivered to (empty: unreadable)."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_cpu.values())
+
+
+@dataclass(frozen=True)
 class HostFacts:
     """The CPUs this process may use and what they are."""
 
@@ -62,6 +87,10 @@ class HostFacts:
     isolated: tuple[int, ...]
     """``isolcpus=`` / cpuset-isolated CPUs (kept free of ordinary tasks by the kernel)."""
     smt_active: bool | None
+    irqs: tuple[Irq, ...] = ()
+    """Device interrupts (numbered IRQs; not the per-CPU timer, IPI and NMI lines)."""
+    irq_cpus: tuple[int, ...] = ()
+    """The online CPUs ``/proc/interrupts`` counts for (those an IRQ could be moved to)."""
 
     @property
     def cpu_ids(self) -> list[int]:
@@ -106,11 +135,44 @@ def read_facts(root: Path = Path("/"), allowed: set[int] | None = None) -> HostF
             )
         )
     smt = _read(sysfs / "smt" / "active")
+    irq_cpus, irqs = read_irqs(root)
     return HostFacts(
         tuple(cpus),
         tuple(parse_cpu_list(_read(sysfs / "isolated") or "")),
         None if smt is None else smt == "1",
+        tuple(irqs),
+        tuple(irq_cpus),
     )
+
+
+def read_irqs(root: Path = Path("/")) -> tuple[list[int], list[Irq]]:
+    """The CPUs ``/proc/interrupts`` counts for and every numbered (device) IRQ in it, with
+    its ``/proc/irq/<n>/smp_affinity_list``; nothing where the file is unreadable."""
+    text = _read(root / "proc/interrupts")
+    if not text:
+        return [], []
+    lines = text.splitlines()
+    cpus = [int(h[3:]) for h in lines[0].split() if h.startswith("CPU") and h[3:].isdigit()]
+    irqs = []
+    for line in lines[1:]:
+        head, _, rest = line.partition(":")
+        if not head.strip().isdigit():  # LOC, RES, CAL, NMI...: every CPU's own
+            continue
+        fields = rest.split()
+        counts = [int(f) for f in fields[: len(cpus)] if f.isdigit()]
+        if len(counts) != len(cpus):
+            continue
+        n = head.strip()
+        affinity = _read(root / "proc/irq" / n / "smp_affinity_list")
+        irqs.append(
+            Irq(
+                n,
+                " ".join(fields[len(cpus) :]),
+                dict(zip(cpus, counts, strict=True)),
+                tuple(parse_cpu_list(affinity)) if affinity else (),
+            )
+        )
+    return cpus, irqs
 
 
 def busy_between(stat_before: str, stat_after: str) -> dict[int, float]:
@@ -123,6 +185,17 @@ def busy_between(stat_before: str, stat_after: str) -> dict[int, float]:
         if shares is not None:
             busy[cpu] = round(shares[0], 1)
     return busy
+
+
+def cpu_ranges(cpus: list[int]) -> str:
+    """``[1, 2, 3, 5]`` -> ``"1-3,5"`` (the kernel's CPU list syntax)."""
+    spans: list[list[int]] = []
+    for c in sorted(set(cpus)):
+        if spans and spans[-1][1] == c - 1:
+            spans[-1][1] = c
+        else:
+            spans.append([c, c])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
 @dataclass(frozen=True)
@@ -218,7 +291,38 @@ class Preflight:
                 f"SMT siblings both in use ({', '.join(str(c.cpu) for c in shared)}): "
                 "they share one core's execution units; pin to one thread per core"
             )
+        irq = self.irq_warning(cpus)
+        if irq:
+            out.append(irq)
         return out
+
+    def irq_share(self, cpus: list[int]) -> float:
+        """Share of the device interrupts since boot that ``cpus`` handled (NaN: none)."""
+        total = sum(i.total for i in self.facts.irqs)
+        if not total:
+            return math.nan
+        return sum(i.per_cpu.get(c, 0) for i in self.facts.irqs for c in cpus) / total
+
+    def irq_warning(self, cpus: list[int]) -> str | None:
+        """A warning when ``cpus`` take most device interrupts while other CPUs could."""
+        others = [c for c in self.facts.irq_cpus if c not in cpus]
+        share = self.irq_share(cpus)
+        if not others or not share > IRQ_WARN_SHARE:
+            return None
+        here = {i.irq: sum(i.per_cpu.get(c, 0) for c in cpus) for i in self.facts.irqs}
+        on_ours = sorted((i for i in self.facts.irqs if here[i.irq]), key=lambda i: -here[i.irq])
+        named = ", ".join(
+            f"{i.irq} ({i.device.split()[-1] if i.device else '?'})"
+            for i in on_ours[:IRQ_NAMED]
+        )
+        ours = cpu_ranges(cpus)
+        return (
+            f"CPUs {ours} handled {share:.0%} of the device interrupts since boot (busiest "
+            f"there: IRQ {named}): they preempt the benchmark; move them, e.g. echo "
+            f"{cpu_ranges(others)} > /proc/irq/<n>/smp_affinity_list (or "
+            f"IRQBALANCE_BANNED_CPULIST={ours} for irqbalance), or pin meshbench elsewhere "
+            "(local.load_cpus / pod_cpus)"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -227,6 +331,14 @@ class Preflight:
             "smt_active": self.facts.smt_active,
             "busy_pct": {str(k): v for k, v in self.busy_pct.items()},
             "jitter_us": {str(k): asdict(v) for k, v in self.jitter.items()},
+            "device_irqs_per_cpu": {
+                str(c): sum(i.per_cpu.get(c, 0) for i in self.facts.irqs)
+                for c in self.facts.irq_cpus
+            },
+            "irqs": [
+                {"irq": i.irq, "device": i.device, "total": i.total, "affinity": list(i.affinity)}
+                for i in self.facts.irqs
+            ],
             "warnings": self.warnings(),
         }
 
@@ -246,7 +358,7 @@ def format_preflight(p: Preflight) -> str:
     """A table per CPU and the warnings, for ``meshbench doctor``."""
     lines = [
         f"{'cpu':>4} {'core':>6} {'siblings':>9} {'isolated':>9} {'governor':>12} "
-        f"{'busy %':>7} {'wake p99 µs':>12} {'max µs':>8}"
+        f"{'busy %':>7} {'wake p99 µs':>12} {'max µs':>8} {'dev IRQ %':>9}"
     ]
     for c in p.facts.cpus:
         j = p.jitter.get(c.cpu)
@@ -254,7 +366,8 @@ def format_preflight(p: Preflight) -> str:
             f"{c.cpu:>4} {c.core:>6} {','.join(map(str, c.siblings)):>9} "
             f"{'yes' if c.cpu in p.facts.isolated else 'no':>9} {c.governor or '-':>12} "
             f"{p.busy_pct.get(c.cpu, float('nan')):>7.1f} "
-            f"{j.p99_us if j else float('nan'):>12.0f} {j.max_us if j else float('nan'):>8.0f}"
+            f"{j.p99_us if j else float('nan'):>12.0f} {j.max_us if j else float('nan'):>8.0f} "
+            f"{p.irq_share([c.cpu]) * 100:>9.0f}"
         )
     warnings = p.warnings()
     lines += [f"warning: {w}" for w in warnings] or ["no warnings: the host looks quiet"]

@@ -42,6 +42,7 @@ from meshbench.results.store import (
 )
 from meshbench.scenario import Scenario, load_scenario, parse_scenario
 from meshbench.validity import load_reasons
+from meshbench.windows import in_windows, window_of
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
@@ -79,10 +80,13 @@ def component_versions() -> dict[str, str]:
 
 
 def execution_order(trials: list[Trial], platform: Platform) -> list[Trial]:
-    """Trials in the order they will run: as planned, or grouped by deployment when
-    deployments conflict (one mesh per cluster); the plan's order is kept inside a group."""
+    """Trials in the order they will run: as planned, in install windows where one mesh
+    runs at a time beside the baseline (:func:`~meshbench.windows.in_windows`), or grouped
+    by deployment when deployments conflict; the plan's order is kept inside a group."""
     if platform.concurrent_meshes:
         return trials
+    if platform.baseline_beside_each_mesh:
+        return in_windows(trials)
     keys = list(dict.fromkeys(t.deployment_key for t in trials))
     ordered = [t for k in keys for t in trials if t.deployment_key == k]
     return [replace(t, order=i + 1) for i, t in enumerate(ordered)]
@@ -385,18 +389,28 @@ def _run_trials(
     with Progress(*columns, console=console, transient=False) as progress, ExitStack() as stack:
         task = progress.add_task("deploying", total=len(ordered), completed=len(done))
         deployments: dict[tuple[object, ...], Deployment] = {}
-        live_group = 0
+        live_group: tuple[int, str] = (0, "")
+
+        def group(trial: Trial) -> tuple[int, str]:
+            """Deployments that live together: a fresh-deployment group, in one window."""
+            return (trial.deployment, window_of(trial))
+
+        def side_by_side(trial: Trial) -> bool:
+            return platform.concurrent_meshes or bool(window_of(trial))
 
         def deployment(trial: Trial) -> Deployment:
             nonlocal live_group
             key = trial.deployment_key
             if key not in deployments:
-                # one mesh at a time, or the next group of fresh deployments: remove the old
-                if not platform.concurrent_meshes or trial.deployment != live_group:
+                # one mesh at a time, or the next group or window: remove the old
+                if not side_by_side(trial) or group(trial) != live_group:
                     stack.close()
                     deployments.clear()
-                live_group = trial.deployment
-                name = trial.deployment_name
+                live_group = group(trial)
+                window = window_of(trial)  # a baseline's proof per window it ran in
+                name = trial.deployment_name + (
+                    f"-in-{window}" if window and window != trial.mesh else ""
+                )
                 progress.update(task, description=f"deploying {name}")
                 topology = trial.topology(scenario)
                 dep = stack.enter_context(platform.deploy(trial.mesh, topology, trial.mtls))
@@ -406,10 +420,10 @@ def _run_trials(
             return deployments[key]
 
         for trial in pending:
-            if platform.concurrent_meshes and trial.deployment != live_group:
-                # deploy a whole group first: its trials then interleave freely
+            if side_by_side(trial) and group(trial) != live_group:
+                # deploy a whole group (or window) first: its trials then interleave freely
                 for first in {
-                    t.deployment_key: t for t in pending if t.deployment == trial.deployment
+                    t.deployment_key: t for t in pending if group(t) == group(trial)
                 }.values():
                     deployment(first)
             while True:  # never measure a broken deployment: redeploy it, then retry

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from hdrh.histogram import HdrHistogram
 from numpy.typing import NDArray
 
 from meshbench.analysis import blocks
@@ -51,10 +52,17 @@ SIGN_FLIP_DRAWS = 20_000
 
 @dataclass(frozen=True)
 class CellMatrix:
-    """Per-trial percentiles of one cell laid out as arms x blocks (repeats)."""
+    """Per-trial percentiles of one cell laid out as arms x blocks (repeats).
+
+    Where a platform ran one mesh at a time with the baseline beside each (trials.csv
+    ``window``), a block is one repeat inside one mesh's window: a mesh's trials fill only
+    its own window's blocks, so its contrast with the baseline pairs it with baseline
+    trials from that window alone, and ``none-aa`` is paired with ``none`` in every one.
+    """
 
     arms: list[str]
     repeats: list[int]
+    """The repeat of each block (a repeat appears once per window when there are windows)."""
     values_us: NDArray[np.float64]
     """``(arms, repeats, percentiles)``; NaN where the trial is missing or not included."""
     counts: NDArray[np.float64]
@@ -62,7 +70,9 @@ class CellMatrix:
     orders: list[list[int]]
     """Per repeat: execution order numbers of every trial of the block (valid or not)."""
     deployments: list[int]
-    """Per repeat: which fresh deployment of every arm it ran against (1-based)."""
+    """Per block: which fresh deployment of every arm it ran against (1-based)."""
+    windows: list[str] | None = None
+    """Per block: the mesh install window it ran in ('' where arms ran side by side)."""
 
     @property
     def interleaved(self) -> bool:
@@ -81,11 +91,12 @@ class CellMatrix:
         away); otherwise unchanged."""
         if self.unit == "repeat":
             return values
-        groups = sorted(set(self.deployments))
+        windows = self.windows or ["" for _ in self.deployments]
+        keys = list(zip(windows, self.deployments, strict=True))
+        groups = sorted(set(keys))
         out = np.full((values.shape[0], len(groups)), np.nan)
-        dep = np.array(self.deployments)
         for g, group in enumerate(groups):
-            cols = values[:, dep == group]
+            cols = values[:, [k == group for k in keys]]
             n = np.isfinite(cols).sum(axis=1)
             total = np.where(np.isfinite(cols), cols, 0.0).sum(axis=1)
             out[:, g] = np.where(n > 0, total / np.maximum(n, 1), np.nan)
@@ -95,20 +106,23 @@ class CellMatrix:
 def cell_matrix(
     run: Run, cell: Cell, percentiles: Sequence[float], tag: str = "latency"
 ) -> CellMatrix:
-    """Every arm's per-trial ``tag`` percentiles in ``cell``, one column per repeat."""
+    """Every arm's per-trial ``tag`` percentiles in ``cell``, one column per block: a
+    repeat, or a repeat inside one mesh's install window (:class:`CellMatrix`)."""
     t = run.trials[cell.matches(run.trials)]
     arms = run.meshes
-    repeats = sorted({int(r) for r in t["repeat"].dropna()})
-    values = np.full((len(arms), len(repeats), len(percentiles)), np.nan)
-    counts = np.full((len(arms), len(repeats)), np.nan)
-    col = {r: j for j, r in enumerate(repeats)}
+    blocks_ = sorted(
+        {(str(w), int(r)) for w, r in zip(t["window"], t["repeat"], strict=True) if not pd.isna(r)}
+    )
+    values = np.full((len(arms), len(blocks_), len(percentiles)), np.nan)
+    counts = np.full((len(arms), len(blocks_)), np.nan)
+    col = {b: j for j, b in enumerate(blocks_)}
     row = {m: i for i, m in enumerate(arms)}
-    orders: list[list[int]] = [[] for _ in repeats]
-    deployments = [1 for _ in repeats]
+    orders: list[list[int]] = [[] for _ in blocks_]
+    deployments = [1 for _ in blocks_]
     for rec in t.to_dict("records"):
         if pd.isna(rec["repeat"]) or rec["mesh"] not in row:
             continue
-        j = col[int(rec["repeat"])]
+        j = col[(str(rec["window"]), int(rec["repeat"]))]
         deployments[j] = int(rec["deployment"])
         if not pd.isna(rec["order"]):
             orders[j].append(int(rec["order"]))
@@ -118,7 +132,9 @@ def cell_matrix(
         i = row[str(rec["mesh"])]
         values[i, j] = hist.percentiles_us(hist.counts(h), hist.layout(h), percentiles)
         counts[i, j] = h.get_total_count()
-    return CellMatrix(arms, repeats, values, counts, orders, deployments)
+    return CellMatrix(
+        arms, [r for _, r in blocks_], values, counts, orders, deployments, [w for w, _ in blocks_]
+    )
 
 
 def sign_flip_p(d: NDArray[np.float64], rng: np.random.Generator) -> float:
@@ -228,6 +244,15 @@ def _cell_records(
     b = m.arms.index(baseline)
     inter = m.interleaved
     pooled = {arm: run.pooled(arm, cell, tag) for arm in m.arms}
+    windowed = set(m.windows or []) - {""}
+
+    def base_pooled(arm: str) -> HdrHistogram:
+        """The baseline beside ``arm``: in its own install window where there are windows."""
+        if arm not in windowed:
+            return pooled[baseline]
+        t = run.trials
+        sel = cell.matches(t) & t["included"] & (t["mesh"] == baseline) & (t["window"] == arm)
+        return hist.pool([run.histograms[str(x)][tag] for x in t.loc[sel, "trial_id"]])
     out = []
     for j, q in enumerate(percentiles):
         per_trial = m.values_us[:, :, j]
@@ -236,10 +261,10 @@ def _cell_records(
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.log(y)
         log_fit = blocks.two_way(logs) if inter else None
-        base_pool = hist.percentiles_ms(pooled[baseline], [q])[q]
         for i, arm in enumerate(m.arms):
             if i == b:
                 continue
+            base_pool = hist.percentiles_ms(base_pooled(arm), [q])[q]
             n_mesh = int(np.isfinite(per_trial[i]).sum())
             n_base = int(np.isfinite(per_trial[b]).sum())
             if n_mesh == 0 and n_base == 0:

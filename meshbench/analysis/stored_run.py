@@ -271,6 +271,7 @@ def _typed_trials(rows: Sequence[Mapping[str, str]], scenario: Mapping[str, Any]
     df["valid"] = df["valid"].astype(str).str.lower().eq("true")
     df["invalid_reason"] = df["invalid_reason"].fillna("").astype(str)
     df["host_flag"] = df["host_flag"].fillna("").astype(str)
+    df["window"] = df["window"].fillna("").astype(str)  # runs before windows: side by side
     df["trial_id"] = df["trial_id"].astype(str)
     df["mesh"] = df["mesh"].astype(str)
     # sweep dimensions: empty when not swept, filled from the scenario

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from meshbench.cores import choose
 from meshbench.errors import MeshbenchError
 from meshbench.host import parse_cpu_list
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
+from meshbench.preflight import run_preflight
 from meshbench.results import hlog
 from meshbench.scenario import ValiditySpec
 from meshbench.validity import format_kinds, load_reasons
@@ -96,6 +98,18 @@ class LoadReport:
     service_ms: dict[float, float]
     send_lag_ms: dict[float, float]
     untrusted: list[str] = field(default_factory=list)
+
+
+def measured_cpus(workers: int) -> tuple[str, list[str]]:
+    """The generator's CPUs when ``--cpus`` is not given: the choice ``meshbench run``
+    makes (:func:`meshbench.cores.choose` over a host preflight: CPU 0's core avoided where
+    cores are spare, one quiet core per worker), and lines saying how they were chosen and
+    what the preflight warns about them."""
+    pre = run_preflight()
+    pin = choose(pre, workers)
+    lines = [f"CPUs: load {pin.load_cpus} ({pin.chosen_by})"]
+    lines += [f"host: {w}" for w in pre.warnings(parse_cpu_list(pin.load_cpus))]
+    return pin.load_cpus, lines
 
 
 def load_url(

@@ -62,16 +62,23 @@ def run_workers(
     cpus: str | None = None,
     prefix: Sequence[str] = (),
     env: dict[str, str] | None = None,
+    start_at: float | None = None,
 ) -> LoadSummary:
     """Run ``workers`` generator processes (each behind ``prefix``, e.g. ``ip netns exec``;
     with ``env`` as their environment when given).
+
+    ``start_at``: the schedule origin every worker takes (epoch s, at least
+    :data:`START_DELAY_S` ahead, so a caller knows when the measured phase begins);
+    default: that far ahead when several workers share the schedule, else none (the
+    generator starts as soon as it is ready).
 
     Each worker is pinned to the next CPU of ``cpus`` in turn. One worker writes straight
     into ``out_dir``; several write into ``out_dir/worker-<i>`` and are merged into it.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     pins = cpu_list(cpus)
-    start_at = time.time() + START_DELAY_S if workers > 1 else None
+    if start_at is None and workers > 1:
+        start_at = time.time() + START_DELAY_S
     limit_s = req.warmup_s + req.duration_s + req.timeout_s + 60 + START_DELAY_S
     procs = []
     dirs = [out_dir] if workers == 1 else [out_dir / f"worker-{i}" for i in range(workers)]

@@ -111,6 +111,10 @@ class Platform(abc.ABC):
     scenario: Scenario
     concurrent_meshes: bool = False
     """True when several meshes can be deployed side by side (then trials interleave freely)."""
+    baseline_beside_each_mesh: bool = False
+    """True when meshes run one at a time but the baseline arms can be deployed beside each
+    (their own unmeshed namespaces): trials then run in install windows
+    (:mod:`meshbench.windows`), the baseline interleaved with every mesh."""
     shares_host: bool = False
     """True when the pods and the generator run on this host's CPUs: a run then holds the
     host lock, so two runs never measure each other."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import SupportsFloat, cast
+from typing import Any, SupportsFloat, cast
 
 from meshbench.analysis.stored_run import Run
 
@@ -85,6 +85,16 @@ def host_state(run: Run) -> str:
     )
 
 
+def resilience_lines(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each mesh's retries, timeouts and circuit breakers as the platform recorded them
+    (``run.json`` platform ``resilience_policies``, kind): a retry turns an error into
+    latency, so a reader must see which mesh had which. Empty where none was recorded."""
+    policies = (meta.get("platform") or {}).get("resilience_policies") or {}
+    if not policies:
+        return []
+    return [("resilience policies", "; ".join(str(v) for v in policies.values()))]
+
+
 def setup_lines(run: Run) -> list[tuple[str, str]]:
     """Key facts of a run for the header of every report: (name, value) pairs."""
     m = run.meta
@@ -128,6 +138,7 @@ def setup_lines(run: Run) -> list[tuple[str, str]]:
             f"{pinning.get('sidecar_cpus') or pinning.get('pod_cpus', DASH)}"
             + (f" ({pinning['chosen_by']})" if pinning.get("chosen_by") else ""),
         ),
+        *resilience_lines(m),
         ("versions", vers or DASH),
         ("created", f"{m.get('created_utc', DASH)}, finished {m.get('finished_utc') or DASH}"),
     ]

@@ -5,7 +5,8 @@ whenever a stored field changes meaning or disappears):
 
 - 1: first version: run.json, trials.csv, histograms/<trial_id>.hlog, trials/<trial_id>/.
   Later additions that readers treat as optional (empty in older runs): trials.csv
-  ``deployment`` (1 when empty) and ``host_*`` columns, ``trials/<trial_id>/host.json``.
+  ``deployment`` (1 when empty) and ``host_*`` columns, ``trials/<trial_id>/host.json``,
+  ``window`` (empty: the arms were deployed side by side).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ TRIAL_COLUMNS: tuple[str, ...] = (
     DIMS[0],  # the rate
     "repeat",
     "deployment",
+    "window",
     *DIMS[1:],  # the other sweep dimensions (meshbench.dimensions)
     "valid",
     "invalid_reason",
@@ -70,7 +72,10 @@ TRIAL_COLUMNS: tuple[str, ...] = (
 
 Sweep dimensions (:data:`~meshbench.dimensions.DIMS`) are empty where the plan left them
 unset: ``payload_bytes``, ``depth`` and ``mtls`` when the scenario does not sweep them (the
-topology and the mesh decide). ``mesh`` ``none-aa`` is the A/A control arm.
+topology and the mesh decide). ``mesh`` ``none-aa`` is the A/A control arm. ``window``:
+where a platform runs one mesh at a time (kind), the mesh whose install window the trial
+ran in; baseline trials run in every window and are paired only with that window's mesh
+(empty: all arms side by side).
 ``host_*`` (:mod:`meshbench.host`): CPU steal (max over the pinned CPUs, %), their busy
 share (%), cores used by processes that are not meshbench's, CPU frequency (MHz), and
 why the trial's host state was flagged ('' = it was not); empty in runs recorded before

@@ -138,17 +138,19 @@ def write_synthetic_run(
     start_epoch_s: float = 1_700_000_000.0,
     status: str = "complete",
     platform_name: str = "local",
+    order: Callable[[list[TrialKey]], list[TrialKey]] = lambda trials: trials,
 ) -> list[TrialKey]:
     """Write a complete run into the empty directory ``run_dir``; return its trials.
 
     ``scenario`` is a ``Scenario.model_dump(mode="json")``-shaped mapping (meshes,
     load.rates_rps, repeats are taken from it). Service time is the latency minus a
     small send lag. ``invalid`` maps trial ids to the reason they are stored invalid.
-    Everything is deterministic for a given ``seed``.
+    Everything is deterministic for a given ``seed``. ``order``: how the platform runs
+    the plan's trials (e.g. :func:`meshbench.windows.in_windows`); default as planned.
     """
     invalid = invalid or {}
     rng = np.random.default_rng(seed)
-    trials = plan(scenario)
+    trials = order(plan(scenario))
     (run_dir / store.HISTOGRAMS).mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     clock = start_epoch_s

@@ -33,8 +33,8 @@ from meshbench import __version__
 from meshbench.cores import resolve
 from meshbench.errors import MeshbenchError, PlatformError, ScenarioError
 from meshbench.host import parse_cpu_list
-from meshbench.load.spec import LoadRequest, LoadSummary
-from meshbench.load.workers import run_workers
+from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
+from meshbench.load.workers import START_DELAY_S, run_workers
 from meshbench.platforms import commands
 from meshbench.platforms.base import Deployment, Platform, Proof, UsageSnapshot
 from meshbench.platforms.local import capture, netns
@@ -60,6 +60,7 @@ from meshbench.platforms.local.names import (
     new_run_key,
     pod_address,
 )
+from meshbench.platforms.local.phase_usage import PhaseWindow, took_origin
 from meshbench.platforms.local.procs import ProcessSet, wrap
 from meshbench.preflight import run_preflight
 from meshbench.scenario import Scenario
@@ -114,6 +115,7 @@ class LocalDeployment(Deployment):
         self.mtls = mesh == "envoy-mtls"
         self.admins: dict[str, EnvoyAdmin] = {}
         self.created: list[str] = []
+        self._measured: tuple[UsageSnapshot, UsageSnapshot] | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -362,19 +364,33 @@ class LocalDeployment(Deployment):
                 continue
         return snap
 
+    def measured_usage(self) -> tuple[UsageSnapshot, UsageSnapshot] | None:
+        """Usage at the last trial's measured-phase boundaries (:mod:`phase_usage`)."""
+        return self._measured
+
     def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
+        """The load from the generator's pod; usage is sampled at the measured phase's
+        boundaries meanwhile (the schedule origin is fixed here, so they are known)."""
+        self._measured = None
+        start_at = time.time() + START_DELAY_S
+        begin = start_at + request.warmup_s
         try:
-            return run_workers(
-                request,
-                out_dir,
-                self.scenario.load.workers,
-                self.platform.pinning.load_cpus,
-                prefix=netns.exec_prefix(self.netns[LOAD_POD]),
-                env=self.platform.process_env,
-            )
+            with PhaseWindow(self.usage, begin, begin + request.duration_s) as window:
+                summary = run_workers(
+                    request,
+                    out_dir,
+                    self.scenario.load.workers,
+                    self.platform.pinning.load_cpus,
+                    prefix=netns.exec_prefix(self.netns[LOAD_POD]),
+                    env=self.platform.process_env,
+                    start_at=start_at,
+                )
         except MeshbenchError:
             self._check_alive()  # a dead app or sidecar explains more than the generator
             raise
+        if took_origin(out_dir / HLOG_FILE, start_at, request.label):
+            self._measured = window.snapshots()
+        return summary
 
 
 def _counter(stats: dict[str, int], stat_prefix: str) -> int:

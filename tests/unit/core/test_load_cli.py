@@ -63,3 +63,41 @@ def test_localhost_is_loopback_without_a_lookup(no_dns: None) -> None:
     check_target("http://localhost:8080/")
     check_target("http://198.18.3.10:8080/")
     check_target("http://[::1]:8080/")
+
+
+def test_load_pins_by_measurement_unless_cpus_are_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --cpus, the generator goes where `meshbench run` would put it (off CPU 0 on
+    a host with cores to spare), and says so; --cpus still wins, with no preflight."""
+    from meshbench.load import standalone
+    from meshbench.preflight import Jitter, Preflight, read_facts
+
+    hosts = Path(__file__).resolve().parents[2] / "data" / "hosts"
+    facts = read_facts(hosts / "vm-16cpu")
+    quiet = Jitter(60.0, 110.0, 300.0, 1000)
+    jitter = {c: quiet for c in facts.cpu_ids} | {1: Jitter(60.0, 900.0, 2700.0, 1000)}
+    probed: list[int] = []
+
+    def fake_preflight() -> Preflight:
+        probed.append(1)
+        return Preflight(facts, {c: 2.0 for c in facts.cpu_ids}, jitter)
+
+    used: list[str | None] = []
+
+    def fake_load_url(req: object, out: Path, workers: int = 1,
+                      cpus: str | None = None) -> object:
+        used.append(cpus)
+        raise SystemExit(0)  # the choice is what is tested, not the load
+
+    monkeypatch.setattr(standalone, "run_preflight", fake_preflight)
+    monkeypatch.setattr(standalone, "load_url", fake_load_url)
+    monkeypatch.chdir(tmp_path)
+    base = ["load", "http://127.0.0.1:9/", "--rate", "10", "--duration", "1"]
+    with pytest.raises(SystemExit):
+        main([*base, "--workers", "2"])
+    assert used == ["2,3"]  # CPU 0's core and the noisy CPU 1 avoided, one core per worker
+    assert "CPUs: load 2,3 (measured: 16 physical cores" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*base, "--cpus", "0"])
+    assert used == ["2,3", "0"] and len(probed) == 1

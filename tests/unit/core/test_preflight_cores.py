@@ -95,6 +95,67 @@ def test_a_busy_host_is_warned_about_by_cpu() -> None:
     assert quiet(facts).warnings() == []
 
 
+def write_interrupts(root: Path, cpus: int, lines: dict[str, dict[int, int]],
+                     affinity: dict[str, str]) -> None:
+    """/proc/interrupts (numbered device IRQs plus the per-CPU LOC line, which never
+    counts) and /proc/irq/<n>/smp_affinity_list, as Linux writes them."""
+    (root / "proc").mkdir(parents=True, exist_ok=True)
+    out = ["     " + "".join(f"  CPU{c:<8}" for c in range(cpus))]
+    for irq, counts in lines.items():
+        cols = "".join(f"{counts.get(c, 0):>11}" for c in range(cpus))
+        out.append(f"{irq:>4}:{cols}  PCI-MSIX-0000:00:04.0  1-edge      eth0-rx-{irq}")
+    out.append("LOC:" + "".join(f"{10**7:>11}" for _ in range(cpus)) + "   Local timer interrupts")
+    (root / "proc/interrupts").write_text("\n".join(out) + "\n")
+    for irq, cpu_list in affinity.items():
+        (root / "proc/irq" / irq).mkdir(parents=True)
+        (root / "proc/irq" / irq / "smp_affinity_list").write_text(cpu_list + "\n")
+
+
+def test_the_captured_2_vcpu_vm_interrupts() -> None:
+    facts = read_facts(HOSTS / "vm-2cpu")
+    assert facts.irq_cpus == (0, 1)
+    disk = next(i for i in facts.irqs if i.irq == "36")
+    assert disk.device.endswith("virtio1-req.0") and disk.affinity == (0, 1)
+    assert disk.per_cpu[1] > 1_000_000 and disk.per_cpu[0] == 0
+    assert not any(i.irq in ("LOC", "RES", "NMI") for i in facts.irqs)  # per-CPU lines
+    p = quiet(facts)
+    assert p.irq_share([1]) > 0.9
+    # the 2-CPU layout uses both CPUs: nowhere to move the IRQs, so no warning
+    assert p.warnings([0, 1]) == []
+    warning = p.irq_warning([1])
+    assert warning is not None and warning.startswith("CPUs 1 handled 9")
+    assert "IRQ 36 (virtio1-req.0)" in warning
+    assert "echo 0 > /proc/irq/<n>/smp_affinity_list" in warning
+
+
+def test_pinned_cpus_taking_most_device_interrupts_are_warned_about(tmp_path: Path) -> None:
+    root = build_host(tmp_path, cores=16)
+    # a NIC whose receive queues all land on CPUs 1 and 2, a disk on CPU 0
+    write_interrupts(root, 16, {"40": {1: 900_000}, "41": {2: 500_000}, "50": {0: 300_000}},
+                     {"40": "1", "41": "2", "50": "0-15"})
+    p = quiet(read_facts(root))
+    used = choose(p, workers=1).cpus()  # equally quiet by jitter: CPUs 1-9 here
+    assert {1, 2} <= set(used)
+    warning = next(w for w in p.warnings(used) if "device interrupts" in w)
+    assert warning.startswith("CPUs 1-9 handled 82% of the device interrupts since boot")
+    assert "IRQ 40 (eth0-rx-40), 41 (eth0-rx-41)):" in warning  # not 50: none here
+    assert "echo 0,10-15 > /proc/irq/<n>/smp_affinity_list" in warning
+    assert "IRQBALANCE_BANNED_CPULIST=1-9" in warning
+    assert not any("device interrupts" in w for w in p.warnings([5, 6, 7]))  # 0 % there
+    recorded = p.to_json()
+    assert recorded["device_irqs_per_cpu"]["1"] == 900_000
+    assert {"irq": "40", "device": "PCI-MSIX-0000:00:04.0 1-edge eth0-rx-40",
+            "total": 900_000, "affinity": [1]} in recorded["irqs"]
+    # every CPU in use (the doctor's view): nowhere to move them, nothing to warn
+    assert not any("device interrupts" in w for w in recorded["warnings"])
+
+
+def test_a_host_without_proc_interrupts_has_no_irq_facts(tmp_path: Path) -> None:
+    p = quiet(read_facts(build_host(tmp_path, cores=4)))
+    assert p.facts.irqs == () and p.irq_warning([1]) is None
+    assert p.to_json()["device_irqs_per_cpu"] == {}
+
+
 # -- choosing cores ---------------------------------------------------------------------
 
 

@@ -125,3 +125,58 @@ def test_a_pod_dying_between_the_check_and_the_trial_is_redeployed(tmp_path: Pat
     _run_trials(s, platform, plan_trials(s), set(), rows, tmp_path, [], events.append)
     assert len(rows) == 2
     assert len(events) == 1 and "stopped answering before" in events[0]["problems"][0]
+
+
+class _OneMeshAtATime(_Platform):
+    """kind's shape: meshes conflict, the baseline arms can run beside each."""
+
+    concurrent_meshes = False
+    baseline_beside_each_mesh = True
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.live: list[str] = []
+        self.seen_live: list[tuple[str, tuple[str, ...]]] = []  # (mesh measured, arms up)
+
+    @contextmanager
+    def deploy(self, mesh: str, topology: Topology,
+               mtls: bool | None = None) -> Iterator[Deployment]:
+        platform = self
+
+        class Watched(_Dep):
+            def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
+                platform.seen_live.append((self.mesh, tuple(sorted(platform.live))))
+                return super().run_load(request, out_dir)
+
+        self.deployed.append(mesh)
+        self.live.append(mesh)
+        try:
+            yield Watched(mesh, len(self.deployed), None)
+        finally:
+            self.live.remove(mesh)
+
+
+def test_one_mesh_at_a_time_runs_the_baseline_beside_every_mesh(tmp_path: Path) -> None:
+    from meshbench.run import execution_order
+    from meshbench.windows import window_of
+
+    s = parse_scenario({"name": "windows", "platform": "kind", "repeats": 2,
+                        "meshes": ["none", "istio", "linkerd"],
+                        "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0}})
+    platform = _OneMeshAtATime()
+    ordered = execution_order(plan_trials(s), platform)
+    rows: list[dict[str, Any]] = []
+    _run_trials(s, platform, ordered, set(), rows, tmp_path, [])
+    assert len(rows) == 8  # 2 + 2 mesh trials, the 2 baseline trials once in each window
+    # every trial ran with exactly its window's mesh and the baseline deployed
+    for (measured, live), row in zip(platform.seen_live, rows, strict=True):
+        assert row["mesh"] == measured and live == tuple(sorted({"none", row["window"]}))
+    windows = [r["window"] for r in rows]
+    assert windows == sorted(windows, key=windows.index)  # each window runs back to back
+    for w in ("istio", "linkerd"):  # inside a window: the plan's interleaved order
+        assert [r["mesh"] for r in rows if r["window"] == w] == [
+            t.mesh for t in plan_trials(s) if t.mesh in ("none", w)]
+    assert window_of(ordered[0]) == "istio" and rows[0]["mesh"] == "istio"
+    assert len(platform.deployed) == 4  # mesh + baseline, once per window
+    assert sorted(p.name for p in (tmp_path / "proof").iterdir()) == [
+        "istio.json", "linkerd.json", "none-in-istio.json", "none-in-linkerd.json"]

@@ -122,3 +122,26 @@ def test_cli_report_and_compare(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_report_of_a_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(tmp_path / "nope")]) == 2
     assert "not a meshbench run directory" in capsys.readouterr().err
+
+
+def test_report_names_each_meshs_resilience_policies(tmp_path: Path) -> None:
+    """A retry turns an error into latency: the report says which mesh had which policy
+    (kind records them in run.json; a run without them shows no such line)."""
+    import json
+
+    run_dir = synthetic(tmp_path / "kind", ["none", "envoy"])
+    report_run(run_dir, console=Console(file=StringIO(), width=160))
+    assert "resilience policies" not in (run_dir / "summary.md").read_text()
+
+    meta = json.loads((run_dir / "run.json").read_text())
+    meta["platform"]["resilience_policies"] = {
+        "none": "no mesh: no retries, timeouts or circuit breakers",
+        "kuma": "kuma: default MeshRetry (5 HTTP retries) not created",
+    }
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    report_run(run_dir, console=Console(file=StringIO(), width=160))
+    line = ("no mesh: no retries, timeouts or circuit breakers; "
+            "kuma: default MeshRetry (5 HTTP retries) not created")
+    assert "resilience policies" in (run_dir / "summary.md").read_text()
+    assert line in (run_dir / "summary.md").read_text()
+    assert line in (run_dir / "report.html").read_text()
