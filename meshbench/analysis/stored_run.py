@@ -25,15 +25,10 @@ from meshbench.analysis import histograms as hist
 from meshbench.dimensions import AA_CONTROL, BASELINE, DIMENSIONS, DIMS, Cell, by_name, cell_of
 from meshbench.errors import ResultsError
 from meshbench.results import hlog, store
+from meshbench.results.trial_record import COLUMN_TYPES, TRIAL_COLUMNS, TrialRecord
 
 TIME_SERIES_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 99.0, 100.0)
 
-_FLOAT_COLUMNS = tuple(
-    c
-    for c in store.TRIAL_COLUMNS
-    if c.endswith(("_ms", "_s", "_rps", "_cpu", "_mib", "_pct", "_mhz")) and c != "started_utc"
-)
-_INT_COLUMNS = ("order", "repeat", "deployment", "requests", "errors", "warmup_requests")
 _TRIAL_KEYS = ("trial_id", "mesh", *DIMS, "repeat", "valid", "included")
 
 
@@ -204,12 +199,17 @@ REQUIRED_COLUMNS = ("trial_id", "mesh", "rate_rps", "repeat", "valid", "histogra
 guessed (a missing ``mesh`` would pool every trial into one unnamed arm)."""
 
 
-def _check_rows(rows: Sequence[Mapping[str, str]], run_dir: Path) -> None:
-    """Refuse a trials.csv that would silently change the analysis: missing key columns,
-    duplicated trial ids (extra "repeats"), histogram paths outside the run directory."""
+_DTYPES: dict[type, Any] = {float: float, int: "Int64", bool: bool, str: str}
+"""Frame column type of each record field type (``Int64``: whole numbers, NA when empty)."""
+
+
+def _check_rows(rows: Sequence[Mapping[str, str]], run_dir: Path) -> list[TrialRecord]:
+    """The trials of ``rows`` (trials.csv of ``run_dir``); :class:`ResultsError` for a file
+    that would silently change the analysis: missing key columns, duplicated trial ids
+    (extra "repeats"), histogram paths outside the run directory, mistyped fields."""
     where = run_dir / store.TRIALS_CSV
     if not rows:
-        return
+        return []
     missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
     if missing:
         raise ResultsError(
@@ -217,6 +217,7 @@ def _check_rows(rows: Sequence[Mapping[str, str]], run_dir: Path) -> None:
         )
     seen: dict[str, int] = {}
     root = run_dir.resolve()
+    trials = []
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         tid = str(row["trial_id"])
         if tid in seen:
@@ -231,58 +232,22 @@ def _check_rows(rows: Sequence[Mapping[str, str]], run_dir: Path) -> None:
                 f"{where}: line {line} ({tid}): histogram {rel!r} is outside the run directory",
                 fix="histogram paths are histograms/<trial>.hlog",
             )
-        wrong = _wrong_type(row)
-        if wrong:
-            column, value, expected = wrong
-            raise ResultsError(
-                f"{where}: line {line} ({tid}): {column} is {value!r}, not {expected}",
-                fix="restore trials.csv as meshbench wrote it",
-            )
+        trials.append(store.trial_from_row(row, where, line))
+    return trials
 
 
-def _wrong_type(row: Mapping[str, str]) -> tuple[str, str, str] | None:
-    """The first value of ``row`` that its column's type cannot hold (empty is allowed:
-    a figure not measured, or a column older runs lack)."""
-    for c in _FLOAT_COLUMNS:
-        value = (row.get(c) or "").strip()
-        if value:
-            try:
-                float(value)
-            except ValueError:
-                return c, value, "a number"
-    for c in _INT_COLUMNS:
-        value = (row.get(c) or "").strip()
-        if value and not value.lstrip("-").isdigit():
-            return c, value, "a whole number"
-    valid = (row.get("valid") or "").strip().lower()
-    if valid not in ("true", "false"):
-        return "valid", row.get("valid") or "", "true or false"
-    return None
-
-
-def _typed_trials(rows: Sequence[Mapping[str, str]], scenario: Mapping[str, Any]) -> pd.DataFrame:
-    columns = list(store.TRIAL_COLUMNS)
-    df = pd.DataFrame([{c: row.get(c, "") for c in columns} for row in rows], columns=columns)
-    for c in _FLOAT_COLUMNS:
-        df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="coerce").astype(float)
-    for c in _INT_COLUMNS:
-        df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="coerce").astype("Int64")
+def _typed_trials(trials: Sequence[TrialRecord], scenario: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per trial, every column of :data:`TRIAL_COLUMNS` in its type; the sweep
+    settings in their stored form, filled from ``scenario`` where it did not sweep them."""
+    defaults = {d.name: d.default(scenario) for d in DIMENSIONS}
+    df = pd.DataFrame(
+        [{**t.values(), **t.stored_sweep(defaults)} for t in trials], columns=list(TRIAL_COLUMNS)
+    )
+    for column, kind in COLUMN_TYPES.items():
+        df[column] = df[column].astype(_DTYPES[kind])
+    for d in DIMENSIONS:  # never empty: whole numbers need no NA
+        df[d.name] = df[d.name].astype(int if d.stored_type is int else _DTYPES[d.stored_type])
     df["deployment"] = df["deployment"].fillna(1)  # runs before fresh deployments existed
-    df["valid"] = df["valid"].astype(str).str.lower().eq("true")
-    df["invalid_reason"] = df["invalid_reason"].fillna("").astype(str)
-    df["host_flag"] = df["host_flag"].fillna("").astype(str)
-    df["trial_id"] = df["trial_id"].astype(str)
-    df["mesh"] = df["mesh"].astype(str)
-    # sweep dimensions: empty when not swept, filled from the scenario
-    for d in DIMENSIONS:
-        if d.stored_type is float:  # the rate: always stored, a float column above
-            continue
-        raw = df[d.name] if d.name in df else pd.Series("", index=df.index)
-        default = d.default(scenario)
-        if d.stored_type is int:
-            df[d.name] = pd.to_numeric(raw, errors="coerce").fillna(default).astype(int)
-        else:
-            df[d.name] = raw.map(lambda v, d=d, default=default: d.from_stored(v, default))
     return df
 
 
@@ -396,8 +361,7 @@ def load_run(path: str | Path) -> Run:
     meta = store.read_run_json(run_dir)
     scenario = meta.get("scenario") or {}
     rows = store.read_trial_rows(run_dir)
-    _check_rows(rows, run_dir)
-    trials = _typed_trials(rows, scenario)
+    trials = _typed_trials(_check_rows(rows, run_dir), scenario)
     warnings: list[str] = []
 
     status = str(meta.get("status", "unknown"))
