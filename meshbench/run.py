@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from meshbench import __version__, host, interrupts, locks
+from meshbench.dimensions import DIMENSIONS
 from meshbench.errors import DeploymentBroken, PlatformError, ResultsError, ScenarioError
 from meshbench.load.spec import HLOG_FILE, LoadSummary
 from meshbench.plan import Trial, confirm_limits, estimate, plan_trials
@@ -35,11 +36,12 @@ from meshbench.results.store import (
     TRIALS,
     new_run_dir,
     read_run_json,
-    read_trial_rows,
+    read_trials,
     utc_now,
     write_json,
     write_trials,
 )
+from meshbench.results.trial_record import TrialRecord
 from meshbench.scenario import Scenario, load_scenario, parse_scenario
 from meshbench.validity import load_reasons
 from meshbench.windows import in_windows, window_of
@@ -92,7 +94,7 @@ def execution_order(trials: list[Trial], platform: Platform) -> list[Trial]:
     return [replace(t, order=i + 1) for i, t in enumerate(ordered)]
 
 
-def _usage_row(before: UsageSnapshot, after: UsageSnapshot) -> dict[str, float]:
+def _usage_row(before: UsageSnapshot, after: UsageSnapshot) -> dict[str, Any]:
     # "sidecar" columns: the mesh's data-plane proxies, sidecars or node proxies ("proxy":
     # ztunnel and waypoints of istio-ambient).
     def mib(role: str) -> float:
@@ -135,8 +137,8 @@ def _host_row(scenario: Scenario, load: host.HostLoad) -> dict[str, Any]:
 
 def run_trial(
     scenario: Scenario, dep: Deployment, trial: Trial, run_dir: Path, cpus: list[int] | None = None
-) -> dict[str, Any]:
-    """Measure one trial and store its files; returns its trials.csv row. ``cpus``: the
+) -> TrialRecord:
+    """Measure one trial and store its files; returns its trials.csv record. ``cpus``: the
     CPUs the trial is pinned to, whose steal and load are recorded (default: all)."""
     trial_dir = run_dir / TRIALS / trial.trial_id
     if trial_dir.exists():  # leftovers of an interrupted attempt: not a result yet
@@ -182,34 +184,39 @@ def run_trial(
     reasons = validity(scenario, trial, summary, lag[99], accounting)
     h = hists["latency"]
     mean = h.get_mean_value() / 1000.0 if h.get_total_count() else float("nan")
-    row: dict[str, Any] = {
-        **trial.to_dict(),
-        "valid": not reasons,
-        "invalid_reason": "; ".join(reasons),
-        "requests": summary.requests,
-        "errors": summary.errors,
-        "warmup_requests": summary.warmup_requests,
-        "duration_s": summary.duration_s,
-        "achieved_rps": summary.achieved_rps,
-        "p50_ms": lat[50],
-        "p90_ms": lat[90],
-        "p99_ms": lat[99],
-        "p999_ms": lat[99.9],
-        "max_ms": lat[100],
-        "mean_ms": mean,
-        "service_p50_ms": svc[50],
-        "service_p99_ms": svc[99],
-        "send_lag_p50_ms": lag[50],
-        "send_lag_p99_ms": lag[99],
-        "send_lag_max_ms": lag[100],
-        "generator_cpu": summary.generator_cpu,
-        "generator_rss_mib": summary.generator_rss_mib,
+    return TrialRecord(
+        trial_id=trial.trial_id,
+        order=trial.order,
+        mesh=trial.mesh,
+        repeat=trial.repeat,
+        deployment=trial.deployment,
+        window=window_of(trial),
+        sweep={d.name: getattr(trial, d.name) for d in DIMENSIONS},
+        valid=not reasons,
+        invalid_reason="; ".join(reasons),
+        requests=summary.requests,
+        errors=summary.errors,
+        warmup_requests=summary.warmup_requests,
+        duration_s=summary.duration_s,
+        achieved_rps=summary.achieved_rps,
+        p50_ms=lat[50],
+        p90_ms=lat[90],
+        p99_ms=lat[99],
+        p999_ms=lat[99.9],
+        max_ms=lat[100],
+        mean_ms=mean,
+        service_p50_ms=svc[50],
+        service_p99_ms=svc[99],
+        send_lag_p50_ms=lag[50],
+        send_lag_p99_ms=lag[99],
+        send_lag_max_ms=lag[100],
+        generator_cpu=summary.generator_cpu,
+        generator_rss_mib=summary.generator_rss_mib,
         **_usage_row(usage_before, usage_after),
         **_host_row(scenario, host_load),
-        "started_utc": summary.started_utc,
-        "histogram": hist_rel,
-    }
-    return row
+        started_utc=summary.started_utc,
+        histogram=hist_rel,
+    )
 
 
 def _check_same_scenario(
@@ -245,7 +252,7 @@ def _with_stored_pinning(scenario: Scenario, pinning: dict[str, Any]) -> Scenari
 
 def _start_run(
     scenario: Scenario, scenario_path: Path, results_root: Path, resume: Path | None
-) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[Path, dict[str, Any], list[TrialRecord]]:
     if resume is None:
         run_dir = new_run_dir(results_root, scenario.name)
         meta: dict[str, Any] = {
@@ -267,8 +274,7 @@ def _start_run(
             f"{resume} is already complete; nothing to resume",
             fix="start a new run without --resume",
         )
-    rows: list[dict[str, Any]] = [dict(r) for r in read_trial_rows(resume)]
-    return resume, meta, rows
+    return resume, meta, read_trials(resume)
 
 
 def run_scenario(
@@ -306,7 +312,7 @@ def run_scenario(
             stack.enter_context(locks.run_directory(run_dir))
             if host_holder is not None:  # now the other run can be told which one
                 host_holder(locks.describe(run_dir))
-        done = {r["trial_id"] for r in rows}
+        done = {r.trial_id for r in rows}
         if resume is not None:  # finish on the CPUs the run started on, not a new choice
             scenario = _with_stored_pinning(scenario, meta.get("pinning") or {})
         platform = kind(scenario)
@@ -373,7 +379,7 @@ def _run_trials(
     platform: Platform,
     ordered: list[Trial],
     done: set[str],
-    rows: list[dict[str, Any]],
+    rows: list[TrialRecord],
     run_dir: Path,
     cpus: list[int],
     on_redeploy: Callable[[dict[str, Any]], None] = lambda _event: None,
@@ -452,11 +458,11 @@ def _run_trials(
             rows.append(row)
             write_trials(run_dir, rows)
             progress.advance(task)
-            flag = "" if row["valid"] else f"  [red]INVALID: {row['invalid_reason']}[/]"
+            flag = "" if row.valid else f"  [red]INVALID: {row.invalid_reason}[/]"
             progress.console.print(
-                f"{trial.trial_id}: p50 {row['p50_ms']:.3f} ms  p99 {row['p99_ms']:.3f} ms  "
-                f"p99.9 {row['p999_ms']:.3f} ms  {row['achieved_rps']:.0f} rps  "
-                f"errors {row['errors']}{flag}"
+                f"{trial.trial_id}: p50 {row.p50_ms:.3f} ms  p99 {row.p99_ms:.3f} ms  "
+                f"p99.9 {row.p999_ms:.3f} ms  {row.achieved_rps:.0f} rps  "
+                f"errors {row.errors}{flag}"
             )
 
 

@@ -15,8 +15,8 @@ from meshbench.analysis.compare import Comparison, compare_runs
 from meshbench.analysis.diagnostics import design_diagnostics
 from meshbench.analysis.histograms import PERCENTILES, label, percentiles_ms, pool
 from meshbench.analysis.overhead import cell_matrix, overhead
-from meshbench.analysis.slo import max_rate_within_budget, slo_verdicts
-from meshbench.analysis.stored_run import Run, Slo, load_run
+from meshbench.analysis.slo import Slo, max_rate_within_budget, slo_verdicts
+from meshbench.analysis.stored_run import Run, load_run
 from meshbench.analysis.summary import Analysis, analyse
 from meshbench.dimensions import AA_CONTROL, BASELINE, CELL, DIMS, Cell
 

@@ -1,12 +1,53 @@
-"""Verdicts against a latency budget: pass/fail per mesh and rate, overhead as % of it."""
+"""A latency budget (:class:`Slo`, from the scenario) and the verdicts against it: pass/fail
+per mesh and rate, overhead as % of it."""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from meshbench.analysis.stored_run import Slo
+from meshbench.analysis import histograms as hist
 from meshbench.dimensions import BASELINE, DIMS, VARIANT_DIMS
+from meshbench.errors import ResultsError
+
+
+@dataclass(frozen=True)
+class Slo:
+    """A latency budget: the ``percentile`` of end-to-end latency must stay <= ``budget_ms``."""
+
+    percentile: float
+    budget_ms: float
+
+    @property
+    def label(self) -> str:
+        return hist.label(self.percentile)
+
+    @classmethod
+    def from_scenario(cls, scenario: Mapping[str, Any]) -> Slo | None:
+        """The scenario's ``slo: {percentile, budget_ms}``, or None when it declares none."""
+        raw = scenario.get("slo")
+        if raw is None:
+            return None
+        try:
+            percentile = float(raw.get("percentile", 99.0))
+            budget_ms = float(raw["budget_ms"])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise ResultsError(
+                f"scenario slo {raw!r} is not {{percentile: <0-100>, budget_ms: <ms>}}",
+                fix="write e.g. `slo: {percentile: 99, budget_ms: 25}` in the scenario",
+            ) from None
+        if not (0 < percentile <= 100) or not (budget_ms > 0 and math.isfinite(budget_ms)):
+            raise ResultsError(
+                f"scenario slo {raw!r}: percentile must be in (0, 100] and budget_ms > 0",
+                fix="write e.g. `slo: {percentile: 99, budget_ms: 25}` in the scenario",
+            )
+        return cls(percentile, budget_ms)
+
 
 SLO_COLUMNS = [
     "mesh",

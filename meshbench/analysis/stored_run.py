@@ -1,15 +1,15 @@
 """Load a stored run into tidy pandas frames and per-trial histograms.
 
-Reads only what :mod:`meshbench.results` wrote: ``run.json``, ``trials.csv`` and the
-HdrHistogram interval logs. Warm-up intervals are kept (tagged ``warmup=True`` in
-:attr:`Run.intervals`) but never enter a pooled histogram or a percentile table.
+Reads only what :mod:`meshbench.results` wrote: ``run.json``, ``trials.csv`` (its rows are
+:class:`~meshbench.results.trial_record.TrialRecord`) and the HdrHistogram interval logs
+(:mod:`~meshbench.analysis.interval_log`). Warm-up intervals are kept (tagged
+``warmup=True`` in :attr:`Run.intervals`) but never enter a pooled histogram or a
+percentile table.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,59 +18,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from hdrh.histogram import HdrHistogram
-from numpy.typing import NDArray
 
 from meshbench import locks
 from meshbench.analysis import histograms as hist
-from meshbench.dimensions import AA_CONTROL, BASELINE, DIMENSIONS, DIMS, Cell, by_name, cell_of
+from meshbench.analysis.interval_log import INTERVAL_COLUMNS, read_trial_log
+from meshbench.analysis.slo import Slo
+from meshbench.analysis.trial_frames import (
+    TRIAL_KEYS,
+    check_trials,
+    cost_frame,
+    percentile_frame,
+    trial_frame,
+)
+from meshbench.dimensions import AA_CONTROL, BASELINE, DIMS, Cell, by_name, cell_of
 from meshbench.errors import ResultsError
 from meshbench.results import hlog, store
-
-TIME_SERIES_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 99.0, 100.0)
-
-_FLOAT_COLUMNS = tuple(
-    c
-    for c in store.TRIAL_COLUMNS
-    if c.endswith(("_ms", "_s", "_rps", "_cpu", "_mib", "_pct", "_mhz")) and c != "started_utc"
-)
-_INT_COLUMNS = ("order", "repeat", "deployment", "requests", "errors", "warmup_requests")
-_TRIAL_KEYS = ("trial_id", "mesh", *DIMS, "repeat", "valid", "included")
-
-
-_COMPONENTS = ("sidecar", "service", "generator")
-
-
-@dataclass(frozen=True)
-class Slo:
-    """A latency budget: the ``percentile`` of end-to-end latency must stay <= ``budget_ms``."""
-
-    percentile: float
-    budget_ms: float
-
-    @property
-    def label(self) -> str:
-        return hist.label(self.percentile)
-
-    @classmethod
-    def from_scenario(cls, scenario: Mapping[str, Any]) -> Slo | None:
-        """The scenario's ``slo: {percentile, budget_ms}``, or None when it declares none."""
-        raw = scenario.get("slo")
-        if raw is None:
-            return None
-        try:
-            percentile = float(raw.get("percentile", 99.0))
-            budget_ms = float(raw["budget_ms"])
-        except (AttributeError, KeyError, TypeError, ValueError):
-            raise ResultsError(
-                f"scenario slo {raw!r} is not {{percentile: <0-100>, budget_ms: <ms>}}",
-                fix="write e.g. `slo: {percentile: 99, budget_ms: 25}` in the scenario",
-            ) from None
-        if not (0 < percentile <= 100) or not (budget_ms > 0 and math.isfinite(budget_ms)):
-            raise ResultsError(
-                f"scenario slo {raw!r}: percentile must be in (0, 100] and budget_ms > 0",
-                fix="write e.g. `slo: {percentile: 99, budget_ms: 25}` in the scenario",
-            )
-        return cls(percentile, budget_ms)
 
 
 @dataclass
@@ -199,193 +161,6 @@ class Run:
             raise ResultsError(f"{path} does not exist") from None
 
 
-REQUIRED_COLUMNS = ("trial_id", "mesh", "rate_rps", "repeat", "valid", "histogram")
-"""Columns without which a trial cannot be placed in a cell and block: refused, never
-guessed (a missing ``mesh`` would pool every trial into one unnamed arm)."""
-
-
-def _check_rows(rows: Sequence[Mapping[str, str]], run_dir: Path) -> None:
-    """Refuse a trials.csv that would silently change the analysis: missing key columns,
-    duplicated trial ids (extra "repeats"), histogram paths outside the run directory."""
-    where = run_dir / store.TRIALS_CSV
-    if not rows:
-        return
-    missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
-    if missing:
-        raise ResultsError(
-            f"{where}: missing column(s) {missing}", fix="restore trials.csv as meshbench wrote it"
-        )
-    seen: dict[str, int] = {}
-    root = run_dir.resolve()
-    for line, row in enumerate(rows, start=2):  # line 1 is the header
-        tid = str(row["trial_id"])
-        if tid in seen:
-            raise ResultsError(
-                f"{where}: lines {seen[tid]} and {line} have the same trial id {tid!r}",
-                fix="remove the duplicated row",
-            )
-        seen[tid] = line
-        rel = row.get("histogram") or ""
-        if rel and not (run_dir / rel).resolve().is_relative_to(root):
-            raise ResultsError(
-                f"{where}: line {line} ({tid}): histogram {rel!r} is outside the run directory",
-                fix="histogram paths are histograms/<trial>.hlog",
-            )
-        wrong = _wrong_type(row)
-        if wrong:
-            column, value, expected = wrong
-            raise ResultsError(
-                f"{where}: line {line} ({tid}): {column} is {value!r}, not {expected}",
-                fix="restore trials.csv as meshbench wrote it",
-            )
-
-
-def _wrong_type(row: Mapping[str, str]) -> tuple[str, str, str] | None:
-    """The first value of ``row`` that its column's type cannot hold (empty is allowed:
-    a figure not measured, or a column older runs lack)."""
-    for c in _FLOAT_COLUMNS:
-        value = (row.get(c) or "").strip()
-        if value:
-            try:
-                float(value)
-            except ValueError:
-                return c, value, "a number"
-    for c in _INT_COLUMNS:
-        value = (row.get(c) or "").strip()
-        if value and not value.lstrip("-").isdigit():
-            return c, value, "a whole number"
-    valid = (row.get("valid") or "").strip().lower()
-    if valid not in ("true", "false"):
-        return "valid", row.get("valid") or "", "true or false"
-    return None
-
-
-def _typed_trials(rows: Sequence[Mapping[str, str]], scenario: Mapping[str, Any]) -> pd.DataFrame:
-    columns = list(store.TRIAL_COLUMNS)
-    df = pd.DataFrame([{c: row.get(c, "") for c in columns} for row in rows], columns=columns)
-    for c in _FLOAT_COLUMNS:
-        df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="coerce").astype(float)
-    for c in _INT_COLUMNS:
-        df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="coerce").astype("Int64")
-    df["deployment"] = df["deployment"].fillna(1)  # runs before fresh deployments existed
-    df["valid"] = df["valid"].astype(str).str.lower().eq("true")
-    df["invalid_reason"] = df["invalid_reason"].fillna("").astype(str)
-    df["host_flag"] = df["host_flag"].fillna("").astype(str)
-    df["window"] = df["window"].fillna("").astype(str)  # runs before windows: side by side
-    df["trial_id"] = df["trial_id"].astype(str)
-    df["mesh"] = df["mesh"].astype(str)
-    # sweep dimensions: empty when not swept, filled from the scenario
-    for d in DIMENSIONS:
-        if d.stored_type is float:  # the rate: always stored, a float column above
-            continue
-        raw = df[d.name] if d.name in df else pd.Series("", index=df.index)
-        default = d.default(scenario)
-        if d.stored_type is int:
-            df[d.name] = pd.to_numeric(raw, errors="coerce").fillna(default).astype(int)
-        else:
-            df[d.name] = raw.map(lambda v, d=d, default=default: d.from_stored(v, default))
-    return df
-
-
-@dataclass
-class _Series:
-    """The interval histograms of one tag of one trial, each cut to its non-empty range."""
-
-    starts_s: list[float] = field(default_factory=list)
-    lengths_s: list[float] = field(default_factory=list)
-    first: list[int] = field(default_factory=list)  # counts index of each slice's first bucket
-    slices: list[NDArray[np.uint64]] = field(default_factory=list)
-
-    def add(self, interval: hlog.Interval) -> None:
-        h = interval.histogram
-        self.starts_s.append(interval.start_s)
-        self.lengths_s.append(interval.length_s)
-        if h.get_total_count() == 0:
-            self.first.append(0)
-            self.slices.append(np.zeros(0, dtype=np.uint64))
-            return
-        # decoding set min/max from the first and last non-empty bucket
-        lo = h.get_counts_array_index(h.min_value)
-        hi = h.get_counts_array_index(h.max_value)
-        self.first.append(lo)
-        self.slices.append(np.ctypeslib.as_array(h.counts)[lo : hi + 1])
-
-    def matrix(self) -> tuple[int, NDArray[np.int64]]:
-        """``(first index, counts)``: one row per interval over the union of their ranges
-        (copying only non-empty ranges: full 17 408-counter rows cost ~1 s per 100 trials)."""
-        used = [(f, s) for f, s in zip(self.first, self.slices, strict=True) if s.size]
-        if not used:
-            return 0, np.zeros((len(self.slices), 1), dtype=np.int64)
-        lo = min(f for f, _ in used)
-        hi = max(f + s.size for f, s in used)
-        mat = np.zeros((len(self.slices), hi - lo), dtype=np.int64)
-        for i, (f, s) in enumerate(zip(self.first, self.slices, strict=True)):
-            mat[i, f - lo : f - lo + s.size] = s
-        return lo, mat
-
-
-def _interval_frame(
-    trial_id: str,
-    tag: str,
-    ser: _Series,
-    first: int,
-    mat: NDArray[np.int64],
-    lay: hist.Layout,
-    run_offset_s: float,
-) -> pd.DataFrame:
-    n = mat.shape[1]
-    lowest = hist.bucket_lowest_us(lay)[first : first + n]
-    highest = hist.bucket_highest_us(lay)[first : first + n]
-    pct = hist.percentiles_of_buckets(mat, lowest, highest, TIME_SERIES_PERCENTILES) / 1000
-    start = np.array(ser.starts_s)
-    length = np.array(ser.lengths_s)
-    count = mat.sum(axis=1)
-    part = pd.DataFrame(
-        {
-            "trial_id": trial_id,
-            "tag": tag.removeprefix(hlog.WARMUP_PREFIX),
-            "warmup": tag.startswith(hlog.WARMUP_PREFIX),
-            "start_s": start,
-            "run_time_s": start + run_offset_s,
-            "length_s": length,
-            "count": count,
-            "rate_rps_achieved": np.divide(
-                count, length, out=np.full(len(count), np.nan), where=length > 0
-            ),
-        }
-    )
-    for j, q in enumerate(TIME_SERIES_PERCENTILES):
-        part[f"{hist.label(q)}_ms"] = pct[:, j]
-    return part
-
-
-def _read_trial_log(
-    trial_id: str, path: Path, run_offset_s: float
-) -> tuple[dict[str, HdrHistogram], pd.DataFrame]:
-    """Every tag's intervals merged (by adding counts) and the per-interval frame."""
-    series: dict[str, _Series] = {}
-    lay: hist.Layout | None = None
-    counts_len = 0
-    for interval in hlog.iter_log(path):
-        h = interval.histogram
-        if lay is None:
-            lay, counts_len = hist.layout(h), h.counts_len
-        elif hist.layout(h) != lay:
-            raise ValueError(f"intervals of different range/precision {hist.layout(h)}, {lay}")
-        series.setdefault(interval.tag or "latency", _Series()).add(interval)
-    if lay is None:
-        return {}, pd.DataFrame()
-    merged: dict[str, HdrHistogram] = {}
-    parts = []
-    for tag, ser in series.items():
-        first, mat = ser.matrix()
-        full = np.zeros(counts_len, dtype=np.int64)
-        full[first : first + mat.shape[1]] = mat.sum(axis=0)
-        merged[tag] = hist.from_counts(full, lay)
-        parts.append(_interval_frame(trial_id, tag, ser, first, mat, lay, run_offset_s))
-    return merged, pd.concat(parts, ignore_index=True)
-
-
 def load_run(path: str | Path) -> Run:
     """Read a stored run (any status) into a :class:`Run`.
 
@@ -397,8 +172,7 @@ def load_run(path: str | Path) -> Run:
     meta = store.read_run_json(run_dir)
     scenario = meta.get("scenario") or {}
     rows = store.read_trial_rows(run_dir)
-    _check_rows(rows, run_dir)
-    trials = _typed_trials(rows, scenario)
+    trials = trial_frame(check_trials(rows, run_dir), scenario)
     warnings: list[str] = []
 
     status = str(meta.get("status", "unknown"))
@@ -438,7 +212,7 @@ def load_run(path: str | Path) -> Run:
     t0 = min(starts.values(), default=0.0)
     for trial_id, p in logs.items():
         try:
-            merged, frame = _read_trial_log(trial_id, p, starts[trial_id] - t0)
+            merged, frame = read_trial_log(trial_id, p, starts[trial_id] - t0)
         except (ValueError, OSError) as e:
             warnings.append(f"{trial_id}: cannot read {p.name}: {e}")
             continue
@@ -464,23 +238,11 @@ def load_run(path: str | Path) -> Run:
         )
     trials["included"] = trials["valid"] & has_latency
 
-    keys = trials[list(_TRIAL_KEYS)]
+    keys = trials[list(TRIAL_KEYS)]
     intervals = (
         pd.concat(interval_parts, ignore_index=True)
         if interval_parts
-        else pd.DataFrame(
-            columns=[
-                "trial_id",
-                "tag",
-                "warmup",
-                "start_s",
-                "run_time_s",
-                "length_s",
-                "count",
-                "rate_rps_achieved",
-                *[f"{hist.label(q)}_ms" for q in TIME_SERIES_PERCENTILES],
-            ]
-        )
+        else pd.DataFrame(columns=list(INTERVAL_COLUMNS))
     )
     intervals = keys.merge(intervals, on="trial_id", how="inner")
 
@@ -488,47 +250,9 @@ def load_run(path: str | Path) -> Run:
         path=run_dir,
         meta=meta,
         trials=trials,
-        percentiles=keys.merge(_percentile_frame(histograms), on="trial_id", how="inner"),
+        percentiles=keys.merge(percentile_frame(histograms), on="trial_id", how="inner"),
         intervals=intervals,
-        cost=_cost_frame(trials),
+        cost=cost_frame(trials),
         histograms=histograms,
         warnings=warnings,
     )
-
-
-def _percentile_frame(histograms: Mapping[str, Mapping[str, HdrHistogram]]) -> pd.DataFrame:
-    records: list[dict[str, Any]] = []
-    for trial_id, tags in histograms.items():
-        for tag in hlog.TAGS:
-            h = tags.get(tag)
-            if h is None:
-                continue
-            n = h.get_total_count()
-            for q, v in hist.percentiles_ms(h, hist.PERCENTILES).items():
-                records.append(
-                    {
-                        "trial_id": trial_id,
-                        "tag": tag,
-                        "percentile": q,
-                        "label": hist.label(q),
-                        "value_ms": v,
-                        "count": n,
-                    }
-                )
-    cols = ["trial_id", "tag", "percentile", "label", "value_ms", "count"]
-    return pd.DataFrame.from_records(records, columns=cols)
-
-
-def _cost_frame(trials: pd.DataFrame) -> pd.DataFrame:
-    parts = []
-    for comp in _COMPONENTS:
-        cpu = trials[f"{comp}_cpu"]
-        rss_col = f"{comp}_rss_mib"
-        rss = trials[rss_col] if rss_col in trials else pd.Series(np.nan, index=trials.index)
-        part = trials[list(_TRIAL_KEYS)].copy()
-        part["component"] = comp
-        part["cpu_cores"] = cpu.to_numpy(dtype=float)
-        part["rss_mib"] = rss.to_numpy(dtype=float)
-        part["cpu_cores_per_krps"] = part["cpu_cores"] / (trials["achieved_rps"] / 1000)
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)

@@ -10,8 +10,8 @@ from meshbench.analysis import histograms as hist
 from meshbench.analysis.cells import cell_percentiles, trial_counts
 from meshbench.analysis.diagnostics import design_diagnostics
 from meshbench.analysis.overhead import overhead
-from meshbench.analysis.slo import max_rate_within_budget, slo_verdicts
-from meshbench.analysis.stored_run import Run, Slo
+from meshbench.analysis.slo import Slo, max_rate_within_budget, slo_verdicts
+from meshbench.analysis.stored_run import Run
 from meshbench.analysis.verdicts import FASTER, SLOWER, analysis_spec, primary_percentiles
 from meshbench.dimensions import AA_CONTROL, BASELINE, cell_of
 from meshbench.scenario import AnalysisSpec

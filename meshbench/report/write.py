@@ -12,8 +12,10 @@ from pathlib import Path
 from rich.console import Console
 
 from meshbench import __version__
-from meshbench.analysis import plots
 from meshbench.analysis.compare import Comparison, compare_runs
+from meshbench.analysis.plots import PLOTS
+from meshbench.analysis.plots.comparison import COMPARISON_PLOTS
+from meshbench.analysis.plots.style import save
 from meshbench.analysis.stored_run import load_run
 from meshbench.analysis.summary import Analysis, analyse
 from meshbench.dimensions import DIMS, cell_of
@@ -95,14 +97,14 @@ def _write_plots(figures: dict[str, object], out_dir: Path) -> list[tuple[Path, 
     for name, fig in figures.items():
         if fig is None:
             continue
-        png, _svg = plots.save(fig, out_dir, name)  # type: ignore[arg-type]
+        png, _svg = save(fig, out_dir, name)  # type: ignore[arg-type]
         written.append((png, CAPTIONS.get(name, name)))
     return written
 
 
 def write_plots(an: Analysis, plot_dir: Path) -> list[tuple[Path, str]]:
     """Render every report plot into ``plot_dir`` (PNG + SVG): ``[(png, caption)]``."""
-    return _write_plots({name: make(an) for name, make in plots.PLOTS.items()}, plot_dir)
+    return _write_plots({name: make(an) for name, make in PLOTS.items()}, plot_dir)
 
 
 def write_report(
@@ -177,7 +179,7 @@ def report_run(
 def write_comparison(cmp: Comparison, out_dir: Path) -> list[Path]:
     """Write ``compare.html``, ``compare.md`` and the comparison plots into ``out_dir``."""
     plot_dir = out_dir / PLOTS_DIR
-    figures: dict[str, object] = {n: make(cmp) for n, make in plots.COMPARISON_PLOTS.items()}
+    figures: dict[str, object] = {n: make(cmp) for n, make in COMPARISON_PLOTS.items()}
     written = _write_plots(figures, plot_dir)
     a, b = cmp.a, cmp.b
     title = f"meshbench compare: {a.run.run_id} (A) vs {b.run.run_id} (B)"

@@ -7,6 +7,9 @@ whenever a stored field changes meaning or disappears):
   Later additions that readers treat as optional (empty in older runs): trials.csv
   ``deployment`` (1 when empty) and ``host_*`` columns, ``trials/<trial_id>/host.json``,
   ``window`` (empty: the arms were deployed side by side).
+
+A row of trials.csv is a :class:`~meshbench.results.trial_record.TrialRecord`, which owns
+its columns, their types and their text.
 """
 
 from __future__ import annotations
@@ -22,65 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from meshbench.dimensions import DIMS
 from meshbench.errors import ResultsError
+from meshbench.results.trial_record import TRIAL_COLUMNS, FieldError, TrialRecord
 
 SCHEMA_VERSION = 1
-
-TRIAL_COLUMNS: tuple[str, ...] = (
-    "trial_id",
-    "order",
-    "mesh",
-    DIMS[0],  # the rate
-    "repeat",
-    "deployment",
-    "window",
-    *DIMS[1:],  # the other sweep dimensions (meshbench.dimensions)
-    "valid",
-    "invalid_reason",
-    "requests",
-    "errors",
-    "warmup_requests",
-    "duration_s",
-    "achieved_rps",
-    "p50_ms",
-    "p90_ms",
-    "p99_ms",
-    "p999_ms",
-    "max_ms",
-    "mean_ms",
-    "service_p50_ms",
-    "service_p99_ms",
-    "send_lag_p50_ms",
-    "send_lag_p99_ms",
-    "send_lag_max_ms",
-    "generator_cpu",
-    "generator_rss_mib",
-    "sidecar_cpu",
-    "service_cpu",
-    "sidecar_rss_mib",
-    "service_rss_mib",
-    "host_steal_pct",
-    "host_busy_pct",
-    "host_foreign_cpu",
-    "host_cpu_mhz",
-    "host_flag",
-    "started_utc",
-    "histogram",
-)
-"""Columns of ``trials.csv``, in order. Latencies in ms; CPU in cores; memory in MiB.
-
-Sweep dimensions (:data:`~meshbench.dimensions.DIMS`) are empty where the plan left them
-unset: ``payload_bytes``, ``depth`` and ``mtls`` when the scenario does not sweep them (the
-topology and the mesh decide). ``mesh`` ``none-aa`` is the A/A control arm. ``window``:
-where a platform runs one mesh at a time (kind), the mesh whose install window the trial
-ran in; baseline trials run in every window and are paired only with that window's mesh
-(empty: all arms side by side).
-``host_*`` (:mod:`meshbench.host`): CPU steal (max over the pinned CPUs, %), their busy
-share (%), cores used by processes that are not meshbench's, CPU frequency (MHz), and
-why the trial's host state was flagged ('' = it was not); empty in runs recorded before
-they existed.
-"""
 
 RUN_JSON = "run.json"
 TRIALS_CSV = "trials.csv"
@@ -141,27 +89,33 @@ def new_run_dir(results_root: Path, scenario_name: str, now: datetime | None = N
     raise ResultsError(f"could not create a new run directory under {results_root}")
 
 
-def _format(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.6g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.6e}"
-    return str(value)
-
-
-def write_trials(run_dir: Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Atomically rewrite ``trials.csv`` with ``rows`` (unknown keys are an error)."""
+def write_trials(run_dir: Path, trials: Iterable[TrialRecord]) -> None:
+    """Atomically rewrite ``trials.csv`` with one row per trial, in the given order."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=TRIAL_COLUMNS, lineterminator="\n")
     w.writeheader()
-    for row in rows:
-        extra = set(row) - set(TRIAL_COLUMNS)
-        if extra:
-            raise ValueError(f"unknown trial columns: {sorted(extra)}")
-        w.writerow({k: _format(row.get(k)) for k in TRIAL_COLUMNS})
+    for trial in trials:
+        w.writerow(trial.to_row())
     atomic_write_text(run_dir / TRIALS_CSV, buf.getvalue())
+
+
+def trial_from_row(row: Mapping[str, str | None], path: Path, line: int) -> TrialRecord:
+    """The trial of line ``line`` of the trials.csv at ``path``; a field its column cannot
+    hold is a :class:`ResultsError` naming the line, the trial and the column."""
+    try:
+        return TrialRecord.from_row(row)
+    except FieldError as e:
+        raise ResultsError(
+            f"{path}: line {line} ({row.get('trial_id')}): {e}",
+            fix="restore trials.csv as meshbench wrote it",
+        ) from None
+
+
+def read_trials(run_dir: Path) -> list[TrialRecord]:
+    """The trials of ``trials.csv``, checked (empty when no trial has finished yet)."""
+    path = run_dir / TRIALS_CSV
+    rows = read_trial_rows(run_dir)
+    return [trial_from_row(row, path, line) for line, row in enumerate(rows, start=2)]
 
 
 def read_trial_rows(run_dir: Path) -> list[dict[str, str]]:

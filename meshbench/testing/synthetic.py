@@ -20,9 +20,11 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 from numpy.typing import NDArray
 
-from meshbench.dimensions import AA_CONTROL, BASELINE
+from meshbench.dimensions import AA_CONTROL, BASELINE, DIMENSIONS
 from meshbench.plan import Trial, interleave
 from meshbench.results import hlog, store
+from meshbench.results.trial_record import TrialRecord
+from meshbench.windows import window_of
 
 TrialKey = Trial
 """Which cell a synthetic trial belongs to: a planned trial (None: not swept)."""
@@ -152,7 +154,7 @@ def write_synthetic_run(
     rng = np.random.default_rng(seed)
     trials = order(plan(scenario))
     (run_dir / store.HISTOGRAMS).mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
+    rows: list[TrialRecord] = []
     clock = start_epoch_s
     for t in trials:
         per_interval = (
@@ -179,30 +181,42 @@ def write_synthetic_run(
         lag_pcts = _percentiles_ms(totals["send_lag"])
         requests = totals["latency"].get_total_count()
         cost = dict(resources(t)) if resources else {}
-        row = {
-            **t.to_dict(),
-            "valid": t.trial_id not in invalid,
-            "invalid_reason": invalid.get(t.trial_id, ""),
-            "requests": requests,
-            "errors": 0,
-            "warmup_requests": per_interval * warmup_intervals,
-            "duration_s": float(measured_intervals),
-            "achieved_rps": requests / measured_intervals,
-            **lat_pcts,
-            "service_p50_ms": svc.get("p50_ms"),
-            "service_p99_ms": svc.get("p99_ms"),
-            "send_lag_p50_ms": lag_pcts.get("p50_ms"),
-            "send_lag_p99_ms": lag_pcts.get("p99_ms"),
-            "send_lag_max_ms": lag_pcts.get("max_ms"),
-            "generator_cpu": cost.get("generator_cpu"),
-            "sidecar_cpu": cost.get("sidecar_cpu"),
-            "service_cpu": cost.get("service_cpu"),
-            "sidecar_rss_mib": cost.get("sidecar_rss_mib"),
-            "service_rss_mib": cost.get("service_rss_mib"),
-            "started_utc": _iso(clock),
-            "histogram": hist_rel,
-        }
-        rows.append({k: v for k, v in row.items() if k in store.TRIAL_COLUMNS})
+        rows.append(
+            TrialRecord(
+                trial_id=t.trial_id,
+                order=t.order,
+                mesh=t.mesh,
+                repeat=t.repeat,
+                deployment=t.deployment,
+                window=window_of(t),
+                sweep={d.name: getattr(t, d.name) for d in DIMENSIONS},
+                valid=t.trial_id not in invalid,
+                invalid_reason=invalid.get(t.trial_id, ""),
+                requests=requests,
+                errors=0,
+                warmup_requests=per_interval * warmup_intervals,
+                duration_s=float(measured_intervals),
+                achieved_rps=requests / measured_intervals,
+                p50_ms=lat_pcts.get("p50_ms"),
+                p90_ms=lat_pcts.get("p90_ms"),
+                p99_ms=lat_pcts.get("p99_ms"),
+                p999_ms=lat_pcts.get("p999_ms"),
+                max_ms=lat_pcts.get("max_ms"),
+                mean_ms=lat_pcts.get("mean_ms"),
+                service_p50_ms=svc.get("p50_ms"),
+                service_p99_ms=svc.get("p99_ms"),
+                send_lag_p50_ms=lag_pcts.get("p50_ms"),
+                send_lag_p99_ms=lag_pcts.get("p99_ms"),
+                send_lag_max_ms=lag_pcts.get("max_ms"),
+                generator_cpu=cost.get("generator_cpu"),
+                sidecar_cpu=cost.get("sidecar_cpu"),
+                service_cpu=cost.get("service_cpu"),
+                sidecar_rss_mib=cost.get("sidecar_rss_mib"),
+                service_rss_mib=cost.get("service_rss_mib"),
+                started_utc=_iso(clock),
+                histogram=hist_rel,
+            )
+        )
         trial_dir = run_dir / store.TRIALS / t.trial_id
         trial_dir.mkdir(parents=True, exist_ok=True)
         summary = {

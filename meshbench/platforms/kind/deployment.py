@@ -16,7 +16,8 @@ from meshbench.platforms.base import Deployment, Proof, UsageSnapshot
 from meshbench.platforms.kind import bundle
 from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind.kubeapi import KubeApi, PodInfo
-from meshbench.platforms.kind.meshes import SIDECAR_CONTAINERS, Mesh
+from meshbench.platforms.kind.meshes import SIDECAR_CONTAINERS
+from meshbench.platforms.kind.meshes.base import Mesh
 from meshbench.platforms.kind.sidecar_stats import (
     has_metric,
     inbound_by_service,

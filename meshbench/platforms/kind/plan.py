@@ -17,8 +17,8 @@ from meshbench.plan import Trial, plan_trials
 from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind import tool_steps as cmd
 from meshbench.platforms.kind import versions
-from meshbench.platforms.kind.meshes import Mesh
 from meshbench.platforms.kind.meshes import mesh as mesh_named
+from meshbench.platforms.kind.meshes.base import Mesh
 from meshbench.platforms.kind.steps import Step
 from meshbench.platforms.kind.target import (
     CLUSTER_MARKER_KEY,

@@ -37,15 +37,15 @@ from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind import tool_steps as cmd
 from meshbench.platforms.kind.deployment import KindDeployment
 from meshbench.platforms.kind.kubeapi import ClientKubeApi, KubeApi
-from meshbench.platforms.kind.meshes import (
+from meshbench.platforms.kind.meshes import mesh as mesh_named
+from meshbench.platforms.kind.meshes.base import Mesh
+from meshbench.platforms.kind.meshes.linkerd import (
     GATEWAY_API_CRD,
     GATEWAY_API_INSTALL,
     GATEWAY_API_REMOVE,
     LINKERD_CERTS,
-    Mesh,
     linkerd_cert_dir,
 )
-from meshbench.platforms.kind.meshes import mesh as mesh_named
 from meshbench.platforms.kind.plan import (
     CHECK_CP_NAMESPACE,
     CHECK_NAMESPACES,

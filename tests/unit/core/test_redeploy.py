@@ -15,6 +15,7 @@ from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.plan import plan_trials
 from meshbench.platforms.base import Deployment, Platform, Proof, UsageSnapshot
 from meshbench.results.hlog import LogWriter, new_histogram
+from meshbench.results.trial_record import TrialRecord
 from meshbench.run import MAX_REDEPLOYS, _run_trials
 from meshbench.scenario import Scenario, parse_scenario
 from meshbench.topology import Topology
@@ -89,7 +90,7 @@ def test_a_pod_that_died_between_trials_is_redeployed_and_recorded(tmp_path: Pat
     s = _scenario(repeats=3)
     trials = plan_trials(s)
     platform = _Platform({1: 1})  # the first deployment breaks after its first trial
-    rows: list[dict[str, Any]] = []
+    rows: list[TrialRecord] = []
     events: list[dict[str, Any]] = []
     _run_trials(s, platform, trials, set(), rows, tmp_path, [], events.append)
     assert len(rows) == len(trials) == 6  # every trial measured, none on a broken pod
@@ -101,7 +102,7 @@ def test_a_pod_that_died_between_trials_is_redeployed_and_recorded(tmp_path: Pat
 def test_a_deployment_that_keeps_breaking_fails_the_run_with_its_cause(tmp_path: Path) -> None:
     s = _scenario(repeats=MAX_REDEPLOYS + 3)
     platform = _Platform({i: 1 for i in range(1, 100)})  # every deployment breaks
-    rows: list[dict[str, Any]] = []
+    rows: list[TrialRecord] = []
     with pytest.raises(PlatformError, match=f"after {MAX_REDEPLOYS} redeployments: app of pod"):
         _run_trials(s, platform, plan_trials(s), set(), rows, tmp_path, [])
     assert rows  # the trials measured before are kept
@@ -120,7 +121,7 @@ class _DiesAtTheStatsRead(_Dep):
 def test_a_pod_dying_between_the_check_and_the_trial_is_redeployed(tmp_path: Path) -> None:
     s = _scenario(repeats=1)
     platform = _Platform({}, _DiesAtTheStatsRead)
-    rows: list[dict[str, Any]] = []
+    rows: list[TrialRecord] = []
     events: list[dict[str, Any]] = []
     _run_trials(s, platform, plan_trials(s), set(), rows, tmp_path, [], events.append)
     assert len(rows) == 2
@@ -165,18 +166,18 @@ def test_one_mesh_at_a_time_runs_the_baseline_beside_every_mesh(tmp_path: Path) 
                         "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0}})
     platform = _OneMeshAtATime()
     ordered = execution_order(plan_trials(s), platform)
-    rows: list[dict[str, Any]] = []
+    rows: list[TrialRecord] = []
     _run_trials(s, platform, ordered, set(), rows, tmp_path, [])
     assert len(rows) == 8  # 2 + 2 mesh trials, the 2 baseline trials once in each window
     # every trial ran with exactly its window's mesh and the baseline deployed
     for (measured, live), row in zip(platform.seen_live, rows, strict=True):
-        assert row["mesh"] == measured and live == tuple(sorted({"none", row["window"]}))
-    windows = [r["window"] for r in rows]
+        assert row.mesh == measured and live == tuple(sorted({"none", row.window}))
+    windows = [r.window for r in rows]
     assert windows == sorted(windows, key=windows.index)  # each window runs back to back
     for w in ("istio", "linkerd"):  # inside a window: the plan's interleaved order
-        assert [r["mesh"] for r in rows if r["window"] == w] == [
+        assert [r.mesh for r in rows if r.window == w] == [
             t.mesh for t in plan_trials(s) if t.mesh in ("none", w)]
-    assert window_of(ordered[0]) == "istio" and rows[0]["mesh"] == "istio"
+    assert window_of(ordered[0]) == "istio" and rows[0].mesh == "istio"
     assert len(platform.deployed) == 4  # mesh + baseline, once per window
     assert sorted(p.name for p in (tmp_path / "proof").iterdir()) == [
         "istio.json", "linkerd.json", "none-in-istio.json", "none-in-linkerd.json"]

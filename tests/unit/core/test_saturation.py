@@ -94,8 +94,8 @@ def test_same_trial_unstarved_is_valid(tmp_path: Path) -> None:
     )
     with instant_envoy(free_port(), cpus="1") as url:
         row = run_trial(scenario, LoopbackDeployment(url, []), trial, tmp_path)
-    assert row["valid"], row["invalid_reason"]
-    assert row["requests"] == 900
+    assert row.valid, row.invalid_reason
+    assert row.requests == 900
 
 
 @pytest.mark.parametrize("workers", [2, 3])
@@ -134,9 +134,9 @@ def test_a_sidecar_dying_mid_trial_makes_the_trial_invalid_not_the_run_crash(
                                         "connections": 4}})
     with instant_envoy(free_port(), cpus="1") as url:
         row = run_trial(scenario, DyingSidecarDeployment(url), trial, tmp_path)
-    assert row["valid"] is False
-    assert "sidecar counters unreadable after the trial" in row["invalid_reason"]
-    assert "a sidecar died" in row["invalid_reason"]
+    assert row.valid is False
+    assert "sidecar counters unreadable after the trial" in row.invalid_reason
+    assert "a sidecar died" in row.invalid_reason
     write_trials(tmp_path, [row])  # and the row is storable like any other
     assert read_trial_rows(tmp_path)[0]["valid"] == "false"
 

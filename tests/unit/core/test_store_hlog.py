@@ -11,13 +11,14 @@ from meshbench.errors import ResultsError
 from meshbench.results import hlog
 from meshbench.results.store import (
     SCHEMA_VERSION,
-    TRIAL_COLUMNS,
     new_run_dir,
     read_run_json,
     read_trial_rows,
+    read_trials,
     write_json,
     write_trials,
 )
+from meshbench.results.trial_record import TRIAL_COLUMNS, TrialRecord
 
 
 def test_run_dirs_are_never_reused(tmp_path: Path) -> None:
@@ -29,13 +30,14 @@ def test_run_dirs_are_never_reused(tmp_path: Path) -> None:
     assert (a / "histograms").is_dir() and (a / "trials").is_dir()
 
 
-def test_trials_round_trip_and_unknown_columns(tmp_path: Path) -> None:
-    write_trials(tmp_path, [{"trial_id": "t1", "valid": True, "p50_ms": 1.25, "errors": 0}])
+def test_trials_round_trip_and_unknown_dimensions(tmp_path: Path) -> None:
+    write_trials(tmp_path, [TrialRecord(trial_id="t1", valid=True, p50_ms=1.25, errors=0)])
     rows = read_trial_rows(tmp_path)
     assert list(rows[0]) == list(TRIAL_COLUMNS)
     assert rows[0]["valid"] == "true" and rows[0]["p50_ms"] == "1.25" and rows[0]["mesh"] == ""
-    with pytest.raises(ValueError, match="unknown trial columns"):
-        write_trials(tmp_path, [{"trial_id": "t1", "bogus": 1}])
+    assert read_trials(tmp_path) == [TrialRecord(trial_id="t1", valid=True, p50_ms=1.25, errors=0)]
+    with pytest.raises(ValueError, match="unknown sweep dimensions"):
+        write_trials(tmp_path, [TrialRecord(trial_id="t1", valid=True, sweep={"bogus": 1})])
     assert read_trial_rows(tmp_path)[0]["trial_id"] == "t1"  # the failed write changed nothing
     assert [p.name for p in tmp_path.iterdir()] == ["trials.csv"]  # no temp file left
 

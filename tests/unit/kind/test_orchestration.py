@@ -10,7 +10,8 @@ import yaml
 from meshbench.errors import PlatformError, TimeoutExpired, ToolMissingError
 from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind import versions
-from meshbench.platforms.kind.meshes import GATEWAY_API_CRD, MESHES
+from meshbench.platforms.kind.meshes import MESHES
+from meshbench.platforms.kind.meshes.linkerd import GATEWAY_API_CRD
 from meshbench.platforms.kind.plan import plan_steps, repo_root
 from meshbench.platforms.kind.versions import GATEWAY_API_URL
 
