@@ -42,7 +42,7 @@ from meshbench.results.store import (
 )
 from meshbench.scenario import Scenario, load_scenario, parse_scenario
 from meshbench.validity import load_reasons
-from meshbench.windows import in_windows, window_of
+from meshbench.windows import deploy_rank, in_windows, window_of
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
@@ -419,14 +419,17 @@ def _run_trials(
                 deployments[key] = dep
             return deployments[key]
 
+        def deploy_group(trial: Trial) -> None:
+            """Deploy a whole group (or window) first: its trials then interleave freely.
+            The mesh before the baseline arms, so a baseline is proven unmeshed beside it."""
+            arms = {t.deployment_key: t for t in pending if group(t) == group(trial)}
+            for first in sorted(arms.values(), key=lambda t: deploy_rank(t.mesh)):
+                deployment(first)
+
         for trial in pending:
-            if side_by_side(trial) and group(trial) != live_group:
-                # deploy a whole group (or window) first: its trials then interleave freely
-                for first in {
-                    t.deployment_key: t for t in pending if group(t) == group(trial)
-                }.values():
-                    deployment(first)
             while True:  # never measure a broken deployment: redeploy it, then retry
+                if side_by_side(trial) and (group(trial) != live_group or not deployments):
+                    deploy_group(trial)  # a new group, or the same one after a redeploy
                 dep = deployment(trial)
                 trouble = dep.problems()  # a pod that died since the last trial
                 if not trouble:
