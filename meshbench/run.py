@@ -42,7 +42,7 @@ from meshbench.results.store import (
 )
 from meshbench.scenario import Scenario, load_scenario, parse_scenario
 from meshbench.validity import load_reasons
-from meshbench.windows import deploy_rank, in_windows, window_of
+from meshbench.windows import deploy_rank, in_windows, window_key, window_of
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
@@ -389,11 +389,11 @@ def _run_trials(
     with Progress(*columns, console=console, transient=False) as progress, ExitStack() as stack:
         task = progress.add_task("deploying", total=len(ordered), completed=len(done))
         deployments: dict[tuple[object, ...], Deployment] = {}
-        live_group: tuple[int, str] = (0, "")
+        live_group: tuple[object, ...] = (0, ())
 
-        def group(trial: Trial) -> tuple[int, str]:
+        def group(trial: Trial) -> tuple[object, ...]:
             """Deployments that live together: a fresh-deployment group, in one window."""
-            return (trial.deployment, window_of(trial))
+            return (trial.deployment, window_key(trial))
 
         def side_by_side(trial: Trial) -> bool:
             return platform.concurrent_meshes or bool(window_of(trial))

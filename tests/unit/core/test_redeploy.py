@@ -153,6 +153,9 @@ class _OneMeshAtATime(_Platform):
                 platform.seen_live.append((self.mesh, tuple(sorted(platform.live))))
                 return super().run_load(request, out_dir)
 
+        if mesh not in ("none", "none-aa") and any(m not in ("none", "none-aa")
+                                                   for m in self.live):
+            raise PlatformError(f"{mesh} deployed while {self.live} is up: meshes conflict")
         self.deployed.append(mesh)
         self.live.append(mesh)
         try:
@@ -207,3 +210,18 @@ def test_a_redeploy_inside_a_window_redeploys_the_whole_window(tmp_path: Path) -
         assert live == ("istio", "none", "none-aa"), measured
     for _, live in platform.live_at_verify:
         assert "istio" in live
+
+
+def test_each_swept_deployment_of_a_mesh_is_a_window_of_its_own(tmp_path: Path) -> None:
+    """A mesh swept over mTLS has two install windows named alike ('istio'): they must not
+    be deployed together (two istios on one cluster)."""
+    s = parse_scenario({"name": "windows", "platform": "kind", "repeats": 1,
+                        "meshes": ["none", "istio"], "sweep": {"mtls": [True, False]},
+                        "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0}})
+    platform = _OneMeshAtATime()
+    ordered = execution_order(plan_trials(s), platform)
+    rows: list[dict[str, Any]] = []
+    _run_trials(s, platform, ordered, set(), rows, tmp_path, [])
+    assert len(rows) == 4
+    assert platform.deployed == ["istio", "none", "istio", "none"]
+    assert {r["window"] for r in rows} == {"istio"}  # analysis pairs by window and cell
