@@ -1,6 +1,8 @@
 """The kind platform: the sample application on real Kubernetes, with a real mesh.
 
-Life of a run (the orchestrator runs one mesh at a time: meshes conflict on one cluster):
+Life of a run (the orchestrator runs one mesh at a time, meshes conflict on one cluster,
+with the baseline arms deployed beside each mesh in their own unmeshed namespaces: one
+install window per mesh, :mod:`meshbench.windows`):
 
 1. :meth:`KindPlatform.prepare` (called by :meth:`environment` and :meth:`deploy`):
    create or reuse meshbench's kind cluster (or check the explicitly named context),
@@ -8,6 +10,8 @@ Life of a run (the orchestrator runs one mesh at a time: meshes conflict on one 
 2. :meth:`KindPlatform.deploy` installs the mesh, creates meshbench's namespaces, applies
    the mesh's mTLS settings and the workload, waits for every pod Ready with its sidecar,
    and yields a :class:`KindDeployment`. Everything is removed on exit, on every path.
+   A baseline arm installs nothing: it deploys into its own namespaces, opted out of
+   every mesh (:mod:`~meshbench.platforms.kind.unmeshed`), beside the installed mesh.
 3. :meth:`KindDeployment.run_load` runs N generator pods as an Indexed Job in the load
    namespace, pulls their results out of their logs and merges them losslessly; every
    worker must have used the shared schedule origin, and container CPU is sampled around
