@@ -44,7 +44,7 @@ from meshbench.results.store import (
 from meshbench.results.trial_record import TrialRecord
 from meshbench.scenario import Scenario, load_scenario, parse_scenario
 from meshbench.validity import load_reasons
-from meshbench.windows import in_windows, window_of
+from meshbench.windows import deploy_rank, in_windows, window_key, window_of
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
@@ -395,11 +395,11 @@ def _run_trials(
     with Progress(*columns, console=console, transient=False) as progress, ExitStack() as stack:
         task = progress.add_task("deploying", total=len(ordered), completed=len(done))
         deployments: dict[tuple[object, ...], Deployment] = {}
-        live_group: tuple[int, str] = (0, "")
+        live_group: tuple[object, ...] = (0, ())
 
-        def group(trial: Trial) -> tuple[int, str]:
+        def group(trial: Trial) -> tuple[object, ...]:
             """Deployments that live together: a fresh-deployment group, in one window."""
-            return (trial.deployment, window_of(trial))
+            return (trial.deployment, window_key(trial))
 
         def side_by_side(trial: Trial) -> bool:
             return platform.concurrent_meshes or bool(window_of(trial))
@@ -425,14 +425,17 @@ def _run_trials(
                 deployments[key] = dep
             return deployments[key]
 
+        def deploy_group(trial: Trial) -> None:
+            """Deploy a whole group (or window) first: its trials then interleave freely.
+            The mesh before the baseline arms, so a baseline is proven unmeshed beside it."""
+            arms = {t.deployment_key: t for t in pending if group(t) == group(trial)}
+            for first in sorted(arms.values(), key=lambda t: deploy_rank(t.mesh)):
+                deployment(first)
+
         for trial in pending:
-            if side_by_side(trial) and group(trial) != live_group:
-                # deploy a whole group (or window) first: its trials then interleave freely
-                for first in {
-                    t.deployment_key: t for t in pending if group(t) == group(trial)
-                }.values():
-                    deployment(first)
             while True:  # never measure a broken deployment: redeploy it, then retry
+                if side_by_side(trial) and (group(trial) != live_group or not deployments):
+                    deploy_group(trial)  # a new group, or the same one after a redeploy
                 dep = deployment(trial)
                 trouble = dep.problems()  # a pod that died since the last trial
                 if not trouble:

@@ -61,6 +61,22 @@ def _in_window(t: Trial, window: str, trial_id: str) -> WindowTrial:
     return WindowTrial(**{**fields, "trial_id": trial_id, "window": window})
 
 
+def window_key(trial: Trial) -> tuple[object, ...]:
+    """The install window ``trial`` runs in, as its mesh deployment's key (``()`` outside
+    windows). ``window`` names only the mesh; one mesh has a window per swept deployed
+    setting (mTLS on, mTLS off) and per deployment group, each installed on its own."""
+    if not isinstance(trial, WindowTrial) or not trial.window:
+        return ()
+    return (trial.window, *trial.deployed(), trial.deployment)
+
+
+def deploy_rank(mesh: str) -> int:
+    """Where ``mesh`` comes in a window's deployment order: the mesh first, so each
+    baseline arm is deployed and proven unmeshed while the mesh is installed, then the
+    baseline arms in :data:`BASELINE_ARMS` order (removal is the reverse)."""
+    return BASELINE_ARMS.index(mesh) + 1 if mesh in BASELINE_ARMS else 0
+
+
 def window_of(trial: Trial) -> str:
     """The mesh whose install window ``trial`` runs in ('' outside windows)."""
     return trial.window if isinstance(trial, WindowTrial) else ""

@@ -73,7 +73,12 @@ def test_smoke_scenario_on_kind(tmp_path: Path) -> None:
     assert platform["pinned_versions"]["kubernetes"].startswith(platform["kubernetes_server"][:5])
     with (run_dir / "trials.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert sorted(r["mesh"] for r in rows) == sorted(SMOKE["meshes"])
+    # Issue 10: the baseline runs inside every mesh's install window, once per window.
+    meshed = [m for m in SMOKE["meshes"] if m != "none"]
+    assert sorted(r["mesh"] for r in rows) == sorted(meshed + ["none"] * len(meshed))
+    for row in rows:
+        assert row["window"] in meshed, row
+        assert row["mesh"] in ("none", row["window"]), row
     for row in rows:
         assert int(row["requests"]) > 0, row
         assert row["valid"] == "true", row
@@ -88,8 +93,11 @@ def test_smoke_scenario_on_kind(tmp_path: Path) -> None:
         assert summary["extra"]["workers_missed_shared_start"] == [], trial.name
         usage = json.loads((trial / "usage.json").read_text())
         assert usage["after"]["sampled_at_s"], trial.name  # the kubelet's own sample times
-    none = json.loads((run_dir / "proof" / "none.json").read_text())
-    assert not any(none["sidecars"].values())
+    for mesh in meshed:  # no proxy in the baseline's pods while the mesh was installed
+        none = json.loads((run_dir / "proof" / f"none-in-{mesh}.json").read_text())
+        assert none["sidecars"] and not any(none["sidecars"].values()), none
+        assert none["details"]["mesh_installed"] == mesh, none
+        assert none["details"]["namespaces"]["app"] == "mb-base-app", none
     # Nothing left behind: the cluster this test created is gone.
     clusters = subprocess.run(["kind", "get", "clusters"], capture_output=True, text=True)
     assert "meshbench-e2e" not in clusters.stdout.split()

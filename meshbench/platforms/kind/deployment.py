@@ -24,6 +24,7 @@ from meshbench.platforms.kind.sidecar_stats import (
     inbound_requests,
 )
 from meshbench.platforms.kind.target import ROLE_KEY
+from meshbench.platforms.kind.unmeshed import AMBIENT_REDIRECTION
 from meshbench.platforms.kind.usage import (
     PhaseUsage,
     Sample,
@@ -33,8 +34,10 @@ from meshbench.platforms.kind.usage import snapshot as usage_snapshot
 from meshbench.platforms.kind.waits import wait_for
 from meshbench.results.hlog import start_time
 from meshbench.scenario import Scenario
+from meshbench.windows import BASELINE_ARMS
 
 if TYPE_CHECKING:
+    from meshbench.platforms.kind.plan import KindPlan
     from meshbench.platforms.kind.platform import KindPlatform
 
 log = logging.getLogger(__name__)
@@ -59,8 +62,13 @@ class _Counters:
 class KindDeployment(Deployment):
     """The sample application with one mesh on the cluster, ready to take load."""
 
-    def __init__(self, platform: KindPlatform, m: Mesh, scenario: Scenario) -> None:
+    def __init__(
+        self, platform: KindPlatform, m: Mesh, scenario: Scenario, plan: KindPlan
+    ) -> None:
         self.platform = platform
+        self.plan = plan
+        """This deployment's steps (a baseline arm's in its own namespaces)."""
+        self.target = plan.target
         self.mesh = m.name
         self.scenario = scenario
         self._mesh = m
@@ -70,14 +78,14 @@ class KindDeployment(Deployment):
 
     def target_url(self) -> str:
         """The entry Service inside meshbench's namespace: the only URL load is sent to."""
-        return mf.entry_url(self.scenario, self.platform.target, self.scenario.load.path)
+        return mf.entry_url(self.scenario, self.target, self.scenario.load.path)
 
     @property
     def _api(self) -> KubeApi:
         return self.platform.api
 
     def _app_pods(self) -> list[PodInfo]:
-        return self._api.list_pods(self.platform.target.app_ns, f"{ROLE_KEY}=app")
+        return self._api.list_pods(self.target.app_ns, f"{ROLE_KEY}=app")
 
     def wait_ready(self) -> None:
         """Every app pod Ready (deadline), then the sidecar check: fail fast, never hang."""
@@ -96,9 +104,9 @@ class KindDeployment(Deployment):
         wait_for(
             check,
             timeout_s=k.ready_timeout_s,
-            what=f"{self.mesh}: app pods Ready in {self.platform.target.app_ns}",
-            fix=f"kubectl --context {self.platform.target.kube_context} -n "
-            f"{self.platform.target.app_ns} describe pods",
+            what=f"{self.mesh}: app pods Ready in {self.target.app_ns}",
+            fix=f"kubectl --context {self.target.kube_context} -n "
+            f"{self.target.app_ns} describe pods",
             clock=self.platform.clock,
         )
         self._check_sidecars(self._app_pods())
@@ -112,17 +120,24 @@ class KindDeployment(Deployment):
                 raise PlatformError(
                     f"{m.name}: pod(s) without the {m.sidecar} sidecar: {', '.join(missing)}",
                     fix=f"injection did not happen: check the labels of namespace "
-                    f"{self.platform.target.app_ns} and that the {m.name} injector webhook runs "
+                    f"{self.target.app_ns} and that the {m.name} injector webhook runs "
                     "(kubectl get mutatingwebhookconfigurations)",
                 )
         else:
             extra = sorted(name for name, present in has.items() if present)
+            if m.name in BASELINE_ARMS:  # nor captured by ztunnel (ambient has no sidecar)
+                extra += sorted(
+                    f"{p.name} (captured by ztunnel)"
+                    for p in pods
+                    if p.annotations.get(AMBIENT_REDIRECTION) == "enabled"
+                )
             if extra:
                 raise PlatformError(
-                    f"{m.name}: pod(s) have a sidecar but the mesh is {m.name!r}: "
+                    f"{m.name}: pod(s) have a mesh proxy but the mesh is {m.name!r}: "
                     f"{', '.join(extra)}",
-                    fix="a previous mesh was not removed: delete its mutating webhook and "
-                    "namespace, then re-run",
+                    fix=f"check the labels of namespace {self.target.app_ns} and the mutating "
+                    "webhooks (kubectl get mutatingwebhookconfigurations): a mesh injects "
+                    "there regardless, or a previous mesh was not removed",
                 )
         return has
 
@@ -136,7 +151,7 @@ class KindDeployment(Deployment):
         if src is None:
             return None
         port = self.scenario.topology.port
-        app_ns = self.platform.target.app_ns
+        app_ns = self.target.app_ns
         counts: dict[str, int] = {}
         seen = False
         if src.node_proxy:
@@ -164,12 +179,16 @@ class KindDeployment(Deployment):
         before = self._read_counters()
         self._probes += 1
         name = mf.job_name(f"{self.mesh}-{self._probes}", prefix="probe")
-        self.platform._execute(self.platform.steps.probe_steps(self._mesh, self.scenario, name), {})
+        self.platform._execute(self.plan.probe_steps(self._mesh, self.scenario, name), {})
         after = self._read_counters()
         details: dict[str, Any] = {
             "probe_requests": mf.PROBE_REQUESTS,
             "entry_url": self.target_url(),
             "mtls": self._mesh.mtls_description(self.scenario),
+            "namespaces": {"app": self.target.app_ns, "load": self.target.load_ns},
+            # the mesh whose control plane ran while this was verified (a baseline arm's
+            # proof of no sidecar is taken beside the mesh of its install window)
+            "mesh_installed": self.platform.installed_mesh,
         }
         crossed = False
         src = self._mesh.stats
@@ -237,7 +256,7 @@ class KindDeployment(Deployment):
 
     def _role_of(self, namespace: str, pod: str, container: str) -> str | None:
         """The role a container's cost is summed under, or None when it is not measured."""
-        t = self.platform.target
+        t = self.target
         src = self._mesh.stats
         node_proxy = src is not None and src.node_proxy
         if namespace in (t.app_ns, t.load_ns):
@@ -249,7 +268,7 @@ class KindDeployment(Deployment):
         return None
 
     def _usage_samples(self) -> dict[str, Sample]:
-        t = self.platform.target
+        t = self.target
         nodes = sorted(
             {p.node for p in self._app_pods() if p.node}
             | {p.node for p in self._api.list_pods(t.load_ns) if p.node}
@@ -280,13 +299,13 @@ class KindDeployment(Deployment):
         trial. Usage is sampled around the measured phase's boundaries meanwhile.
         """
         k = self.scenario.kind
-        t = self.platform.target
+        t = self.target
         path = urlsplit(request.target_url).path or self.scenario.load.path
         req = replace(request, target_url=mf.entry_url(self.scenario, t, path))
         start_at = round(self.platform.clock.wall() + k.load_start_delay_s, 3)
         phase = PhaseUsage(start_at + req.warmup_s, start_at + req.warmup_s + req.duration_s)
         self._measured = None
-        steps = self.platform.steps.load_steps(self._mesh, self.scenario, req, start_at)
+        steps = self.plan.load_steps(self._mesh, self.scenario, req, start_at)
         name = mf.job_name(req.label)
         workers = k.load_workers
         try:
@@ -341,7 +360,7 @@ class KindDeployment(Deployment):
     def _wait_workers(
         self, name: str, workers: int, req: LoadRequest, phase: PhaseUsage | None = None
     ) -> list[PodInfo]:
-        t = self.platform.target
+        t = self.target
         k = self.scenario.kind
         clock = self.platform.clock
         selector = f"meshbench.io/job={name}"

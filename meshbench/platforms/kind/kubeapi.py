@@ -31,6 +31,7 @@ class PodInfo:
     init_containers: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
     reason: str = ""  # why not ready, for error messages
+    annotations: dict[str, str] = field(default_factory=dict)
 
     def has_container(self, name: str) -> bool:
         """True when ``name`` is a container or a (native sidecar) init container."""
@@ -184,4 +185,5 @@ def _pod_info(p: Any) -> PodInfo:
         init_containers=tuple(c.name for c in p.spec.init_containers or []),
         labels=dict(p.metadata.labels or {}),
         reason="; ".join(reasons),
+        annotations=dict(p.metadata.annotations or {}),
     )

@@ -27,8 +27,10 @@ from meshbench.platforms.kind.target import (
     Target,
     target_for,
 )
+from meshbench.platforms.kind.unmeshed import unmeshed_namespace
 from meshbench.scenario import Scenario
 from meshbench.topology import Topology
+from meshbench.windows import BASELINE_ARMS, deploy_rank, in_windows, window_key, window_of
 
 # Keys of the plan's "api" steps, each run by a handler of the platform.
 CHECK_CLUSTER_MARKER = "check-cluster-marker"
@@ -52,6 +54,12 @@ class KindPlan:
         self.scenario = scenario
         self.target = target
         self.source_dir = source_dir
+
+    def for_mesh(self, mesh: str) -> KindPlan:
+        """The plan of a deployment of ``mesh``: a baseline arm's works in its own
+        namespaces (:meth:`Target.for_mesh`), so it can run beside a mesh."""
+        target = self.target.for_mesh(mesh)
+        return self if target == self.target else KindPlan(self.scenario, target, self.source_dir)
 
     def cluster_steps(self) -> list[Step]:
         """Cluster and image steps, in order."""
@@ -106,6 +114,8 @@ class KindPlan:
 
     def _namespace_objects(self, m: Mesh, sc: Scenario) -> list[mf.Obj]:
         t = self.target
+        if m.name in BASELINE_ARMS:  # unmeshed even beside a mesh that is installed
+            return [unmeshed_namespace(t.app_ns), unmeshed_namespace(t.load_ns)]
         app = mf.namespace(t.app_ns, m.ns_labels, m.ns_annotations)
         if sc.client_sidecar:
             load = mf.namespace(t.load_ns, m.ns_labels, m.ns_annotations)
@@ -118,6 +128,7 @@ class KindPlan:
         k = sc.kind
         phase = f"workload {m.name}"
         policies = m.policies(sc, t)
+        baseline = m.name in BASELINE_ARMS
         steps = [
             cmd.api(
                 phase,
@@ -127,7 +138,14 @@ class KindPlan:
             ),
             cmd.delete_namespace(t, phase, t.app_ns),  # leftovers of a killed run (ours)
             cmd.delete_namespace(t, phase, t.load_ns),
-            cmd.apply(t, phase, "create meshbench's namespaces", self._namespace_objects(m, sc)),
+            cmd.apply(
+                t,
+                phase,
+                "create the baseline's namespaces, opted out of every mesh's injection"
+                if baseline
+                else "create meshbench's namespaces",
+                self._namespace_objects(m, sc),
+            ),
         ]
         if policies:
             steps.append(cmd.apply(t, phase, f"{m.name} mTLS settings", policies))
@@ -137,7 +155,13 @@ class KindPlan:
             cmd.api(
                 phase,
                 "wait: every app pod Ready; then each must have "
-                + (f"its {m.sidecar} sidecar" if m.sidecar else "no sidecar"),
+                + (
+                    f"its {m.sidecar} sidecar"
+                    if m.sidecar
+                    else "no sidecar, nor ztunnel's capture (even beside a mesh)"
+                    if baseline
+                    else "no sidecar"
+                ),
                 PODS_READY,
             ),
         ]
@@ -198,39 +222,79 @@ class KindPlan:
 def plan_steps(scenario: Scenario) -> list[Step]:
     """Every step of a run of ``scenario`` on kind, in order, without executing anything.
 
-    One block per deployment (a mesh, plus any swept depth, payload or mTLS setting), in
-    the order the orchestrator runs them: install, namespaces + mTLS settings + workload,
-    readiness and sidecar checks, the verification probe, one load Job per trial (listed
-    once, as a template), teardown.
+    One block per install window (:func:`~meshbench.windows.in_windows`: a mesh, plus any
+    swept depth, payload or mTLS setting, and beside it the baseline arms in their own
+    unmeshed namespaces), in the order the orchestrator runs them: the mesh's install,
+    each arm's namespaces + mTLS settings + workload, readiness and sidecar checks and
+    verification probe (the mesh first, so the baseline is proven unmeshed beside it), the
+    window's trials in the plan's interleaved order, one load Job per trial (listed once
+    per arm, as a template), teardown in reverse. Without a mesh, each baseline arm alone.
     """
     p = KindPlan(scenario, target_for(scenario, PLAN_WORK_DIR), repo_root())
     steps = p.cluster_steps()
-    trials = plan_trials(scenario)
-    groups: dict[tuple[object, ...], list[Trial]] = {}
-    for trial in trials:
-        groups.setdefault((trial.mesh, *trial.deployed()), []).append(trial)
-    for group in groups.values():
-        first = group[0]
-        name, count = first.mesh, len(group)
-        m = mesh_named(name)
-        sc = p.variant(first.topology(scenario), first.mtls)
-        label = deployment_phrase(name, first.to_dict())
-        block = p.mesh_install_steps(m, sc)
-        block += p.workload_steps(m, sc)
-        block += p.probe_steps(m, sc, mf.job_name(f"{name}-1", prefix="probe"))
-        example = replace(
-            first.load_request(scenario, mf.entry_url(sc, p.target, sc.load.path)),
-            label="TRIAL",
-        )
-        block += [
-            replace(s, phase=f"load {name} (each of {count} trial(s); TRIAL = trial id)")
-            for s in p.load_steps(m, sc, example, 0.0)
-        ]
-        block += p.workload_undo_steps(m, sc)
-        block += m.uninstall_steps(sc, p.target)
-        if label != name:
-            block = [replace(s, phase=s.phase.replace(name, label, 1)) for s in block]
-        steps += block
+    blocks: dict[tuple[object, ...], list[Trial]] = {}
+    for trial in in_windows(plan_trials(scenario)):  # the orchestrator's order on kind
+        blocks.setdefault(window_key(trial) or trial.deployment_key, []).append(trial)
+    for block in blocks.values():
+        steps += _window_steps(p, scenario, block)
     if p.target.own_cluster and not scenario.kind.keep_cluster:
         steps.append(cmd.kind_delete(p.target))
     return steps
+
+
+def _window_steps(p: KindPlan, scenario: Scenario, trials: list[Trial]) -> list[Step]:
+    """One install window (or one baseline arm alone): deploy, verify, load, remove."""
+    window = window_of(trials[0])
+    arms: dict[tuple[object, ...], list[Trial]] = {}
+    for t in sorted(trials, key=lambda t: deploy_rank(t.mesh)):  # the mesh first
+        arms.setdefault(t.deployment_key, []).append(t)
+    up: list[Step] = []
+    loads: list[Step] = []
+    down: list[list[Step]] = []
+    labels: dict[str, str] = {}
+    for group in arms.values():
+        first = group[0]
+        name = first.mesh
+        m = mesh_named(name)
+        arm = p.for_mesh(name)
+        sc = arm.variant(first.topology(scenario), first.mtls)
+        label = deployment_phrase(name, first.to_dict())
+        if window and name != window:
+            label += f" beside {deployment_phrase(window, first.to_dict())}"
+        labels[name] = label
+        block = arm.mesh_install_steps(m, sc)
+        block += arm.workload_steps(m, sc)
+        block += arm.probe_steps(m, sc, mf.job_name(f"{name}-1", prefix="probe"))
+        example = replace(
+            first.load_request(scenario, mf.entry_url(sc, arm.target, sc.load.path)),
+            label="TRIAL",
+        )
+        load = [
+            replace(s, phase=f"load {name} (each of {len(group)} trial(s); TRIAL = trial id)")
+            for s in arm.load_steps(m, sc, example, 0.0)
+        ]
+        undo = arm.workload_undo_steps(m, sc) + m.uninstall_steps(sc, arm.target)
+        up += _labelled(block, name, label)
+        loads += _labelled(load, name, label)
+        down.append(_labelled(undo, name, label))
+    if window:
+        order = " | ".join(
+            f"repeat {r}: " + ", ".join(t.mesh for t in trials if t.repeat == r)
+            for r in dict.fromkeys(t.repeat for t in trials)
+        )
+        loads.insert(
+            0,
+            cmd.api(
+                f"window {labels[window]}",
+                f"{len(trials)} trials in the plan's interleaved order, each against its "
+                f"arm's deployment ({order})",
+            ),
+        )
+    return up + loads + [s for undo in reversed(down) for s in undo]
+
+
+def _labelled(steps: list[Step], name: str, label: str) -> list[Step]:
+    """``steps`` with the arm's name in their phase replaced by its full label."""
+    if label == name:
+        return steps
+    return [replace(s, phase=s.phase.replace(name, label, 1)) for s in steps]

@@ -1,6 +1,8 @@
 """The kind platform: the sample application on real Kubernetes, with a real mesh.
 
-Life of a run (the orchestrator runs one mesh at a time: meshes conflict on one cluster):
+Life of a run (the orchestrator runs one mesh at a time, meshes conflict on one cluster,
+with the baseline arms deployed beside each mesh in their own unmeshed namespaces: one
+install window per mesh, :mod:`meshbench.windows`):
 
 1. :meth:`KindPlatform.prepare` (called by :meth:`environment` and :meth:`deploy`):
    create or reuse meshbench's kind cluster (or check the explicitly named context),
@@ -8,6 +10,8 @@ Life of a run (the orchestrator runs one mesh at a time: meshes conflict on one 
 2. :meth:`KindPlatform.deploy` installs the mesh, creates meshbench's namespaces, applies
    the mesh's mTLS settings and the workload, waits for every pod Ready with its sidecar,
    and yields a :class:`KindDeployment`. Everything is removed on exit, on every path.
+   A baseline arm installs nothing: it deploys into its own namespaces, opted out of
+   every mesh (:mod:`~meshbench.platforms.kind.unmeshed`), beside the installed mesh.
 3. :meth:`KindDeployment.run_load` runs N generator pods as an Indexed Job in the load
    namespace, pulls their results out of their logs and merges them losslessly; every
    worker must have used the shared schedule origin, and container CPU is sampled around
@@ -38,7 +42,6 @@ from meshbench.platforms.kind import tool_steps as cmd
 from meshbench.platforms.kind.deployment import KindDeployment
 from meshbench.platforms.kind.kubeapi import ClientKubeApi, KubeApi
 from meshbench.platforms.kind.meshes import mesh as mesh_named
-from meshbench.platforms.kind.meshes.base import Mesh
 from meshbench.platforms.kind.meshes.linkerd import (
     GATEWAY_API_CRD,
     GATEWAY_API_INSTALL,
@@ -67,6 +70,7 @@ from meshbench.platforms.kind.target import (
 from meshbench.platforms.kind.waits import Clock
 from meshbench.scenario import Scenario
 from meshbench.topology import Topology
+from meshbench.windows import BASELINE_ARMS
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +109,9 @@ class KindPlatform(Platform):
 
     name = "kind"
     concurrent_meshes = False
+    baseline_beside_each_mesh = True
+    """The baseline arms run in their own unmeshed namespaces inside every mesh's install
+    window (:mod:`meshbench.windows`, :mod:`~meshbench.platforms.kind.unmeshed`)."""
 
     @classmethod
     def plan(cls, scenario: Scenario, trials: list[Trial]) -> str:
@@ -143,6 +150,8 @@ class KindPlatform(Platform):
         self._created_cluster = False
         self._gateway_api_preexisting = False
         self._env: dict[str, Any] = {}
+        self.installed_mesh: str | None = None
+        """The mesh whose control plane is installed now (one at a time), if any."""
 
     @property
     def api(self) -> KubeApi:
@@ -276,7 +285,16 @@ class KindPlatform(Platform):
             "kube_context": t.kube_context,
             "own_cluster": t.own_cluster,
             "cluster_name": t.cluster_name,
-            "namespaces": {"app": t.app_ns, "load": t.load_ns},
+            "namespaces": {
+                "app": t.app_ns,
+                "load": t.load_ns,
+                # the baseline arms': unmeshed, beside every mesh in its install window
+                "baseline": {
+                    arm: {"app": t.for_mesh(arm).app_ns, "load": t.for_mesh(arm).load_ns}
+                    for arm in s.arms
+                    if arm in BASELINE_ARMS
+                },
+            },
             "image": t.image,
             "mtls": {m: mesh_named(m).mtls_description(s) for m in s.meshes},
             "mtls_always_on": sorted(m for m in s.meshes if mesh_named(m).mtls_always_on),
@@ -331,46 +349,58 @@ class KindPlatform(Platform):
         """
         self.prepare()
         m = mesh_named(mesh)
-        sc = self.steps.variant(topology, mtls)
+        plan = self.steps.for_mesh(m.name)
+        sc = plan.variant(topology, mtls)
         undo = _Undo(self.runner)
         primary: BaseException | None = None
         handlers: dict[str, Callable[[], None]] = {
             LINKERD_CERTS: self._linkerd_certs,
-            CHECK_NAMESPACES: self._check_workload_namespaces,
+            CHECK_NAMESPACES: lambda: self._check_workload_namespaces(plan.target),
         }
-        self._gateway_api_preexisting = False
+        install = plan.mesh_install_steps(m, sc)
+        logs = m.name if install or self.installed_mesh is None else (
+            f"{m.name}-in-{self.installed_mesh}"  # a baseline arm, once per install window
+        )
         try:
-            install = self.steps.mesh_install_steps(m, sc)
             if install:
+                if self.installed_mesh is not None:  # the orchestrator never does this
+                    raise PlatformError(
+                        f"cannot install {m.name} while {self.installed_mesh} is installed: "
+                        "meshes conflict on one cluster"
+                    )
+                self._gateway_api_preexisting = False
                 if m.cp_namespace:
                     self._check_owned(m.cp_namespace)  # before anything that undo would remove
-                undo.push(m.uninstall_steps(sc, self.target))
+                self.installed_mesh = m.name
+                undo.push(m.uninstall_steps(sc, plan.target))
                 self._execute([s for s in install if s.key != CHECK_CP_NAMESPACE], handlers)
-            deployment = KindDeployment(self, m, sc)
+            deployment = KindDeployment(self, m, sc, plan)
             handlers[PODS_READY] = deployment.wait_ready
-            self._check_workload_namespaces()  # before undo could remove someone else's
-            undo.push(self.steps.workload_undo_steps(m, sc))
-            self._execute(self.steps.workload_steps(m, sc), handlers)
+            self._check_workload_namespaces(plan.target)  # before undo could remove another's
+            undo.push(plan.workload_undo_steps(m, sc))
+            self._execute(plan.workload_steps(m, sc), handlers)
             yield deployment
         except BaseException as e:
             primary = e
             raise
         finally:
-            self._save_logs(m)
+            self._save_logs(plan.target, logs)
             undo.run(primary, self._skip_cleanup)
-            shutil.rmtree(linkerd_cert_dir(self.target), ignore_errors=True)
+            if install:
+                shutil.rmtree(linkerd_cert_dir(self.target), ignore_errors=True)
+                self.installed_mesh = None
 
-    def _save_logs(self, m: Mesh) -> None:
+    def _save_logs(self, target: Target, name: str) -> None:
         """Keep every app pod's logs (app and sidecar) before the namespace goes away."""
-        dest = self.target.work_dir / "logs" / m.name
+        dest = target.work_dir / "logs" / name
         try:
-            for p in self.api.list_pods(self.target.app_ns):
+            for p in self.api.list_pods(target.app_ns):
                 for c in (*p.containers, *p.init_containers):
-                    text = self.api.pod_log(self.target.app_ns, p.name, c)
+                    text = self.api.pod_log(target.app_ns, p.name, c)
                     dest.mkdir(parents=True, exist_ok=True)
                     (dest / f"{p.name}.{c}.log").write_text(text)
         except MeshbenchError as e:
-            log.warning("could not save the logs of %s pods: %s", m.name, e)
+            log.warning("could not save the logs of %s pods: %s", name, e)
 
     def collect_logs(self, dest: Path) -> None:
         """Copy the pod logs saved before each mesh was removed into ``dest``."""
@@ -378,9 +408,9 @@ class KindPlatform(Platform):
         if not self.dry_run and src.is_dir():
             shutil.copytree(src, dest, dirs_exist_ok=True)
 
-    def _check_workload_namespaces(self) -> None:
-        self._check_owned(self.target.app_ns)
-        self._check_owned(self.target.load_ns)
+    def _check_workload_namespaces(self, target: Target) -> None:
+        self._check_owned(target.app_ns)
+        self._check_owned(target.load_ns)
 
     def _linkerd_certs(self) -> None:
         certs.generate(linkerd_cert_dir(self.target))

@@ -7,10 +7,11 @@ namespace it deploys into carries :data:`MANAGED_BY`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from meshbench import __version__
+from meshbench.dimensions import AA_CONTROL, BASELINE
 from meshbench.scenario import Scenario
 
 MANAGED_BY_KEY = "app.kubernetes.io/managed-by"
@@ -33,12 +34,18 @@ CONTROL_PLANE_NAMESPACE = {
     "kuma": "kuma-system",
 }
 
+BASELINE_NAMESPACE_INFIX = {BASELINE: "base", AA_CONTROL: "base-aa"}
+"""A baseline arm's namespaces: ``<prefix>-base-app`` / ``<prefix>-base-load`` for ``none``,
+``<prefix>-base-aa-*`` for ``none-aa``, so each can run beside a mesh in its install window
+(:mod:`meshbench.windows`) without sharing the mesh's namespaces."""
+
 
 @dataclass(frozen=True)
 class Target:
     """Where and under which names the kind platform works for one scenario."""
 
     cluster_name: str
+    namespace_prefix: str
     kube_context: str
     own_cluster: bool  # True: meshbench's kind cluster (created or reused); False: named context
     app_ns: str
@@ -53,6 +60,15 @@ class Target:
         """``Never`` for an image kind loaded into the nodes, ``IfNotPresent`` otherwise."""
         return "Never" if self.build_image else "IfNotPresent"
 
+    def for_mesh(self, mesh: str) -> Target:
+        """Where a deployment of ``mesh`` works: a baseline arm in namespaces of its own
+        (:data:`BASELINE_NAMESPACE_INFIX`), a mesh in ``<prefix>-app`` / ``<prefix>-load``."""
+        infix = BASELINE_NAMESPACE_INFIX.get(mesh)
+        if infix is None:
+            return self
+        p = f"{self.namespace_prefix}-{infix}"
+        return replace(self, app_ns=f"{p}-app", load_ns=f"{p}-load")
+
 
 def target_for(scenario: Scenario, work_dir: Path) -> Target:
     """The :class:`Target` of ``scenario``; ``work_dir`` holds per-run files."""
@@ -65,6 +81,7 @@ def target_for(scenario: Scenario, work_dir: Path) -> Target:
         cluster = context.removeprefix("kind-") if context.startswith("kind-") else ""
     return Target(
         cluster_name=cluster,
+        namespace_prefix=k.namespace_prefix,
         kube_context=context,
         own_cluster=own,
         app_ns=f"{k.namespace_prefix}-app",

@@ -16,7 +16,7 @@ from meshbench.plan import plan_trials
 from meshbench.platforms.base import Deployment, Platform, Proof, UsageSnapshot
 from meshbench.results.hlog import LogWriter, new_histogram
 from meshbench.results.trial_record import TrialRecord
-from meshbench.run import MAX_REDEPLOYS, _run_trials
+from meshbench.run import MAX_REDEPLOYS, _run_trials, execution_order
 from meshbench.scenario import Scenario, parse_scenario
 from meshbench.topology import Topology
 
@@ -134,9 +134,10 @@ class _OneMeshAtATime(_Platform):
     concurrent_meshes = False
     baseline_beside_each_mesh = True
 
-    def __init__(self) -> None:
-        super().__init__({})
+    def __init__(self, broken: dict[int, int | None] | None = None) -> None:
+        super().__init__(broken or {})
         self.live: list[str] = []
+        self.live_at_verify: list[tuple[str, tuple[str, ...]]] = []  # (arm, arms up)
         self.seen_live: list[tuple[str, tuple[str, ...]]] = []  # (mesh measured, arms up)
 
     @contextmanager
@@ -145,20 +146,26 @@ class _OneMeshAtATime(_Platform):
         platform = self
 
         class Watched(_Dep):
+            def verify(self) -> Proof:
+                platform.live_at_verify.append((self.mesh, tuple(sorted(platform.live))))
+                return super().verify()
+
             def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
                 platform.seen_live.append((self.mesh, tuple(sorted(platform.live))))
                 return super().run_load(request, out_dir)
 
+        if mesh not in ("none", "none-aa") and any(m not in ("none", "none-aa")
+                                                   for m in self.live):
+            raise PlatformError(f"{mesh} deployed while {self.live} is up: meshes conflict")
         self.deployed.append(mesh)
         self.live.append(mesh)
         try:
-            yield Watched(mesh, len(self.deployed), None)
+            yield Watched(mesh, len(self.deployed), self.broken.get(len(self.deployed)))
         finally:
             self.live.remove(mesh)
 
 
 def test_one_mesh_at_a_time_runs_the_baseline_beside_every_mesh(tmp_path: Path) -> None:
-    from meshbench.run import execution_order
     from meshbench.windows import window_of
 
     s = parse_scenario({"name": "windows", "platform": "kind", "repeats": 2,
@@ -181,3 +188,41 @@ def test_one_mesh_at_a_time_runs_the_baseline_beside_every_mesh(tmp_path: Path) 
     assert len(platform.deployed) == 4  # mesh + baseline, once per window
     assert sorted(p.name for p in (tmp_path / "proof").iterdir()) == [
         "istio.json", "linkerd.json", "none-in-istio.json", "none-in-linkerd.json"]
+    # the mesh first in each window: the baseline is proven while the mesh is installed
+    assert platform.deployed == ["istio", "none", "linkerd", "none"]
+    assert [live for arm, live in platform.live_at_verify if arm == "none"] == [
+        ("istio", "none"), ("linkerd", "none")]
+
+
+def test_a_redeploy_inside_a_window_redeploys_the_whole_window(tmp_path: Path) -> None:
+    """A baseline found broken is redeployed beside its mesh (the mesh first again), never
+    left to run alone until the mesh's next trial."""
+    s = parse_scenario({"name": "windows", "platform": "kind", "repeats": 3,
+                        "meshes": ["none", "istio"], "aa_control": True,
+                        "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0}})
+    platform = _OneMeshAtATime({2: 1})  # the first window's `none` breaks after one trial
+    ordered = execution_order(plan_trials(s), platform)
+    rows: list[TrialRecord] = []
+    events: list[dict[str, Any]] = []
+    _run_trials(s, platform, ordered, set(), rows, tmp_path, [], events.append)
+    assert len(rows) == len(ordered) == 9 and len(events) == 1
+    assert platform.deployed == ["istio", "none", "none-aa"] * 2  # all again, mesh first
+    for measured, live in platform.seen_live:
+        assert live == ("istio", "none", "none-aa"), measured
+    for _, live in platform.live_at_verify:
+        assert "istio" in live
+
+
+def test_each_swept_deployment_of_a_mesh_is_a_window_of_its_own(tmp_path: Path) -> None:
+    """A mesh swept over mTLS has two install windows named alike ('istio'): they must not
+    be deployed together (two istios on one cluster)."""
+    s = parse_scenario({"name": "windows", "platform": "kind", "repeats": 1,
+                        "meshes": ["none", "istio"], "sweep": {"mtls": [True, False]},
+                        "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0}})
+    platform = _OneMeshAtATime()
+    ordered = execution_order(plan_trials(s), platform)
+    rows: list[TrialRecord] = []
+    _run_trials(s, platform, ordered, set(), rows, tmp_path, [])
+    assert len(rows) == 4
+    assert platform.deployed == ["istio", "none", "istio", "none"]
+    assert {r.window for r in rows} == {"istio"}  # analysis pairs by window and cell

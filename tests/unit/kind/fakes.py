@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.kubeapi import PodInfo
 from meshbench.platforms.kind.manifests import PROBE_REQUESTS
@@ -105,7 +107,7 @@ cluster counters, Kuma's, exist from the start at 0)."""
 
 ZTUNNEL = (
     'istio_tcp_connections_opened_total{{reporter="destination",'
-    'destination_workload_namespace="mb-app",destination_canonical_service="{svc}"}} {n}\n'
+    'destination_workload_namespace="{ns}",destination_canonical_service="{svc}"}} {n}\n'
 )
 START_EPOCH_S = 1.7e9
 """Wall time at which the fake clock starts (tests of the shared start build on it)."""
@@ -113,9 +115,41 @@ START_EPOCH_S = 1.7e9
 PROBE_DONE = "wait --for=condition=Complete job/probe-"
 
 
+def injects(sidecar: str | None, meta: dict[str, Any], by_default: bool = False) -> bool:
+    """Whether ``sidecar``'s injector puts it into pods of a namespace with ``meta``, as
+    the real injectors decide (written from their docs, not from meshbench's tables):
+    Istio: ``istio-injection=enabled``, or ``istio.io/rev`` without ``istio-injection``;
+    Linkerd: annotation ``linkerd.io/inject`` enabled/ingress; Kuma: label
+    ``kuma.io/sidecar-injection`` enabled/true. ``by_default``: an injector set to inject
+    every namespace that did not opt out (Istio's enableNamespacesByDefault)."""
+    labels = meta.get("labels") or {}
+    annotations = meta.get("annotations") or {}
+    if sidecar == "istio-proxy":
+        v = labels.get("istio-injection")
+        return v == "enabled" or (v is None and ("istio.io/rev" in labels or by_default))
+    if sidecar == "linkerd-proxy":
+        v = annotations.get("linkerd.io/inject")
+        return v in ("enabled", "ingress") or (by_default and v is None)
+    if sidecar == "kuma-sidecar":
+        v = labels.get("kuma.io/sidecar-injection")
+        return v in ("enabled", "true") or (by_default and v is None)
+    return False
+
+
+def ambient_captures(meta: dict[str, Any], by_default: bool = False) -> bool:
+    """Whether ztunnel captures the pods of a namespace (``istio.io/dataplane-mode``)."""
+    v = (meta.get("labels") or {}).get("istio.io/dataplane-mode")
+    return v == "ambient" or (by_default and v is None)
+
+
 @dataclass
 class FakeKubeApi:
     """In-memory cluster: pods follow the scenario's topology.
+
+    App pods live in ``<prefix>-app`` and in every ``*-app`` namespace applied through the
+    fake kubectl; whether they get ``sidecar`` (or ztunnel's capture, with ``ambient``)
+    follows the labels that namespace was applied with (:func:`injects`). ``<prefix>-app``
+    before anything applied it counts as labelled for the mesh.
 
     Proxy counters move only with traffic: each probe Job that completed (a ``kubectl
     wait ... job/probe-*`` in the fake CLI's log) sends PROBE_REQUESTS requests through
@@ -123,7 +157,10 @@ class FakeKubeApi:
     """
 
     scenario: Scenario
-    sidecar: str | None = None  # container injected into app pods
+    sidecar: str | None = None  # container the installed mesh's injector adds
+    ambient: bool = False  # istio-ambient is installed: ztunnel captures enrolled namespaces
+    inject_by_default: bool = False  # the injector takes every namespace not opted out
+    injected_namespaces: set[str] | None = None  # a webhook that ignores labels: exactly these
     nodes: dict[str, dict[str, str]] = field(default_factory=lambda: dict(MARKED_NODES))
     namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
     crds: set[str] = field(default_factory=set)
@@ -156,13 +193,53 @@ class FakeKubeApi:
     def _wall(self) -> float:
         return float(self.clock.wall()) if self.clock is not None else START_EPOCH_S
 
+    def applied_namespaces(self) -> dict[str, dict[str, Any]]:
+        """Each Namespace piped to the fake kubectl so far: its last metadata, by name."""
+        if self.calls_log is None:
+            return {}
+        stdin = Path(str(self.calls_log) + ".stdin")
+        if not stdin.exists():
+            return {}
+        return {
+            d["metadata"]["name"]: d["metadata"]
+            for d in yaml.safe_load_all(stdin.read_text())
+            if isinstance(d, dict) and d.get("kind") == "Namespace"
+        }
+
+    def _mesh_app_ns(self) -> str:
+        return f"{self.scenario.kind.namespace_prefix}-app"
+
+    def _meta(self, namespace: str) -> dict[str, Any] | None:
+        """How ``namespace`` was applied; None where app pods do not exist."""
+        meta = self.applied_namespaces().get(namespace)
+        if meta is None and namespace == self._mesh_app_ns():
+            return {"labels": {"istio-injection": "enabled",  # as a mesh would label it
+                               "istio.io/dataplane-mode": "ambient",
+                               "kuma.io/sidecar-injection": "enabled"},
+                    "annotations": {"linkerd.io/inject": "enabled"}}
+        return meta if namespace.endswith("-app") else None
+
+    def has_sidecar(self, namespace: str) -> bool:
+        if self.injected_namespaces is not None:
+            return namespace in self.injected_namespaces and self.sidecar is not None
+        meta = self._meta(namespace)
+        return meta is not None and injects(self.sidecar, meta, self.inject_by_default)
+
+    def captured(self, namespace: str) -> bool:
+        """ztunnel captures the namespace's pods (istio-ambient installed and enrolled)."""
+        meta = self._meta(namespace)
+        return self.ambient and meta is not None and ambient_captures(
+            meta, self.inject_by_default)
+
     def list_pods(self, namespace: str, selector: str = "") -> list[PodInfo]:
         k = self.scenario.kind
-        if namespace == f"{k.namespace_prefix}-app":
+        if self._meta(namespace) is not None:
             pods = []
+            sidecar = (self.sidecar,) if self.has_sidecar(namespace) else ()
+            annotations = {"ambient.istio.io/redirection": "enabled"} if self.captured(
+                namespace) else {}
             for svc_name in self._services():
                 for r in range(k.replicas):
-                    containers = ("app",) + ((self.sidecar,) if self.sidecar else ())
                     pods.append(
                         PodInfo(
                             name=f"{svc_name}-{r}",
@@ -170,9 +247,10 @@ class FakeKubeApi:
                             node="meshbench-worker",
                             phase="Running",
                             ready=self.app_ready,
-                            containers=containers,
+                            containers=("app", *sidecar),
                             labels={"app": svc_name},
                             reason="" if self.app_ready else "ContainersNotReady",
+                            annotations=annotations,
                         )
                     )
             return pods
@@ -227,12 +305,19 @@ class FakeKubeApi:
         if pod.startswith("ztunnel-"):
             if pod != "ztunnel-a" or n == 0:  # only the app node's ztunnel is a destination
                 return "istio_build 1\n"
-            return "".join(ZTUNNEL.format(svc=svc, n=n) for svc in self._services()
-                           if f"{svc}-0" not in self.quiet_pods)
+            # the mesh's namespace (enrolled unless it says otherwise), and any other
+            # namespace ztunnel captures
+            spaces = [self._mesh_app_ns()] + [
+                ns for ns in self.applied_namespaces()
+                if ns != self._mesh_app_ns() and self.captured(ns)
+            ]
+            return "".join(ZTUNNEL.format(ns=ns, svc=svc, n=n) for ns in spaces
+                           for svc in self._services() if f"{svc}-0" not in self.quiet_pods)
         if pod in self.quiet_pods:
             n = 0
-        if not self.sidecar or (n == 0 and self.sidecar in LAZY):
+        if not self.has_sidecar(namespace) or (n == 0 and self.sidecar in LAZY):
             return "envoy_server_live 1\n"
+        assert self.sidecar is not None
         return STATS[self.sidecar].format(n=n)
 
 

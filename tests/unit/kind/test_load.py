@@ -125,7 +125,9 @@ def test_run_load_in_the_cluster(build: Build, tmp_path: Path) -> None:
                if d and d["kind"] == "Job" and d["metadata"]["name"].startswith("load-"))
     env = {e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
     sent = LoadRequest.from_json(env["MB_REQUEST"])
-    assert sent.target_url == "http://frontend.mb-app.svc.cluster.local:8080/"  # never elsewhere
+    # never elsewhere: the baseline's own namespace
+    assert sent.target_url == "http://frontend.mb-base-app.svc.cluster.local:8080/"
+    assert job["metadata"]["namespace"] == "mb-base-load"
     assert sent.rate_rps == 50
     calls = fake.calls()
     assert any(c.startswith("kubectl --context kind-meshbench delete job load-t001-none-50rps-r1")

@@ -13,6 +13,7 @@ from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.meshes import MESHES
 from meshbench.platforms.kind.reference import reference_files
 from meshbench.platforms.kind.target import target_for
+from meshbench.platforms.kind.unmeshed import unmeshed_namespace
 
 from .fakes import scenario
 
@@ -55,6 +56,10 @@ def all_objects() -> list[dict[str, Any]]:
         sc = scenario(**({"topology": topo} if topo else {}), kind=kind)
         t = target_for(sc, Path("/tmp/unused"))
         objs += mf.workload(sc, t)
+        for arm in ("none", "none-aa"):  # the baseline's own, opted out of every mesh
+            b = t.for_mesh(arm)
+            objs += [unmeshed_namespace(b.app_ns), unmeshed_namespace(b.load_ns)]
+            objs += mf.workload(sc, b)
         for m in MESHES.values():
             objs.append(mf.namespace(t.app_ns, m.ns_labels, m.ns_annotations))
             objs.append(mf.load_job(sc, t, _request(), 1.7e9, m.client_annotations))

@@ -65,8 +65,9 @@ def test_deploy_runs_exactly_the_dry_run_plan_and_cleans_up(build: Build, mesh_n
             assert c.startswith("kubectl --context kind-meshbench "), c
         if c.startswith("helm") and not c.startswith("helm repo"):
             assert "--kube-context kind-meshbench" in c, c
-    # Torn down: namespaces deleted, then the mesh uninstalled.
-    assert "kubectl --context kind-meshbench delete namespace mb-app" in " | ".join(calls)
+    # Torn down: namespaces deleted (the baseline's own), then the mesh uninstalled.
+    app_ns = "mb-base-app" if mesh_name == "none" else "mb-app"
+    assert f"kubectl --context kind-meshbench delete namespace {app_ns} " in " | ".join(calls)
     if MESHES[mesh_name].cp_namespace:
         last = ("kubectl --context kind-meshbench delete namespace",
                 "kubectl --context kind-meshbench delete --ignore-not-found -f")
@@ -132,15 +133,15 @@ def test_install_timeout_raises_and_removes_what_was_installed(build: Build) -> 
 def test_kubectl_wait_timeout_is_a_timeout(build: Build) -> None:
     sc = scenario(meshes=["none"])
     timed_out = "error: timed out waiting for the condition on deployments/x"
-    rules = {"kubectl": [Rule("kubectl * wait --for=condition=Available * mb-app *", 1,
+    rules = {"kubectl": [Rule("kubectl * wait --for=condition=Available * mb-base-app *", 1,
                               stderr=timed_out)]}
     platform, fake, _ = build(sc, rules=rules)
-    with pytest.raises(TimeoutExpired, match="mb-app"), platform.deploy("none"):
+    with pytest.raises(TimeoutExpired, match="mb-base-app"), platform.deploy("none"):
         pass
     assert fake.calls()[-2:] == [
-        "kubectl --context kind-meshbench delete namespace mb-app --ignore-not-found "
+        "kubectl --context kind-meshbench delete namespace mb-base-app --ignore-not-found "
         "--wait=true --timeout=300s",
-        "kubectl --context kind-meshbench delete namespace mb-load --ignore-not-found "
+        "kubectl --context kind-meshbench delete namespace mb-base-load --ignore-not-found "
         "--wait=true --timeout=300s",
     ]
 
@@ -158,8 +159,9 @@ def test_missing_sidecar_fails_and_cleans_up(build: Build) -> None:
 
 def test_sidecar_in_the_baseline_fails(build: Build) -> None:
     sc = scenario(meshes=["none"])
-    platform, _, _ = build(sc, sidecar="istio-proxy")  # a previous mesh's webhook left behind
-    with pytest.raises(PlatformError, match="have a sidecar but the mesh is 'none'"), \
+    # a previous mesh's webhook left behind, injecting whatever the namespace's labels say
+    platform, _, _ = build(sc, sidecar="istio-proxy", injected_namespaces={"mb-base-app"})
+    with pytest.raises(PlatformError, match="have a mesh proxy but the mesh is 'none'"), \
             platform.deploy("none"):
         pass
 
@@ -170,7 +172,7 @@ def test_pods_never_ready_time_out_without_sleeping(build: Build) -> None:
     with pytest.raises(TimeoutExpired, match=r"not Ready: frontend-0 \(ContainersNotReady\)"), \
             platform.deploy("none"):
         pass
-    assert any("delete namespace mb-load" in c for c in fake.calls())
+    assert any("delete namespace mb-base-load" in c for c in fake.calls())
 
 
 def test_foreign_kind_cluster_is_refused_before_any_change(build: Build) -> None:
@@ -219,13 +221,15 @@ def test_foreign_namespace_is_refused_and_never_removed(build: Build) -> None:
                                         "kind load docker-image meshbench:0.1.0 --name meshbench"]
 
 
-def test_foreign_app_namespace_is_refused(build: Build) -> None:
-    sc = scenario(meshes=["none"])
-    platform, fake, _ = build(sc, namespaces={"mb-app": {}})
-    with pytest.raises(PlatformError, match="'mb-app' exists and is not managed"), \
-            platform.deploy("none"):
+@pytest.mark.parametrize(("mesh_name", "ns"), [("none", "mb-base-app"), ("istio", "mb-app"),
+                                               ("none-aa", "mb-base-aa-load")])
+def test_foreign_app_namespace_is_refused(build: Build, mesh_name: str, ns: str) -> None:
+    sc = scenario(meshes=["none", "istio"], aa_control=True)
+    platform, fake, _ = build(sc, namespaces={ns: {}}, sidecar="istio-proxy")
+    with pytest.raises(PlatformError, match=f"'{ns}' exists and is not managed"), \
+            platform.deploy(mesh_name):
         pass
-    assert not any("mb-app" in c for c in fake.calls())
+    assert not any(ns in c for c in fake.calls())
 
 
 def test_cluster_created_from_the_checked_in_config_and_deleted_on_close(
@@ -279,11 +283,11 @@ def test_probe_job_targets_only_the_entry_service(build: Build) -> None:
     platform, fake, _ = build(sc)
     with platform.deploy("none") as dep:
         dep.verify()
-        assert dep.target_url() == "http://frontend.mb-app.svc.cluster.local:8080/"
+        assert dep.target_url() == "http://frontend.mb-base-app.svc.cluster.local:8080/"
     probe = next(d for d in _applied(fake.stdin()) if d["kind"] == "Job")
     command = probe["spec"]["template"]["spec"]["containers"][0]["command"]  # type: ignore[index]
     assert command[:3] == ["python", "-m", "meshbench.service.probe"]
-    assert command[-1] == "http://frontend.mb-app.svc.cluster.local:8080/"
+    assert command[-1] == "http://frontend.mb-base-app.svc.cluster.local:8080/"
     assert mf.PROBE_REQUESTS == 20
 
 
@@ -329,7 +333,10 @@ def test_plan_has_one_block_per_swept_deployment() -> None:
     phases = list(dict.fromkeys(s.phase for s in plan_steps(sc)))
     for label in ("istio mtls", "istio plaintext"):
         assert f"mesh {label}" in phases and f"teardown {label}" in phases
-    assert any(p.startswith("workload none-aa") for p in phases)
+        assert f"workload none-aa {label.split()[1]} beside {label}" in phases
+    # each swept deployment of the mesh is an install window of its own
+    a, b = sorted(("istio mtls", "istio plaintext"), key=lambda x: phases.index(f"mesh {x}"))
+    assert phases.index(f"teardown {a}") < phases.index(f"mesh {b}")
 
 
 # ----- placement and policy (issue 10) -------------------------------------------------

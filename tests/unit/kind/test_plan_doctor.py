@@ -12,6 +12,7 @@ from meshbench.platforms.kind import format_doctor, format_plan, plan_steps
 from meshbench.platforms.kind.doctor import doctor, ready
 from meshbench.platforms.kind.versions import ISTIO_VERSION, KUMA_VERSION, LINKERD_CHART_VERSION
 from meshbench.scenario import load_scenario
+from meshbench.windows import in_windows, window_of
 
 from .fakes import FakeBin, Rule, apply_env
 
@@ -53,13 +54,42 @@ def test_plan_orders_every_step(kind_default) -> None:  # type: ignore[no-untype
         assert first(install[a]) < first(removal[a]) < first(install[b])
     assert first("helm upgrade --install istio-base") < first("helm upgrade --install istiod")
     phases = [s.phase for s in steps]
-    for mesh in ("none", "istio", "linkerd", "kuma"):
-        assert f"workload {mesh}" in phases and f"teardown {mesh}" in phases
-        assert any(p.startswith(f"load {mesh} (each of 6 trial(s)") for p in phases)
+    # Issue 10: the baseline runs inside every mesh's install window, in its own namespaces,
+    # deployed after the mesh and removed before it; never in a window of its own.
+    assert "workload none" not in phases and "teardown none" not in phases
+    for mesh in meshed:
+        beside = f"none beside {mesh}"
+        index = {p: phases.index(p) for p in (f"mesh {mesh}", f"workload {mesh}",
+                                              f"workload {beside}", f"window {mesh}",
+                                              f"teardown {beside}", f"teardown {mesh}")}
+        assert list(index.values()) == sorted(index.values()), index
+        for label in (mesh, beside):
+            assert any(p.startswith(f"load {label} (each of 6 trial(s)") for p in phases)
+        base = [s for s in steps if s.phase == f"workload {beside}"]
+        assert all("mb-app" not in " ".join(s.argv) for s in base)
+        assert any("Namespace/mb-base-app, Namespace/mb-base-load" in s.command_line()
+                   for s in base)
     for line in lines:
         if line.startswith("kubectl") and "get-contexts" not in line:
             assert line.startswith("kubectl --context kind-meshbench ")
     assert not any(line.startswith("kind delete") for line in lines)  # keep_cluster: true
+
+
+def test_plan_shows_the_interleaving_in_each_window(kind_default) -> None:  # type: ignore[no-untyped-def]
+    windowed = in_windows(plan_trials(kind_default))
+    windows = [s for s in plan_steps(kind_default) if s.phase.startswith("window ")]
+    assert [s.phase for s in windows] == ["window " + m for m in dict.fromkeys(
+        window_of(t) for t in windowed)]
+    for step in windows:
+        mesh = step.phase.removeprefix("window ")
+        trials = [t for t in windowed if window_of(t) == mesh]
+        assert len(trials) == 12  # 6 of the mesh, the 6 baseline trials again beside it
+        order = " | ".join(
+            f"repeat {r}: " + ", ".join(t.mesh for t in trials if t.repeat == r)
+            for r in (1, 2, 3)
+        )
+        assert step.what.endswith(f"({order})")
+        assert {t.mesh for t in trials if t.repeat == 1} == {"none", mesh}
 
 
 def test_plan_text(kind_default) -> None:  # type: ignore[no-untyped-def]
