@@ -81,7 +81,7 @@ def component_versions() -> dict[str, str]:
     return out
 
 
-def execution_order(trials: list[Trial], platform: Platform) -> list[Trial]:
+def execution_order(trials: list[Trial], platform: Platform | type[Platform]) -> list[Trial]:
     """Trials in the order they will run: as planned, in install windows where one mesh
     runs at a time beside the baseline (:func:`~meshbench.windows.in_windows`), or grouped
     by deployment when deployments conflict; the plan's order is kept inside a group."""
@@ -300,7 +300,9 @@ def run_scenario(
     if dry_run:
         print(kind.plan(scenario, trials))
         return None
-    confirm_limits(estimate(scenario, trials), confirmed, f"scenario {scenario.name!r}")
+    # the trials that will run: on kind the baseline's run again in every mesh's window
+    planned = execution_order(trials, kind)
+    confirm_limits(estimate(scenario, planned), confirmed, f"scenario {scenario.name!r}")
 
     kind.check_scenario(scenario)
     with interrupts.guarded(), ExitStack() as stack:  # the handler outlives the cleanup

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
+import yaml
 
 from meshbench.errors import MeshbenchError
 from meshbench.plan import plan_trials
@@ -87,3 +89,19 @@ def test_plans_beyond_the_limits_need_confirming() -> None:
     big = load_estimate(1e6, 2.0, 300.0, workers=1)
     assert big.excesses() == ["about 302,000,000 requests (limit 100,000,000)"]
     assert load_estimate(150, 2.0, 10.0, workers=2).excesses() == []
+
+
+def test_a_kind_plans_limit_counts_the_baseline_run_again_in_every_window(
+    tmp_path: Path,
+) -> None:
+    """20 one-hour trials fit the 24 h limit; on kind the baseline's 5 run again beside
+    each of 3 meshes (30 trials, ~30 h), and that is what must be confirmed."""
+    from meshbench.run import run_scenario
+
+    sc = {"name": "windows", "platform": "kind", "repeats": 5,
+          "meshes": ["none", "istio", "linkerd", "kuma"],
+          "load": {"rates_rps": [1], "duration_s": 3600, "warmup_s": 0}}
+    path = tmp_path / "sc.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    with pytest.raises(MeshbenchError, match=r"would take about 30\.\d h"):
+        run_scenario(path, tmp_path / "results")
