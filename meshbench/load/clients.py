@@ -117,13 +117,19 @@ class H2Client(_Churning):
     def request(self, stream: bool) -> Outcome:
         import h2.events
 
+        from h2.connection import ConnectionState
+
         try:
             sock, conn = self.conn()
+            if conn.state_machine.state is ConnectionState.CLOSED:  # a GOAWAY came last time
+                self.drop()
+                sock, conn = self.conn()
             sid = conn.get_next_available_stream_id()
             conn.send_headers(sid, self.headers, end_stream=True)
             sock.sendall(conn.data_to_send())
             first = 0.0
             status = 0
+            ending = False
             while True:
                 data = sock.recv(READ_BYTES)
                 if not data:
@@ -136,9 +142,15 @@ class H2Client(_Churning):
                         conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
                     elif isinstance(ev, h2.events.StreamReset) and ev.stream_id == sid:
                         raise ConnectionResetError(f"HTTP/2 stream reset ({ev.error_code})")
+                    elif isinstance(ev, h2.events.ConnectionTerminated):  # GOAWAY
+                        ending = True
+                        if ev.last_stream_id is not None and ev.last_stream_id < sid:
+                            raise ConnectionResetError("HTTP/2 GOAWAY before the stream")
                     elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid:
                         if out := conn.data_to_send():
                             sock.sendall(out)
+                        if ending:  # the server takes no more streams here
+                            self.drop()
                         return ("" if status == 200 else f"HTTP {status}"), first
                 if out := conn.data_to_send():
                     sock.sendall(out)

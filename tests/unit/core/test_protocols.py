@@ -187,3 +187,58 @@ def test_a_payload_mix_draws_sizes_by_weight() -> None:
     big = sum(mix.sample(rng) == 65536 for _ in range(10_000))
     assert 900 <= big <= 1100
     assert mix.mean_bytes() == pytest.approx((900 + 65536) / 10)
+
+
+def test_a_connection_the_server_ends_is_replaced_not_reused() -> None:
+    """Hypercorn ends an HTTP/2 connection after N requests (1,000 by default; every
+    later request of a trial failed, 1,200 of 1,200, when the client kept the dead
+    connection): the services' client and the generator's open a new connection, so at
+    most the request in flight when the server closed fails, never the ones after it."""
+    import asyncio
+
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from meshbench.load.clients import H2Client
+    from meshbench.service import h2
+    from meshbench.service.behaviour import ServiceConfig
+    from meshbench.service.h2client import H2Connection
+
+    port = free_port()
+
+    async def ask(conn: H2Connection) -> str:
+        try:
+            status, _ = await conn.get("/")
+            return "" if status == 200 else f"HTTP {status}"
+        except ConnectionError as e:
+            return type(e).__name__
+
+    def ask_sync(gen: H2Client) -> str:
+        try:
+            return gen.request(False)[0]
+        except ConnectionError as e:
+            return type(e).__name__
+
+    async def scenario() -> tuple[list[str], list[str], int]:
+        cfg = Config()
+        cfg.bind = [f"127.0.0.1:{port}"]
+        cfg.keep_alive_max_requests = 5
+        stop = asyncio.Event()
+        app = h2.build_app(ServiceConfig(name="b"))
+        server = asyncio.create_task(serve(app, cfg, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+        await asyncio.sleep(0.5)
+        conn = H2Connection("127.0.0.1", port)
+        service_side = [await ask(conn) for _ in range(30)]
+        await conn.aclose()
+        gen = H2Client(f"http://127.0.0.1:{port}", "/", timeout_s=5, every=0)
+        generator_side = [await asyncio.to_thread(ask_sync, gen) for _ in range(30)]
+        gen.close()
+        stop.set()
+        await server
+        return service_side, generator_side, gen.opened
+
+    service_side, generator_side, opened = asyncio.run(scenario())
+    for outcomes in (service_side, generator_side):
+        assert outcomes.count("") >= 30 - 30 // 6 - 1, outcomes
+        assert outcomes[-1] == "" and outcomes[-2:].count("") >= 1, outcomes
+    assert opened >= 30 // 6
