@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -22,6 +20,8 @@ from pydantic import (
 
 from meshbench.dimensions import AA_CONTROL, BASELINE, VARIANT_DIMS
 from meshbench.errors import ScenarioError
+from meshbench.platform_settings import KindSpec, LocalSpec
+from meshbench.settings_model import SettingsModel as _Model
 from meshbench.topology import Topology, chain
 from meshbench.workload import Protocol
 
@@ -30,32 +30,6 @@ MESH_NAMES: dict[str, tuple[str, ...]] = {
     "kind": (BASELINE, "istio", "linkerd", "kuma", "istio-ambient"),
 }
 """Mesh names each platform understands (the baseline everywhere)."""
-
-
-def _is_number_type(annotation: Any) -> bool:
-    """int or float, optionally in a union with None or as a tuple's items."""
-    if annotation in (int, float):
-        return True
-    args = [a for a in get_args(annotation) if a is not type(None) and a is not Ellipsis]
-    return bool(args) and all(_is_number_type(a) for a in args)
-
-
-class _Model(BaseModel):
-    # NaN and infinity are never a meaningful setting (a NaN rate passed every check and
-    # failed only after every mesh was deployed)
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_booleans_as_numbers(cls, data: Any) -> Any:
-        """``connections: true`` is a mistake, not 1: refuse booleans in number fields."""
-        if isinstance(data, dict):
-            for name, field in cls.model_fields.items():
-                value = data.get(name)
-                values = value if isinstance(value, list | tuple) else [value]
-                if any(isinstance(v, bool) for v in values) and _is_number_type(field.annotation):
-                    raise ValueError(f"{name}: {value!r} is a boolean where a number belongs")
-        return data
 
 
 MAX_TRIALS = 100_000
@@ -215,116 +189,6 @@ class ValiditySpec(_Model):
         le=1024,
         description="flag (not invalidate) a trial during which processes other than "
         "meshbench's used more than this many cores",
-    )
-
-
-def _cpu_list(value: str, field: str) -> str:
-    """A taskset list that names at least one CPU, with ranges low-high."""
-    cpus: list[int] = []
-    for part in value.split(","):
-        lo, sep, hi = part.partition("-")
-        if not lo or (sep and not hi) or (sep and int(hi) < int(lo)):
-            raise ValueError(f"{field} {value!r}: each part must be N or LOW-HIGH (e.g. 0 or 0-1)")
-        cpus += range(int(lo), int(hi or lo) + 1)
-    if not cpus:
-        raise ValueError(f"{field} {value!r} names no CPU")
-    return value
-
-
-class LocalSpec(_Model):
-    """Settings of the embedded local platform."""
-
-    load_cpus: str | None = Field(
-        default=None,
-        pattern=r"^[0-9,-]+$",
-        description="generator CPUs (taskset list); unset: chosen by measurement "
-        "(meshbench.cores), CPU 0 on a 2-CPU host",
-    )
-    pod_cpus: str | None = Field(
-        default=None,
-        pattern=r"^[0-9,-]+$",
-        description="app CPUs (taskset list); unset: chosen by measurement, CPU 1 on 2 CPUs",
-    )
-    sidecar_cpus: str | None = Field(
-        default=None,
-        pattern=r"^[0-9,-]+$",
-        description="sidecar CPUs (taskset list); unset: pod_cpus when that is set, else "
-        "chosen by measurement",
-    )
-    envoy_concurrency: int = Field(default=1, ge=1, le=64, description="Envoy worker threads")
-    sidecar_protocol: Literal["auto", "http1", "h2"] = Field(
-        default="auto",
-        description="what sidecars speak to each other: auto (the apps' protocol: HTTP/2 "
-        "for h2c and grpc, HTTP/1.1 for http1), http1, or h2 (HTTP/1.1 apps upgraded to "
-        "HTTP/2 between sidecars, ALPN h2 under mTLS, as Istio's h2UpgradePolicy UPGRADE)",
-    )
-
-    def sidecar_wire(self, protocol: Protocol) -> Literal["http1", "h2"]:
-        """What sidecars speak to each other when the apps speak ``protocol``."""
-        if self.sidecar_protocol == "auto":
-            return "http1" if protocol == "http1" else "h2"
-        return self.sidecar_protocol
-    envoy_log_level: Literal["trace", "debug", "info", "warning", "error", "critical", "off"] = (
-        "warning"
-    )
-
-    @model_validator(mode="after")
-    def _cpu_lists(self) -> LocalSpec:
-        for name in ("load_cpus", "pod_cpus", "sidecar_cpus"):
-            value = getattr(self, name)
-            if value is not None:
-                _cpu_list(value, name)
-        return self
-
-
-_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|Ki|Mi|Gi)?$"
-
-
-class KindSpec(_Model):
-    """Settings of the kind (Kubernetes) platform; see meshbench.platforms.kind."""
-
-    cluster_name: str = Field(default="meshbench", pattern=r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
-    context: str | None = Field(
-        default=None,
-        description="an existing kube context to use instead of a kind cluster meshbench creates; "
-        "must be named explicitly (a load test must never hit a cluster by accident)",
-    )
-    mtls: bool = Field(default=True, description="mutual TLS between sidecars (Linkerd: always on)")
-    load_workers: int = Field(default=1, ge=1, le=64, description="Locust worker pods")
-    namespace_prefix: str = Field(default="mb", pattern=r"^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$")
-    keep_cluster: bool = Field(default=True, description="keep the kind cluster for the next run")
-    replicas: int = Field(default=1, ge=1, le=20, description="pods per service")
-    image: str | None = Field(
-        default=None,
-        description="a meshbench image the cluster can pull; default: build meshbench:<version> "
-        "from manifests/image and `kind load` it",
-    )
-    pin_nodes: bool = Field(
-        default=True,
-        description="schedule app and load pods on the workers labelled by manifests/kind "
-        "(only on clusters meshbench created)",
-    )
-    app_cpu_request: str = Field(default="250m", pattern=_QUANTITY)
-    app_memory_request: str = Field(default="64Mi", pattern=_QUANTITY)
-    app_memory_limit: str = Field(default="256Mi", pattern=_QUANTITY)
-    app_cpu_limit: str | None = Field(
-        default=None,
-        pattern=_QUANTITY,
-        description="none by default: CFS throttling of a CPU limit shows up as tail latency",
-    )
-    load_cpu_request: str = Field(default="1", pattern=_QUANTITY)
-    load_memory_limit: str = Field(default="1Gi", pattern=_QUANTITY)
-    install_timeout_s: float = Field(
-        default=600, gt=0, le=3600, description="deadline of each mesh install / removal"
-    )
-    ready_timeout_s: float = Field(
-        default=300, gt=0, le=3600, description="deadline for pods Ready and sidecars present"
-    )
-    load_start_delay_s: float = Field(
-        default=20,
-        ge=0,
-        le=600,
-        description="load workers share a schedule origin this long after their Job is created",
     )
 
 

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 
 PODS = ("frontend", "middle", "backend")
 EVERY = 5
+SIDECAR_EVERY = 20
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Path:
     )
     smoke["load"].update(rates_rps=[100], duration_s=2, connections=4)
     smoke["local"]["sidecar_protocol"] = "h2"
+    smoke["local"]["sidecar_requests_per_connection"] = SIDECAR_EVERY
     path = tmp_path_factory.mktemp("sc") / "protocols.yaml"
     path.write_text(yaml.safe_dump(smoke))
     run_dir = run_scenario(path, tmp_path_factory.mktemp("results"))
@@ -100,3 +102,15 @@ def test_churn_is_what_the_sidecars_see_arriving(run: Path) -> None:
             assert sent // EVERY - 8 <= app_side <= sent // EVERY + 8, (row["trial_id"], app_side)
         else:
             assert entry <= 4 and app_side <= 8, (row["trial_id"], entry, app_side)
+
+
+def test_sidecar_churn_is_a_tls_handshake_every_n_requests(run: Path) -> None:
+    """local.sidecar_requests_per_connection 20: each sidecar-to-sidecar hop (accepted by
+    middle and backend) completes about one mTLS handshake per 20 requests."""
+    for row, stats in trials(run):
+        sent = int(row["requests"]) + int(row["warmup_requests"])
+        for pod in ("middle", "backend"):
+            got = sum(delta(stats, pod, k) for k in stats["after"][pod]
+                      if k.startswith("listener.") and k.endswith(".ssl.handshake"))
+            bound = sent // SIDECAR_EVERY
+            assert bound <= got <= bound + 4, (row["trial_id"], pod, got)

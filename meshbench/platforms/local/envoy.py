@@ -89,17 +89,19 @@ def _hcm(stat_prefix: str, cluster: str) -> dict[str, Any]:
 Wire = Literal["http1", "h2"]
 
 
-def _upstream_protocol(wire: Wire) -> dict[str, Any]:
-    """A cluster's ``typed_extension_protocol_options`` for HTTP/1.1 or HTTP/2 upstream."""
+def _upstream_protocol(wire: Wire, requests_per_connection: int = 0) -> dict[str, Any]:
+    """A cluster's ``typed_extension_protocol_options`` for HTTP/1.1 or HTTP/2 upstream;
+    ``requests_per_connection`` > 0 closes each upstream connection after that many
+    requests (Istio's DestinationRule ``maxRequestsPerConnection``)."""
     explicit: dict[str, Any] = (
         {"http2_protocol_options": {}} if wire == "h2" else {"http_protocol_options": {}}
     )
-    return {
-        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-            "@type": _HTTP_OPTIONS,
-            "explicit_http_config": explicit,
+    options: dict[str, Any] = {"@type": _HTTP_OPTIONS, "explicit_http_config": explicit}
+    if requests_per_connection:
+        options["common_http_protocol_options"] = {
+            "max_requests_per_connection": requests_per_connection
         }
-    }
+    return {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": options}
 
 
 def _common_tls(files: IssuedFiles, alpn: list[str]) -> dict[str, Any]:
@@ -142,18 +144,23 @@ def bootstrap(
     accept_plaintext: bool = True,
     sidecar_protocol: Wire = "http1",
     app_protocol: Wire = "http1",
+    sidecar_requests_per_connection: int = 0,
 ) -> dict[str, Any]:
     """The Envoy bootstrap for ``pod``; ``app_port=None`` for a client-only pod (no inbound).
     With ``tls``, ``accept_plaintext`` keeps a plaintext inbound chain beside the mTLS one
     (PERMISSIVE); without it only mutual TLS is accepted (STRICT). ``sidecar_protocol``:
-    what this sidecar speaks to the next sidecar; ``app_protocol``: to its own app."""
+    what this sidecar speaks to the next sidecar; ``app_protocol``: to its own app;
+    ``sidecar_requests_per_connection``: requests per connection to the next sidecar
+    (0: pooled for as long as the peer keeps them)."""
     outbound_cluster: dict[str, Any] = {
         "name": OUTBOUND_CLUSTER,
         "type": "ORIGINAL_DST",
         "lb_policy": "CLUSTER_PROVIDED",
         "connect_timeout": "5s",
         "circuit_breakers": _thresholds(),
-        "typed_extension_protocol_options": _upstream_protocol(sidecar_protocol),
+        "typed_extension_protocol_options": _upstream_protocol(
+            sidecar_protocol, sidecar_requests_per_connection
+        ),
     }
     if tls is not None:
         up_alpn = ["h2"] if sidecar_protocol == "h2" else ["http/1.1"]
