@@ -32,9 +32,10 @@ from pathlib import Path
 
 from meshbench.load.spec import HLOG_FILE, LoadRequest
 from meshbench.load.workers import run_workers
+from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.platforms.local.names import LOAD_POD
 from meshbench.platforms.local.netns import exec_prefix
-from meshbench.platforms.local.platform import LocalDeployment, LocalPlatform
+from meshbench.platforms.local.platform import LocalPlatform
 from meshbench.results import hlog
 from meshbench.scenario import load_scenario
 

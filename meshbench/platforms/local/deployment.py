@@ -1,0 +1,372 @@
+"""One deployment of a mesh on the local platform: its pods (network namespaces), its
+sidecars and apps, how it is probed and proven, and what its counters account for."""
+
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psutil
+
+from meshbench.errors import MeshbenchError, PlatformError
+from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
+from meshbench.load.workers import START_DELAY_S, run_workers
+from meshbench.platforms import commands
+from meshbench.platforms.base import Deployment, Proof, UsageSnapshot
+from meshbench.platforms.local import capture, netns
+from meshbench.platforms.local.admin import EnvoyAdmin
+from meshbench.platforms.local.envoy import (
+    INBOUND_PLAINTEXT_STAT,
+    INBOUND_STAT,
+    OUTBOUND_STAT,
+    bootstrap,
+    envoy_binary,
+)
+from meshbench.platforms.local.mtls import CertificateAuthority
+from meshbench.platforms.local.names import (
+    LOAD_POD,
+    PROXY_UID,
+    netns_name,
+    pod_address,
+)
+from meshbench.platforms.local.phase_usage import PhaseWindow, took_origin
+from meshbench.platforms.local.procs import ProcessSet, wrap
+from meshbench.service.app import service_args
+from meshbench.service.http1 import HEALTH_PATH
+from meshbench.service.probe import probe_url
+from meshbench.topology import Topology
+
+if TYPE_CHECKING:
+    from meshbench.platforms.local.platform import LocalPlatform
+
+READY_DEADLINE_S = 30.0
+SIDECAR_MESHES = ("envoy", "envoy-mtls")
+KEPT_STAT_PREFIXES = (
+    "http.",
+    "listener.0.0.0.0_",
+    "cluster.outbound_passthrough.",
+    "cluster.inbound_app.",
+    "server.",
+)
+
+
+class LocalDeployment(Deployment):
+    """One mesh's pods: namespaces, apps, sidecars, and the load generator's pod."""
+
+    def __init__(
+        self, platform: LocalPlatform, mesh: str, topology: Topology, index: int, copy: int = 1
+    ) -> None:
+        self.platform = platform
+        self.scenario = platform.scenario
+        self.mesh = mesh
+        self.mesh_index = index
+        self.procs = ProcessSet(platform.process_env)
+        self.topology = topology
+        self.services = [s.name for s in self.topology.reachable()]
+        self.pods = [LOAD_POD, *self.services]
+        # a mesh is deployed once per sweep variant: the second one is "<mesh>-2", ...
+        self.label = mesh if copy == 1 else f"{mesh}-{copy}"
+        self.netns = {p: netns_name(platform.run_key, self.label, p) for p in self.pods}
+        self.address = {p: pod_address(index, i) for i, p in enumerate(self.pods)}
+        self.state_dir = platform.state_dir / self.label
+        self.sidecars = mesh in SIDECAR_MESHES
+        self.mtls = mesh == "envoy-mtls"
+        self.admins: dict[str, EnvoyAdmin] = {}
+        self.created: list[str] = []
+        self._measured: tuple[UsageSnapshot, UsageSnapshot] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def sidecar_pods(self) -> list[str]:
+        if not self.sidecars:
+            return []
+        return [*([LOAD_POD] if self.scenario.client_sidecar else []), *self.services]
+
+    def up(self) -> None:
+        hub = self.platform.hub
+        first_index = self.mesh_index * 250 + 1  # veth names stay unique across deployments
+        for i, pod in enumerate(self.pods):
+            ns = self.netns[pod]
+            self.created.append(ns)
+            netns.add_pod(hub, ns, first_index + i, self.address[pod])
+        ca = CertificateAuthority(f"meshbench {self.mesh} CA") if self.mtls else None
+        self.ca = ca  # kept so a test can present identities the mesh must refuse
+        for pod in self.sidecar_pods():
+            self._start_sidecar(pod, ca)
+        for name in self.services:
+            self._start_app(name)
+        deadline = time.monotonic() + READY_DEADLINE_S
+        for pod, admin in self.admins.items():
+            self._check_alive()
+            admin.wait_ready(
+                deadline,
+                f"{self.mesh}/{pod}",
+                self.platform.log_hint(self.state_dir / pod / "sidecar"),
+            )
+        # with mTLS only the entry answers a client without a sidecar; the target URL,
+        # whose request crosses every hop, proves the others
+        probed = [self.topology.entry] if self.mtls else self.services
+        urls = [self._probe_url(s, HEALTH_PATH) for s in probed]
+        self.probe([*urls, self._probe_target()], max(1.0, deadline - time.monotonic()))
+
+    def down(self) -> None:
+        self.procs.stop_all()
+        for ns in reversed(self.created):
+            netns.delete(ns)
+        self.created.clear()
+
+    def _start_sidecar(self, pod: str, ca: CertificateAuthority | None) -> None:
+        d = self.state_dir / pod / "sidecar"
+        d.mkdir(parents=True, exist_ok=True)
+        tls = ca.write_identity(d / "tls", self.mesh, pod) if ca else None
+        admin_socket = d / "admin.sock"
+        app_port = None if pod == LOAD_POD else self.topology.port
+        cfg = d / "envoy.json"
+        # plaintext only where a client without a sidecar enters the mesh (PERMISSIVE)
+        plaintext = pod == self.topology.entry and not self.scenario.client_sidecar
+        protocol = self.topology.protocol
+        config = bootstrap(
+            pod,
+            self.mesh,
+            app_port,
+            admin_socket,
+            tls,
+            accept_plaintext=plaintext,
+            sidecar_protocol=self.scenario.local.sidecar_wire(protocol),
+            app_protocol="http1" if protocol == "http1" else "h2",
+            sidecar_requests_per_connection=self.scenario.local.sidecar_requests_per_connection,
+        )
+        cfg.write_text(json.dumps(config, indent=1))
+        for path in [d, *d.rglob("*")]:
+            os.chown(path, PROXY_UID, PROXY_UID)
+        rules = capture.nat_rules(capture_inbound=pod != LOAD_POD)
+        commands.run([*netns.exec_prefix(self.netns[pod]), "iptables-restore"], input_text=rules)
+        local = self.scenario.local
+        argv = [
+            envoy_binary(),
+            "-c",
+            str(cfg),
+            "--concurrency",
+            str(local.envoy_concurrency),
+            "--log-level",
+            local.envoy_log_level,
+            "--disable-hot-restart",
+            "--use-dynamic-base-id",
+        ]
+        self.procs.start(
+            pod,
+            "sidecar",
+            wrap(self.netns[pod], self.platform.pinning.sidecar_cpus, argv, PROXY_UID),
+            d / "envoy.log",
+        )
+        self.admins[pod] = EnvoyAdmin(admin_socket)
+
+    def _start_app(self, name: str) -> None:
+        spec = self.topology.service(name)
+        port = self.topology.port
+        calls = [f"http://{self.address[child]}:{port}" for child in spec.calls]
+        args = service_args(
+            spec,
+            port,
+            calls,
+            protocol=self.topology.protocol,
+            requests_per_connection=self.topology.requests_per_connection,
+            seed=self.scenario.seed,
+        )
+        argv = [sys.executable, "-m", "meshbench.service", *args]
+        self.procs.start(
+            name,
+            "app",
+            wrap(self.netns[name], self.platform.pinning.pod_cpus, argv),
+            self.state_dir / name / "app.log",
+        )
+
+    def _check_alive(self) -> None:
+        for p in self.procs.procs:
+            if not p.alive():
+                raise PlatformError(
+                    f"{p.role} of pod {self.mesh}/{p.pod} exited with {p.popen.returncode}: "
+                    f"{p.tail(3)}",
+                    fix=f"see {self.platform.log_hint(p.log)}",
+                )
+
+    def problems(self) -> list[str]:
+        return [
+            f"{p.role} of pod {self.label}/{p.pod} exited with {p.popen.returncode} "
+            f"(log: {self.platform.log_hint(p.log)})"
+            for p in self.procs.procs
+            if not p.alive()
+        ]
+
+    # -- probing -------------------------------------------------------------------
+
+    def target_url(self) -> str:
+        entry = self.topology.entry
+        return f"http://{self.address[entry]}:{self.topology.port}{self.scenario.load.path}"
+
+    def _probe_url(self, service: str, path: str) -> str:
+        return probe_url(self.topology.protocol, self.address[service], self.topology.port, path)
+
+    def _probe_target(self) -> str:
+        """The target as a probe asks for it (one request crossing every hop)."""
+        return self._probe_url(self.topology.entry, self.scenario.load.path)
+
+    def probe(self, urls: list[str], deadline_s: float) -> None:
+        """Wait until every URL answers 200 from inside the load generator's pod."""
+        argv = wrap(
+            self.netns[LOAD_POD],
+            self.platform.pinning.load_cpus,
+            [
+                sys.executable,
+                "-m",
+                "meshbench.platforms.local.probe",
+                "--deadline",
+                f"{deadline_s:.1f}",
+                *urls,
+            ],
+        )
+        proc = commands.run(argv, timeout_s=deadline_s + 15, check=False)
+        if proc.returncode != 0:
+            self._check_alive()
+            raise PlatformError(
+                f"mesh {self.mesh}: not reachable from the load pod within {deadline_s:.0f} s: "
+                + proc.stderr.strip().replace("\n", "; "),
+                fix=f"see the logs under {self.platform.log_hint(self.state_dir)}",
+            )
+
+    def verify(self) -> Proof:
+        sidecars = {pod: self._envoy_running(pod) for pod in self.pods}
+        expected = set(self.sidecar_pods())
+        wrong = sorted(p for p, has in sidecars.items() if has != (p in expected))
+        if wrong:
+            raise PlatformError(
+                f"mesh {self.mesh}: sidecar presence is wrong for pods {wrong} "
+                f"(expected sidecars exactly in {sorted(expected) or 'no pod'})"
+            )
+        if not self.sidecars:
+            return Proof(sidecars=sidecars, crossed_sidecars=False)
+        before = self.sidecar_stats()
+        self.probe([self._probe_target()], 10.0)
+        after = self.sidecar_stats()
+        per_entry = self.topology.requests_per_entry_request()
+        not_crossed = [
+            s for s in self.services if _inbound(after[s]) - _inbound(before[s]) < per_entry[s]
+        ]
+        if not_crossed:
+            raise PlatformError(
+                f"mesh {self.mesh}: a probe request did not cross the sidecars of {not_crossed}",
+                fix="check the iptables capture rules (iptables-save -t nat in the pod namespace)",
+            )
+        details: dict[str, Any] = {}
+        if self.mtls:
+            handshakes = {p: _handshakes(after[p]) for p in self.sidecar_pods()}
+            details["tls_handshakes"] = handshakes
+            if not any(handshakes.values()):
+                raise PlatformError(f"mesh {self.mesh}: no TLS handshake counted by any sidecar")
+        return Proof(sidecars=sidecars, crossed_sidecars=True, details=details)
+
+    def _envoy_running(self, pod: str) -> bool:
+        for pid in netns.pids(self.netns[pod]):
+            try:
+                if psutil.Process(pid).name() == "envoy":
+                    return True
+            except psutil.NoSuchProcess:
+                continue
+        return False
+
+    # -- measurement ---------------------------------------------------------------
+
+    def sidecar_stats(self) -> dict[str, dict[str, int]]:
+        out = {}
+        for pod, admin in self.admins.items():
+            counters = admin.counters()
+            out[pod] = {k: v for k, v in counters.items() if k.startswith(KEPT_STAT_PREFIXES)}
+        return out
+
+    def check_accounting(
+        self, before: dict[str, dict[str, int]], after: dict[str, dict[str, int]], sent: int
+    ) -> list[str]:
+        """Problems where sidecar counters do not account for exactly ``sent`` requests."""
+        if not self.sidecars:
+            return []
+        problems = []
+        per_entry = self.topology.requests_per_entry_request()
+        for s in self.services:
+            got = _inbound(after[s]) - _inbound(before[s])
+            want = sent * per_entry[s]
+            if got != want:
+                problems.append(f"{s} sidecar saw {got} inbound requests, expected {want}")
+            if self.mtls and s != self.topology.entry:
+                plain = _counter(after[s], INBOUND_PLAINTEXT_STAT) - _counter(
+                    before[s], INBOUND_PLAINTEXT_STAT
+                )
+                if plain:
+                    problems.append(f"{s} sidecar took {plain} plaintext requests under mTLS")
+        if self.scenario.client_sidecar:
+            got = _counter(after[LOAD_POD], OUTBOUND_STAT) - _counter(
+                before[LOAD_POD], OUTBOUND_STAT
+            )
+            if got != sent:
+                problems.append(f"load pod sidecar sent {got} requests, expected {sent}")
+        return problems
+
+    def usage(self) -> UsageSnapshot:
+        snap = UsageSnapshot(taken_at_s=time.monotonic())
+        for p in self.procs.procs:
+            try:
+                proc = psutil.Process(p.pid)
+                t = proc.cpu_times()
+                key = f"{p.pod}/{p.role}"
+                snap.cpu_s[key] = t.user + t.system
+                snap.rss_bytes[key] = proc.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        return snap
+
+    def measured_usage(self) -> tuple[UsageSnapshot, UsageSnapshot] | None:
+        """Usage at the last trial's measured-phase boundaries (:mod:`phase_usage`)."""
+        return self._measured
+
+    def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
+        """The load from the generator's pod; usage is sampled at the measured phase's
+        boundaries meanwhile (the schedule origin is fixed here, so they are known)."""
+        self._measured = None
+        start_at = time.time() + START_DELAY_S
+        begin = start_at + request.warmup_s
+        try:
+            with PhaseWindow(self.usage, begin, begin + request.duration_s) as window:
+                summary = run_workers(
+                    request,
+                    out_dir,
+                    self.scenario.load.workers,
+                    self.platform.pinning.load_cpus,
+                    prefix=netns.exec_prefix(self.netns[LOAD_POD]),
+                    env=self.platform.process_env,
+                    start_at=start_at,
+                )
+        except MeshbenchError:
+            self._check_alive()  # a dead app or sidecar explains more than the generator
+            raise
+        if took_origin(out_dir / HLOG_FILE, start_at, request.label):
+            self._measured = window.snapshots()
+        return summary
+
+
+def _counter(stats: dict[str, int], stat_prefix: str) -> int:
+    return stats.get(f"http.{stat_prefix}.downstream_rq_total", 0)
+
+
+def _inbound(stats: dict[str, int]) -> int:
+    """Requests a sidecar received from the network (mTLS and plaintext chains)."""
+    return _counter(stats, INBOUND_STAT) + _counter(stats, INBOUND_PLAINTEXT_STAT)
+
+
+def _handshakes(stats: dict[str, int]) -> int:
+    return sum(v for k, v in stats.items() if k.endswith(".ssl.handshake"))
+
+
