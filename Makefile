@@ -27,6 +27,7 @@ run: setup system
 
 lint: setup
 	$(BIN)/ruff check meshbench tests bench
+	$(BIN)/ruff format --check meshbench tests bench
 
 typecheck: setup
 	$(BIN)/mypy meshbench

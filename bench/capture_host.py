@@ -15,8 +15,12 @@ from pathlib import Path
 
 SYSFS = Path("/sys/devices/system/cpu")
 FILES = ("online", "isolated", "smt/active")
-PER_CPU = ("topology/core_id", "topology/physical_package_id", "topology/thread_siblings_list",
-           "cpufreq/scaling_governor")
+PER_CPU = (
+    "topology/core_id",
+    "topology/physical_package_id",
+    "topology/thread_siblings_list",
+    "cpufreq/scaling_governor",
+)
 
 
 def _copy(src: Path, out: Path) -> None:

@@ -57,8 +57,9 @@ def instant_target(cpus: str) -> Iterator[str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--duration", type=float, default=5.0)
-    p.add_argument("--rates", default="2000,3000,3500,4000,4500,5000,6000",
-                   help="rates per worker to try, rps")
+    p.add_argument(
+        "--rates", default="2000,3000,3500,4000,4500,5000,6000", help="rates per worker to try, rps"
+    )
     p.add_argument("--workers", default="1,2,4,8")
     p.add_argument("--connections", type=int, default=16, help="per worker")
     p.add_argument("--cpu0", action="store_true", help="also measure one worker on CPU 0")
@@ -66,26 +67,34 @@ def main() -> None:
     rates = [float(r) for r in a.rates.split(",")]
     pre = run_preflight()
     n_cpus = len(pre.facts.cpu_ids)
-    counts = [w for w in (int(x) for x in a.workers.split(","))
-              if w == 1 or w <= max(2, n_cpus - 2)]
+    counts = [
+        w for w in (int(x) for x in a.workers.split(",")) if w == 1 or w <= max(2, n_cpus - 2)
+    ]
     results: list[tuple[int, str, str, float]] = []
     for workers in counts:
         pin = choose(pre, workers)
-        load_cpus = pin.load_cpus if n_cpus > 2 else ",".join(
-            str(c) for c in pre.facts.cpu_ids[:workers])
-        target_cpus = ",".join(sorted({*pin.pod_cpus.split(","), *pin.sidecar_cpus.split(",")},
-                                      key=int))
-        print(f"\n== {workers} worker(s) on CPU {load_cpus}; target on CPU {target_cpus}; "
-              f"{a.connections * workers} connections ==")
+        load_cpus = (
+            pin.load_cpus if n_cpus > 2 else ",".join(str(c) for c in pre.facts.cpu_ids[:workers])
+        )
+        target_cpus = ",".join(
+            sorted({*pin.pod_cpus.split(","), *pin.sidecar_cpus.split(",")}, key=int)
+        )
+        print(
+            f"\n== {workers} worker(s) on CPU {load_cpus}; target on CPU {target_cpus}; "
+            f"{a.connections * workers} connections =="
+        )
         print(HEADER + f"{'lag p50':>9}{'lag p99':>9}{'gen cpu':>9}")
         best = 0.0
         with instant_target(target_cpus) as url:
             for per_worker in rates:
                 rate = per_worker * workers
-                fig, s, lag = meshbench_load(url, rate, a.connections * workers, a.duration,
-                                             workers, load_cpus)
-                print(fig.row() + f"{lag['p50']:>9.3f}{lag['p99']:>9.3f}"
-                                  f"{s.generator_cpu:>9.2f}", flush=True)
+                fig, s, lag = meshbench_load(
+                    url, rate, a.connections * workers, a.duration, workers, load_cpus
+                )
+                print(
+                    fig.row() + f"{lag['p50']:>9.3f}{lag['p99']:>9.3f}{s.generator_cpu:>9.2f}",
+                    flush=True,
+                )
                 if lag["p99"] >= LAG_P99_LIMIT_MS or s.achieved_rps < 0.99 * rate:
                     break
                 best = rate
@@ -94,19 +103,26 @@ def main() -> None:
             with instant_target(target_cpus) as url:
                 for rate in (1000, 3000):
                     for cpu in ("0", load_cpus):
-                        fig, s, lag = meshbench_load(url, rate, a.connections, a.duration, 1,
-                                                     cpu)
-                        print(f"one worker on CPU {cpu} at {rate:,} rps: send-lag p99 "
-                              f"{lag['p99']:.2f} ms, latency p99 {fig.p99_ms:.2f} ms",
-                              flush=True)
+                        fig, s, lag = meshbench_load(url, rate, a.connections, a.duration, 1, cpu)
+                        print(
+                            f"one worker on CPU {cpu} at {rate:,} rps: send-lag p99 "
+                            f"{lag['p99']:.2f} ms, latency p99 {fig.p99_ms:.2f} ms",
+                            flush=True,
+                        )
     one = results[0][3] or float("nan")
-    print(f"\n{'workers':>8}{'best rps':>10}{'per worker':>11}{'x one':>7}  load CPUs | "
-          f"target CPUs   (send-lag p99 < {LAG_P99_LIMIT_MS} ms)")
+    print(
+        f"\n{'workers':>8}{'best rps':>10}{'per worker':>11}{'x one':>7}  load CPUs | "
+        f"target CPUs   (send-lag p99 < {LAG_P99_LIMIT_MS} ms)"
+    )
     for workers, load_cpus, target_cpus, best in results:
-        print(f"{workers:>8}{best:>10.0f}{best / workers:>11.0f}{best / one:>7.2f}  "
-              f"{load_cpus} | {target_cpus}")
-    print(f"host: {n_cpus} CPUs allowed ({os.cpu_count()} online), preflight warnings: "
-          f"{len(pre.warnings())}")
+        print(
+            f"{workers:>8}{best:>10.0f}{best / workers:>11.0f}{best / one:>7.2f}  "
+            f"{load_cpus} | {target_cpus}"
+        )
+    print(
+        f"host: {n_cpus} CPUs allowed ({os.cpu_count()} online), preflight warnings: "
+        f"{len(pre.warnings())}"
+    )
     for w in pre.warnings():
         print(f"  {w}")
 

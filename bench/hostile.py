@@ -89,16 +89,22 @@ def kills(n: int, rng: random.Random, work: Path) -> None:
     scenario["load"].update(duration_s=1, warmup_s=0.5)
     path = work / "hostile.yaml"
     path.write_text(yaml.safe_dump(scenario))
-    print(f"{'#':>2} {'signal':<13}{'at s':>6}{'ns':>4}{'procs':>6}{'after clean':>12}"
-          f"{'kept':>6}{'lost':>6}  resume / report")
+    print(
+        f"{'#':>2} {'signal':<13}{'at s':>6}{'ns':>4}{'procs':>6}{'after clean':>12}"
+        f"{'kept':>6}{'lost':>6}  resume / report"
+    )
     totals = {"lost": 0, "left": 0, "resumed": 0, "reported": 0}
     for i in range(1, n + 1):
         results = work / f"kill-{i}"
         how = rng.choice(SIGNALS)
         at_s = rng.uniform(1.0, 25.0)
-        proc = subprocess.Popen([*MESHBENCH, "run", str(path), "--results", str(results)],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True, cwd=ROOT)
+        proc = subprocess.Popen(
+            [*MESHBENCH, "run", str(path), "--results", str(results)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=ROOT,
+        )
         time.sleep(at_s)
         if proc.poll() is None:
             if how == "group SIGINT":
@@ -107,15 +113,18 @@ def kills(n: int, rng: random.Random, work: Path) -> None:
                 proc.send_signal(getattr(signal, how))
         proc.communicate(timeout=120)
         ns, procs = _leftovers()
-        subprocess.run([*MESHBENCH, "clean", "--results", str(results)], capture_output=True,
-                       cwd=ROOT)
+        subprocess.run(
+            [*MESHBENCH, "clean", "--results", str(results)], capture_output=True, cwd=ROOT
+        )
         ns2, procs2 = _leftovers()
         for line in LEFT:
             print(f"   left after clean: {line}")
         runs = sorted(results.glob("*")) if results.exists() else []
         if not runs:  # killed before the run directory existed
-            print(f"{i:>2} {how:<13}{at_s:>6.1f}{ns:>4}{procs:>6}{ns2 + procs2:>12}"
-                  f"{0:>6}{0:>6}  (no run directory yet)")
+            print(
+                f"{i:>2} {how:<13}{at_s:>6.1f}{ns:>4}{procs:>6}{ns2 + procs2:>12}"
+                f"{0:>6}{0:>6}  (no run directory yet)"
+            )
             totals["left"] += ns2 + procs2
             continue
         run_dir = runs[0]
@@ -123,21 +132,30 @@ def kills(n: int, rng: random.Random, work: Path) -> None:
         status = json.loads((run_dir / "run.json").read_text()).get("status")
         resumed = reported = "-"
         if status != "complete":
-            r = subprocess.run([*MESHBENCH, "run", "--resume", str(run_dir), str(path)],
-                               capture_output=True, text=True, cwd=ROOT)
+            r = subprocess.run(
+                [*MESHBENCH, "run", "--resume", str(run_dir), str(path)],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
             resumed = "ok" if r.returncode == 0 else f"rc {r.returncode}"
             totals["resumed"] += r.returncode == 0
-        rep = subprocess.run([*MESHBENCH, "report", str(run_dir)], capture_output=True,
-                             text=True, cwd=ROOT)
+        rep = subprocess.run(
+            [*MESHBENCH, "report", str(run_dir)], capture_output=True, text=True, cwd=ROOT
+        )
         reported = "ok" if rep.returncode == 0 else f"rc {rep.returncode}"
         totals["reported"] += rep.returncode == 0
         lost = len(kept - _rows(run_dir))
         totals["lost"] += lost
         totals["left"] += ns2 + procs2
-        print(f"{i:>2} {how:<13}{at_s:>6.1f}{ns:>4}{procs:>6}{ns2 + procs2:>12}"
-              f"{len(kept):>6}{lost:>6}  status {status}; resume {resumed}; report {reported}")
-    print(f"kills {n}: trials lost {totals['lost']}, leftovers after one clean "
-          f"{totals['left']}, resumes ok {totals['resumed']}, reports ok {totals['reported']}")
+        print(
+            f"{i:>2} {how:<13}{at_s:>6.1f}{ns:>4}{procs:>6}{ns2 + procs2:>12}"
+            f"{len(kept):>6}{lost:>6}  status {status}; resume {resumed}; report {reported}"
+        )
+    print(
+        f"kills {n}: trials lost {totals['lost']}, leftovers after one clean "
+        f"{totals['left']}, resumes ok {totals['resumed']}, reports ok {totals['reported']}"
+    )
 
 
 def _peak_rss_mib() -> float:
@@ -146,12 +164,18 @@ def _peak_rss_mib() -> float:
 
 def bad_loads(work: Path) -> None:
     print(f"\n{'meshbench load ...':<58}{'rc':>4}{'wall s':>8}{'folder':>8}")
-    for args in [[t, "--rate", "10"] for t in BAD_TARGETS] + [["http://127.0.0.1:9/", *a]
-                                                               for a in BAD_LOADS]:
+    for args in [[t, "--rate", "10"] for t in BAD_TARGETS] + [
+        ["http://127.0.0.1:9/", *a] for a in BAD_LOADS
+    ]:
         out = work / "load-out"
         t0 = time.perf_counter()
-        r = subprocess.run([*MESHBENCH, "load", *args, "--out", str(out)], capture_output=True,
-                           text=True, cwd=ROOT, timeout=60)
+        r = subprocess.run(
+            [*MESHBENCH, "load", *args, "--out", str(out)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
         wall = time.perf_counter() - t0
         folder = "yes" if out.exists() else "no"
         said = r.stderr.strip().splitlines()[-1][:90] if r.stderr.strip() else ""

@@ -35,7 +35,7 @@ class _Instant(asyncio.Protocol):
         self.buf += data
         n = self.buf.count(b"\r\n\r\n")
         if n:
-            self.buf = self.buf[self.buf.rfind(b"\r\n\r\n") + 4:]
+            self.buf = self.buf[self.buf.rfind(b"\r\n\r\n") + 4 :]
             self.transport.write(RESPONSE * n)
 
 

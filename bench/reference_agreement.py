@@ -47,23 +47,50 @@ Figures = dict[str, dict[float, float]]
 """Percentiles (ms) per figure name: a probe may report several (meshbench: corrected
 latency, service time and send lag from one run)."""
 Probe = Callable[[str, tuple[str, ...]], Figures]
-T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086)
+T975 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+)
 """Student t 97.5 % quantiles for 1..20 degrees of freedom (no scipy needed)."""
 
 
-def meshbench_probe(name: str, rate: float, conns: int, duration_s: float, cpus: str,
-                    workers: int = 1) -> Probe:
+def meshbench_probe(
+    name: str, rate: float, conns: int, duration_s: float, cpus: str, workers: int = 1
+) -> Probe:
     def run(url: str, prefix: tuple[str, ...]) -> Figures:
         with tempfile.TemporaryDirectory(prefix="meshbench-ref-") as d:
-            req = LoadRequest(target_url=url, rate_rps=rate, duration_s=duration_s,
-                              warmup_s=1.0, connections=conns // workers)
+            req = LoadRequest(
+                target_url=url,
+                rate_rps=rate,
+                duration_s=duration_s,
+                warmup_s=1.0,
+                connections=conns // workers,
+            )
             run_workers(req, Path(d), workers, cpus, prefix=list(prefix))
             hists = hlog.read_logs(Path(d) / HLOG_FILE)
-        return {f"{name}{suffix}": {p: hists[tag].get_value_at_percentile(p) / 1e3
-                                    for p in PERCENTILES}
-                for tag, suffix in (("latency", ""), ("service", " service"),
-                                    ("send_lag", " send lag"))}
+        return {
+            f"{name}{suffix}": {p: hists[tag].get_value_at_percentile(p) / 1e3 for p in PERCENTILES}
+            for tag, suffix in (("latency", ""), ("service", " service"), ("send_lag", " send lag"))
+        }
+
     return run
 
 
@@ -73,12 +100,30 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 def wrk2_probe(rate: float, conns: int, duration_s: float, cpus: str) -> Probe:
     def run(url: str, prefix: tuple[str, ...]) -> Figures:
         total_s = duration_s + WRK2_CALIBRATION_S + conns * 0.005
-        out = subprocess.run([*prefix, "taskset", "-c", cpus, "wrk2", "-t1", f"-c{conns}",
-                              f"-d{math.ceil(total_s)}s", f"-R{rate:g}", "--latency", "-U", url],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [
+                *prefix,
+                "taskset",
+                "-c",
+                cpus,
+                "wrk2",
+                "-t1",
+                f"-c{conns}",
+                f"-d{math.ceil(total_s)}s",
+                f"-R{rate:g}",
+                "--latency",
+                "-U",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         figures: Figures = {}
-        for name, title in (("wrk2", "Recorded Latency"),
-                            ("wrk2 uncorrected", "Uncorrected Latency")):
+        for name, title in (
+            ("wrk2", "Recorded Latency"),
+            ("wrk2 uncorrected", "Uncorrected Latency"),
+        ):
             block = out.split(f"Latency Distribution (HdrHistogram - {title}")[1]
             got = {}
             for p in PERCENTILES:
@@ -86,6 +131,7 @@ def wrk2_probe(rate: float, conns: int, duration_s: float, cpus: str) -> Probe:
                 got[p] = float(m.group(1)) * _UNITS[m.group(2)] if m else math.nan
             figures[name] = got
         return figures
+
     return run
 
 
@@ -110,8 +156,7 @@ def main() -> None:
     a = p.parse_args()
     scenario = load_scenario(REPO / "scenarios" / "default.yaml")
     if a.load_cpus or a.pod_cpus:
-        local = scenario.local.model_copy(update={"load_cpus": a.load_cpus,
-                                                  "pod_cpus": a.pod_cpus})
+        local = scenario.local.model_copy(update={"load_cpus": a.load_cpus, "pod_cpus": a.pod_cpus})
         scenario = scenario.model_copy(update={"local": local})
     platform = LocalPlatform(scenario)
     cpus = platform.pinning.load_cpus
@@ -120,24 +165,31 @@ def main() -> None:
         if tool == "meshbench":
             probes[tool] = meshbench_probe(tool, a.rate, a.connections, a.duration, cpus)
         elif tool == "meshbench-1conn-each":
-            probes[tool] = meshbench_probe(tool, a.rate, a.connections, a.duration, cpus,
-                                           workers=a.connections)
+            probes[tool] = meshbench_probe(
+                tool, a.rate, a.connections, a.duration, cpus, workers=a.connections
+            )
         elif tool == "wrk2":
             if shutil.which("wrk2"):
                 probes[tool] = wrk2_probe(a.rate, a.connections, a.duration, cpus)
             else:
-                print("wrk2 is not on PATH: no reference measured (build giltene/wrk2 and "
-                      "install its wrk binary as wrk2)")
+                print(
+                    "wrk2 is not on PATH: no reference measured (build giltene/wrk2 and "
+                    "install its wrk binary as wrk2)"
+                )
         else:
             raise SystemExit(f"unknown tool {tool!r}")
-    print(f"three-hop chain, {a.rate:g} rps, {a.connections} connections, {a.duration:g} s "
-          f"measured per probe, {a.blocks} blocks; generator on CPU {cpus}, apps on "
-          f"{platform.pinning.pod_cpus}, sidecars on {platform.pinning.sidecar_cpus}")
+    print(
+        f"three-hop chain, {a.rate:g} rps, {a.connections} connections, {a.duration:g} s "
+        f"measured per probe, {a.blocks} blocks; generator on CPU {cpus}, apps on "
+        f"{platform.pinning.pod_cpus}, sidecars on {platform.pinning.sidecar_cpus}"
+    )
     # figures[figure name][arm] = one dict of percentiles per block
     figures: dict[str, dict[str, list[dict[float, float]]]] = {}
     try:
-        with platform.deploy("none", scenario.topology) as none, \
-                platform.deploy("envoy", scenario.topology) as envoy:
+        with (
+            platform.deploy("none", scenario.topology) as none,
+            platform.deploy("envoy", scenario.topology) as envoy,
+        ):
             deps = {"none": none, "envoy": envoy}
             for dep in deps.values():
                 assert isinstance(dep, LocalDeployment)
@@ -150,28 +202,42 @@ def main() -> None:
                     for arm in arms:
                         dep = deps[arm]
                         assert isinstance(dep, LocalDeployment)
-                        got = probes[tool](dep.target_url(),
-                                           tuple(exec_prefix(dep.netns[LOAD_POD])))
+                        got = probes[tool](
+                            dep.target_url(), tuple(exec_prefix(dep.netns[LOAD_POD]))
+                        )
                         for name, pct in got.items():
                             figures.setdefault(name, {"none": [], "envoy": []})[arm].append(pct)
-                            print(f"block {block + 1} {name:<28}{arm:<7}" + "".join(
-                                f"  p{p:g} {pct[p]:.3f}" for p in PERCENTILES), flush=True)
+                            print(
+                                f"block {block + 1} {name:<28}{arm:<7}"
+                                + "".join(f"  p{p:g} {pct[p]:.3f}" for p in PERCENTILES),
+                                flush=True,
+                            )
     finally:
         platform.close()
     print(f"\n== overhead envoy - none, ms (mean over {a.blocks} blocks ± 95 % t interval) ==")
-    print(f"{'figure':<28}" + "".join(f"{'p' + format(p, 'g'):>20}" for p in PERCENTILES)
-          + f"{'none p50':>10}{'envoy p50':>10}")
+    print(
+        f"{'figure':<28}"
+        + "".join(f"{'p' + format(p, 'g'):>20}" for p in PERCENTILES)
+        + f"{'none p50':>10}{'envoy p50':>10}"
+    )
     for tool, arms in figures.items():
         cells = []
         for p in PERCENTILES:
             diffs = [e[p] - n[p] for e, n in zip(arms["envoy"], arms["none"], strict=True)]
             cells.append(f"{_mean_ci(diffs):>20}")
-        print(f"{tool:<28}" + "".join(cells)
-              + f"{statistics.fmean(x[50.0] for x in arms['none']):>10.3f}"
-              + f"{statistics.fmean(x[50.0] for x in arms['envoy']):>10.3f}")
-        print(f"{'  per block p50':<28}" + " ".join(
-            f"{e[50.0] - n[50.0]:+.3f}" for e, n in zip(arms["envoy"], arms["none"],
-                                                         strict=True)))
+        print(
+            f"{tool:<28}"
+            + "".join(cells)
+            + f"{statistics.fmean(x[50.0] for x in arms['none']):>10.3f}"
+            + f"{statistics.fmean(x[50.0] for x in arms['envoy']):>10.3f}"
+        )
+        print(
+            f"{'  per block p50':<28}"
+            + " ".join(
+                f"{e[50.0] - n[50.0]:+.3f}"
+                for e, n in zip(arms["envoy"], arms["none"], strict=True)
+            )
+        )
 
 
 if __name__ == "__main__":

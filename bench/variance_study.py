@@ -40,8 +40,12 @@ PERCENTILES = (50.0, 99.0)
 
 
 def run_once(scenario: Path, results: Path) -> Path:
-    out = subprocess.run([sys.executable, "-m", "meshbench.cli", "run", str(scenario),
-                          "--results", str(results)], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "meshbench.cli", "run", str(scenario), "--results", str(results)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return Path(out.stdout.strip().splitlines()[-1])
 
 
@@ -69,10 +73,14 @@ def nested(d: NDArray[np.float64]) -> tuple[float, float, float]:
     dep_means = d.mean(axis=2)
     run_means = dep_means.mean(axis=1)
     ms_rep = float(((d - dep_means[:, :, None]) ** 2).sum()) / (a * b * (n - 1))
-    ms_dep = n * float(((dep_means - run_means[:, None]) ** 2).sum()) / (a * (b - 1)) \
-        if b > 1 else math.nan
-    ms_run = b * n * float(((run_means - run_means.mean()) ** 2).sum()) / (a - 1) \
-        if a > 1 else math.nan
+    ms_dep = (
+        n * float(((dep_means - run_means[:, None]) ** 2).sum()) / (a * (b - 1))
+        if b > 1
+        else math.nan
+    )
+    ms_run = (
+        b * n * float(((run_means - run_means.mean()) ** 2).sum()) / (a - 1) if a > 1 else math.nan
+    )
     var_dep = max(0.0, (ms_dep - ms_rep) / n) if b > 1 else math.nan
     var_run = max(0.0, (ms_run - (ms_dep if b > 1 else ms_rep)) / (b * n)) if a > 1 else math.nan
     return ms_rep, var_dep, var_run
@@ -82,8 +90,10 @@ def analyse(run_dirs: list[Path]) -> None:
     runs = [load_run(p) for p in run_dirs]
     meshes = [m for m in runs[0].meshes if m != BASELINE]
     cell = runs[0].cells[0]
-    print(f"\n== variance study: {len(runs)} run(s): {', '.join(r.run_id for r in runs)}; "
-          f"{cell.title(runs[0].swept)} ==")
+    print(
+        f"\n== variance study: {len(runs)} run(s): {', '.join(r.run_id for r in runs)}; "
+        f"{cell.title(runs[0].swept)} =="
+    )
     for q in PERCENTILES:
         for mesh in meshes:
             for scale in ("ms", "%"):
@@ -95,16 +105,21 @@ def analyse(run_dirs: list[Path]) -> None:
                         y = np.log(y) * 100  # log-ratio contrasts, ~% for small effects
                     i, b = m.arms.index(mesh), m.arms.index(BASELINE)
                     deps = sorted(set(m.deployments))
-                    per_dep = [y[i, np.array(m.deployments) == g] - y[b, np.array(m.deployments)
-                                                                   == g] for g in deps]
+                    per_dep = [
+                        y[i, np.array(m.deployments) == g] - y[b, np.array(m.deployments) == g]
+                        for g in deps
+                    ]
                     contrasts.append(np.array(per_dep))
                     fit = blocks.two_way(y)
                     if fit is not None:
                         drift.append(fit.drift_var)
                         trial_res.append(fit.residual_var)
                     if scale == "ms":
-                        ids = run.trials[cell.matches(run.trials) & run.trials["included"]
-                                         & run.trials["mesh"].isin([mesh, BASELINE])]["trial_id"]
+                        ids = run.trials[
+                            cell.matches(run.trials)
+                            & run.trials["included"]
+                            & run.trials["mesh"].isin([mesh, BASELINE])
+                        ]["trial_id"]
                         within += [within_trial_var_us2(run, str(t), q) for t in ids]
                 d = np.array(contrasts)
                 unit = 1000.0 if scale == "ms" else 1.0
@@ -116,10 +131,12 @@ def analyse(run_dirs: list[Path]) -> None:
                 def sd(v: float) -> str:
                     return f"{math.sqrt(v):8.3f}" if math.isfinite(v) else f"{'-':>8}"
 
-                print(f"{hist.label(q):>5} {mesh:<11} {scale:>2}: mean contrast {mean:+8.3f}"
-                      f" | sd of one repeat's contrast: within-trial {sd(w)}, trial {sd(trial)}"
-                      f" | deployment {sd(dep)} | run {sd(run_var)}"
-                      f" | repeat drift (cancels) {sd(float(np.mean(drift)) / unit**2)}")
+                print(
+                    f"{hist.label(q):>5} {mesh:<11} {scale:>2}: mean contrast {mean:+8.3f}"
+                    f" | sd of one repeat's contrast: within-trial {sd(w)}, trial {sd(trial)}"
+                    f" | deployment {sd(dep)} | run {sd(run_var)}"
+                    f" | repeat drift (cancels) {sd(float(np.mean(drift)) / unit**2)}"
+                )
 
 
 def main() -> None:

@@ -60,17 +60,22 @@ def main() -> None:
                 print(f"{hist.label(q)}: too few complete repeats")
                 continue
             base = float(np.nanmean(y[b]))
-            print(f"\n{hist.label(q)}: none mean {base:.3f} ms; drift sd "
-                  f"{math.sqrt(fit.drift_var):.3f} ms; per-trial sd "
-                  f"{math.sqrt(fit.residual_var):.3f} ms "
-                  f"({math.sqrt(fit.residual_var) / base * 100:.1f}% of none)")
+            print(
+                f"\n{hist.label(q)}: none mean {base:.3f} ms; drift sd "
+                f"{math.sqrt(fit.drift_var):.3f} ms; per-trial sd "
+                f"{math.sqrt(fit.residual_var):.3f} ms "
+                f"({math.sqrt(fit.residual_var) / base * 100:.1f}% of none)"
+            )
             whole = {arm: blocks.contrast(y, i, b) for i, arm in enumerate(m.arms) if i != b}
             for arm, c in whole.items():
-                print(f"  all {n} repeats: {arm:<11} {c.estimate:+.3f} ms "
-                      f"[{c.low:+.3f}, {c.high:+.3f}] ({c.method}, df {c.df:g})")
-            print(f"  {'R':>3} {'subsets':>8} {'A/A false pos':>14} "
-                  + "".join(f"{a + ' slower':>20}{'MDE ms':>9}" for a in whole
-                            if a != AA_CONTROL))
+                print(
+                    f"  all {n} repeats: {arm:<11} {c.estimate:+.3f} ms "
+                    f"[{c.low:+.3f}, {c.high:+.3f}] ({c.method}, df {c.df:g})"
+                )
+            print(
+                f"  {'R':>3} {'subsets':>8} {'A/A false pos':>14} "
+                + "".join(f"{a + ' slower':>20}{'MDE ms':>9}" for a in whole if a != AA_CONTROL)
+            )
             for r in args.repeats:
                 if r > n:
                     continue
@@ -90,9 +95,13 @@ def main() -> None:
                         else:
                             slower[arm] += int(c.low > 0)
                             mde[arm].append(c.mde())
-                print(f"  {r:>3} {len(subs):>8} {aa / len(subs) * 100:>13.1f}%"
-                      + "".join(f"{slower[a] / len(subs) * 100:>19.1f}%"
-                                f"{float(np.nanmedian(mde[a])):>9.3f}" for a in slower))
+                print(
+                    f"  {r:>3} {len(subs):>8} {aa / len(subs) * 100:>13.1f}%"
+                    + "".join(
+                        f"{slower[a] / len(subs) * 100:>19.1f}%{float(np.nanmedian(mde[a])):>9.3f}"
+                        for a in slower
+                    )
+                )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,13 @@ class Pinning:
 
     def cpus(self) -> list[int]:
         """Every CPU any role is pinned to."""
-        return sorted({c for spec in (self.load_cpus, self.pod_cpus, self.sidecar_cpus)
-                       for c in parse_cpu_list(spec)})
+        return sorted(
+            {
+                c
+                for spec in (self.load_cpus, self.pod_cpus, self.sidecar_cpus)
+                for c in parse_cpu_list(spec)
+            }
+        )
 
     def to_json(self) -> dict[str, str]:
         return {

@@ -171,7 +171,6 @@ MTLS = Dimension(
 )
 
 
-
 def _topology_setting(name: str, fallback: Any) -> Callable[[Scenario], Any]:
     return lambda sc: (sc.get("topology") or {}).get(name, fallback)
 

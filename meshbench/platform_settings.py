@@ -67,6 +67,7 @@ class LocalSpec(_Model):
         if self.sidecar_protocol == "auto":
             return "http1" if protocol == "http1" else "h2"
         return self.sidecar_protocol
+
     envoy_log_level: Literal["trace", "debug", "info", "warning", "error", "critical", "off"] = (
         "warning"
     )

@@ -312,8 +312,7 @@ class Preflight:
         here = {i.irq: sum(i.per_cpu.get(c, 0) for c in cpus) for i in self.facts.irqs}
         on_ours = sorted((i for i in self.facts.irqs if here[i.irq]), key=lambda i: -here[i.irq])
         named = ", ".join(
-            f"{i.irq} ({i.device.split()[-1] if i.device else '?'})"
-            for i in on_ours[:IRQ_NAMED]
+            f"{i.irq} ({i.device.split()[-1] if i.device else '?'})" for i in on_ours[:IRQ_NAMED]
         )
         ours = cpu_ranges(cpus)
         return (

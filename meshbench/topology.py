@@ -94,9 +94,7 @@ class ServiceSpec(BaseModel):
                 f"only (an exponential's p99 follows from its median)"
             )
         if self.chunk_interval_ms and not self.stream_chunks:
-            raise ValueError(
-                f"service {self.name!r}: chunk_interval_ms needs stream_chunks > 0"
-            )
+            raise ValueError(f"service {self.name!r}: chunk_interval_ms needs stream_chunks > 0")
         return self
 
     def work(self) -> Work:

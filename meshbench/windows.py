@@ -34,9 +34,7 @@ def in_windows(trials: list[Trial]) -> list[Trial]:
     that deployment's trials and, beside them, the baseline arms' trials of the same
     deployed settings and deployment group, all in the plan's order; ``order`` renumbered.
     A plan without a mesh beside its baselines has no windows: grouped by deployment."""
-    meshes = list(
-        dict.fromkeys(t.deployment_key for t in trials if t.mesh not in BASELINE_ARMS)
-    )
+    meshes = list(dict.fromkeys(t.deployment_key for t in trials if t.mesh not in BASELINE_ARMS))
     if not meshes:
         keys = list(dict.fromkeys(t.deployment_key for t in trials))
         grouped = [t for k in keys for t in trials if t.deployment_key == k]
@@ -47,11 +45,7 @@ def in_windows(trials: list[Trial]) -> list[Trial]:
         for t in trials:
             if t.deployment_key == key:
                 out.append(_in_window(t, mesh, t.trial_id))
-            elif (
-                t.mesh in BASELINE_ARMS
-                and t.deployed() == key[1:-1]
-                and t.deployment == key[-1]
-            ):
+            elif t.mesh in BASELINE_ARMS and t.deployed() == key[1:-1] and t.deployment == key[-1]:
                 out.append(_in_window(t, mesh, f"{t.trial_id}-in-{mesh}"))
     return [replace(t, order=i + 1) for i, t in enumerate(out)]
 

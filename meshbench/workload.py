@@ -20,6 +20,7 @@ WorkDistribution = Literal["constant", "exponential", "lognormal"]
 Z99 = 2.3263478740408408
 """The standard normal's 99th percentile: a lognormal's p99 is its median x exp(Z99 x sigma)."""
 
+
 @dataclass(frozen=True)
 class Work:
     """Simulated work per request (an asynchronous wait), in ms.

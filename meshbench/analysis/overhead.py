@@ -253,6 +253,7 @@ def _cell_records(
         t = run.trials
         sel = cell.matches(t) & t["included"] & (t["mesh"] == baseline) & (t["window"] == arm)
         return hist.pool([run.histograms[str(x)][tag] for x in t.loc[sel, "trial_id"]])
+
     out = []
     for j, q in enumerate(percentiles):
         per_trial = m.values_us[:, :, j]

@@ -116,7 +116,6 @@ class H2Client(_Churning):
 
     def request(self, stream: bool) -> Outcome:
         import h2.events
-
         from h2.connection import ConnectionState
 
         try:

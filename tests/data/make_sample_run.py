@@ -35,11 +35,21 @@ GOLDEN = HERE / "golden" / "schema-v1"
 SHIFT_US = {"none": 0.0, "envoy": 800.0, "envoy-mtls": 1000.0}
 
 
-def scenario(name: str, meshes: list[str], rates: list[float], repeats: int,
-             duration_s: float, warmup_s: float, slo: dict[str, float] | None) -> dict[str, Any]:
+def scenario(
+    name: str,
+    meshes: list[str],
+    rates: list[float],
+    repeats: int,
+    duration_s: float,
+    warmup_s: float,
+    slo: dict[str, float] | None,
+) -> dict[str, Any]:
     """A validated scenario dumped as run.json stores it (plus the ``slo`` block)."""
     data: dict[str, Any] = {
-        "name": name, "platform": "local", "meshes": meshes, "repeats": repeats,
+        "name": name,
+        "platform": "local",
+        "meshes": meshes,
+        "repeats": repeats,
         "load": {"rates_rps": rates, "duration_s": duration_s, "warmup_s": warmup_s},
     }
     try:
@@ -85,17 +95,40 @@ def _trial_id(sc: dict[str, Any], mesh: str, rate_rps: float, repeat: int) -> st
 
 def write(out: Path, golden: bool) -> None:
     if golden:
-        sc = scenario("golden", ["none", "envoy"], [50.0], 2, 3, 1,
-                      {"percentile": 99, "budget_ms": 4})
-        write_synthetic_run(out, sc, make_sampler(), measured_intervals=3, warmup_intervals=1,
-                            resources=resources, seed=7)
+        sc = scenario(
+            "golden", ["none", "envoy"], [50.0], 2, 3, 1, {"percentile": 99, "budget_ms": 4}
+        )
+        write_synthetic_run(
+            out,
+            sc,
+            make_sampler(),
+            measured_intervals=3,
+            warmup_intervals=1,
+            resources=resources,
+            seed=7,
+        )
         return
-    sc = scenario("sample", ["none", "envoy", "envoy-mtls"], [100.0, 200.0], 3, 8, 2,
-                  {"percentile": 99, "budget_ms": 3.5})
+    sc = scenario(
+        "sample",
+        ["none", "envoy", "envoy-mtls"],
+        [100.0, 200.0],
+        3,
+        8,
+        2,
+        {"percentile": 99, "budget_ms": 3.5},
+    )
     write_synthetic_run(
-        out, sc, make_sampler(), measured_intervals=8, warmup_intervals=2, resources=resources,
-        invalid={_trial_id(sc, "envoy-mtls", 200.0, 3):
-                 "send lag p99 7.2 ms > 5 ms (generator fell behind)"},
+        out,
+        sc,
+        make_sampler(),
+        measured_intervals=8,
+        warmup_intervals=2,
+        resources=resources,
+        invalid={
+            _trial_id(
+                sc, "envoy-mtls", 200.0, 3
+            ): "send lag p99 7.2 ms > 5 ms (generator fell behind)"
+        },
         seed=1,
     )
 

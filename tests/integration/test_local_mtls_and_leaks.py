@@ -65,8 +65,13 @@ def mtls(repo: Path) -> Iterator[LocalDeployment]:
         platform.close()
 
 
-def _ask(dep: LocalDeployment, tmp: Path, ca: CertificateAuthority | None, uri: str,
-         trust: CertificateAuthority) -> str:
+def _ask(
+    dep: LocalDeployment,
+    tmp: Path,
+    ca: CertificateAuthority | None,
+    uri: str,
+    trust: CertificateAuthority,
+) -> str:
     """What middle's sidecar answers a client in the load pod presenting ``uri`` issued by
     ``ca`` (None: plaintext)."""
     args = ["-", "-", "-"]
@@ -76,9 +81,20 @@ def _ask(dep: LocalDeployment, tmp: Path, ca: CertificateAuthority | None, uri: 
         (tmp / "k.pem").write_bytes(key)
         (tmp / "ca.pem").write_bytes(trust.ca_pem())
         args = [str(tmp / "c.pem"), str(tmp / "k.pem"), str(tmp / "ca.pem")]
-    out = subprocess.run([*exec_prefix(dep.netns[LOAD_POD]), sys.executable, "-c", CLIENT,
-                          dep.address["middle"], str(dep.topology.port), *args],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [
+            *exec_prefix(dep.netns[LOAD_POD]),
+            sys.executable,
+            "-c",
+            CLIENT,
+            dep.address["middle"],
+            str(dep.topology.port),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     return out.stdout.strip() or out.stderr.strip()
 
 
@@ -88,15 +104,27 @@ def test_a_proper_identity_passes(mtls: LocalDeployment, tmp_path: Path) -> None
     assert got == "HTTP/1.1 200 OK"
 
 
-def test_tls_without_a_client_certificate_is_refused(mtls: LocalDeployment,
-                                                    tmp_path: Path) -> None:
+def test_tls_without_a_client_certificate_is_refused(mtls: LocalDeployment, tmp_path: Path) -> None:
     # (with require_client_certificate off this still fails: the SAN matcher refuses a
     # client that presents no certificate, so that one mutation alone is equivalent)
     assert mtls.ca is not None
     (tmp_path / "ca.pem").write_bytes(mtls.ca.ca_pem())
-    out = subprocess.run([*exec_prefix(mtls.netns[LOAD_POD]), sys.executable, "-c", CLIENT,
-                          mtls.address["middle"], str(mtls.topology.port), "x", "-",
-                          str(tmp_path / "ca.pem")], capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [
+            *exec_prefix(mtls.netns[LOAD_POD]),
+            sys.executable,
+            "-c",
+            CLIENT,
+            mtls.address["middle"],
+            str(mtls.topology.port),
+            "x",
+            "-",
+            str(tmp_path / "ca.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     got = out.stdout.strip() or out.stderr.strip()
     assert got.startswith(("refused", "closed")), got
 
@@ -107,16 +135,16 @@ def test_plaintext_to_a_middle_pod_is_refused(mtls: LocalDeployment, tmp_path: P
     assert not got.startswith("HTTP/1.1 200"), got
 
 
-def test_a_certificate_from_another_ca_is_refused(mtls: LocalDeployment,
-                                                  tmp_path: Path) -> None:
+def test_a_certificate_from_another_ca_is_refused(mtls: LocalDeployment, tmp_path: Path) -> None:
     assert mtls.ca is not None
     other = CertificateAuthority("not this run's CA")
     got = _ask(mtls, tmp_path, other, spiffe_id("envoy-mtls", "frontend"), mtls.ca)
     assert got.startswith(("refused", "closed")), got
 
 
-def test_a_spiffe_id_outside_the_trust_domain_is_refused(mtls: LocalDeployment,
-                                                        tmp_path: Path) -> None:
+def test_a_spiffe_id_outside_the_trust_domain_is_refused(
+    mtls: LocalDeployment, tmp_path: Path
+) -> None:
     assert mtls.ca is not None
     got = _ask(mtls, tmp_path, mtls.ca, "spiffe://evil.example/ns/x/sa/frontend", mtls.ca)
     assert got.startswith(("refused", "closed")), got

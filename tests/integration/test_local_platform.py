@@ -60,8 +60,12 @@ def test_smoke_run_rows(smoke_run: Path) -> None:
     assert meta["status"] == "complete"
     assert meta["versions"]["envoy"].startswith("1.40")
     assert {"meshbench", "locust", "python"} <= set(meta["versions"])
-    assert meta["pinning"] == {"load_cpus": "0", "pod_cpus": "1", "sidecar_cpus": "1",
-                               "chosen_by": "scenario"}
+    assert meta["pinning"] == {
+        "load_cpus": "0",
+        "pod_cpus": "1",
+        "sidecar_cpus": "1",
+        "chosen_by": "scenario",
+    }
     pre = meta["platform"]["preflight"]
     assert [c["cpu"] for c in pre["cpus"]] == sorted(os.sched_getaffinity(0))
     assert set(pre["jitter_us"]) == {str(c) for c in sorted(os.sched_getaffinity(0))}
@@ -74,8 +78,9 @@ def test_smoke_run_rows(smoke_run: Path) -> None:
         "none",
         "none",
     ]
-    assert sorted((r["repeat"], r["deployment"]) for r in rows) == [("1", "1")] * 3 + [
-        ("2", "2")] * 3
+    assert (
+        sorted((r["repeat"], r["deployment"]) for r in rows) == [("1", "1")] * 3 + [("2", "2")] * 3
+    )
     for mesh in ("none", "envoy", "envoy-mtls"):  # a fresh deployment per group, each proven
         assert (smoke_run / "proof" / f"{mesh}.json").exists()
         assert (smoke_run / "proof" / f"{mesh}-g2.json").exists()
@@ -152,8 +157,15 @@ def test_nothing_left_behind(smoke_run: Path) -> None:
 def interrupted_smoke_run(results: Path, repo: Path, gaps_s: list[float]) -> tuple[str, str, int]:
     """Start the smoke run, wait until its pods exist, then send SIGINT once per entry of
     ``gaps_s`` (each after that many seconds); return the run key, stderr, exit code."""
-    cmd = [sys.executable, "-m", "meshbench.cli", "run", str(repo / "scenarios" / "smoke.yaml"),
-           "--results", str(results)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "meshbench.cli",
+        "run",
+        str(repo / "scenarios" / "smoke.yaml"),
+        "--results",
+        str(results),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -248,14 +260,19 @@ def test_a_killed_runs_namespaces_are_flagged_before_the_next_run(repo: Path) ->
     finally:
         netns.delete(leftover)
     assert leftover in pre["leftover_namespaces"]
-    assert any("of a killed meshbench run are still here" in w and "meshbench clean" in w
-               for w in pre["warnings_for_pinned"])
+    assert any(
+        "of a killed meshbench run are still here" in w and "meshbench clean" in w
+        for w in pre["warnings_for_pinned"]
+    )
 
 
 def _smoke_proc(results: Path, scenario: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "meshbench.cli", "run", str(scenario),
-                             "--results", str(results)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "meshbench.cli", "run", str(scenario), "--results", str(results)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_rows(results: Path, n: int, proc: subprocess.Popen[str]) -> Path:
@@ -268,8 +285,9 @@ def _wait_rows(results: Path, n: int, proc: subprocess.Popen[str]) -> Path:
     raise AssertionError(f"no {n} trial(s) stored in time")
 
 
-def test_sigterm_mid_trial_keeps_finished_trials_and_resume_finishes(tmp_path: Path,
-                                                                      repo: Path) -> None:
+def test_sigterm_mid_trial_keeps_finished_trials_and_resume_finishes(
+    tmp_path: Path, repo: Path
+) -> None:
     proc = _smoke_proc(tmp_path, repo / "scenarios" / "smoke.yaml")
     try:
         run_dir = _wait_rows(tmp_path, 1, proc)
@@ -290,8 +308,7 @@ def test_sigterm_mid_trial_keeps_finished_trials_and_resume_finishes(tmp_path: P
     assert read_run_json(run_dir)["status"] == "complete"
 
 
-def test_an_envoy_killed_mid_run_is_redeployed_and_cleaned_up(tmp_path: Path,
-                                                              repo: Path) -> None:
+def test_an_envoy_killed_mid_run_is_redeployed_and_cleaned_up(tmp_path: Path, repo: Path) -> None:
     import yaml
 
     scenario = yaml.safe_load((repo / "scenarios" / "smoke.yaml").read_text())
@@ -303,9 +320,12 @@ def test_an_envoy_killed_mid_run_is_redeployed_and_cleaned_up(tmp_path: Path,
     try:
         run_dir = _wait_rows(results, 1, proc)
         run_key = read_run_json(run_dir)["platform"]["run_key"]
-        envoys = [p for p in psutil.process_iter(["cmdline"])
-                  if f"meshbench-{run_key}-" in " ".join(p.info["cmdline"] or [])
-                  and "/envoy/frontend/sidecar/" in " ".join(p.info["cmdline"] or [])]
+        envoys = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if f"meshbench-{run_key}-" in " ".join(p.info["cmdline"] or [])
+            and "/envoy/frontend/sidecar/" in " ".join(p.info["cmdline"] or [])
+        ]
         assert len(envoys) == 1
         envoys[0].kill()
         _, err = proc.communicate(timeout=180)
@@ -321,6 +341,8 @@ def test_an_envoy_killed_mid_run_is_redeployed_and_cleaned_up(tmp_path: Path,
     # invalid (and the next is redeployed)
     assert meta.get("redeployments"), (broken, err)
     problem = meta["redeployments"][0]["problems"][0]
-    assert ("sidecar of pod envoy/frontend exited" in problem  # seen by the check
-            or "sidecars of envoy stopped answering" in problem), problem  # by the stats read
+    assert (
+        "sidecar of pod envoy/frontend exited" in problem  # seen by the check
+        or "sidecars of envoy stopped answering" in problem
+    ), problem  # by the stats read
     assert leftovers(run_key) == []

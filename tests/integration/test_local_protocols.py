@@ -59,7 +59,11 @@ def delta(stats: dict[str, Any], pod: str, name: str) -> int:
 def test_every_trial_is_valid(run: Path) -> None:
     rows = read_trial_rows(run)
     assert {(r["protocol"], r["requests_per_connection"]) for r in rows} == {
-        ("http1", "0"), ("http1", str(EVERY)), ("grpc", "0"), ("grpc", str(EVERY))}
+        ("http1", "0"),
+        ("http1", str(EVERY)),
+        ("grpc", "0"),
+        ("grpc", str(EVERY)),
+    }
     assert all(r["valid"] == "true" and r["errors"] == "0" for r in rows), rows
 
 
@@ -84,8 +88,10 @@ def test_grpc_requests_cross_every_sidecar(run: Path) -> None:
             continue
         sent = int(row["requests"]) + int(row["warmup_requests"])
         for pod in PODS:
-            got = sum(delta(stats, pod, f"http.{p}.downstream_rq_total")
-                      for p in ("inbound", "inbound_plaintext"))
+            got = sum(
+                delta(stats, pod, f"http.{p}.downstream_rq_total")
+                for p in ("inbound", "inbound_plaintext")
+            )
             assert got == sent, (row["trial_id"], pod)
 
 
@@ -110,7 +116,10 @@ def test_sidecar_churn_is_a_tls_handshake_every_n_requests(run: Path) -> None:
     for row, stats in trials(run):
         sent = int(row["requests"]) + int(row["warmup_requests"])
         for pod in ("middle", "backend"):
-            got = sum(delta(stats, pod, k) for k in stats["after"][pod]
-                      if k.startswith("listener.") and k.endswith(".ssl.handshake"))
+            got = sum(
+                delta(stats, pod, k)
+                for k in stats["after"][pod]
+                if k.startswith("listener.") and k.endswith(".ssl.handshake")
+            )
             bound = sent // SIDECAR_EVERY
             assert bound <= got <= bound + 4, (row["trial_id"], pod, got)

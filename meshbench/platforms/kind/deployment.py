@@ -62,9 +62,7 @@ class _Counters:
 class KindDeployment(Deployment):
     """The sample application with one mesh on the cluster, ready to take load."""
 
-    def __init__(
-        self, platform: KindPlatform, m: Mesh, scenario: Scenario, plan: KindPlan
-    ) -> None:
+    def __init__(self, platform: KindPlatform, m: Mesh, scenario: Scenario, plan: KindPlan) -> None:
         self.platform = platform
         self.plan = plan
         """This deployment's steps (a baseline arm's in its own namespaces)."""

@@ -358,8 +358,12 @@ class KindPlatform(Platform):
             CHECK_NAMESPACES: lambda: self._check_workload_namespaces(plan.target),
         }
         install = plan.mesh_install_steps(m, sc)
-        logs = m.name if install or self.installed_mesh is None else (
-            f"{m.name}-in-{self.installed_mesh}"  # a baseline arm, once per install window
+        logs = (
+            m.name
+            if install or self.installed_mesh is None
+            else (
+                f"{m.name}-in-{self.installed_mesh}"  # a baseline arm, once per install window
+            )
         )
         try:
             if install:

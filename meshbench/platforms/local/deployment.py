@@ -1,7 +1,6 @@
 """One deployment of a mesh on the local platform: its pods (network namespaces), its
 sidecars and apps, how it is probed and proven, and what its counters account for."""
 
-
 from __future__ import annotations
 
 import json
@@ -368,5 +367,3 @@ def _inbound(stats: dict[str, int]) -> int:
 
 def _handshakes(stats: dict[str, int]) -> int:
     return sum(v for k, v in stats.items() if k.endswith(".ssl.handshake"))
-
-

@@ -17,14 +17,27 @@ from .analysis_synth import RunFactory, scenario_dict
 def make_run(tmp_path: Path) -> RunFactory:
     """``make_run(name, meshes=..., shift_us=..., ...) -> run dir`` under tmp_path."""
 
-    def make(name: str = "run", *, meshes: list[str] | None = None,
-             rates: list[float] | None = None, repeats: int = 4,
-             shift_us: Mapping[str, float] | None = None, samples: int = 2000,
-             intervals: int = 4, warmup_intervals: int = 1, seed: int = 1,
-             slo: Mapping[str, float] | None = None, invalid: Mapping[str, str] | None = None,
-             sampler: Any = None, depth: int = 3, status: str = "complete",
-             platform: str = "local", resources: Any = None,
-             aa_control: bool = False, deployments: int = 1) -> Path:
+    def make(
+        name: str = "run",
+        *,
+        meshes: list[str] | None = None,
+        rates: list[float] | None = None,
+        repeats: int = 4,
+        shift_us: Mapping[str, float] | None = None,
+        samples: int = 2000,
+        intervals: int = 4,
+        warmup_intervals: int = 1,
+        seed: int = 1,
+        slo: Mapping[str, float] | None = None,
+        invalid: Mapping[str, str] | None = None,
+        sampler: Any = None,
+        depth: int = 3,
+        status: str = "complete",
+        platform: str = "local",
+        resources: Any = None,
+        aa_control: bool = False,
+        deployments: int = 1,
+    ) -> Path:
         meshes = meshes or ["none", "envoy"]
         rates = rates or [100.0]
         shifts = dict(shift_us or {})
@@ -38,11 +51,17 @@ def make_run(tmp_path: Path) -> RunFactory:
         if aa_control:
             shifts.setdefault("none-aa", 0.0)
         write_synthetic_run(
-            run_dir, scenario,
+            run_dir,
+            scenario,
             sampler or lognormal_sampler(shifts, warmup_intervals=warmup_intervals),
-            measured_intervals=intervals, warmup_intervals=warmup_intervals,
-            samples_per_interval=lambda _t: samples, invalid=invalid, seed=seed,
-            status=status, platform_name=platform, resources=resources,
+            measured_intervals=intervals,
+            warmup_intervals=warmup_intervals,
+            samples_per_interval=lambda _t: samples,
+            invalid=invalid,
+            seed=seed,
+            status=status,
+            platform_name=platform,
+            resources=resources,
         )
         return run_dir
 

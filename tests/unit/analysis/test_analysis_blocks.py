@@ -22,8 +22,15 @@ TRIAL_SD = {"p50": 0.29, "p99": 0.30}
 SIMULATIONS = 1000
 
 
-def simulate(rng: np.random.Generator, arms: int, repeats: int, effects: list[float],
-             drift_sd: float, trial_sd: float, base: float = 2.0) -> np.ndarray:
+def simulate(
+    rng: np.random.Generator,
+    arms: int,
+    repeats: int,
+    effects: list[float],
+    drift_sd: float,
+    trial_sd: float,
+    base: float = 2.0,
+) -> np.ndarray:
     """Per-trial percentiles (ms), arms x repeats: base + arm effect + drift + noise."""
     drift = rng.normal(0, drift_sd, repeats)
     noise = rng.normal(0, trial_sd, (arms, repeats))
@@ -178,8 +185,7 @@ def test_the_unpaired_method_would_miss_what_blocks_see() -> None:
     assert paired > 2 * unpaired
 
 
-@pytest.mark.parametrize(("repeats", "arms", "least"), [(6, 3, 0.70), (6, 4, 0.67),
-                                                        (8, 3, 0.80)])
+@pytest.mark.parametrize(("repeats", "arms", "least"), [(6, 3, 0.70), (6, 4, 0.67), (8, 3, 0.80)])
 def test_power_for_half_a_millisecond_at_p50(repeats: int, arms: int, least: float) -> None:
     """+0.5 ms at p50 under the measured drift and trial noise. With a valid two-sided 5 %
     t test, 6 repeats cannot reach 80 % (known variance would give 85 %; 10-15 degrees of
@@ -188,8 +194,9 @@ def test_power_for_half_a_millisecond_at_p50(repeats: int, arms: int, least: flo
     rng = np.random.default_rng([repeats, arms])
     hits = 0
     for _ in range(SIMULATIONS):
-        y = simulate(rng, arms, repeats, [0.0, 0.5, *([0.5] * (arms - 2))],
-                     DRIFT_SD["p50"], TRIAL_SD["p50"])
+        y = simulate(
+            rng, arms, repeats, [0.0, 0.5, *([0.5] * (arms - 2))], DRIFT_SD["p50"], TRIAL_SD["p50"]
+        )
         hits += int(blocks.contrast(y, 1, 0).low > 0)
     assert hits / SIMULATIONS >= least, hits / SIMULATIONS
 
@@ -213,8 +220,14 @@ def test_deployment_effects_are_covered_only_when_deployments_are_the_blocks() -
     from meshbench.analysis.overhead import CellMatrix
 
     groups = [1, 1, 2, 2, 3, 3]
-    m = CellMatrix(["none", "envoy", "none-aa"], list(range(1, 7)), np.zeros((3, 6, 1)),
-                   np.zeros((3, 6)), [[i] for i in range(6)], groups)
+    m = CellMatrix(
+        ["none", "envoy", "none-aa"],
+        list(range(1, 7)),
+        np.zeros((3, 6, 1)),
+        np.zeros((3, 6)),
+        [[i] for i in range(6)],
+        groups,
+    )
     assert m.unit == "deployment"
     rng = np.random.default_rng(21)
     by_deployment = by_repeat = 0

@@ -27,7 +27,8 @@ def test_golden_v1_run_loads_with_known_numbers() -> None:
     assert cells[("envoy", "max")] == pytest.approx(GOLDEN_MAX_ENVOY_MS)
     o = a.overhead.set_index(["mesh", "label"])
     assert o.loc[("envoy", "p50"), "pooled_diff_ms"] == pytest.approx(
-        GOLDEN_P50_ENVOY_MS - GOLDEN_P50_NONE_MS)
+        GOLDEN_P50_ENVOY_MS - GOLDEN_P50_NONE_MS
+    )
     # the within-repeat contrast: mean of the two repeats' per-trial p50 differences
     assert o.loc[("envoy", "p50"), "overhead_ms"] == pytest.approx(GOLDEN_CONTRAST_P50_MS)
     assert o.loc[("envoy", "p50"), "n_blocks"] == 2

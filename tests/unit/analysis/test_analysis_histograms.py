@@ -87,8 +87,7 @@ def test_pooling_adds_counts_and_is_not_averaging() -> None:
     p = hist.percentiles_ms(pooled, [50.0, 95.0])
     assert p[50.0] == pytest.approx(1.0, rel=1e-3)
     assert p[95.0] == pytest.approx(20.0, rel=1e-3)  # averaging per-trial p95s gives 10.5
-    assert np.array_equal(hist.counts(pooled),
-                          hist.counts(histogram_from_us(np.r_[fast, slow])))
+    assert np.array_equal(hist.counts(pooled), hist.counts(histogram_from_us(np.r_[fast, slow])))
 
 
 def test_labels() -> None:

@@ -44,7 +44,7 @@ def test_known_overhead_is_inside_the_interval_and_called_slower(
     assert o.loc["max", "verdict"] == DESCRIPTIVE and "maximum" in o.loc["max", "why"]
     # the point estimate is the mean of the per-repeat contrasts of per-trial percentiles
     m = cell_matrix(run, run.cells[0], [50.0])
-    d = (m.values_us[m.arms.index("envoy"), :, 0] - m.values_us[m.arms.index("none"), :, 0])
+    d = m.values_us[m.arms.index("envoy"), :, 0] - m.values_us[m.arms.index("none"), :, 0]
     assert o.loc["p50", "overhead_ms"] == pytest.approx(d.mean() / 1000)
     # the pooled figures stay as the descriptive difference of pooled percentiles
     p50_none = hist.percentiles_ms(run.pooled("none", 100.0), [50.0])[50.0]
@@ -135,10 +135,10 @@ def test_no_baseline_means_no_overhead_and_a_note(make_run: RunFactory) -> None:
 def test_holm_adjusts_across_meshes_per_percentile_and_leaves_aa_alone(
     make_run: RunFactory,
 ) -> None:
-    sampler = lognormal_sampler({"none": 0.0, "envoy": 400.0, "envoy-mtls": 600.0},
-                                repeat_jitter=JITTER)
-    run = load_run(make_run(meshes=["none", "envoy", "envoy-mtls"], sampler=sampler,
-                            repeats=4))
+    sampler = lognormal_sampler(
+        {"none": 0.0, "envoy": 400.0, "envoy-mtls": 600.0}, repeat_jitter=JITTER
+    )
+    run = load_run(make_run(meshes=["none", "envoy", "envoy-mtls"], sampler=sampler, repeats=4))
     o = overhead(run)
     fam = o[o["primary"] & (o["label"] == "p50")]
     assert len(fam) == 2
@@ -164,8 +164,15 @@ def test_a_run_whose_arms_did_not_interleave_is_compared_unpaired_with_a_warning
 def test_aa_arm_is_a_check_not_a_finding(make_run: RunFactory) -> None:
     """none-aa is compared like a mesh but outside the Holm family, and the diagnostics
     carry its contrast next to the drift and per-trial noise of the run."""
-    run = load_run(make_run(repeats=4, aa_control=True, sampler=lognormal_sampler(
-        {"none": 0.0, "none-aa": 0.0, "envoy": 800.0}, repeat_jitter=JITTER)))
+    run = load_run(
+        make_run(
+            repeats=4,
+            aa_control=True,
+            sampler=lognormal_sampler(
+                {"none": 0.0, "none-aa": 0.0, "envoy": 800.0}, repeat_jitter=JITTER
+            ),
+        )
+    )
     assert run.meshes == ["none", "none-aa", "envoy"]
     a = analyse(run)
     aa = rows(a.overhead, "none-aa").loc["p50"]
@@ -182,10 +189,21 @@ def test_fresh_deployments_are_the_blocks_of_the_analysis(make_run: RunFactory) 
     """deployments: 3 over 6 repeats: the contrast is taken per deployment (the mean of
     its repeats), so it has 3 blocks and its interval covers deployment-to-deployment
     variation; the sentence counts deployments."""
-    run = load_run(make_run(repeats=6, deployments=3, sampler=lognormal_sampler(
-        {"none": 0.0, "envoy": 1000.0}, repeat_jitter=JITTER)))
+    run = load_run(
+        make_run(
+            repeats=6,
+            deployments=3,
+            sampler=lognormal_sampler({"none": 0.0, "envoy": 1000.0}, repeat_jitter=JITTER),
+        )
+    )
     assert sorted(set(zip(run.trials["repeat"], run.trials["deployment"], strict=True))) == [
-        (1, 1), (2, 1), (3, 2), (4, 2), (5, 3), (6, 3)]
+        (1, 1),
+        (2, 1),
+        (3, 2),
+        (4, 2),
+        (5, 3),
+        (6, 3),
+    ]
     r = rows(overhead(run), "envoy").loc["p50"]
     assert r["block_unit"] == "deployment" and r["n_blocks"] == 3 and r["n_mesh"] == 6
     assert r["verdict"] == SLOWER

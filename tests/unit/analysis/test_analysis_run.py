@@ -19,8 +19,9 @@ from .analysis_synth import RunFactory
 
 
 def test_frames_are_tidy_and_typed(make_run: RunFactory) -> None:
-    run = load_run(make_run(meshes=["none", "envoy"], rates=[50.0, 100.0], repeats=2,
-                            samples=500, intervals=3))
+    run = load_run(
+        make_run(meshes=["none", "envoy"], rates=[50.0, 100.0], repeats=2, samples=500, intervals=3)
+    )
     t = run.trials
     assert len(t) == 8 and t["valid"].dtype == bool and t["included"].all()
     assert t["rate_rps"].dtype == float and set(t["rate_rps"]) == {50.0, 100.0}
@@ -43,8 +44,11 @@ def test_frames_are_tidy_and_typed(make_run: RunFactory) -> None:
     # each interval's percentiles are its own histogram's, as HdrHistogram reads them
     first = t.iloc[0]
     mine = lat[lat["trial_id"] == first["trial_id"]].sort_values("start_s")
-    logged = [iv for iv in hlog.iter_log(run.path / first["histogram"])
-              if iv.tag.removeprefix(hlog.WARMUP_PREFIX) == "latency"]
+    logged = [
+        iv
+        for iv in hlog.iter_log(run.path / first["histogram"])
+        if iv.tag.removeprefix(hlog.WARMUP_PREFIX) == "latency"
+    ]
     logged.sort(key=lambda iv: iv.start_s)
     assert len(logged) == len(mine) == 4
     for (_, row), iv in zip(mine.iterrows(), logged, strict=True):
@@ -134,8 +138,14 @@ def test_sweep_dimensions_become_cells(make_run: RunFactory) -> None:
         per_hop = 0.0 if t.mesh.startswith("none") else 400.0
         return rng.lognormal(np.log(800), 0.2, n) + per_hop * (t.depth or 3)
 
-    write_synthetic_run(out, sc, sampler, measured_intervals=2, warmup_intervals=1,
-                        samples_per_interval=lambda _t: 1000)
+    write_synthetic_run(
+        out,
+        sc,
+        sampler,
+        measured_intervals=2,
+        warmup_intervals=1,
+        samples_per_interval=lambda _t: 1000,
+    )
     run = load_run(out)
     assert run.swept == ["depth"] and [c.depth for c in run.cells] == [1, 3]
     assert run.meshes == ["none", "none-aa", "envoy"]
@@ -171,21 +181,35 @@ def _edit_csv(run_dir: Path, edit: object) -> None:
         w.writerows(rows)
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (lambda rows: [*rows, rows[1]], r"lines 3 and \d+ have the same trial id"),
-    (lambda rows: [{k: v for k, v in r.items() if k != "mesh"} for r in rows],
-     r"missing column\(s\) \['mesh'\]"),
-    (lambda rows: [{**rows[0], "histogram": "../../../../etc/passwd"}, *rows[1:]],
-     r"line 2 \(t001-.*\): histogram '../../../../etc/passwd' is outside the run directory"),
-    (lambda rows: [*rows[:2], {**rows[2], "p50_ms": "fast"}, *rows[3:]],
-     r"line 4 \(.*\): p50_ms is 'fast', not a number"),
-    (lambda rows: [{**rows[0], "repeat": "1.5"}, *rows[1:]],
-     r"line 2 \(.*\): repeat is '1.5', not a whole number"),
-    (lambda rows: [{**rows[0], "valid": "yes"}, *rows[1:]],
-     r"line 2 \(.*\): valid is 'yes', not true or false"),
-])
-def test_a_tampered_trials_csv_is_refused_not_analysed(make_run: RunFactory, edit: object,
-                                                       message: str) -> None:
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda rows: [*rows, rows[1]], r"lines 3 and \d+ have the same trial id"),
+        (
+            lambda rows: [{k: v for k, v in r.items() if k != "mesh"} for r in rows],
+            r"missing column\(s\) \['mesh'\]",
+        ),
+        (
+            lambda rows: [{**rows[0], "histogram": "../../../../etc/passwd"}, *rows[1:]],
+            r"line 2 \(t001-.*\): histogram '../../../../etc/passwd' is outside the run directory",
+        ),
+        (
+            lambda rows: [*rows[:2], {**rows[2], "p50_ms": "fast"}, *rows[3:]],
+            r"line 4 \(.*\): p50_ms is 'fast', not a number",
+        ),
+        (
+            lambda rows: [{**rows[0], "repeat": "1.5"}, *rows[1:]],
+            r"line 2 \(.*\): repeat is '1.5', not a whole number",
+        ),
+        (
+            lambda rows: [{**rows[0], "valid": "yes"}, *rows[1:]],
+            r"line 2 \(.*\): valid is 'yes', not true or false",
+        ),
+    ],
+)
+def test_a_tampered_trials_csv_is_refused_not_analysed(
+    make_run: RunFactory, edit: object, message: str
+) -> None:
     run_dir = make_run(repeats=2, samples=100, intervals=1)
     _edit_csv(run_dir, edit)
     with pytest.raises(ResultsError, match=message):
@@ -210,16 +234,21 @@ def _corrupt(run_dir: Path, shape: str) -> None:
         hlog_file.mkdir()
 
 
-@pytest.mark.parametrize(("shape", "refused"), [
-    ("run.json is a list", "holds a JSON list"),
-    ("binary trials.csv", "not a CSV file meshbench wrote"),
-    ("trials.csv is a directory", "cannot read .*trials.csv"),
-    ("no trials.csv on a complete run", "missing or empty, but run.json says"),
-    ("binary histogram", None),
-    ("histogram is a directory", None),
-])
+@pytest.mark.parametrize(
+    ("shape", "refused"),
+    [
+        ("run.json is a list", "holds a JSON list"),
+        ("binary trials.csv", "not a CSV file meshbench wrote"),
+        ("trials.csv is a directory", "cannot read .*trials.csv"),
+        ("no trials.csv on a complete run", "missing or empty, but run.json says"),
+        ("binary histogram", None),
+        ("histogram is a directory", None),
+    ],
+)
 def test_corrupt_files_give_one_line_errors_or_exclude_the_trial(
-    tmp_path: Path, shape: str, refused: str | None,
+    tmp_path: Path,
+    shape: str,
+    refused: str | None,
 ) -> None:
     run_dir = tmp_path / "run"
     shutil.copytree(Path(__file__).resolve().parents[2] / "data" / "smoke-run", run_dir)

@@ -32,9 +32,16 @@ def windowed_run(tmp_path: Path, repeats: int = 3) -> Path:
     sc["aa_control"] = True
     run_dir = tmp_path / "kind-run"
     run_dir.mkdir()
-    write_synthetic_run(run_dir, sc, sample, measured_intervals=2, warmup_intervals=1,
-                        samples_per_interval=lambda _t: 500, platform_name="kind",
-                        order=in_windows)
+    write_synthetic_run(
+        run_dir,
+        sc,
+        sample,
+        measured_intervals=2,
+        warmup_intervals=1,
+        samples_per_interval=lambda _t: 500,
+        platform_name="kind",
+        order=in_windows,
+    )
     return run_dir
 
 

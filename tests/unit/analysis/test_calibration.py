@@ -31,8 +31,7 @@ from .analysis_synth import RunFactory
 DRIFT_SD, TRIAL_SD = 0.37, 0.29  # p50, ms: as measured on the default run (see blocks)
 
 
-def aa_runs(rng: np.random.Generator, n_runs: int, arms: int,
-            repeats: int) -> NDArray[np.float64]:
+def aa_runs(rng: np.random.Generator, n_runs: int, arms: int, repeats: int) -> NDArray[np.float64]:
     """``n_runs`` simulated runs (runs x arms x repeats) with no true difference: each
     repeat's drift is shared by its arms, each trial adds its own noise."""
     drift = rng.normal(0, DRIFT_SD, (n_runs, 1, repeats))
@@ -46,8 +45,7 @@ def t_hits(d: NDArray[np.float64], se: NDArray[np.float64], df: int) -> int:
     return int(((mean - half > 0) | (mean + half < 0)).sum())
 
 
-def bootstrap_hits(rng: np.random.Generator, d: NDArray[np.float64],
-                   resamples: int = 400) -> int:
+def bootstrap_hits(rng: np.random.Generator, d: NDArray[np.float64], resamples: int = 400) -> int:
     """How many runs' percentile-bootstrap 95 % intervals of the mean exclude 0."""
     n_runs, n = d.shape
     idx = rng.integers(0, n, (n_runs, resamples, n))
@@ -128,8 +126,10 @@ def test_pooled_false_positive_rate_is_5_percent_and_the_flaws_are_not() -> None
     df = 2 * 5
     right = t_hits(d, np.sqrt(2 * ss / df / 6), df)
     assert POOLED_MIN_HITS <= right <= POOLED_MAX_HITS, right / POOLED_RUNS
-    for name, se in {"se x 0.75": 0.75 * np.sqrt(2 * ss / df / 6),
-                     "no df correction": np.sqrt(2 * ss / 18 / 6)}.items():
+    for name, se in {
+        "se x 0.75": 0.75 * np.sqrt(2 * ss / df / 6),
+        "no df correction": np.sqrt(2 * ss / 18 / 6),
+    }.items():
         flawed = t_hits(d, se, df)
         assert flawed > POOLED_MAX_HITS, (name, flawed / POOLED_RUNS)
 
@@ -140,8 +140,9 @@ JITTER = [0.97, 1.03, 1.0, 0.985]  # per repeat, shared by both arms: drift, not
 
 
 @pytest.mark.parametrize("seed", [1, 7])
-@pytest.mark.parametrize("shift_us", [60.0, 250.0, 1000.0],
-                         ids=["6-percent", "25-percent", "100-percent"])
+@pytest.mark.parametrize(
+    "shift_us", [60.0, 250.0, 1000.0], ids=["6-percent", "25-percent", "100-percent"]
+)
 def test_known_overhead_is_recovered_at_several_sizes(
     make_run: RunFactory, shift_us: float, seed: int
 ) -> None:
@@ -173,10 +174,18 @@ def test_known_overhead_is_recovered_at_several_sizes(
 def test_known_zero_and_negative_effects(make_run: RunFactory, seed: int) -> None:
     """No shift: the interval holds 0. A mesh 150 µs faster: the estimate is negative,
     within a few standard errors of -0.15 ms, never called slower."""
-    sampler = lognormal_sampler({"none": 150.0, "envoy": 0.0, "envoy-mtls": 150.0},
-                                repeat_jitter=JITTER)
-    run = load_run(make_run(meshes=["none", "envoy", "envoy-mtls"], sampler=sampler,
-                            repeats=4, seed=seed, samples=1000))
+    sampler = lognormal_sampler(
+        {"none": 150.0, "envoy": 0.0, "envoy-mtls": 150.0}, repeat_jitter=JITTER
+    )
+    run = load_run(
+        make_run(
+            meshes=["none", "envoy", "envoy-mtls"],
+            sampler=sampler,
+            repeats=4,
+            seed=seed,
+            samples=1000,
+        )
+    )
     o = overhead(run).set_index(["mesh", "label"])
     for label in ("p50", "p99"):
         same = o.loc[("envoy-mtls", label)]

@@ -63,12 +63,12 @@ def test_three_repeats_of_an_overhead_seen_in_every_repeat_are_called_slower(
 
 
 @pytest.mark.parametrize("repeats", [(1, 2, 3), (4, 5, 6, 7, 8, 9), (1, 2, 3, 5, 7, 9, 10, 11)])
-def test_an_aa_run_is_never_called_slower_or_faster(tmp_path: Path,
-                                                    repeats: tuple[int, ...]) -> None:
+def test_an_aa_run_is_never_called_slower_or_faster(
+    tmp_path: Path, repeats: tuple[int, ...]
+) -> None:
     """none against none-aa alone (deployed the same way): no verdict may claim a
     difference, at any primary percentile, whatever repeats are kept."""
-    run = load_run(trimmed(tmp_path, lambda mesh, r: mesh in ("none", "none-aa")
-                           and r in repeats))
+    run = load_run(trimmed(tmp_path, lambda mesh, r: mesh in ("none", "none-aa") and r in repeats))
     assert run.meshes == ["none", "none-aa"]
     o = analyse(run).overhead
     prim = o[o["primary"]]

@@ -43,8 +43,14 @@ def test_the_runtime_never_imports_the_testing_helpers() -> None:
         if path.is_relative_to(root / "testing"):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            bad += [f"{path.relative_to(root)}: {n}" for n in names
-                    if n.startswith("meshbench.testing")]
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            bad += [
+                f"{path.relative_to(root)}: {n}" for n in names if n.startswith("meshbench.testing")
+            ]
     assert bad == []

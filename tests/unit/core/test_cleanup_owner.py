@@ -26,8 +26,9 @@ def sleeper() -> Iterator[psutil.Process]:
         proc.wait()
 
 
-def test_the_owner_is_alive_only_with_its_own_start_time(tmp_path: Path,
-                                                         sleeper: psutil.Process) -> None:
+def test_the_owner_is_alive_only_with_its_own_start_time(
+    tmp_path: Path, sleeper: psutil.Process
+) -> None:
     (tmp_path / OWNER_FILE).write_text(f"{sleeper.pid} {sleeper.create_time():.3f}\n")
     assert owner(tmp_path) == f"pid {sleeper.pid} ({sleeper.name()}) is alive"
     # the same PID, started at another time: a reused PID, not our run's owner

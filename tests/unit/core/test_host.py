@@ -22,15 +22,21 @@ def test_cpu_list_syntax() -> None:
 
 def test_proc_stat_is_read_per_cpu() -> None:
     text = "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\ncpu1 0 0 0 1 0 0 0 0 0 0\nintr 5"
-    assert host.cpu_counters(text) == {0: (1, 2, 3, 4, 5, 6, 7, 8, 0, 0),
-                                        1: (0, 0, 0, 1, 0, 0, 0, 0, 0, 0)}
+    assert host.cpu_counters(text) == {
+        0: (1, 2, 3, 4, 5, 6, 7, 8, 0, 0),
+        1: (0, 0, 0, 1, 0, 0, 0, 0, 0, 0),
+    }
 
 
 def test_steal_busy_and_foreign_load_between_samples() -> None:
-    before = host.HostSample(10.0, {0: counters(0, 0, 0), 1: counters(0, 0, 0)},
-                             {"7 stress": 1.0, "8 idle-daemon": 5.0})
-    after = host.HostSample(12.0, {0: counters(50, 40, 10), 1: counters(100, 100, 0)},
-                            {"7 stress": 2.6, "8 idle-daemon": 5.0, "9 newcomer": 0.2})
+    before = host.HostSample(
+        10.0, {0: counters(0, 0, 0), 1: counters(0, 0, 0)}, {"7 stress": 1.0, "8 idle-daemon": 5.0}
+    )
+    after = host.HostSample(
+        12.0,
+        {0: counters(50, 40, 10), 1: counters(100, 100, 0)},
+        {"7 stress": 2.6, "8 idle-daemon": 5.0, "9 newcomer": 0.2},
+    )
     load = host.load_between(before, after, [0, 1])
     assert load.steal_pct == 10.0  # the worse of the two CPUs
     assert load.busy_pct == (60.0 + 50.0) / 2
@@ -47,8 +53,10 @@ def test_a_busy_process_outside_meshbench_is_foreign_load() -> None:
     what a second benchmark or a noisy neighbour looks like."""
     marker = "meshbench-test-neighbour"
     # `timeout` outlives the shell that started it and ends the loop itself after 3 s
-    subprocess.run(["sh", "-c", f"timeout 3 sh -c 'while :; do :; done' {marker} "
-                    ">/dev/null 2>&1 &"], check=True)
+    subprocess.run(
+        ["sh", "-c", f"timeout 3 sh -c 'while :; do :; done' {marker} >/dev/null 2>&1 &"],
+        check=True,
+    )
     try:
         time.sleep(0.3)
         before = host.sample()

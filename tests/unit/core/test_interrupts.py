@@ -29,7 +29,8 @@ def test_an_interrupt_inside_deferred_is_raised_when_the_block_ends() -> None:
 
 
 def test_a_process_started_as_ctrl_c_lands_is_owned_and_stopped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     real_popen = subprocess.Popen
 
@@ -41,8 +42,12 @@ def test_a_process_started_as_ctrl_c_lands_is_owned_and_stopped(
     monkeypatch.setattr(procs.subprocess, "Popen", popen_then_interrupt)
     owned = procs.ProcessSet()
     with interrupts.guarded(), pytest.raises(KeyboardInterrupt):
-        owned.start("frontend", "app", [sys.executable, "-c", "import time; time.sleep(60)"],
-                    tmp_path / "app.log")
+        owned.start(
+            "frontend",
+            "app",
+            [sys.executable, "-c", "import time; time.sleep(60)"],
+            tmp_path / "app.log",
+        )
     assert len(owned.procs) == 1 and owned.procs[0].alive()
     child = owned.procs[0].popen
     owned.stop_all()

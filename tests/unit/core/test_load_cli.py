@@ -19,14 +19,21 @@ def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("http://example.com/", "is a name, not an address; meshbench load resolves no names"),
-    ("http://10.0.0.1:8080/", "outside loopback and 198.18.0.0/15"),
-    ("http://192.168.1.1/", "outside loopback and 198.18.0.0/15"),
-    ("https://127.0.0.1/", "is not an http:// URL"),
-])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://example.com/", "is a name, not an address; meshbench load resolves no names"),
+        ("http://10.0.0.1:8080/", "outside loopback and 198.18.0.0/15"),
+        ("http://192.168.1.1/", "outside loopback and 198.18.0.0/15"),
+        ("https://127.0.0.1/", "is not an http:// URL"),
+    ],
+)
 def test_targets_off_this_machine_are_refused_without_a_lookup(
-    url: str, message: str, no_dns: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    url: str,
+    message: str,
+    no_dns: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -35,19 +42,25 @@ def test_targets_off_this_machine_are_refused_without_a_lookup(
     assert not (tmp_path / "results").exists()  # nothing created for a refused run
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--duration", "-1"], "--duration -1"),
-    (["--duration", "0"], "--duration 0"),
-    (["--warmup", "-2"], "--warmup -2"),
-    (["--connections", "0"], "--connections 0"),
-    (["--workers", "0"], "--workers 0"),
-    (["--rate", "nan"], "--rate nan"),
-    (["--rate", "inf"], "--rate inf"),
-    (["--cpus", "-"], "--cpus '-' is not a list of this host's CPUs"),
-    (["--cpus", "999"], "--cpus '999' is not a list of this host's CPUs"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--duration", "-1"], "--duration -1"),
+        (["--duration", "0"], "--duration 0"),
+        (["--warmup", "-2"], "--warmup -2"),
+        (["--connections", "0"], "--connections 0"),
+        (["--workers", "0"], "--workers 0"),
+        (["--rate", "nan"], "--rate nan"),
+        (["--rate", "inf"], "--rate inf"),
+        (["--cpus", "-"], "--cpus '-' is not a list of this host's CPUs"),
+        (["--cpus", "999"], "--cpus '999' is not a list of this host's CPUs"),
+    ],
+)
 def test_nonsense_load_settings_are_refused_by_name(
-    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -85,8 +98,7 @@ def test_load_pins_by_measurement_unless_cpus_are_given(
 
     used: list[str | None] = []
 
-    def fake_load_url(req: object, out: Path, workers: int = 1,
-                      cpus: str | None = None) -> object:
+    def fake_load_url(req: object, out: Path, workers: int = 1, cpus: str | None = None) -> object:
         used.append(cpus)
         raise SystemExit(0)  # the choice is what is tested, not the load
 

@@ -49,8 +49,9 @@ def _free_port() -> int:
 
 
 def test_http_errors_are_counted_by_kind_and_phase(failing_url: str, tmp_path: Path) -> None:
-    req = LoadRequest(target_url=failing_url, rate_rps=40, duration_s=1.0, warmup_s=0.5,
-                      connections=2)
+    req = LoadRequest(
+        target_url=failing_url, rate_rps=40, duration_s=1.0, warmup_s=0.5, connections=2
+    )
     r = load_url(req, tmp_path / "out")
     assert r.summary.error_kinds == {"HTTP 500": r.summary.errors}
     assert r.summary.errors == 40
@@ -63,8 +64,13 @@ def test_http_errors_are_counted_by_kind_and_phase(failing_url: str, tmp_path: P
 
 
 def test_no_listener_is_its_own_kind(tmp_path: Path) -> None:
-    req = LoadRequest(target_url=f"http://127.0.0.1:{_free_port()}/", rate_rps=20,
-                      duration_s=0.5, warmup_s=0.0, connections=1)
+    req = LoadRequest(
+        target_url=f"http://127.0.0.1:{_free_port()}/",
+        rate_rps=20,
+        duration_s=0.5,
+        warmup_s=0.0,
+        connections=1,
+    )
     r = load_url(req, tmp_path / "out")
     assert set(r.summary.error_kinds) == {"ConnectionRefusedError"}
     assert "HTTP 500" not in format_report(r)

@@ -90,8 +90,16 @@ def test_envoy_accepts_every_protocol_setting(tmp_path: Path, wire: str) -> None
     """HTTP/2 between sidecars (ALPN h2 under mTLS), HTTP/2 to the app, and a bounded
     number of requests per upstream connection: Envoy takes each as configured."""
     tls = CertificateAuthority().write_identity(tmp_path / "tls", "m", "p")
-    cfg = bootstrap("p", "m", 8080, tmp_path / "admin.sock", tls, sidecar_protocol=wire,
-                    app_protocol=wire, sidecar_requests_per_connection=10)  # type: ignore[arg-type]
+    cfg = bootstrap(
+        "p",
+        "m",
+        8080,
+        tmp_path / "admin.sock",
+        tls,
+        sidecar_protocol=wire,
+        app_protocol=wire,
+        sidecar_requests_per_connection=10,
+    )  # type: ignore[arg-type]
     result = _validate(cfg, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     clusters = {c["name"]: c for c in cfg["static_resources"]["clusters"]}  # type: ignore[index]
@@ -99,12 +107,14 @@ def test_envoy_accepts_every_protocol_setting(tmp_path: Path, wire: str) -> None
     out = clusters["outbound_passthrough"]["typed_extension_protocol_options"][key]
     app = clusters["inbound_app"]["typed_extension_protocol_options"][key]
     h2 = "http2_protocol_options"
-    assert (h2 in out["explicit_http_config"]) == (h2 in app["explicit_http_config"]) == (
-        wire == "h2")
+    assert (
+        (h2 in out["explicit_http_config"]) == (h2 in app["explicit_http_config"]) == (wire == "h2")
+    )
     assert out["common_http_protocol_options"] == {"max_requests_per_connection": 10}
     assert "common_http_protocol_options" not in app  # the app hop keeps its connections
     alpn = clusters["outbound_passthrough"]["transport_socket"]["typed_config"][
-        "common_tls_context"]["alpn_protocols"]
+        "common_tls_context"
+    ]["alpn_protocols"]
     assert alpn == (["h2"] if wire == "h2" else ["http/1.1"])
 
 

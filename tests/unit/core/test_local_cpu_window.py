@@ -48,8 +48,9 @@ class Host:
 
 
 def deployment(tmp_path: Path) -> local.LocalDeployment:
-    sc = parse_scenario({"name": "cpu", "meshes": ["none", "envoy"],
-                         "load": {"rates_rps": [100], "duration_s": 1}})
+    sc = parse_scenario(
+        {"name": "cpu", "meshes": ["none", "envoy"], "load": {"rates_rps": [100], "duration_s": 1}}
+    )
     platform = local.LocalPlatform.__new__(local.LocalPlatform)  # no root, no namespaces
     platform.scenario, platform.run_key, platform.state_dir = sc, "abc123", tmp_path
     platform.pinning = Pinning("0", "1", "1", "test: fixed")
@@ -65,8 +66,13 @@ def wired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     host = Host()
     dep = deployment(tmp_path)
     monkeypatch.setattr(dep, "usage", host.usage)
-    knobs: dict[str, Any] = {"dep": dep, "host": host, "origin_off_s": 0.0,
-                             "runs_s": WARMUP_S + DURATION_S, "seen": {}}
+    knobs: dict[str, Any] = {
+        "dep": dep,
+        "host": host,
+        "origin_off_s": 0.0,
+        "runs_s": WARMUP_S + DURATION_S,
+        "seen": {},
+    }
 
     def run_workers(req: LoadRequest, out_dir: Path, *_a: Any, **kw: Any) -> LoadSummary:
         knobs["seen"] = kw
@@ -76,9 +82,16 @@ def wired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         out_dir.mkdir(parents=True, exist_ok=True)
         with (out_dir / HLOG_FILE).open("w") as f:
             LogWriter(f, origin)
-        return LoadSummary(requests=1, errors=0, warmup_requests=1, warmup_errors=0,
-                           duration_s=req.duration_s, achieved_rps=1.0, generator_cpu=0.1,
-                           started_utc="")
+        return LoadSummary(
+            requests=1,
+            errors=0,
+            warmup_requests=1,
+            warmup_errors=0,
+            duration_s=req.duration_s,
+            achieved_rps=1.0,
+            generator_cpu=0.1,
+            started_utc="",
+        )
 
     monkeypatch.setattr(local, "run_workers", run_workers)
     return knobs
@@ -88,8 +101,7 @@ def request() -> LoadRequest:
     return LoadRequest("http://198.18.0.11:8080/", 100, DURATION_S, WARMUP_S, label="t001")
 
 
-def test_sidecar_cpu_covers_the_measured_phase_only(wired: dict[str, Any],
-                                                    tmp_path: Path) -> None:
+def test_sidecar_cpu_covers_the_measured_phase_only(wired: dict[str, Any], tmp_path: Path) -> None:
     dep: local.LocalDeployment = wired["dep"]
     before = dep.usage()  # what the orchestrator takes around run_load
     dep.run_load(request(), tmp_path / "t001")

@@ -27,12 +27,14 @@ from meshbench.platforms.local.names import LOAD_POD
 from meshbench.scenario import Scenario, parse_scenario
 from meshbench.topology import ServiceSpec, Topology, chain
 
-DIAMOND = Topology(services=(
-    ServiceSpec(name="frontend", calls=("left", "right")),
-    ServiceSpec(name="left", calls=("backend",)),
-    ServiceSpec(name="right", calls=("backend",)),
-    ServiceSpec(name="backend"),
-))
+DIAMOND = Topology(
+    services=(
+        ServiceSpec(name="frontend", calls=("left", "right")),
+        ServiceSpec(name="left", calls=("backend",)),
+        ServiceSpec(name="right", calls=("backend",)),
+        ServiceSpec(name="backend"),
+    )
+)
 """backend is reached by two paths: two requests per request to the entry."""
 
 
@@ -52,9 +54,15 @@ class Network:
         self.plaintext: dict[str, int] = {}  # requests per batch that arrive unencrypted
         self.handshakes = dep.mtls
         # counters already moved by readiness probes: only differences may count
-        self.counters = {p: {rq(INBOUND_STAT): 7, rq(INBOUND_PLAINTEXT_STAT): 3,
-                             rq(OUTBOUND_STAT): 5, "listener.0.0.0.0_15006.ssl.handshake": 0}
-                         for p in dep.sidecar_pods()}
+        self.counters = {
+            p: {
+                rq(INBOUND_STAT): 7,
+                rq(INBOUND_PLAINTEXT_STAT): 3,
+                rq(OUTBOUND_STAT): 5,
+                "listener.0.0.0.0_15006.ssl.handshake": 0,
+            }
+            for p in dep.sidecar_pods()
+        }
         self.probes = 0
 
     def send(self, n: int) -> None:
@@ -104,11 +112,17 @@ class FakeAdmin:
         return {**self.net.counters[self.pod], "runtime.load_success": 1}
 
 
-def deployment(tmp_path: Path, mesh: str, topology: Topology | None = None,
-               client_sidecar: bool = False) -> tuple[local.LocalDeployment, Network]:
-    sc: Scenario = parse_scenario({"name": "crossing", "meshes": ["none", "envoy", "envoy-mtls"],
-                                   "client_sidecar": client_sidecar,
-                                   "load": {"rates_rps": [100], "duration_s": 1}})
+def deployment(
+    tmp_path: Path, mesh: str, topology: Topology | None = None, client_sidecar: bool = False
+) -> tuple[local.LocalDeployment, Network]:
+    sc: Scenario = parse_scenario(
+        {
+            "name": "crossing",
+            "meshes": ["none", "envoy", "envoy-mtls"],
+            "client_sidecar": client_sidecar,
+            "load": {"rates_rps": [100], "duration_s": 1},
+        }
+    )
     platform = local.LocalPlatform.__new__(local.LocalPlatform)  # no root, no namespaces
     platform.scenario, platform.run_key, platform.state_dir = sc, "abc123", tmp_path
     platform.pinning = Pinning("0", "1", "1", "test: fixed")
@@ -133,9 +147,16 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> Any:
 # -- verify() ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("mesh", "client_sidecar", "topology"), [
-    ("envoy", False, None), ("envoy", True, None), ("envoy-mtls", False, None),
-    ("envoy-mtls", True, None), ("envoy", False, DIAMOND)])
+@pytest.mark.parametrize(
+    ("mesh", "client_sidecar", "topology"),
+    [
+        ("envoy", False, None),
+        ("envoy", True, None),
+        ("envoy-mtls", False, None),
+        ("envoy-mtls", True, None),
+        ("envoy", False, DIAMOND),
+    ],
+)
 def test_verify_passes_when_every_sidecar_is_crossed(
     tmp_path: Path, wire: Any, mesh: str, client_sidecar: bool, topology: Topology | None
 ) -> None:
@@ -149,8 +170,7 @@ def test_verify_passes_when_every_sidecar_is_crossed(
         assert sum(proof.details["tls_handshakes"].values()) > 0
 
 
-def test_verify_without_a_mesh_checks_absence_and_sends_nothing(tmp_path: Path,
-                                                                 wire: Any) -> None:
+def test_verify_without_a_mesh_checks_absence_and_sends_nothing(tmp_path: Path, wire: Any) -> None:
     dep, net = deployment(tmp_path, "none")
     wire(net)
     proof = dep.verify()
@@ -158,12 +178,15 @@ def test_verify_without_a_mesh_checks_absence_and_sends_nothing(tmp_path: Path,
     assert net.probes == 0
 
 
-@pytest.mark.parametrize(("mesh", "client_sidecar", "flip", "wrong"), [
-    ("envoy", False, "middle", "['middle']"),  # a sidecar missing
-    ("envoy", True, LOAD_POD, "['load']"),  # the client sidecar missing
-    ("envoy", False, LOAD_POD, "['load']"),  # a client sidecar nobody asked for
-    ("none", False, "backend", "['backend']"),  # an Envoy in the baseline
-])
+@pytest.mark.parametrize(
+    ("mesh", "client_sidecar", "flip", "wrong"),
+    [
+        ("envoy", False, "middle", "['middle']"),  # a sidecar missing
+        ("envoy", True, LOAD_POD, "['load']"),  # the client sidecar missing
+        ("envoy", False, LOAD_POD, "['load']"),  # a client sidecar nobody asked for
+        ("none", False, "backend", "['backend']"),  # an Envoy in the baseline
+    ],
+)
 def test_verify_refuses_sidecars_in_the_wrong_pods(
     tmp_path: Path, wire: Any, mesh: str, client_sidecar: bool, flip: str, wrong: str
 ) -> None:
@@ -175,15 +198,17 @@ def test_verify_refuses_sidecars_in_the_wrong_pods(
     assert net.probes == 0
 
 
-@pytest.mark.parametrize(("mesh", "topology", "quiet", "bypass"), [
-    ("envoy", None, ["middle"], 1),
-    ("envoy", None, ["frontend", "middle", "backend"], 1),
-    ("envoy-mtls", None, ["backend"], 1),
-    ("envoy", DIAMOND, ["backend"], 1),  # one of its two requests went around it
-])
+@pytest.mark.parametrize(
+    ("mesh", "topology", "quiet", "bypass"),
+    [
+        ("envoy", None, ["middle"], 1),
+        ("envoy", None, ["frontend", "middle", "backend"], 1),
+        ("envoy-mtls", None, ["backend"], 1),
+        ("envoy", DIAMOND, ["backend"], 1),  # one of its two requests went around it
+    ],
+)
 def test_verify_names_a_quiet_sidecar(
-    tmp_path: Path, wire: Any, mesh: str, topology: Topology | None, quiet: list[str],
-    bypass: int
+    tmp_path: Path, wire: Any, mesh: str, topology: Topology | None, quiet: list[str], bypass: int
 ) -> None:
     dep, net = deployment(tmp_path, mesh, topology)
     net.bypass = dict.fromkeys(quiet, bypass)
@@ -201,12 +226,18 @@ def test_verify_under_mtls_needs_a_handshake(tmp_path: Path, wire: Any) -> None:
         dep.verify()
 
 
-def test_verify_reports_an_unreachable_target(tmp_path: Path, wire: Any,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_reports_an_unreachable_target(
+    tmp_path: Path, wire: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dep, net = deployment(tmp_path, "envoy")
     wire(net)
-    monkeypatch.setattr(commands, "run", lambda argv, **_kw: subprocess.CompletedProcess(
-        list(argv), 1, "", "frontend: connection refused\n"))
+    monkeypatch.setattr(
+        commands,
+        "run",
+        lambda argv, **_kw: subprocess.CompletedProcess(
+            list(argv), 1, "", "frontend: connection refused\n"
+        ),
+    )
     with pytest.raises(PlatformError, match=r"not reachable from the load pod.*connection refused"):
         dep.verify()
 
@@ -216,39 +247,90 @@ def test_verify_reports_an_unreachable_target(tmp_path: Path, wire: Any,
 SENT = 100
 
 # (id, mesh, topology, client sidecar, network faults, expected problems)
-ACCOUNTING: list[tuple[str, str, Topology | None, bool, dict[str, dict[str, int]],
-                       list[str]]] = [
+ACCOUNTING: list[tuple[str, str, Topology | None, bool, dict[str, dict[str, int]], list[str]]] = [
     ("chain-exact", "envoy", None, False, {}, []),
-    ("one-missing", "envoy", None, False, {"bypass": {"middle": 1}},
-     ["middle sidecar saw 99 inbound requests, expected 100"]),
-    ("one-extra", "envoy", None, False, {"extra": {"backend": 1}},
-     ["backend sidecar saw 101 inbound requests, expected 100"]),
-    ("two-wrong", "envoy", None, False, {"bypass": {"frontend": SENT, "backend": 2}},
-     ["frontend sidecar saw 0 inbound requests, expected 100",
-      "backend sidecar saw 98 inbound requests, expected 100"]),
+    (
+        "one-missing",
+        "envoy",
+        None,
+        False,
+        {"bypass": {"middle": 1}},
+        ["middle sidecar saw 99 inbound requests, expected 100"],
+    ),
+    (
+        "one-extra",
+        "envoy",
+        None,
+        False,
+        {"extra": {"backend": 1}},
+        ["backend sidecar saw 101 inbound requests, expected 100"],
+    ),
+    (
+        "two-wrong",
+        "envoy",
+        None,
+        False,
+        {"bypass": {"frontend": SENT, "backend": 2}},
+        [
+            "frontend sidecar saw 0 inbound requests, expected 100",
+            "backend sidecar saw 98 inbound requests, expected 100",
+        ],
+    ),
     ("diamond-exact", "envoy", DIAMOND, False, {}, []),
-    ("diamond-one-path", "envoy", DIAMOND, False, {"bypass": {"backend": SENT}},
-     ["backend sidecar saw 100 inbound requests, expected 200"]),
+    (
+        "diamond-one-path",
+        "envoy",
+        DIAMOND,
+        False,
+        {"bypass": {"backend": SENT}},
+        ["backend sidecar saw 100 inbound requests, expected 200"],
+    ),
     ("mtls-exact", "envoy-mtls", None, False, {}, []),
-    ("mtls-plaintext-inside", "envoy-mtls", None, False, {"plaintext": {"middle": 3}},
-     ["middle sidecar took 3 plaintext requests under mTLS"]),
-    ("mtls-plaintext-and-short", "envoy-mtls", None, False,
-     {"plaintext": {"backend": 2}, "bypass": {"backend": 1}},
-     ["backend sidecar saw 99 inbound requests, expected 100",
-      "backend sidecar took 2 plaintext requests under mTLS"]),
+    (
+        "mtls-plaintext-inside",
+        "envoy-mtls",
+        None,
+        False,
+        {"plaintext": {"middle": 3}},
+        ["middle sidecar took 3 plaintext requests under mTLS"],
+    ),
+    (
+        "mtls-plaintext-and-short",
+        "envoy-mtls",
+        None,
+        False,
+        {"plaintext": {"backend": 2}, "bypass": {"backend": 1}},
+        [
+            "backend sidecar saw 99 inbound requests, expected 100",
+            "backend sidecar took 2 plaintext requests under mTLS",
+        ],
+    ),
     ("client-sidecar-exact", "envoy", None, True, {}, []),
     ("client-sidecar-exact-mtls", "envoy-mtls", None, True, {}, []),
-    ("client-sidecar-short", "envoy", None, True, {"load_outbound": {"": -1}},
-     ["load pod sidecar sent 99 requests, expected 100"]),
+    (
+        "client-sidecar-short",
+        "envoy",
+        None,
+        True,
+        {"load_outbound": {"": -1}},
+        ["load pod sidecar sent 99 requests, expected 100"],
+    ),
     ("no-mesh", "none", None, False, {}, []),
 ]
 
 
-@pytest.mark.parametrize(("mesh", "topology", "client_sidecar", "faults", "expected"),
-                         [a[1:] for a in ACCOUNTING], ids=[a[0] for a in ACCOUNTING])
+@pytest.mark.parametrize(
+    ("mesh", "topology", "client_sidecar", "faults", "expected"),
+    [a[1:] for a in ACCOUNTING],
+    ids=[a[0] for a in ACCOUNTING],
+)
 def test_accounting_says_no_to_any_request_not_accounted_for(
-    tmp_path: Path, mesh: str, topology: Topology | None, client_sidecar: bool,
-    faults: dict[str, dict[str, int]], expected: list[str],
+    tmp_path: Path,
+    mesh: str,
+    topology: Topology | None,
+    client_sidecar: bool,
+    faults: dict[str, dict[str, int]],
+    expected: list[str],
 ) -> None:
     dep, net = deployment(tmp_path, mesh, topology, client_sidecar)
     net.bypass = faults.get("bypass", {})
@@ -271,7 +353,8 @@ def test_accounting_counts_only_what_moved_during_the_trial(tmp_path: Path) -> N
     net.send(SENT)
     assert dep.check_accounting(before, dep.sidecar_stats(), SENT) == []
     assert dep.check_accounting(before, dep.sidecar_stats(), SENT + 40) == [
-        f"{s} sidecar saw 100 inbound requests, expected 140" for s in dep.services]
+        f"{s} sidecar saw 100 inbound requests, expected 140" for s in dep.services
+    ]
 
 
 def test_sidecar_stats_keep_only_the_counters_accounting_reads(tmp_path: Path) -> None:

@@ -19,8 +19,10 @@ def test_a_second_holder_is_refused_with_the_first_named(tmp_path: Path) -> None
     lock = tmp_path / "x.lock"
     busy = r"the thing is busy: run A \(pid 1\)"
     with locks.exclusive(lock, "the thing", "run A (pid 1)", fix="wait"):
-        with pytest.raises(locks.BusyError, match=busy) as e, \
-                locks.exclusive(lock, "the thing", "run B", fix="wait"):
+        with (
+            pytest.raises(locks.BusyError, match=busy) as e,
+            locks.exclusive(lock, "the thing", "run B", fix="wait"),
+        ):
             pass
         assert "wait" in str(e.value)
     with locks.exclusive(lock, "the thing", "run B", fix="wait"):  # free again
@@ -29,15 +31,20 @@ def test_a_second_holder_is_refused_with_the_first_named(tmp_path: Path) -> None
 
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     lock = tmp_path / "x.lock"
-    code = ("import sys, time; from pathlib import Path; from meshbench import locks\n"
-            "with locks.exclusive(Path(sys.argv[1]), 'x', 'holder', fix='-'):\n"
-            "    print('held', flush=True); time.sleep(60)\n")
-    holder = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE,
-                              text=True)
+    code = (
+        "import sys, time; from pathlib import Path; from meshbench import locks\n"
+        "with locks.exclusive(Path(sys.argv[1]), 'x', 'holder', fix='-'):\n"
+        "    print('held', flush=True); time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(locks.BusyError, match="holder"), \
-                locks.exclusive(lock, "x", "me", fix="-"):
+        with (
+            pytest.raises(locks.BusyError, match="holder"),
+            locks.exclusive(lock, "x", "me", fix="-"),
+        ):
             pass
         holder.send_signal(signal.SIGKILL)
         holder.wait()
@@ -56,9 +63,11 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
             holder.stdout.close()
 
 
-def test_a_local_run_is_refused_while_another_holds_the_host(tmp_path: Path, repo: Path,
-                                                            monkeypatch: pytest.MonkeyPatch,
-                                                            ) -> None:
+def test_a_local_run_is_refused_while_another_holds_the_host(
+    tmp_path: Path,
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Refused before anything is created: no run directory, no namespace."""
     monkeypatch.setattr(locks, "HOST_LOCK", tmp_path / "host.lock")
     results = tmp_path / "results"
@@ -68,8 +77,9 @@ def test_a_local_run_is_refused_while_another_holds_the_host(tmp_path: Path, rep
     assert not results.exists() or not any(results.iterdir())
 
 
-def test_two_resumes_of_one_run_are_refused(tmp_path: Path, repo: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_resumes_of_one_run_are_refused(
+    tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(locks, "HOST_LOCK", tmp_path / "host.lock")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -102,8 +112,10 @@ def test_report_says_a_running_run_nobody_holds_was_killed(tmp_path: Path, repo:
     (run_dir / "run.json").write_text(json.dumps(meta))
     with locks.run_directory(run_dir):  # really running: no such warning
         assert not any("was killed" in w for w in load_run(run_dir).warnings)
-    assert any("no meshbench process holds this run: it was killed" in w
-               for w in load_run(run_dir).warnings)
+    assert any(
+        "no meshbench process holds this run: it was killed" in w
+        for w in load_run(run_dir).warnings
+    )
 
 
 def test_a_resume_with_a_changed_scenario_is_refused(tmp_path: Path, repo: Path) -> None:
@@ -120,7 +132,10 @@ def test_a_resume_with_a_changed_scenario_is_refused(tmp_path: Path, repo: Path)
     changed["repeats"] = changed["repeats"] + 1
     changed_file = tmp_path / "changed.yaml"
     changed_file.write_text(yaml.safe_dump(changed))
-    with pytest.raises(ScenarioError, match=r"changed.yaml differs from the scenario stored in "
-                                            r".*run.json in: repeats"):
+    with pytest.raises(
+        ScenarioError,
+        match=r"changed.yaml differs from the scenario stored in "
+        r".*run.json in: repeats",
+    ):
         run_scenario(changed_file, tmp_path, resume=run_dir)
     assert not (run_dir / locks.RUN_LOCK).exists()  # refused before anything was touched

@@ -53,8 +53,15 @@ def test_fresh_deployments_split_the_repeats_into_consecutive_groups() -> None:
     assert [deployment_of(r, 6, 3) for r in range(1, 7)] == [1, 1, 2, 2, 3, 3]
     assert [deployment_of(r, 5, 2) for r in range(1, 6)] == [1, 1, 1, 2, 2]
     assert {deployment_of(r, 4, 1) for r in range(1, 5)} == {1}
-    s = parse_scenario({"name": "t", "meshes": ["none", "envoy"], "repeats": 4,
-                        "deployments": 2, "load": {"rates_rps": [100], "duration_s": 1}})
+    s = parse_scenario(
+        {
+            "name": "t",
+            "meshes": ["none", "envoy"],
+            "repeats": 4,
+            "deployments": 2,
+            "load": {"rates_rps": [100], "duration_s": 1},
+        }
+    )
     trials = plan_trials(s)
     keys = {t.deployment_key for t in trials}
     assert len(keys) == 4  # two arms x two fresh deployments
@@ -64,8 +71,14 @@ def test_fresh_deployments_split_the_repeats_into_consecutive_groups() -> None:
 def test_the_estimate_counts_trials_requests_and_time() -> None:
     from meshbench.plan import DEPLOY_S, HLOG_BYTES_PER_S, TRIAL_OVERHEAD_S, estimate
 
-    s = parse_scenario({"name": "t", "meshes": ["none", "envoy"], "repeats": 3,
-                        "load": {"rates_rps": [100, 200], "duration_s": 10, "warmup_s": 2}})
+    s = parse_scenario(
+        {
+            "name": "t",
+            "meshes": ["none", "envoy"],
+            "repeats": 3,
+            "load": {"rates_rps": [100, 200], "duration_s": 10, "warmup_s": 2},
+        }
+    )
     e = estimate(s, plan_trials(s))
     assert e.trials == 12
     assert e.requests == 3 * 2 * (100 + 200) * 12
@@ -78,8 +91,14 @@ def test_the_estimate_counts_trials_requests_and_time() -> None:
 def test_plans_beyond_the_limits_need_confirming() -> None:
     from meshbench.plan import confirm_limits, estimate, load_estimate
 
-    s = parse_scenario({"name": "huge", "meshes": ["none", "envoy"], "repeats": 1000,
-                        "load": {"rates_rps": [100], "duration_s": 3600}})
+    s = parse_scenario(
+        {
+            "name": "huge",
+            "meshes": ["none", "envoy"],
+            "repeats": 1000,
+            "load": {"rates_rps": [100], "duration_s": 3600},
+        }
+    )
     e = estimate(s, plan_trials(s))
     assert len(e.excesses()) == 2  # about 83 days and 721 M requests
     with pytest.raises(MeshbenchError, match=r"scenario 'huge' would take about 8\d days"):
@@ -98,9 +117,13 @@ def test_a_kind_plans_limit_counts_the_baseline_run_again_in_every_window(
     each of 3 meshes (30 trials, ~30 h), and that is what must be confirmed."""
     from meshbench.run import run_scenario
 
-    sc = {"name": "windows", "platform": "kind", "repeats": 5,
-          "meshes": ["none", "istio", "linkerd", "kuma"],
-          "load": {"rates_rps": [1], "duration_s": 3600, "warmup_s": 0}}
+    sc = {
+        "name": "windows",
+        "platform": "kind",
+        "repeats": 5,
+        "meshes": ["none", "istio", "linkerd", "kuma"],
+        "load": {"rates_rps": [1], "duration_s": 3600, "warmup_s": 0},
+    }
     path = tmp_path / "sc.yaml"
     path.write_text(yaml.safe_dump(sc))
     with pytest.raises(MeshbenchError, match=r"would take about 30\.\d h"):

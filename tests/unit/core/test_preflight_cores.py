@@ -16,8 +16,9 @@ HOSTS = Path(__file__).resolve().parents[2] / "data" / "hosts"
 QUIET = Jitter(p50_us=60.0, p99_us=110.0, max_us=300.0, wakeups=1000)
 
 
-def build_host(root: Path, cores: int, threads: int = 1, isolated: str = "",
-               governor: str | None = None) -> Path:
+def build_host(
+    root: Path, cores: int, threads: int = 1, isolated: str = "", governor: str | None = None
+) -> Path:
     """A /sys tree of ``cores`` x ``threads`` CPUs, numbered as Linux does (thread 2 of
     core c is CPU c + cores)."""
     cpu_root = root / "sys/devices/system/cpu"
@@ -34,7 +35,8 @@ def build_host(root: Path, cores: int, threads: int = 1, isolated: str = "",
         (topo / "core_id").write_text(f"{core}\n")
         (topo / "physical_package_id").write_text("0\n")
         (topo / "thread_siblings_list").write_text(
-            ",".join(str(core + t * cores) for t in range(threads)) + "\n")
+            ",".join(str(core + t * cores) for t in range(threads)) + "\n"
+        )
         if governor:
             (cpu_root / f"cpu{cpu}/cpufreq").mkdir()
             (cpu_root / f"cpu{cpu}/cpufreq/scaling_governor").write_text(governor + "\n")
@@ -70,8 +72,9 @@ def test_the_captured_16_core_vm_and_its_busy_share() -> None:
 
 
 def test_an_isolated_smt_host_with_a_powersave_governor(tmp_path: Path) -> None:
-    facts = read_facts(build_host(tmp_path, cores=4, threads=2, isolated="2-3,6-7",
-                                  governor="powersave"))
+    facts = read_facts(
+        build_host(tmp_path, cores=4, threads=2, isolated="2-3,6-7", governor="powersave")
+    )
     assert facts.isolated == (2, 3, 6, 7) and facts.smt_active is True
     assert facts.cores()["0/1"] == [1, 5]
     p = quiet(facts)
@@ -90,13 +93,15 @@ def test_a_busy_host_is_warned_about_by_cpu() -> None:
     p = Preflight(facts, busy, {0: QUIET, 1: Jitter(60.0, 2500.0, 40_000.0, 900)})
     warnings = p.warnings()
     assert warnings[0].startswith("CPU 0 was 80% busy before the run")
-    assert any(w.startswith("CPU 1 wakes late (1 ms sleep: p99 +2500 µs, max +40.0 ms)")
-               for w in warnings)
+    assert any(
+        w.startswith("CPU 1 wakes late (1 ms sleep: p99 +2500 µs, max +40.0 ms)") for w in warnings
+    )
     assert quiet(facts).warnings() == []
 
 
-def write_interrupts(root: Path, cpus: int, lines: dict[str, dict[int, int]],
-                     affinity: dict[str, str]) -> None:
+def write_interrupts(
+    root: Path, cpus: int, lines: dict[str, dict[int, int]], affinity: dict[str, str]
+) -> None:
     """/proc/interrupts (numbered device IRQs plus the per-CPU LOC line, which never
     counts) and /proc/irq/<n>/smp_affinity_list, as Linux writes them."""
     (root / "proc").mkdir(parents=True, exist_ok=True)
@@ -131,8 +136,12 @@ def test_the_captured_2_vcpu_vm_interrupts() -> None:
 def test_pinned_cpus_taking_most_device_interrupts_are_warned_about(tmp_path: Path) -> None:
     root = build_host(tmp_path, cores=16)
     # a NIC whose receive queues all land on CPUs 1 and 2, a disk on CPU 0
-    write_interrupts(root, 16, {"40": {1: 900_000}, "41": {2: 500_000}, "50": {0: 300_000}},
-                     {"40": "1", "41": "2", "50": "0-15"})
+    write_interrupts(
+        root,
+        16,
+        {"40": {1: 900_000}, "41": {2: 500_000}, "50": {0: 300_000}},
+        {"40": "1", "41": "2", "50": "0-15"},
+    )
     p = quiet(read_facts(root))
     used = choose(p, workers=1).cpus()  # equally quiet by jitter: CPUs 1-9 here
     assert {1, 2} <= set(used)
@@ -144,8 +153,12 @@ def test_pinned_cpus_taking_most_device_interrupts_are_warned_about(tmp_path: Pa
     assert not any("device interrupts" in w for w in p.warnings([5, 6, 7]))  # 0 % there
     recorded = p.to_json()
     assert recorded["device_irqs_per_cpu"]["1"] == 900_000
-    assert {"irq": "40", "device": "PCI-MSIX-0000:00:04.0 1-edge eth0-rx-40",
-            "total": 900_000, "affinity": [1]} in recorded["irqs"]
+    assert {
+        "irq": "40",
+        "device": "PCI-MSIX-0000:00:04.0 1-edge eth0-rx-40",
+        "total": 900_000,
+        "affinity": [1],
+    } in recorded["irqs"]
     # every CPU in use (the doctor's view): nowhere to move them, nothing to warn
     assert not any("device interrupts" in w for w in recorded["warnings"])
 

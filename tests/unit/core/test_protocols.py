@@ -40,11 +40,21 @@ class Chain:
 
     def service(self, spec: ServiceSpec, calls: list[str] = []) -> str:  # noqa: B006
         port = free_port()
-        args = service_args(spec, port, calls, host="127.0.0.1", protocol=self.protocol,
-                            requests_per_connection=self.every)
-        self.procs.append(subprocess.Popen(
-            [sys.executable, "-m", "meshbench.service", *args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        args = service_args(
+            spec,
+            port,
+            calls,
+            host="127.0.0.1",
+            protocol=self.protocol,
+            requests_per_connection=self.every,
+        )
+        self.procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "meshbench.service", *args],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         health = probe_url(self.protocol, "127.0.0.1", port, "/healthz")
         assert wait_ok([health], deadline_s=20) == {}, f"{spec.name} ({self.protocol}) is not up"
         return f"http://127.0.0.1:{port}"
@@ -66,19 +76,35 @@ def chains() -> Iterator[list[Chain]]:
             c.stop()
 
 
-def chain_of_two(chains: list[Chain], protocol: Protocol, every: int = 0,
-                 entry: ServiceSpec | None = None) -> str:
+def chain_of_two(
+    chains: list[Chain], protocol: Protocol, every: int = 0, entry: ServiceSpec | None = None
+) -> str:
     c = Chain(protocol, every)
     chains.append(c)
     backend = c.service(ServiceSpec(name="backend", payload_bytes=10))
     return c.service(entry or ServiceSpec(name="frontend", payload_bytes=2048), [backend])
 
 
-def load(target: str, protocol: Protocol, out: Path, every: int = 0, stream: bool = False,
-         rate: float = 100, duration_s: float = 2) -> LoadSummary:
-    req = LoadRequest(target_url=target + "/", rate_rps=rate, duration_s=duration_s,
-                      warmup_s=0.5, connections=4, protocol=protocol,
-                      requests_per_connection=every, stream=stream, timeout_s=5)
+def load(
+    target: str,
+    protocol: Protocol,
+    out: Path,
+    every: int = 0,
+    stream: bool = False,
+    rate: float = 100,
+    duration_s: float = 2,
+) -> LoadSummary:
+    req = LoadRequest(
+        target_url=target + "/",
+        rate_rps=rate,
+        duration_s=duration_s,
+        warmup_s=0.5,
+        connections=4,
+        protocol=protocol,
+        requests_per_connection=every,
+        stream=stream,
+        timeout_s=5,
+    )
     return run_workers(req, out)
 
 
@@ -126,8 +152,7 @@ def test_a_streamed_response_records_first_and_last_byte(
 ) -> None:
     """5 chunks 20 ms apart: the first byte comes ~80 ms before the last, in every
     protocol (and time to first byte is never after the last byte)."""
-    entry = ServiceSpec(name="frontend", payload_bytes=5000, stream_chunks=5,
-                        chunk_interval_ms=20)
+    entry = ServiceSpec(name="frontend", payload_bytes=5000, stream_chunks=5, chunk_interval_ms=20)
     target = chain_of_two(chains, protocol, entry=entry)
     s = load(target, protocol, tmp_path, stream=True, rate=20)
     assert s.errors == 0, s.error_kinds

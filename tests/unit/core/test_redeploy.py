@@ -57,9 +57,16 @@ class _Dep(Deployment):
                 for v in range(n):
                     h.record_value(100 if tag == "send_lag" else 1000 + v)
                 writer.write(tag, 1.7e9, 1.7e9 + request.duration_s, h)
-        return LoadSummary(requests=n, errors=0, warmup_requests=0, warmup_errors=0,
-                           duration_s=request.duration_s, achieved_rps=request.rate_rps,
-                           generator_cpu=0.1, started_utc="2026-11-26T00:00:00+00:00")
+        return LoadSummary(
+            requests=n,
+            errors=0,
+            warmup_requests=0,
+            warmup_errors=0,
+            duration_s=request.duration_s,
+            achieved_rps=request.rate_rps,
+            generator_cpu=0.1,
+            started_utc="2026-11-26T00:00:00+00:00",
+        )
 
 
 class _Platform(Platform):
@@ -75,15 +82,22 @@ class _Platform(Platform):
         return {"name": self.name}
 
     @contextmanager
-    def deploy(self, mesh: str, topology: Topology,
-               mtls: bool | None = None) -> Iterator[Deployment]:
+    def deploy(
+        self, mesh: str, topology: Topology, mtls: bool | None = None
+    ) -> Iterator[Deployment]:
         self.deployed.append(mesh)
         yield self.dep_class(mesh, len(self.deployed), self.broken.get(len(self.deployed)))
 
 
 def _scenario(repeats: int) -> Scenario:
-    return parse_scenario({"name": "redeploy", "meshes": ["none", "envoy"], "repeats": repeats,
-                           "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0}})
+    return parse_scenario(
+        {
+            "name": "redeploy",
+            "meshes": ["none", "envoy"],
+            "repeats": repeats,
+            "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0},
+        }
+    )
 
 
 def test_a_pod_that_died_between_trials_is_redeployed_and_recorded(tmp_path: Path) -> None:
@@ -141,8 +155,9 @@ class _OneMeshAtATime(_Platform):
         self.seen_live: list[tuple[str, tuple[str, ...]]] = []  # (mesh measured, arms up)
 
     @contextmanager
-    def deploy(self, mesh: str, topology: Topology,
-               mtls: bool | None = None) -> Iterator[Deployment]:
+    def deploy(
+        self, mesh: str, topology: Topology, mtls: bool | None = None
+    ) -> Iterator[Deployment]:
         platform = self
 
         class Watched(_Dep):
@@ -154,8 +169,7 @@ class _OneMeshAtATime(_Platform):
                 platform.seen_live.append((self.mesh, tuple(sorted(platform.live))))
                 return super().run_load(request, out_dir)
 
-        if mesh not in ("none", "none-aa") and any(m not in ("none", "none-aa")
-                                                   for m in self.live):
+        if mesh not in ("none", "none-aa") and any(m not in ("none", "none-aa") for m in self.live):
             raise PlatformError(f"{mesh} deployed while {self.live} is up: meshes conflict")
         self.deployed.append(mesh)
         self.live.append(mesh)
@@ -168,9 +182,15 @@ class _OneMeshAtATime(_Platform):
 def test_one_mesh_at_a_time_runs_the_baseline_beside_every_mesh(tmp_path: Path) -> None:
     from meshbench.windows import window_of
 
-    s = parse_scenario({"name": "windows", "platform": "kind", "repeats": 2,
-                        "meshes": ["none", "istio", "linkerd"],
-                        "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0}})
+    s = parse_scenario(
+        {
+            "name": "windows",
+            "platform": "kind",
+            "repeats": 2,
+            "meshes": ["none", "istio", "linkerd"],
+            "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0},
+        }
+    )
     platform = _OneMeshAtATime()
     ordered = execution_order(plan_trials(s), platform)
     rows: list[TrialRecord] = []
@@ -183,23 +203,37 @@ def test_one_mesh_at_a_time_runs_the_baseline_beside_every_mesh(tmp_path: Path) 
     assert windows == sorted(windows, key=windows.index)  # each window runs back to back
     for w in ("istio", "linkerd"):  # inside a window: the plan's interleaved order
         assert [r.mesh for r in rows if r.window == w] == [
-            t.mesh for t in plan_trials(s) if t.mesh in ("none", w)]
+            t.mesh for t in plan_trials(s) if t.mesh in ("none", w)
+        ]
     assert window_of(ordered[0]) == "istio" and rows[0].mesh == "istio"
     assert len(platform.deployed) == 4  # mesh + baseline, once per window
     assert sorted(p.name for p in (tmp_path / "proof").iterdir()) == [
-        "istio.json", "linkerd.json", "none-in-istio.json", "none-in-linkerd.json"]
+        "istio.json",
+        "linkerd.json",
+        "none-in-istio.json",
+        "none-in-linkerd.json",
+    ]
     # the mesh first in each window: the baseline is proven while the mesh is installed
     assert platform.deployed == ["istio", "none", "linkerd", "none"]
     assert [live for arm, live in platform.live_at_verify if arm == "none"] == [
-        ("istio", "none"), ("linkerd", "none")]
+        ("istio", "none"),
+        ("linkerd", "none"),
+    ]
 
 
 def test_a_redeploy_inside_a_window_redeploys_the_whole_window(tmp_path: Path) -> None:
     """A baseline found broken is redeployed beside its mesh (the mesh first again), never
     left to run alone until the mesh's next trial."""
-    s = parse_scenario({"name": "windows", "platform": "kind", "repeats": 3,
-                        "meshes": ["none", "istio"], "aa_control": True,
-                        "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0}})
+    s = parse_scenario(
+        {
+            "name": "windows",
+            "platform": "kind",
+            "repeats": 3,
+            "meshes": ["none", "istio"],
+            "aa_control": True,
+            "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0},
+        }
+    )
     platform = _OneMeshAtATime({2: 1})  # the first window's `none` breaks after one trial
     ordered = execution_order(plan_trials(s), platform)
     rows: list[TrialRecord] = []
@@ -216,9 +250,16 @@ def test_a_redeploy_inside_a_window_redeploys_the_whole_window(tmp_path: Path) -
 def test_each_swept_deployment_of_a_mesh_is_a_window_of_its_own(tmp_path: Path) -> None:
     """A mesh swept over mTLS has two install windows named alike ('istio'): they must not
     be deployed together (two istios on one cluster)."""
-    s = parse_scenario({"name": "windows", "platform": "kind", "repeats": 1,
-                        "meshes": ["none", "istio"], "sweep": {"mtls": [True, False]},
-                        "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0}})
+    s = parse_scenario(
+        {
+            "name": "windows",
+            "platform": "kind",
+            "repeats": 1,
+            "meshes": ["none", "istio"],
+            "sweep": {"mtls": [True, False]},
+            "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0},
+        }
+    )
     platform = _OneMeshAtATime()
     ordered = execution_order(plan_trials(s), platform)
     rows: list[TrialRecord] = []

@@ -129,9 +129,13 @@ def test_a_sidecar_dying_mid_trial_makes_the_trial_invalid_not_the_run_crash(
     tmp_path: Path,
 ) -> None:
     trial = Trial("t001-envoy-100rps-r1", 1, "envoy", 100, 1, 4)
-    scenario = parse_scenario({"name": "dying", "meshes": ["none", "envoy"],
-                               "load": {"rates_rps": [100], "duration_s": 1, "warmup_s": 0.2,
-                                        "connections": 4}})
+    scenario = parse_scenario(
+        {
+            "name": "dying",
+            "meshes": ["none", "envoy"],
+            "load": {"rates_rps": [100], "duration_s": 1, "warmup_s": 0.2, "connections": 4},
+        }
+    )
     with instant_envoy(free_port(), cpus="1") as url:
         row = run_trial(scenario, DyingSidecarDeployment(url), trial, tmp_path)
     assert row.valid is False
@@ -143,20 +147,50 @@ def test_a_sidecar_dying_mid_trial_makes_the_trial_invalid_not_the_run_crash(
 
 def test_meshbench_load_strict_exits_non_zero_on_a_starved_generator(tmp_path: Path) -> None:
     with instant_envoy(free_port(), cpus="1") as url:
-        argv = ["nice", "-n", "19", sys.executable, "-m", "meshbench.cli", "load", url,
-                "--rate", "1000", "--duration", "2", "--warmup", "0.5", "--connections", "8",
-                "--timeout", "1",
-                "--cpus", "0", "--strict", "--out", str(tmp_path / "starved")]
+        argv = [
+            "nice",
+            "-n",
+            "19",
+            sys.executable,
+            "-m",
+            "meshbench.cli",
+            "load",
+            url,
+            "--rate",
+            "1000",
+            "--duration",
+            "2",
+            "--warmup",
+            "0.5",
+            "--connections",
+            "8",
+            "--timeout",
+            "1",
+            "--cpus",
+            "0",
+            "--strict",
+            "--out",
+            str(tmp_path / "starved"),
+        ]
         with cpu_hogs("0", 2, after_s=1.5):
             starved = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-        calm = subprocess.run([*argv[3:-2], "--out", str(tmp_path / "calm")],
-                              capture_output=True, text=True, timeout=60)
+        calm = subprocess.run(
+            [*argv[3:-2], "--out", str(tmp_path / "calm")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert starved.returncode == 3, starved.stdout + starved.stderr
     assert "NOT A TRUSTWORTHY MEASUREMENT" in starved.stdout
     # starved hard enough, it may not finish the measured phase at all: any of these
-    assert any(why in starved.stdout for why in ("the generator's own schedule fell behind",
-                                                 "stopped by its time bound",
-                                                 "no request completed")), starved.stdout
+    assert any(
+        why in starved.stdout
+        for why in (
+            "the generator's own schedule fell behind",
+            "stopped by its time bound",
+            "no request completed",
+        )
+    ), starved.stdout
     # the exit status follows the verdict line, whichever it is on this machine
     assert (calm.returncode == 3) == ("NOT A TRUSTWORTHY" in calm.stdout), calm.stdout
     assert calm.returncode in (0, 3)

@@ -80,10 +80,13 @@ def test_file_errors(tmp_path: Path) -> None:
         load_scenario(p)
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    ({"repeats": 2, "deployments": 3}, "deployments (3) cannot exceed repeats (2)"),
-    ({"platform": "kind", "repeats": 4, "deployments": 2}, "only implemented for the local"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"repeats": 2, "deployments": 3}, "deployments (3) cannot exceed repeats (2)"),
+        ({"platform": "kind", "repeats": 4, "deployments": 2}, "only implemented for the local"),
+    ],
+)
 def test_deployments_are_checked(extra: dict[str, object], message: str) -> None:
     data = {**MINIMAL, **extra}
     if data.get("platform") == "kind":
@@ -92,17 +95,27 @@ def test_deployments_are_checked(extra: dict[str, object], message: str) -> None
         parse_scenario(data)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("name: t\nmeshes: [none]\nload: {rates_rps: [100], duration_s: 2}\n"
-     "load: {rates_rps: [5000], duration_s: 2}\n", "key 'load' is given twice"),
-    ("name: t\nmeshes: [none]\nload: {rates_rps: [.nan], duration_s: 2}\n", "rates_rps"),
-    ("name: t\nmeshes: [none]\nload: {rates_rps: [100], duration_s: .inf}\n", "duration_s"),
-    ("name: t\nmeshes: [none]\nload: {rates_rps: [100], duration_s: 2, connections: true}\n",
-     "connections: True is a boolean where a number belongs"),
-    ("name: t\nmeshes: [none]\nload: {rates_rps: [true], duration_s: 2}\n",
-     "rates_rps: \\[True\\] is a boolean"),
-    ("a: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply|not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "name: t\nmeshes: [none]\nload: {rates_rps: [100], duration_s: 2}\n"
+            "load: {rates_rps: [5000], duration_s: 2}\n",
+            "key 'load' is given twice",
+        ),
+        ("name: t\nmeshes: [none]\nload: {rates_rps: [.nan], duration_s: 2}\n", "rates_rps"),
+        ("name: t\nmeshes: [none]\nload: {rates_rps: [100], duration_s: .inf}\n", "duration_s"),
+        (
+            "name: t\nmeshes: [none]\nload: {rates_rps: [100], duration_s: 2, connections: true}\n",
+            "connections: True is a boolean where a number belongs",
+        ),
+        (
+            "name: t\nmeshes: [none]\nload: {rates_rps: [true], duration_s: 2}\n",
+            "rates_rps: \\[True\\] is a boolean",
+        ),
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply|not valid YAML"),
+    ],
+)
 def test_hostile_scenarios_get_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
     p = tmp_path / "s.yaml"
     p.write_text(text)
@@ -125,11 +138,14 @@ def test_scenario_files_that_are_not_text_are_refused(tmp_path: Path) -> None:
         load_scenario(big)
 
 
-@pytest.mark.parametrize(("cpus", "message"), [
-    ("-", "each part must be N or LOW-HIGH"),
-    ("1-0", "each part must be N or LOW-HIGH"),
-    ("0,", "each part must be N or LOW-HIGH"),
-])
+@pytest.mark.parametrize(
+    ("cpus", "message"),
+    [
+        ("-", "each part must be N or LOW-HIGH"),
+        ("1-0", "each part must be N or LOW-HIGH"),
+        ("0,", "each part must be N or LOW-HIGH"),
+    ],
+)
 def test_cpu_lists_must_name_cpus(cpus: str, message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         parse_scenario({**MINIMAL, "local": {"load_cpus": cpus}})
@@ -142,8 +158,9 @@ def test_pinning_to_cpus_this_host_lacks_is_refused_before_anything_runs(
 
     from meshbench.run import run_scenario
 
-    text = (repo / "scenarios" / "smoke.yaml").read_text().replace('pod_cpus: "1"',
-                                                                   'pod_cpus: "999"')
+    text = (
+        (repo / "scenarios" / "smoke.yaml").read_text().replace('pod_cpus: "1"', 'pod_cpus: "999"')
+    )
     (tmp_path / "s.yaml").write_text(text)
     with pytest.raises(ScenarioError, match=r"local.pod_cpus '999' names CPU\(s\) \[999\]"):
         run_scenario(tmp_path / "s.yaml", tmp_path / "results")
@@ -152,8 +169,11 @@ def test_pinning_to_cpus_this_host_lacks_is_refused_before_anything_runs(
 
 
 def test_mesh_and_rate_errors_name_their_field() -> None:
-    with pytest.raises(ScenarioError, match=r"^x.yaml: meshes: \['istio'\] is invalid: meshes "
-                                            r"\['istio'\] are not available on platform 'local'"):
+    with pytest.raises(
+        ScenarioError,
+        match=r"^x.yaml: meshes: \['istio'\] is invalid: meshes "
+        r"\['istio'\] are not available on platform 'local'",
+    ):
         parse_scenario({**MINIMAL, "meshes": ["istio"]}, "x.yaml")
     with pytest.raises(ScenarioError, match=r"^x.yaml: load.rates_rps: \[0\] is invalid"):
         parse_scenario({**MINIMAL, "load": {"rates_rps": [0], "duration_s": 1}}, "x.yaml")
@@ -165,10 +185,17 @@ def test_mesh_and_rate_errors_name_their_field() -> None:
 def test_the_number_of_trials_is_bounded_and_the_factors_named() -> None:
     from meshbench.scenario import MAX_TRIALS
 
-    data = {"name": "wide", "meshes": ["none", "envoy"], "repeats": 1000,
-            "load": {"rates_rps": list(range(1, 51)), "duration_s": 1},
-            "sweep": {"connections": [1, 2]}}
-    with pytest.raises(ScenarioError, match=rf"the plan has 200,000 trials \(2 arms x 50 "
-                                            rf"load.rates_rps x 1000 repeats x 2 sweep.connections"
-                                            rf"\); the most allowed is {MAX_TRIALS:,}"):
+    data = {
+        "name": "wide",
+        "meshes": ["none", "envoy"],
+        "repeats": 1000,
+        "load": {"rates_rps": list(range(1, 51)), "duration_s": 1},
+        "sweep": {"connections": [1, 2]},
+    }
+    with pytest.raises(
+        ScenarioError,
+        match=rf"the plan has 200,000 trials \(2 arms x 50 "
+        rf"load.rates_rps x 1000 repeats x 2 sweep.connections"
+        rf"\); the most allowed is {MAX_TRIALS:,}",
+    ):
         parse_scenario(data, "wide.yaml")

@@ -22,20 +22,47 @@ from meshbench.plan import estimate, plan_trials
 from meshbench.scenario import Scenario, load_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[3] / "scenarios").glob("*.yaml"))
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
-_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
-                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20))
-_values = st.recursive(_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-    max_leaves=12)
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 _fragments = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["&a [1, *a]", "!!python/object:os.system 'true'", "{", "- [", "? x",
-                     "load: {rates_rps: [.nan]}", "repeats: true", "<<: *x", "\t", "'",
-                     "[" * 5000, "meshes: [none, none]", "duration_s: 1e309", "%YAML 9.9"]),
+    st.sampled_from(
+        [
+            "&a [1, *a]",
+            "!!python/object:os.system 'true'",
+            "{",
+            "- [",
+            "? x",
+            "load: {rates_rps: [.nan]}",
+            "repeats: true",
+            "<<: *x",
+            "\t",
+            "'",
+            "[" * 5000,
+            "meshes: [none, none]",
+            "duration_s: 1e309",
+            "%YAML 9.9",
+        ]
+    ),
 )
 
 
@@ -56,27 +83,32 @@ def _write(tmp_path: Path, data: bytes) -> Path:
 
 @pytest.mark.parametrize("source", SCENARIOS, ids=lambda p: p.name)
 @FUZZ
-@given(edits=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 2), st.binary(max_size=4)),
-                      min_size=1, max_size=6))
-def test_byte_mutations(tmp_path: Path, source: Path,
-                        edits: list[tuple[float, int, bytes]]) -> None:
+@given(
+    edits=st.lists(
+        st.tuples(st.floats(0, 1), st.integers(0, 2), st.binary(max_size=4)), min_size=1, max_size=6
+    )
+)
+def test_byte_mutations(
+    tmp_path: Path, source: Path, edits: list[tuple[float, int, bytes]]
+) -> None:
     data = bytearray(source.read_bytes())
     for where, op, blob in edits:
         i = int(where * len(data))
         if op == 0:
             data[i:i] = blob  # insert
         elif op == 1:
-            del data[i:i + len(blob) + 1]  # delete
+            del data[i : i + len(blob) + 1]  # delete
         else:
-            data[i:i + len(blob)] = blob  # replace
+            data[i : i + len(blob)] = blob  # replace
     _check(_write(tmp_path, bytes(data)))
 
 
 @pytest.mark.parametrize("source", SCENARIOS, ids=lambda p: p.name)
 @FUZZ
 @given(where=st.floats(0, 1), fragment=_fragments, indent=st.integers(0, 6))
-def test_text_mutations(tmp_path: Path, source: Path, where: float, fragment: str,
-                        indent: int) -> None:
+def test_text_mutations(
+    tmp_path: Path, source: Path, where: float, fragment: str, indent: int
+) -> None:
     lines = source.read_text().splitlines()
     lines.insert(int(where * len(lines)), " " * indent + fragment)
     _check(_write(tmp_path, "\n".join(lines).encode("utf-8", "surrogatepass")))
@@ -104,5 +136,6 @@ def test_structural_mutations(tmp_path: Path, source: Path, pick: float, value: 
     for key in path[:-1]:
         node = node[key]
     node[path[-1]] = value
-    _check(_write(tmp_path, yaml.safe_dump(doc, allow_unicode=True).encode("utf-8",
-                                                                          "surrogatepass")))
+    _check(
+        _write(tmp_path, yaml.safe_dump(doc, allow_unicode=True).encode("utf-8", "surrogatepass"))
+    )

@@ -90,8 +90,15 @@ def test_the_request_bound_stops_a_huge_schedule_without_building_it(
     """1 M rps for an hour is 3.6 billion sends: the schedule must be generated as it is
     sent (a list of it needed ~100 GB), and the bound must stop it and say so."""
     target = servers.service("backend")
-    req = LoadRequest(target_url=target + "/", rate_rps=1_000_000, duration_s=3600,
-                      warmup_s=0, connections=4, max_requests=300, timeout_s=2)
+    req = LoadRequest(
+        target_url=target + "/",
+        rate_rps=1_000_000,
+        duration_s=3600,
+        warmup_s=0,
+        connections=4,
+        max_requests=300,
+        timeout_s=2,
+    )
     started = time.monotonic()
     s = generate(req, tmp_path)
     assert s.stopped_by == "request_bound"
@@ -121,7 +128,8 @@ def test_generator_sends_the_schedule_and_records_everything(
     assert lat.get_total_count() == svc.get_total_count() == lag.get_total_count()
     assert lag.get_mean_value() > 0
     assert lat.get_mean_value() == pytest.approx(
-        svc.get_mean_value() + lag.get_mean_value(), rel=2e-3, abs=1.0)
+        svc.get_mean_value() + lag.get_mean_value(), rel=2e-3, abs=1.0
+    )
     locust_stats = json.loads((tmp_path / "locust_stats.json").read_text())
     assert locust_stats["total"]["num_requests"] == 600
 
@@ -184,9 +192,14 @@ def test_generator_memory_is_its_own_not_its_parents(servers: Servers, tmp_path:
     """ru_maxrss survives exec on Linux: a generator started by a 400 MiB parent reported
     400 MiB. The figure must be the generator's own peak."""
     ballast = bytearray(400 * 2**20)
-    ballast[:: 4096] = b"x" * len(ballast[:: 4096])  # touch every page: resident
-    req = LoadRequest(target_url=servers.service("backend") + "/", rate_rps=50,
-                      duration_s=0.5, warmup_s=0, connections=2)
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page: resident
+    req = LoadRequest(
+        target_url=servers.service("backend") + "/",
+        rate_rps=50,
+        duration_s=0.5,
+        warmup_s=0,
+        connections=2,
+    )
     s = generate(req, tmp_path)
     del ballast
     assert 10 < s.generator_rss_mib < 200

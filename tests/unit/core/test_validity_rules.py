@@ -31,18 +31,32 @@ TRIAL = Trial("t001-envoy-100rps-r1", 1, "envoy", RATE_RPS, 1, 8)
 def scenario(**limits: float) -> Scenario:
     """Thresholds as written in a scenario's ``validity:`` section (defaults otherwise:
     send lag 5 ms, generator CPU 0.95 cores, no errors, 95 % of the target rate)."""
-    return parse_scenario({"name": "rules", "meshes": ["none", "envoy"],
-                           "load": {"rates_rps": [RATE_RPS], "duration_s": 10},
-                           "validity": limits})
+    return parse_scenario(
+        {
+            "name": "rules",
+            "meshes": ["none", "envoy"],
+            "load": {"rates_rps": [RATE_RPS], "duration_s": 10},
+            "validity": limits,
+        }
+    )
 
 
 def summary(**changes: Any) -> LoadSummary:
     """A trial that did exactly what was asked: 10 s at 100 rps, no error, a quiet
     generator, stopped by its schedule."""
-    base = LoadSummary(requests=1000, errors=0, warmup_requests=100, warmup_errors=0,
-                       duration_s=10.0, achieved_rps=RATE_RPS, generator_cpu=0.3,
-                       started_utc="2026-01-01T00:00:00+00:00", error_kinds={},
-                       stopped_by="schedule", dispatch_lag_p99_ms=0.1)
+    base = LoadSummary(
+        requests=1000,
+        errors=0,
+        warmup_requests=100,
+        warmup_errors=0,
+        duration_s=10.0,
+        achieved_rps=RATE_RPS,
+        generator_cpu=0.3,
+        started_utc="2026-01-01T00:00:00+00:00",
+        error_kinds={},
+        stopped_by="schedule",
+        dispatch_lag_p99_ms=0.1,
+    )
     return replace(base, **changes)
 
 
@@ -50,47 +64,111 @@ def summary(**changes: Any) -> LoadSummary:
 RULES: list[tuple[str, dict[str, float], dict[str, Any], float, list[str], str | None]] = [
     ("all-within-limits", {}, {}, 1.0, [], None),
     # error ratio: the default allows none
-    ("one-error", {}, {"errors": 1, "error_kinds": {"HTTP 503": 1}}, 1.0, [],
-     "errors 1/1000"),
+    ("one-error", {}, {"errors": 1, "error_kinds": {"HTTP 503": 1}}, 1.0, [], "errors 1/1000"),
     ("errors-at-ratio", {"max_error_ratio": 0.01}, {"errors": 10}, 1.0, [], None),
-    ("errors-above-ratio", {"max_error_ratio": 0.01},
-     {"errors": 11, "error_kinds": {"timeout": 11}}, 1.0, [], "errors 11/1000"),
-    ("no-request", {}, {"requests": 0, "achieved_rps": RATE_RPS}, 1.0, [],
-     "no request completed in the measured phase"),
+    (
+        "errors-above-ratio",
+        {"max_error_ratio": 0.01},
+        {"errors": 11, "error_kinds": {"timeout": 11}},
+        1.0,
+        [],
+        "errors 11/1000",
+    ),
+    (
+        "no-request",
+        {},
+        {"requests": 0, "achieved_rps": RATE_RPS},
+        1.0,
+        [],
+        "no request completed in the measured phase",
+    ),
     # generator CPU (cores)
     ("cpu-at-limit", {}, {"generator_cpu": 0.95}, 1.0, [], None),
-    ("cpu-above-limit", {}, {"generator_cpu": 0.96}, 1.0, [],
-     "generator CPU 0.96 cores > 0.95"),
-    ("cpu-custom-limit", {"max_generator_cpu": 0.5}, {"generator_cpu": 0.51}, 1.0, [],
-     "generator CPU 0.51 cores > 0.5"),
+    ("cpu-above-limit", {}, {"generator_cpu": 0.96}, 1.0, [], "generator CPU 0.96 cores > 0.95"),
+    (
+        "cpu-custom-limit",
+        {"max_generator_cpu": 0.5},
+        {"generator_cpu": 0.51},
+        1.0,
+        [],
+        "generator CPU 0.51 cores > 0.5",
+    ),
     # achieved rate: at least 95 % of the target
     ("rate-at-ratio", {}, {"achieved_rps": 95.0}, 1.0, [], None),
-    ("rate-below-ratio", {}, {"achieved_rps": 94.9}, 1.0, [],
-     "achieved 95 rps < 0.95 x target 100 rps"),
-    ("rate-far-below", {"min_achieved_ratio": 0.5}, {"achieved_rps": 40.0}, 1.0, [],
-     "achieved 40 rps < 0.5 x target 100 rps"),
+    (
+        "rate-below-ratio",
+        {},
+        {"achieved_rps": 94.9},
+        1.0,
+        [],
+        "achieved 95 rps < 0.95 x target 100 rps",
+    ),
+    (
+        "rate-far-below",
+        {"min_achieved_ratio": 0.5},
+        {"achieved_rps": 40.0},
+        1.0,
+        [],
+        "achieved 40 rps < 0.5 x target 100 rps",
+    ),
     # what stopped the load
-    ("stopped-by-time-bound", {}, {"stopped_by": "time_bound"}, 1.0, [],
-     "load stopped by its time bound"),
-    ("stopped-by-request-bound", {}, {"stopped_by": "request_bound"}, 1.0, [],
-     "load stopped by its request bound"),
+    (
+        "stopped-by-time-bound",
+        {},
+        {"stopped_by": "time_bound"},
+        1.0,
+        [],
+        "load stopped by its time bound",
+    ),
+    (
+        "stopped-by-request-bound",
+        {},
+        {"stopped_by": "request_bound"},
+        1.0,
+        [],
+        "load stopped by its request bound",
+    ),
     # send lag: the cause is named from the dispatcher's own lag (half the limit)
     ("lag-at-limit", {}, {}, 5.0, [], None),
-    ("lag-above-limit-generator", {}, {"dispatch_lag_p99_ms": 2.6}, 5.01, [],
-     "send lag p99 5.01 ms > 5 ms: the generator's own schedule fell behind"),
-    ("lag-above-limit-saturated", {}, {"dispatch_lag_p99_ms": 2.5}, 5.01, [],
-     "send lag p99 5.01 ms > 5 ms: every connection was busy"),
+    (
+        "lag-above-limit-generator",
+        {},
+        {"dispatch_lag_p99_ms": 2.6},
+        5.01,
+        [],
+        "send lag p99 5.01 ms > 5 ms: the generator's own schedule fell behind",
+    ),
+    (
+        "lag-above-limit-saturated",
+        {},
+        {"dispatch_lag_p99_ms": 2.5},
+        5.01,
+        [],
+        "send lag p99 5.01 ms > 5 ms: every connection was busy",
+    ),
     ("lag-custom-limit", {"max_send_lag_p99_ms": 20}, {}, 19.0, [], None),
     # sidecar accounting: whatever the platform found is carried, one reason each
-    ("accounting", {}, {}, 1.0, ["middle sidecar saw 999 inbound requests, expected 1100"],
-     "sidecar accounting: middle sidecar saw 999 inbound requests, expected 1100"),
+    (
+        "accounting",
+        {},
+        {},
+        1.0,
+        ["middle sidecar saw 999 inbound requests, expected 1100"],
+        "sidecar accounting: middle sidecar saw 999 inbound requests, expected 1100",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("limits", "changes", "lag_ms", "accounting", "expected"),
-                         [r[1:] for r in RULES], ids=[r[0] for r in RULES])
+@pytest.mark.parametrize(
+    ("limits", "changes", "lag_ms", "accounting", "expected"),
+    [r[1:] for r in RULES],
+    ids=[r[0] for r in RULES],
+)
 def test_each_rule_says_no_past_its_threshold_and_only_there(
-    limits: dict[str, float], changes: dict[str, Any], lag_ms: float, accounting: list[str],
+    limits: dict[str, float],
+    changes: dict[str, Any],
+    lag_ms: float,
+    accounting: list[str],
     expected: str | None,
 ) -> None:
     reasons = validity(scenario(**limits), TRIAL, summary(**changes), lag_ms, accounting)
@@ -102,19 +180,35 @@ def test_each_rule_says_no_past_its_threshold_and_only_there(
 
 
 def test_error_reason_names_the_kinds() -> None:
-    [reason] = validity(scenario(), TRIAL, summary(
-        errors=3, error_kinds={"HTTP 503": 2, "ConnectionResetError": 1}), 1.0, [])
+    [reason] = validity(
+        scenario(),
+        TRIAL,
+        summary(errors=3, error_kinds={"HTTP 503": 2, "ConnectionResetError": 1}),
+        1.0,
+        [],
+    )
     assert "max_error_ratio 0" in reason
     assert reason.endswith("(HTTP 503: 2, ConnectionResetError: 1)")  # most frequent first
 
 
 def test_every_broken_rule_is_reported_not_just_the_first() -> None:
-    s = summary(errors=5, generator_cpu=1.2, achieved_rps=50.0, stopped_by="time_bound",
-                dispatch_lag_p99_ms=9.0)
+    s = summary(
+        errors=5,
+        generator_cpu=1.2,
+        achieved_rps=50.0,
+        stopped_by="time_bound",
+        dispatch_lag_p99_ms=9.0,
+    )
     reasons = validity(scenario(), TRIAL, s, 12.0, ["frontend sidecar saw 0 inbound requests"])
     assert len(reasons) == 6, reasons
-    for start in ("errors 5/1000", "send lag p99 12.00 ms", "generator CPU 1.20",
-                  "achieved 50 rps", "load stopped by its time bound", "sidecar accounting"):
+    for start in (
+        "errors 5/1000",
+        "send lag p99 12.00 ms",
+        "generator CPU 1.20",
+        "achieved 50 rps",
+        "load stopped by its time bound",
+        "sidecar accounting",
+    ):
         assert any(r.startswith(start) for r in reasons), (start, reasons)
 
 
@@ -131,15 +225,14 @@ def test_target_rate_comes_from_the_trial() -> None:
 
 def worker(**changes: Any) -> LoadSummary:
     """One of two workers sharing the trial's schedule (half of everything)."""
-    return summary(**{"requests": 500, "warmup_requests": 50, "achieved_rps": RATE_RPS / 2,
-                      **changes})
+    return summary(
+        **{"requests": 500, "warmup_requests": 50, "achieved_rps": RATE_RPS / 2, **changes}
+    )
 
 
 @pytest.mark.parametrize("cut", [0, 1], ids=["first-worker-cut", "second-worker-cut"])
 @pytest.mark.parametrize("bound", ["time_bound", "request_bound"])
-def test_a_worker_cut_off_by_its_bound_makes_the_merged_trial_invalid(
-    cut: int, bound: str
-) -> None:
+def test_a_worker_cut_off_by_its_bound_makes_the_merged_trial_invalid(cut: int, bound: str) -> None:
     workers = [worker(), worker()]
     workers[cut] = worker(stopped_by=bound)
     merged = merge_summaries(workers)
@@ -150,8 +243,9 @@ def test_a_worker_cut_off_by_its_bound_makes_the_merged_trial_invalid(
 
 
 def test_workers_all_on_schedule_merge_valid() -> None:
-    merged = merge_summaries([worker(), worker(), worker(achieved_rps=0.0, requests=0,
-                                                         warmup_requests=0)])
+    merged = merge_summaries(
+        [worker(), worker(), worker(achieved_rps=0.0, requests=0, warmup_requests=0)]
+    )
     assert merged.stopped_by == "schedule"
     assert merged.requests == 1000 and merged.achieved_rps == RATE_RPS
     assert validity(scenario(), TRIAL, merged, 1.0, []) == []
@@ -161,8 +255,9 @@ def test_workers_all_on_schedule_merge_valid() -> None:
 def test_the_laggiest_dispatcher_names_the_cause(order: tuple[float, float]) -> None:
     """One worker's own schedule fell 4 ms behind: the merged trial must blame the
     generator, not the system under test (the minimum lag would blame the system)."""
-    merged = merge_summaries([worker(dispatch_lag_p99_ms=order[0]),
-                              worker(dispatch_lag_p99_ms=order[1])])
+    merged = merge_summaries(
+        [worker(dispatch_lag_p99_ms=order[0]), worker(dispatch_lag_p99_ms=order[1])]
+    )
     assert merged.dispatch_lag_p99_ms == 4.0
     [reason] = validity(scenario(), TRIAL, merged, 8.0, [])
     assert "the generator's own schedule fell behind (dispatch lag p99 4.00 ms)" in reason
@@ -170,8 +265,9 @@ def test_the_laggiest_dispatcher_names_the_cause(order: tuple[float, float]) -> 
 
 def test_the_busiest_generator_decides_its_cpu_rule() -> None:
     """Each worker is its own process: one at 1.1 cores is over, whatever the others."""
-    merged = merge_summaries([worker(generator_cpu=0.1), worker(generator_cpu=1.1),
-                              worker(generator_cpu=0.2)])
+    merged = merge_summaries(
+        [worker(generator_cpu=0.1), worker(generator_cpu=1.1), worker(generator_cpu=0.2)]
+    )
     assert merged.generator_cpu == 1.1
     assert merged.extra["generator_cpu_total"] == pytest.approx(1.4)
     [reason] = validity(scenario(), TRIAL, merged, 1.0, [])
@@ -179,13 +275,28 @@ def test_the_busiest_generator_decides_its_cpu_rule() -> None:
 
 
 def test_merged_counts_add_up_and_errors_are_judged_on_the_sum() -> None:
-    a = worker(errors=1, error_kinds={"timeout": 1}, warmup_errors=2, duration_s=10.0,
-               started_utc="2026-01-01T00:00:01+00:00", generator_rss_mib=40.25)
-    b = worker(errors=2, error_kinds={"timeout": 1, "HTTP 500": 1}, duration_s=10.5,
-               started_utc="2026-01-01T00:00:00+00:00", generator_rss_mib=41.5)
+    a = worker(
+        errors=1,
+        error_kinds={"timeout": 1},
+        warmup_errors=2,
+        duration_s=10.0,
+        started_utc="2026-01-01T00:00:01+00:00",
+        generator_rss_mib=40.25,
+    )
+    b = worker(
+        errors=2,
+        error_kinds={"timeout": 1, "HTTP 500": 1},
+        duration_s=10.5,
+        started_utc="2026-01-01T00:00:00+00:00",
+        generator_rss_mib=41.5,
+    )
     merged = merge_summaries([a, b])
     assert (merged.requests, merged.errors, merged.warmup_requests, merged.warmup_errors) == (
-        1000, 3, 100, 2)
+        1000,
+        3,
+        100,
+        2,
+    )
     assert merged.error_kinds == {"timeout": 2, "HTTP 500": 1}
     assert merged.duration_s == 10.5  # the longest worker
     assert merged.started_utc == "2026-01-01T00:00:00+00:00"  # the earliest start
@@ -227,10 +338,13 @@ class CannedDeployment(Deployment):
     def sidecar_stats(self) -> dict[str, dict[str, int]]:
         return {"frontend": {"http.inbound.downstream_rq_total": self.inbound}}
 
-    def check_accounting(self, before: dict[str, dict[str, int]],
-                         after: dict[str, dict[str, int]], sent: int) -> list[str]:
-        got = (after["frontend"]["http.inbound.downstream_rq_total"]
-               - before["frontend"]["http.inbound.downstream_rq_total"])
+    def check_accounting(
+        self, before: dict[str, dict[str, int]], after: dict[str, dict[str, int]], sent: int
+    ) -> list[str]:
+        got = (
+            after["frontend"]["http.inbound.downstream_rq_total"]
+            - before["frontend"]["http.inbound.downstream_rq_total"]
+        )
         return [] if got == sent else [f"frontend sidecar saw {got}, expected {sent}"]
 
     def usage(self) -> UsageSnapshot:
@@ -254,12 +368,24 @@ class CannedDeployment(Deployment):
 
 CASES = {
     "valid": ([worker(), worker()], 200, 1100, ""),
-    "worker-cut-by-time-bound": ([worker(), worker(stopped_by="time_bound")], 200, 1100,
-                                 "load stopped by its time bound"),
-    "dispatcher-late": ([worker(dispatch_lag_p99_ms=4.0), worker()], 8000, 1100,
-                        "the generator's own schedule fell behind"),
-    "too-few-requests-at-the-sidecar": ([worker(), worker()], 200, 1099,
-                                        "sidecar accounting: frontend sidecar saw 1099"),
+    "worker-cut-by-time-bound": (
+        [worker(), worker(stopped_by="time_bound")],
+        200,
+        1100,
+        "load stopped by its time bound",
+    ),
+    "dispatcher-late": (
+        [worker(dispatch_lag_p99_ms=4.0), worker()],
+        8000,
+        1100,
+        "the generator's own schedule fell behind",
+    ),
+    "too-few-requests-at-the-sidecar": (
+        [worker(), worker()],
+        200,
+        1099,
+        "sidecar accounting: frontend sidecar saw 1099",
+    ),
 }
 
 

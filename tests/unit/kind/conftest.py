@@ -34,8 +34,10 @@ def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Build:
         **api_kwargs: Any,
     ) -> tuple[KindPlatform, FakeBin, FakeKubeApi]:
         base_rules: dict[str, list[Rule]] = {
-            "kind": [Rule("kind get clusters", stdout=sc.kind.cluster_name),
-                     Rule("kind version", stdout="kind v0.33.0 go1.25 linux/amd64")],
+            "kind": [
+                Rule("kind get clusters", stdout=sc.kind.cluster_name),
+                Rule("kind version", stdout="kind v0.33.0 go1.25 linux/amd64"),
+            ],
             "kubectl": [Rule("kubectl config get-contexts*", stdout="kind-meshbench\nstaging")],
         }
         for tool, extra in (rules or {}).items():

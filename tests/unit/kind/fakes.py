@@ -213,10 +213,14 @@ class FakeKubeApi:
         """How ``namespace`` was applied; None where app pods do not exist."""
         meta = self.applied_namespaces().get(namespace)
         if meta is None and namespace == self._mesh_app_ns():
-            return {"labels": {"istio-injection": "enabled",  # as a mesh would label it
-                               "istio.io/dataplane-mode": "ambient",
-                               "kuma.io/sidecar-injection": "enabled"},
-                    "annotations": {"linkerd.io/inject": "enabled"}}
+            return {
+                "labels": {
+                    "istio-injection": "enabled",  # as a mesh would label it
+                    "istio.io/dataplane-mode": "ambient",
+                    "kuma.io/sidecar-injection": "enabled",
+                },
+                "annotations": {"linkerd.io/inject": "enabled"},
+            }
         return meta if namespace.endswith("-app") else None
 
     def has_sidecar(self, namespace: str) -> bool:
@@ -228,16 +232,16 @@ class FakeKubeApi:
     def captured(self, namespace: str) -> bool:
         """ztunnel captures the namespace's pods (istio-ambient installed and enrolled)."""
         meta = self._meta(namespace)
-        return self.ambient and meta is not None and ambient_captures(
-            meta, self.inject_by_default)
+        return self.ambient and meta is not None and ambient_captures(meta, self.inject_by_default)
 
     def list_pods(self, namespace: str, selector: str = "") -> list[PodInfo]:
         k = self.scenario.kind
         if self._meta(namespace) is not None:
             pods = []
             sidecar = (self.sidecar,) if self.has_sidecar(namespace) else ()
-            annotations = {"ambient.istio.io/redirection": "enabled"} if self.captured(
-                namespace) else {}
+            annotations = (
+                {"ambient.istio.io/redirection": "enabled"} if self.captured(namespace) else {}
+            )
             for svc_name in self._services():
                 for r in range(k.replicas):
                     pods.append(
@@ -256,8 +260,15 @@ class FakeKubeApi:
             return pods
         if namespace == "istio-system" and selector == "app=ztunnel":
             return [
-                PodInfo(name=f"ztunnel-{n}", namespace=namespace, node=node, phase="Running",
-                        ready=True, containers=("istio-proxy",), labels={"app": "ztunnel"})
+                PodInfo(
+                    name=f"ztunnel-{n}",
+                    namespace=namespace,
+                    node=node,
+                    phase="Running",
+                    ready=True,
+                    containers=("istio-proxy",),
+                    labels={"app": "ztunnel"},
+                )
                 for n, node in (("a", "meshbench-worker"), ("l", "meshbench-worker2"))
             ]
         if selector.startswith("meshbench.io/job=load-"):
@@ -308,11 +319,16 @@ class FakeKubeApi:
             # the mesh's namespace (enrolled unless it says otherwise), and any other
             # namespace ztunnel captures
             spaces = [self._mesh_app_ns()] + [
-                ns for ns in self.applied_namespaces()
+                ns
+                for ns in self.applied_namespaces()
                 if ns != self._mesh_app_ns() and self.captured(ns)
             ]
-            return "".join(ZTUNNEL.format(ns=ns, svc=svc, n=n) for ns in spaces
-                           for svc in self._services() if f"{svc}-0" not in self.quiet_pods)
+            return "".join(
+                ZTUNNEL.format(ns=ns, svc=svc, n=n)
+                for ns in spaces
+                for svc in self._services()
+                if f"{svc}-0" not in self.quiet_pods
+            )
         if pod in self.quiet_pods:
             n = 0
         if not self.has_sidecar(namespace) or (n == 0 and self.sidecar in LAZY):

@@ -24,9 +24,17 @@ from .fakes import START_EPOCH_S, scenario
 
 
 def _summary(requests: int, cpu: float, started: str = "2026-11-01T10:00:00+00:00") -> LoadSummary:
-    return LoadSummary(requests=requests, errors=1, warmup_requests=10, warmup_errors=0,
-                       duration_s=10.0 + requests / 1000, achieved_rps=requests / 10,
-                       generator_cpu=cpu, started_utc=started, error_kinds={"timeout": 1})
+    return LoadSummary(
+        requests=requests,
+        errors=1,
+        warmup_requests=10,
+        warmup_errors=0,
+        duration_s=10.0 + requests / 1000,
+        achieved_rps=requests / 10,
+        generator_cpu=cpu,
+        started_utc=started,
+        error_kinds={"timeout": 1},
+    )
 
 
 def write_worker(d: Path, seed: int, start_s: float, n: int = 500) -> list[int]:
@@ -113,16 +121,20 @@ def test_run_load_in_the_cluster(build: Build, tmp_path: Path) -> None:
         write_worker(tmp_path / f"src{i}", i, START_EPOCH_S)
         logs[i] = bundle.pack(tmp_path / f"src{i}")
     platform, fake, _ = build(sc, worker_logs=logs)
-    request = LoadRequest(target_url="http://198.18.0.9:8080/", rate_rps=50, duration_s=2,
-                          label="t001-none-50rps-r1")
+    request = LoadRequest(
+        target_url="http://198.18.0.9:8080/", rate_rps=50, duration_s=2, label="t001-none-50rps-r1"
+    )
     with platform.deploy("none") as dep:
         summary = dep.run_load(request, tmp_path / "trial")
     assert summary.requests == 1000
     assert read_log(tmp_path / "trial" / HLOG_FILE).get_total_count() == 1000
     assert LoadSummary.read(tmp_path / "trial").requests == 1000
     assert (tmp_path / "trial" / "workers" / "w1" / HLOG_FILE).exists()
-    job = next(d for d in yaml.safe_load_all(fake.stdin())
-               if d and d["kind"] == "Job" and d["metadata"]["name"].startswith("load-"))
+    job = next(
+        d
+        for d in yaml.safe_load_all(fake.stdin())
+        if d and d["kind"] == "Job" and d["metadata"]["name"].startswith("load-")
+    )
     env = {e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
     sent = LoadRequest.from_json(env["MB_REQUEST"])
     # never elsewhere: the baseline's own namespace
@@ -130,19 +142,24 @@ def test_run_load_in_the_cluster(build: Build, tmp_path: Path) -> None:
     assert job["metadata"]["namespace"] == "mb-base-load"
     assert sent.rate_rps == 50
     calls = fake.calls()
-    assert any(c.startswith("kubectl --context kind-meshbench delete job load-t001-none-50rps-r1")
-               for c in calls)
+    assert any(
+        c.startswith("kubectl --context kind-meshbench delete job load-t001-none-50rps-r1")
+        for c in calls
+    )
 
 
 def test_failed_worker_stops_the_trial_and_removes_the_job(build: Build, tmp_path: Path) -> None:
     sc = scenario(meshes=["none"], kind={"load_workers": 1})
     platform, fake, _ = build(sc, worker_phase="Failed")
     request = LoadRequest(target_url="http://x/", rate_rps=5, duration_s=1, label="t9")
-    with pytest.raises(PlatformError, match=r"load worker load-t9-0-x failed: .*boom"), \
-            platform.deploy("none") as dep:
+    with (
+        pytest.raises(PlatformError, match=r"load worker load-t9-0-x failed: .*boom"),
+        platform.deploy("none") as dep,
+    ):
         dep.run_load(request, tmp_path / "trial")
-    assert any(c.startswith("kubectl --context kind-meshbench delete job load-t9")
-               for c in fake.calls())
+    assert any(
+        c.startswith("kubectl --context kind-meshbench delete job load-t9") for c in fake.calls()
+    )
 
 
 def _bundles(tmp_path: Path, origins: list[float]) -> dict[int, str]:
@@ -161,16 +178,19 @@ def test_a_worker_that_missed_the_shared_start_fails_the_trial(
     logs = _bundles(tmp_path, [START_EPOCH_S, START_EPOCH_S + 2.5])
     platform, fake, _ = build(sc, worker_logs=logs)
     request = LoadRequest(target_url="http://x/", rate_rps=50, duration_s=2, label="t7")
-    with pytest.raises(PlatformError, match=r"w1 \(\+2\.5 s\) did not start on the shared") \
-            as info, platform.deploy("none") as dep:
+    with (
+        pytest.raises(PlatformError, match=r"w1 \(\+2\.5 s\) did not start on the shared") as info,
+        platform.deploy("none") as dep,
+    ):
         dep.run_load(request, tmp_path / "trial")
     assert info.value.fix and "kind.load_start_delay_s" in info.value.fix
     extra = LoadSummary.read(tmp_path / "trial").extra
     assert extra["shared_start_epoch_s"] == START_EPOCH_S
     assert extra["worker_origins_epoch_s"] == {"w0": START_EPOCH_S, "w1": START_EPOCH_S + 2.5}
     assert extra["workers_missed_shared_start"] == ["w1"]
-    assert any(c.startswith("kubectl --context kind-meshbench delete job load-t7")
-               for c in fake.calls())
+    assert any(
+        c.startswith("kubectl --context kind-meshbench delete job load-t7") for c in fake.calls()
+    )
 
 
 def test_worker_origins_are_recorded(build: Build, tmp_path: Path) -> None:
@@ -181,7 +201,8 @@ def test_worker_origins_are_recorded(build: Build, tmp_path: Path) -> None:
         summary = dep.run_load(request, tmp_path / "trial")
     assert summary.extra["workers_missed_shared_start"] == []
     assert LoadSummary.read(tmp_path / "trial").extra["worker_origins_epoch_s"] == {
-        "w0": START_EPOCH_S, "w1": START_EPOCH_S
+        "w0": START_EPOCH_S,
+        "w1": START_EPOCH_S,
     }
 
 
@@ -201,8 +222,9 @@ def test_cpu_is_measured_over_the_measured_phase_only(build: Build, tmp_path: Pa
     the harness's clock diluted the cores; cached kubelet samples carry their own time."""
     from meshbench.run import _usage_row
 
-    sc = scenario(meshes=["istio"], kind={"load_workers": 1},
-                  load={"duration_s": 30, "warmup_s": 5})
+    sc = scenario(
+        meshes=["istio"], kind={"load_workers": 1}, load={"duration_s": 30, "warmup_s": 5}
+    )
     start, end = START_EPOCH_S + 5, START_EPOCH_S + 35  # the measured phase
 
     def summary_at(node: str, wall: float) -> dict[str, Any]:
@@ -210,20 +232,32 @@ def test_cpu_is_measured_over_the_measured_phase_only(build: Build, tmp_path: Pa
             return {"pods": []}
         ts = START_EPOCH_S + 7 + 10 * math.floor((wall - START_EPOCH_S - 7) / 10)  # cached
         containers = [
-            {"name": name, "cpu": {"time": _iso(ts),
-                                   "usageCoreNanoSeconds": int(_cpu_s(ts, start, end, busy,
-                                                                      0.02) * 1e9)},
-             "memory": {"workingSetBytes": 10_000_000}}
+            {
+                "name": name,
+                "cpu": {
+                    "time": _iso(ts),
+                    "usageCoreNanoSeconds": int(_cpu_s(ts, start, end, busy, 0.02) * 1e9),
+                },
+                "memory": {"workingSetBytes": 10_000_000},
+            }
             for name, busy in (("app", 0.8), ("istio-proxy", 0.5))
         ]
-        return {"pods": [{"podRef": {"name": "frontend-0", "namespace": "mb-app"},
-                          "containers": containers}]}
+        return {
+            "pods": [
+                {"podRef": {"name": "frontend-0", "namespace": "mb-app"}, "containers": containers}
+            ]
+        }
 
-    platform, _, _ = build(sc, sidecar="istio-proxy", summary_at=summary_at,
-                           workers_done_at_s=end + 3,
-                           worker_logs=_bundles(tmp_path, [START_EPOCH_S]))
-    request = LoadRequest(target_url="http://x/", rate_rps=50, duration_s=30, warmup_s=5,
-                          label="t9")
+    platform, _, _ = build(
+        sc,
+        sidecar="istio-proxy",
+        summary_at=summary_at,
+        workers_done_at_s=end + 3,
+        worker_logs=_bundles(tmp_path, [START_EPOCH_S]),
+    )
+    request = LoadRequest(
+        target_url="http://x/", rate_rps=50, duration_s=30, warmup_s=5, label="t9"
+    )
     with platform.deploy("istio") as dep:
         whole_before = dep.usage()
         dep.run_load(request, tmp_path / "trial")

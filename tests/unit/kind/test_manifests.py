@@ -42,8 +42,7 @@ def validate(obj: dict[str, Any]) -> None:
 
 
 def _request(label: str = "t001-istio-100rps-r1") -> LoadRequest:
-    return LoadRequest(target_url="http://x/", rate_rps=100, duration_s=30, warmup_s=5,
-                       label=label)
+    return LoadRequest(target_url="http://x/", rate_rps=100, duration_s=30, warmup_s=5, label=label)
 
 
 def all_objects() -> list[dict[str, Any]]:
@@ -103,10 +102,26 @@ def test_workload_follows_the_topology() -> None:
     gw = objs[("Deployment", "gateway")]
     c = gw["spec"]["template"]["spec"]["containers"][0]
     assert c["command"] == ["python", "-m", "meshbench.service"]
-    assert c["args"] == ["--name", "gateway", "--port", "9000", "--protocol", "http1",
-                         "--payload", "100:1", "--work-ms", "0", "--work-distribution",
-                         "constant", "--seed", str(sc.seed), "--call", "http://left:9000",
-                         "--call", "http://right:9000"]
+    assert c["args"] == [
+        "--name",
+        "gateway",
+        "--port",
+        "9000",
+        "--protocol",
+        "http1",
+        "--payload",
+        "100:1",
+        "--work-ms",
+        "0",
+        "--work-distribution",
+        "constant",
+        "--seed",
+        str(sc.seed),
+        "--call",
+        "http://left:9000",
+        "--call",
+        "http://right:9000",
+    ]
     assert c["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert c["resources"]["requests"] == {"cpu": "250m", "memory": "64Mi"}
     assert "cpu" not in c["resources"]["limits"]  # no CFS throttling by default
@@ -155,16 +170,19 @@ def test_istio_mtls_settings() -> None:
     off = scenario(kind={"mtls": False})
     kinds = {o["kind"]: o["spec"] for o in MESHES["istio"].policies(off, t)}
     assert kinds["PeerAuthentication"]["mtls"]["mode"] == "DISABLE"
-    assert kinds["DestinationRule"] == {"host": "*.mb-app.svc.cluster.local",
-                                        "trafficPolicy": {"tls": {"mode": "DISABLE"}}}
+    assert kinds["DestinationRule"] == {
+        "host": "*.mb-app.svc.cluster.local",
+        "trafficPolicy": {"tls": {"mode": "DISABLE"}},
+    }
 
 
 def test_kuma_mtls_settings() -> None:
     t = target_for(scenario(), Path("/x"))
     on = MESHES["kuma"].policies(scenario(client_sidecar=True), t)
     mesh = next(o for o in on if o["kind"] == "Mesh")
-    assert mesh["spec"]["mtls"]["backends"] == [{"name": "ca-1", "type": "builtin",
-                                                 "mode": "STRICT"}]
+    assert mesh["spec"]["mtls"]["backends"] == [
+        {"name": "ca-1", "type": "builtin", "mode": "STRICT"}
+    ]
     assert any(o["kind"] == "MeshTrafficPermission" for o in on)
     off = MESHES["kuma"].policies(scenario(kind={"mtls": False}), t)
     assert [o["kind"] for o in off] == ["Mesh"] and "mtls" not in off[0]["spec"]

@@ -27,10 +27,16 @@ SUMMARY = {
         {
             "podRef": {"name": "frontend-0", "namespace": "mb-app"},
             "containers": [
-                {"name": "app", "cpu": {"usageCoreNanoSeconds": 2_500_000_000},
-                 "memory": {"rssBytes": 50_000_000, "workingSetBytes": 60_000_000}},
-                {"name": "istio-proxy", "cpu": {"usageCoreNanoSeconds": 1_000_000_000},
-                 "memory": {"workingSetBytes": 40_000_000}},
+                {
+                    "name": "app",
+                    "cpu": {"usageCoreNanoSeconds": 2_500_000_000},
+                    "memory": {"rssBytes": 50_000_000, "workingSetBytes": 60_000_000},
+                },
+                {
+                    "name": "istio-proxy",
+                    "cpu": {"usageCoreNanoSeconds": 1_000_000_000},
+                    "memory": {"workingSetBytes": 40_000_000},
+                },
             ],
         },
         {
@@ -59,8 +65,7 @@ def test_usage_from_the_kubelet_summary() -> None:
 
 def test_deployment_usage_reads_the_nodes_of_its_pods(build: Build) -> None:
     sc = scenario(meshes=["istio"])
-    platform, _, _ = build(sc, sidecar="istio-proxy",
-                           summaries={"meshbench-worker": SUMMARY})
+    platform, _, _ = build(sc, sidecar="istio-proxy", summaries={"meshbench-worker": SUMMARY})
     with platform.deploy("istio") as dep:
         snap = dep.usage()
     assert snap.cpu_s["frontend-0/sidecar"] == 1.0
@@ -83,8 +88,10 @@ def test_prometheus_parsing_and_inbound_counters() -> None:
     assert inbound_requests(text, stats, 8080) == 42
     kuma = MESHES["kuma"].stats
     assert kuma is not None
-    kuma_text = ('envoy_cluster_upstream_rq_total{envoy_cluster_name="localhost_8080"} 7\n'
-                 'envoy_cluster_upstream_rq_total{envoy_cluster_name="backend_svc_8080"} 99\n')
+    kuma_text = (
+        'envoy_cluster_upstream_rq_total{envoy_cluster_name="localhost_8080"} 7\n'
+        'envoy_cluster_upstream_rq_total{envoy_cluster_name="backend_svc_8080"} 99\n'
+    )
     assert inbound_requests(kuma_text, kuma, 8080) == 7
 
 
@@ -133,7 +140,9 @@ def test_istio_proof_holds_when_the_counter_appears_only_after_traffic(build: Bu
         proof = dep.verify()
     assert proof.crossed_sidecars is True
     assert proof.details["inbound_requests_delta"] == {
-        "frontend-0": 20, "middle-0": 20, "backend-0": 20
+        "frontend-0": 20,
+        "middle-0": 20,
+        "backend-0": 20,
     }
     assert "counters" not in proof.details
 
@@ -141,18 +150,22 @@ def test_istio_proof_holds_when_the_counter_appears_only_after_traffic(build: Bu
 @pytest.mark.parametrize("mesh_name", ["istio", "linkerd", "kuma"])
 def test_one_quiet_sidecar_fails_verify(build: Build, mesh_name: str) -> None:
     sidecar = MESHES[mesh_name].sidecar
-    platform, fake, _ = build(scenario(meshes=[mesh_name]), sidecar=sidecar,
-                              quiet_pods={"middle-0"})
-    with pytest.raises(PlatformError, match=r"did not reach the proxies of middle \("), \
-            platform.deploy(mesh_name) as dep:
+    platform, fake, _ = build(
+        scenario(meshes=[mesh_name]), sidecar=sidecar, quiet_pods={"middle-0"}
+    )
+    with (
+        pytest.raises(PlatformError, match=r"did not reach the proxies of middle \("),
+        platform.deploy(mesh_name) as dep,
+    ):
         dep.verify()
     assert any("delete namespace mb-app" in c for c in fake.calls())  # still cleaned up
 
 
 def test_a_counter_missing_even_after_traffic_is_reported_not_proven(build: Build) -> None:
     sc = scenario(meshes=["istio"])
-    platform, _, _ = build(sc, sidecar="istio-proxy",
-                           quiet_pods={"frontend-0", "middle-0", "backend-0"})
+    platform, _, _ = build(
+        sc, sidecar="istio-proxy", quiet_pods={"frontend-0", "middle-0", "backend-0"}
+    )
     with platform.deploy("istio") as dep:
         proof = dep.verify()
     assert proof.crossed_sidecars is False
@@ -164,22 +177,39 @@ def test_counters_do_not_move_without_traffic(build: Build) -> None:
     platform, _, _ = build(scenario(meshes=["kuma"]), sidecar="kuma-sidecar")
     with platform.deploy("kuma") as dep:
         first = dep.sidecar_stats()
-        assert dep.sidecar_stats() == first == {
-            p: {"inbound_requests": 0} for p in ("frontend-0", "middle-0", "backend-0")
-        }
+        assert (
+            dep.sidecar_stats()
+            == first
+            == {p: {"inbound_requests": 0} for p in ("frontend-0", "middle-0", "backend-0")}
+        )
 
 
 def test_ambient_proof_and_cost_come_from_ztunnel(build: Build) -> None:
     sc = scenario(meshes=["istio-ambient"])
-    summary = {"pods": [
-        {"podRef": {"name": "ztunnel-a", "namespace": "istio-system"},
-         "containers": [{"name": "istio-proxy", "cpu": {"usageCoreNanoSeconds": 3_000_000_000},
-                         "memory": {"workingSetBytes": 20_000_000}}]},
-        {"podRef": {"name": "istiod-1", "namespace": "istio-system"},
-         "containers": [{"name": "discovery", "cpu": {"usageCoreNanoSeconds": 9_000_000_000}}]},
-        {"podRef": {"name": "frontend-0", "namespace": "mb-app"},
-         "containers": [{"name": "app", "cpu": {"usageCoreNanoSeconds": 1_000_000_000}}]},
-    ]}
+    summary = {
+        "pods": [
+            {
+                "podRef": {"name": "ztunnel-a", "namespace": "istio-system"},
+                "containers": [
+                    {
+                        "name": "istio-proxy",
+                        "cpu": {"usageCoreNanoSeconds": 3_000_000_000},
+                        "memory": {"workingSetBytes": 20_000_000},
+                    }
+                ],
+            },
+            {
+                "podRef": {"name": "istiod-1", "namespace": "istio-system"},
+                "containers": [
+                    {"name": "discovery", "cpu": {"usageCoreNanoSeconds": 9_000_000_000}}
+                ],
+            },
+            {
+                "podRef": {"name": "frontend-0", "namespace": "mb-app"},
+                "containers": [{"name": "app", "cpu": {"usageCoreNanoSeconds": 1_000_000_000}}],
+            },
+        ]
+    }
     platform, _, _ = build(sc, summaries={"meshbench-worker": summary})
     with platform.deploy("istio-ambient") as dep:
         proof = dep.verify()
@@ -195,8 +225,10 @@ def test_ambient_proof_and_cost_come_from_ztunnel(build: Build) -> None:
 
 def test_ambient_service_bypassing_ztunnel_fails_verify(build: Build) -> None:
     platform, _, _ = build(scenario(meshes=["istio-ambient"]), quiet_pods={"backend-0"})
-    with pytest.raises(PlatformError, match="proxies of backend"), \
-            platform.deploy("istio-ambient") as dep:
+    with (
+        pytest.raises(PlatformError, match="proxies of backend"),
+        platform.deploy("istio-ambient") as dep,
+    ):
         dep.verify()
 
 
@@ -233,7 +265,18 @@ def test_phase_shorter_than_the_sample_period_is_flagged() -> None:
 
 
 def test_kubelet_sample_time_is_read() -> None:
-    summary = {"pods": [{"podRef": {"name": "a", "namespace": "mb-app"}, "containers": [
-        {"name": "app", "cpu": {"time": "2026-11-01T10:00:05Z", "usageCoreNanoSeconds": 10}}]}]}
+    summary = {
+        "pods": [
+            {
+                "podRef": {"name": "a", "namespace": "mb-app"},
+                "containers": [
+                    {
+                        "name": "app",
+                        "cpu": {"time": "2026-11-01T10:00:05Z", "usageCoreNanoSeconds": 10},
+                    }
+                ],
+            }
+        ]
+    }
     got = samples_from_summaries([summary], _role, read_at_s=0.0)
     assert got["a/app"].at_s == datetime(2026, 11, 1, 10, 0, 5, tzinfo=UTC).timestamp()

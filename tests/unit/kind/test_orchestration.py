@@ -18,8 +18,15 @@ from meshbench.platforms.kind.versions import GATEWAY_API_URL
 from .conftest import Build
 from .fakes import Rule, scenario
 
-MUTATING = ("kubectl --context kind-meshbench apply", "helm upgrade", "helm uninstall",
-            "docker build", "kind load", "kind create", "kubectl --context kind-meshbench delete")
+MUTATING = (
+    "kubectl --context kind-meshbench apply",
+    "helm upgrade",
+    "helm uninstall",
+    "docker build",
+    "kind load",
+    "kind create",
+    "kubectl --context kind-meshbench delete",
+)
 
 
 def _mutations(calls: list[str]) -> list[str]:
@@ -46,7 +53,8 @@ def test_deploy_runs_exactly_the_dry_run_plan_and_cleans_up(build: Build, mesh_n
     # Every command the plan lists (less the load template and the skipped kind create,
     # the cluster exists) ran, in the same order; nothing else mutated the cluster.
     planned = [
-        " ".join(s.argv) for s in plan_steps(sc)
+        " ".join(s.argv)
+        for s in plan_steps(sc)
         if s.kind == "run" and not s.phase.startswith("load") and s.argv[:2] != ("kind", "create")
     ]
     planned = [
@@ -69,8 +77,10 @@ def test_deploy_runs_exactly_the_dry_run_plan_and_cleans_up(build: Build, mesh_n
     app_ns = "mb-base-app" if mesh_name == "none" else "mb-app"
     assert f"kubectl --context kind-meshbench delete namespace {app_ns} " in " | ".join(calls)
     if MESHES[mesh_name].cp_namespace:
-        last = ("kubectl --context kind-meshbench delete namespace",
-                "kubectl --context kind-meshbench delete --ignore-not-found -f")
+        last = (
+            "kubectl --context kind-meshbench delete namespace",
+            "kubectl --context kind-meshbench delete --ignore-not-found -f",
+        )
         assert calls[-1].startswith(last)
         assert any(c.startswith("helm uninstall") for c in calls)
 
@@ -117,8 +127,11 @@ def test_preexisting_gateway_api_is_neither_installed_nor_removed(build: Build) 
 
 def test_install_timeout_raises_and_removes_what_was_installed(build: Build) -> None:
     sc = scenario(meshes=["istio"])
-    rules = {"helm": [Rule("helm upgrade --install istiod *", 1,
-                           stderr="Error: context deadline exceeded")]}
+    rules = {
+        "helm": [
+            Rule("helm upgrade --install istiod *", 1, stderr="Error: context deadline exceeded")
+        ]
+    }
     platform, fake, _ = build(sc, rules=rules, sidecar="istio-proxy")
     with pytest.raises(TimeoutExpired, match="istiod"), platform.deploy("istio"):
         pytest.fail("must not get here")
@@ -133,8 +146,11 @@ def test_install_timeout_raises_and_removes_what_was_installed(build: Build) -> 
 def test_kubectl_wait_timeout_is_a_timeout(build: Build) -> None:
     sc = scenario(meshes=["none"])
     timed_out = "error: timed out waiting for the condition on deployments/x"
-    rules = {"kubectl": [Rule("kubectl * wait --for=condition=Available * mb-base-app *", 1,
-                              stderr=timed_out)]}
+    rules = {
+        "kubectl": [
+            Rule("kubectl * wait --for=condition=Available * mb-base-app *", 1, stderr=timed_out)
+        ]
+    }
     platform, fake, _ = build(sc, rules=rules)
     with pytest.raises(TimeoutExpired, match="mb-base-app"), platform.deploy("none"):
         pass
@@ -149,8 +165,10 @@ def test_kubectl_wait_timeout_is_a_timeout(build: Build) -> None:
 def test_missing_sidecar_fails_and_cleans_up(build: Build) -> None:
     sc = scenario(meshes=["kuma"])
     platform, fake, _ = build(sc, sidecar=None)  # the injector did nothing
-    with pytest.raises(PlatformError, match="without the kuma-sidecar sidecar: backend-0"), \
-            platform.deploy("kuma"):
+    with (
+        pytest.raises(PlatformError, match="without the kuma-sidecar sidecar: backend-0"),
+        platform.deploy("kuma"),
+    ):
         pass
     calls = fake.calls()
     assert any(c.startswith("helm uninstall kuma") for c in calls)
@@ -161,16 +179,20 @@ def test_sidecar_in_the_baseline_fails(build: Build) -> None:
     sc = scenario(meshes=["none"])
     # a previous mesh's webhook left behind, injecting whatever the namespace's labels say
     platform, _, _ = build(sc, sidecar="istio-proxy", injected_namespaces={"mb-base-app"})
-    with pytest.raises(PlatformError, match="have a mesh proxy but the mesh is 'none'"), \
-            platform.deploy("none"):
+    with (
+        pytest.raises(PlatformError, match="have a mesh proxy but the mesh is 'none'"),
+        platform.deploy("none"),
+    ):
         pass
 
 
 def test_pods_never_ready_time_out_without_sleeping(build: Build) -> None:
     sc = scenario(meshes=["none"], kind={"ready_timeout_s": 30})
     platform, fake, _ = build(sc, app_ready=False)
-    with pytest.raises(TimeoutExpired, match=r"not Ready: frontend-0 \(ContainersNotReady\)"), \
-            platform.deploy("none"):
+    with (
+        pytest.raises(TimeoutExpired, match=r"not Ready: frontend-0 \(ContainersNotReady\)"),
+        platform.deploy("none"),
+    ):
         pass
     assert any("delete namespace mb-base-load" in c for c in fake.calls())
 
@@ -179,8 +201,10 @@ def test_foreign_kind_cluster_is_refused_before_any_change(build: Build) -> None
     sc = scenario(meshes=["istio"])
     nodes = {"meshbench-control-plane": {"kubernetes.io/os": "linux"}}  # no meshbench marker
     platform, fake, _ = build(sc, nodes=nodes, sidecar="istio-proxy")
-    with pytest.raises(PlatformError, match="meshbench did not create it"), \
-            platform.deploy("istio"):
+    with (
+        pytest.raises(PlatformError, match="meshbench did not create it"),
+        platform.deploy("istio"),
+    ):
         pass
     assert _mutations(fake.calls()) == []
 
@@ -188,8 +212,10 @@ def test_foreign_kind_cluster_is_refused_before_any_change(build: Build) -> None
 def test_context_not_in_kubeconfig_is_refused(build: Build) -> None:
     sc = scenario(meshes=["none"], kind={"context": "prod-eu", "image": "registry/meshbench:1"})
     platform, fake, _ = build(sc)
-    with pytest.raises(PlatformError, match=r"'prod-eu'.*not in your kubeconfig"), \
-            platform.deploy("none"):
+    with (
+        pytest.raises(PlatformError, match=r"'prod-eu'.*not in your kubeconfig"),
+        platform.deploy("none"),
+    ):
         pass
     assert fake.calls() == ["kubectl config get-contexts --output=name"]
 
@@ -211,23 +237,31 @@ def test_named_context_is_used_everywhere_and_never_built_into(build: Build) -> 
 def test_foreign_namespace_is_refused_and_never_removed(build: Build) -> None:
     sc = scenario(meshes=["istio"])
     platform, fake, _ = build(sc, namespaces={"istio-system": {"team": "platform"}})
-    with pytest.raises(PlatformError, match="'istio-system' exists and is not managed"), \
-            platform.deploy("istio"):
+    with (
+        pytest.raises(PlatformError, match="'istio-system' exists and is not managed"),
+        platform.deploy("istio"),
+    ):
         pass
-    assert _mutations(fake.calls()) == ["docker build --tag meshbench:0.1.0 --file "
-                                        f"{platform.source_dir}/manifests/image/Dockerfile "
-                                        "--build-arg BASE_IMAGE=python:3.11-slim-bookworm "
-                                        f"{platform.source_dir}",
-                                        "kind load docker-image meshbench:0.1.0 --name meshbench"]
+    assert _mutations(fake.calls()) == [
+        "docker build --tag meshbench:0.1.0 --file "
+        f"{platform.source_dir}/manifests/image/Dockerfile "
+        "--build-arg BASE_IMAGE=python:3.11-slim-bookworm "
+        f"{platform.source_dir}",
+        "kind load docker-image meshbench:0.1.0 --name meshbench",
+    ]
 
 
-@pytest.mark.parametrize(("mesh_name", "ns"), [("none", "mb-base-app"), ("istio", "mb-app"),
-                                               ("none-aa", "mb-base-aa-load")])
+@pytest.mark.parametrize(
+    ("mesh_name", "ns"),
+    [("none", "mb-base-app"), ("istio", "mb-app"), ("none-aa", "mb-base-aa-load")],
+)
 def test_foreign_app_namespace_is_refused(build: Build, mesh_name: str, ns: str) -> None:
     sc = scenario(meshes=["none", "istio"], aa_control=True)
     platform, fake, _ = build(sc, namespaces={ns: {}}, sidecar="istio-proxy")
-    with pytest.raises(PlatformError, match=f"'{ns}' exists and is not managed"), \
-            platform.deploy(mesh_name):
+    with (
+        pytest.raises(PlatformError, match=f"'{ns}' exists and is not managed"),
+        platform.deploy(mesh_name),
+    ):
         pass
     assert not any(ns in c for c in fake.calls())
 
@@ -263,8 +297,10 @@ def test_kept_cluster_is_not_deleted(build: Build) -> None:
 def test_missing_helm_names_the_fix(build: Build) -> None:
     sc = scenario(meshes=["istio"])
     platform, _, _ = build(sc, tools=("kind", "kubectl", "docker"), sidecar="istio-proxy")
-    with pytest.raises(ToolMissingError, match="'helm' is not on PATH") as info, \
-            platform.deploy("istio"):
+    with (
+        pytest.raises(ToolMissingError, match="'helm' is not on PATH") as info,
+        platform.deploy("istio"),
+    ):
         pass
     assert info.value.fix and "helm.sh" in info.value.fix
 
@@ -344,10 +380,15 @@ def test_plan_has_one_block_per_swept_deployment() -> None:
 CP_SELECTOR = '{"node-role.kubernetes.io/control-plane":""}'
 
 
-@pytest.mark.parametrize(("mesh_name", "release", "prefix"), [
-    ("istio", "istiod", ""), ("istio-ambient", "istiod", ""),
-    ("linkerd", "linkerd-control-plane", ""), ("kuma", "kuma", "controlPlane."),
-])
+@pytest.mark.parametrize(
+    ("mesh_name", "release", "prefix"),
+    [
+        ("istio", "istiod", ""),
+        ("istio-ambient", "istiod", ""),
+        ("linkerd", "linkerd-control-plane", ""),
+        ("kuma", "kuma", "controlPlane."),
+    ],
+)
 def test_control_planes_go_to_the_control_plane_node(
     build: Build, mesh_name: str, release: str, prefix: str
 ) -> None:
@@ -357,8 +398,9 @@ def test_control_planes_go_to_the_control_plane_node(
         pass
     helm = next(c for c in fake.calls() if c.startswith(f"helm upgrade --install {release} "))
     assert f"--set-json {prefix}nodeSelector={CP_SELECTOR}" in helm
-    assert f'--set-json {prefix}tolerations=[{{"key":"node-role.kubernetes.io/control-plane"' \
-        in helm
+    assert (
+        f'--set-json {prefix}tolerations=[{{"key":"node-role.kubernetes.io/control-plane"' in helm
+    )
     # CoreDNS too: the app and load nodes carry only what is measured.
     calls = fake.calls()
     patch = next(c for c in calls if "patch deployment coredns" in c)

@@ -46,8 +46,11 @@ def test_plan_orders_every_step(kind_default) -> None:  # type: ignore[no-untype
         f"--version {LINKERD_CHART_VERSION}",
         "kuma": f"helm upgrade --install kuma kuma/kuma --version {KUMA_VERSION}",
     }
-    removal = {"istio": "helm uninstall istio-base", "linkerd": "helm uninstall linkerd-crds",
-               "kuma": "helm uninstall kuma"}
+    removal = {
+        "istio": "helm uninstall istio-base",
+        "linkerd": "helm uninstall linkerd-crds",
+        "kuma": "helm uninstall kuma",
+    }
     meshed = [m for m in order if m != "none"]
     assert first("kind load") < min(first(install[m]) for m in meshed)
     for a, b in pairwise(meshed):
@@ -59,16 +62,25 @@ def test_plan_orders_every_step(kind_default) -> None:  # type: ignore[no-untype
     assert "workload none" not in phases and "teardown none" not in phases
     for mesh in meshed:
         beside = f"none beside {mesh}"
-        index = {p: phases.index(p) for p in (f"mesh {mesh}", f"workload {mesh}",
-                                              f"workload {beside}", f"window {mesh}",
-                                              f"teardown {beside}", f"teardown {mesh}")}
+        index = {
+            p: phases.index(p)
+            for p in (
+                f"mesh {mesh}",
+                f"workload {mesh}",
+                f"workload {beside}",
+                f"window {mesh}",
+                f"teardown {beside}",
+                f"teardown {mesh}",
+            )
+        }
         assert list(index.values()) == sorted(index.values()), index
         for label in (mesh, beside):
             assert any(p.startswith(f"load {label} (each of 6 trial(s)") for p in phases)
         base = [s for s in steps if s.phase == f"workload {beside}"]
         assert all("mb-app" not in " ".join(s.argv) for s in base)
-        assert any("Namespace/mb-base-app, Namespace/mb-base-load" in s.command_line()
-                   for s in base)
+        assert any(
+            "Namespace/mb-base-app, Namespace/mb-base-load" in s.command_line() for s in base
+        )
     for line in lines:
         if line.startswith("kubectl") and "get-contexts" not in line:
             assert line.startswith("kubectl --context kind-meshbench ")
@@ -78,15 +90,15 @@ def test_plan_orders_every_step(kind_default) -> None:  # type: ignore[no-untype
 def test_plan_shows_the_interleaving_in_each_window(kind_default) -> None:  # type: ignore[no-untyped-def]
     windowed = in_windows(plan_trials(kind_default))
     windows = [s for s in plan_steps(kind_default) if s.phase.startswith("window ")]
-    assert [s.phase for s in windows] == ["window " + m for m in dict.fromkeys(
-        window_of(t) for t in windowed)]
+    assert [s.phase for s in windows] == [
+        "window " + m for m in dict.fromkeys(window_of(t) for t in windowed)
+    ]
     for step in windows:
         mesh = step.phase.removeprefix("window ")
         trials = [t for t in windowed if window_of(t) == mesh]
         assert len(trials) == 12  # 6 of the mesh, the 6 baseline trials again beside it
         order = " | ".join(
-            f"repeat {r}: " + ", ".join(t.mesh for t in trials if t.repeat == r)
-            for r in (1, 2, 3)
+            f"repeat {r}: " + ", ".join(t.mesh for t in trials if t.repeat == r) for r in (1, 2, 3)
         )
         assert step.what.endswith(f"({order})")
         assert {t.mesh for t in trials if t.repeat == 1} == {"none", mesh}
@@ -102,30 +114,43 @@ def test_plan_text(kind_default) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_plan_deletes_a_cluster_it_does_not_keep(kind_default) -> None:  # type: ignore[no-untyped-def]
-    sc = kind_default.model_copy(update={"kind": kind_default.kind.model_copy(
-        update={"keep_cluster": False})})
+    sc = kind_default.model_copy(
+        update={"kind": kind_default.kind.model_copy(update={"keep_cluster": False})}
+    )
     assert " ".join(plan_steps(sc)[-1].argv) == "kind delete cluster --name meshbench"
 
 
 def test_doctor_names_versions_and_one_fix_per_missing_tool(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake = FakeBin(tmp_path / "bin", {
-        "docker": [Rule("docker info*", 1, stderr="Cannot connect to the Docker daemon at "
-                        "unix:///var/run/docker.sock. Is the docker daemon running?")],
-        "kubectl": [Rule("kubectl version*",
-                         stdout='{"clientVersion": {"gitVersion": "v1.36.2"}}')],
-        "helm": [Rule("helm version*", stdout="v3.22.0+g1234567")],
-        "linkerd": [Rule("linkerd version*", stdout="edge-26.9.1")],
-    })
+    fake = FakeBin(
+        tmp_path / "bin",
+        {
+            "docker": [
+                Rule(
+                    "docker info*",
+                    1,
+                    stderr="Cannot connect to the Docker daemon at "
+                    "unix:///var/run/docker.sock. Is the docker daemon running?",
+                )
+            ],
+            "kubectl": [
+                Rule("kubectl version*", stdout='{"clientVersion": {"gitVersion": "v1.36.2"}}')
+            ],
+            "helm": [Rule("helm version*", stdout="v3.22.0+g1234567")],
+            "linkerd": [Rule("linkerd version*", stdout="edge-26.9.1")],
+        },
+    )
     fake.install(("docker", "kubectl", "helm", "linkerd"))
     apply_env(monkeypatch, fake)
     checks = {c.name: c for c in doctor()}
     assert checks["kubectl"].ok and checks["kubectl"].version == "v1.36.2"
     assert checks["helm"].version == "v3.22.0+g1234567"
     assert checks["linkerd"].ok and checks["linkerd"].version == "edge-26.9.1"
-    assert not checks["docker engine"].ok and "Is the docker daemon running" in checks[
-        "docker engine"].detail
+    assert (
+        not checks["docker engine"].ok
+        and "Is the docker daemon running" in checks["docker engine"].detail
+    )
     assert not checks["kind"].ok and checks["kind"].required
     assert not checks["istioctl"].ok and not checks["istioctl"].required
     assert not ready(list(checks.values()))
@@ -137,10 +162,13 @@ def test_doctor_names_versions_and_one_fix_per_missing_tool(
 
 
 def test_doctor_all_present(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = FakeBin(tmp_path / "bin", {
-        "docker": [Rule("docker info*", stdout="29.9.2")],
-        "kind": [Rule("kind version", stdout="kind v0.33.0 go1.25.1 linux/amd64")],
-    })
+    fake = FakeBin(
+        tmp_path / "bin",
+        {
+            "docker": [Rule("docker info*", stdout="29.9.2")],
+            "kind": [Rule("kind version", stdout="kind v0.33.0 go1.25.1 linux/amd64")],
+        },
+    )
     fake.install()
     apply_env(monkeypatch, fake)
     checks = doctor()

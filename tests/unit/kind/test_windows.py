@@ -30,8 +30,11 @@ def _fake_for(mesh_name: str) -> dict[str, Any]:
 
 
 def _namespaces(stdin: str) -> dict[str, dict[str, Any]]:
-    return {d["metadata"]["name"]: d["metadata"] for d in yaml.safe_load_all(stdin)
-            if d and d["kind"] == "Namespace"}
+    return {
+        d["metadata"]["name"]: d["metadata"]
+        for d in yaml.safe_load_all(stdin)
+        if d and d["kind"] == "Namespace"
+    }
 
 
 def test_kind_runs_the_baseline_beside_each_mesh() -> None:
@@ -92,14 +95,16 @@ def test_a_window_deploys_the_baseline_unmeshed_beside_the_mesh_as_planned(
     # The baseline's namespaces carry no enrolment, only opt-outs; the mesh's its own.
     ns = _namespaces(fake.stdin())
     for name in ("mb-base-app", "mb-base-load", "mb-base-aa-app", "mb-base-aa-load"):
-        assert {k: v for k, v in ns[name]["labels"].items() if k in OPT_OUT_LABELS} \
-            == OPT_OUT_LABELS
+        assert {
+            k: v for k, v in ns[name]["labels"].items() if k in OPT_OUT_LABELS
+        } == OPT_OUT_LABELS
         assert ns[name]["annotations"] == OPT_OUT_ANNOTATIONS
     assert MESHES[mesh_name].ns_labels.items() <= ns["mb-app"]["labels"].items()
     # Exactly the dry-run plan's window, in its order.
     planned = [
-        " ".join(s.argv).replace("<run-work-dir>", str(platform.target.work_dir)).replace(
-            str(repo_root()), str(platform.source_dir))
+        " ".join(s.argv)
+        .replace("<run-work-dir>", str(platform.target.work_dir))
+        .replace(str(repo_root()), str(platform.source_dir))
         for s in plan_steps(sc)
         if s.kind == "run" and not s.phase.startswith("load") and s.argv[:2] != ("kind", "create")
     ]
@@ -109,7 +114,8 @@ def test_a_window_deploys_the_baseline_unmeshed_beside_the_mesh_as_planned(
     # Each arm's logs kept per window.
     logs = platform.target.work_dir / "logs"
     assert sorted(p.name for p in logs.iterdir()) == sorted(
-        [mesh_name, f"none-in-{mesh_name}", f"none-aa-in-{mesh_name}"])
+        [mesh_name, f"none-in-{mesh_name}", f"none-aa-in-{mesh_name}"]
+    )
 
 
 def test_a_baseline_removed_inside_the_window_leaves_the_mesh_alone(build: Build) -> None:
@@ -129,9 +135,11 @@ def test_a_baseline_removed_inside_the_window_leaves_the_mesh_alone(build: Build
 def test_a_second_mesh_is_refused_while_one_is_installed(build: Build) -> None:
     sc = scenario(meshes=["istio", "kuma"])
     platform, fake, _ = build(sc, sidecar="istio-proxy")
-    with platform.deploy("istio"), \
-            pytest.raises(PlatformError, match="while istio is installed"), \
-            platform.deploy("kuma"):
+    with (
+        platform.deploy("istio"),
+        pytest.raises(PlatformError, match="while istio is installed"),
+        platform.deploy("kuma"),
+    ):
         pass
     assert not any("kuma" in c for c in fake.calls())
 
@@ -143,9 +151,11 @@ def test_a_baseline_captured_by_ztunnel_fails_its_proof(
     sc = scenario(meshes=["none", "istio-ambient"])
     platform, _, api = build(sc, ambient=True)
     monkeypatch.setattr(api, "captured", lambda ns: True)  # ztunnel takes every namespace
-    with platform.deploy("istio-ambient"), \
-            pytest.raises(PlatformError, match=r"frontend-0 \(captured by ztunnel\)"), \
-            platform.deploy("none"):
+    with (
+        platform.deploy("istio-ambient"),
+        pytest.raises(PlatformError, match=r"frontend-0 \(captured by ztunnel\)"),
+        platform.deploy("none"),
+    ):
         pass
 
 
@@ -155,6 +165,8 @@ def test_environment_names_the_baseline_namespaces(build: Build) -> None:
     assert platform.environment()["namespaces"] == {
         "app": "mb-app",
         "load": "mb-load",
-        "baseline": {"none": {"app": "mb-base-app", "load": "mb-base-load"},
-                     "none-aa": {"app": "mb-base-aa-app", "load": "mb-base-aa-load"}},
+        "baseline": {
+            "none": {"app": "mb-base-app", "load": "mb-base-load"},
+            "none-aa": {"app": "mb-base-aa-app", "load": "mb-base-aa-load"},
+        },
     }

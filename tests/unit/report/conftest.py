@@ -25,9 +25,18 @@ import pytest
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-extensions", "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--mute-audio",
+    "--hide-scrollbars",
     "--remote-debugging-pipe",
 )
 DEADLINE_S = 30.0
@@ -70,8 +79,9 @@ class _Pipe:
         msg: dict[str, Any] = json.loads(raw)
         return msg
 
-    def call(self, method: str, params: dict[str, Any] | None = None,
-             session: str | None = None) -> dict[str, Any]:
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
+    ) -> dict[str, Any]:
         self.next_id += 1
         msg: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
         if session:
@@ -109,12 +119,15 @@ def _errors(events: list[dict[str, Any]]) -> list[str]:
             desc = details.get("exception", {}).get("description", "")
             out.append(f"exception: {details.get('text')} {desc}".strip())
         elif e["method"] == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-            out.append("console.error: " + " ".join(
-                str(a.get("value", a.get("description"))) for a in p.get("args", [])))
+            out.append(
+                "console.error: "
+                + " ".join(str(a.get("value", a.get("description"))) for a in p.get("args", []))
+            )
         elif e["method"] == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
             entry = p["entry"]
-            out.append(f"log error ({entry.get('source')}): {entry.get('text')} "
-                       f"{entry.get('url', '')}")
+            out.append(
+                f"log error ({entry.get('source')}): {entry.get('text')} {entry.get('url', '')}"
+            )
     return out
 
 
@@ -125,19 +138,32 @@ def _high(fd: int) -> int:
     return new
 
 
-def render_page(chromium: str, url: str, screenshot: Path, width_px: int = 1280,
-                max_height_px: int = 12000) -> PageResult:
+def render_page(
+    chromium: str, url: str, screenshot: Path, width_px: int = 1280, max_height_px: int = 12000
+) -> PageResult:
     """Load ``url`` in a fresh headless Chromium; return its errors and a full-page PNG."""
     profile = tempfile.mkdtemp(prefix="meshbench-chromium-")
     to_child_r, to_child_w = (_high(fd) for fd in os.pipe())
     from_child_r, from_child_w = (_high(fd) for fd in os.pipe())
     # bash (not dash: single-digit fds only) moves the pipe ends to fds 3 and 4; they are
     # >= 10, so neither redirection can clobber the other
-    cmd = ["bash", "-c", f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w}', chromium,
-           *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width_px},900",
-           "about:blank"]
-    proc = subprocess.Popen(cmd, pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [
+        "bash",
+        "-c",
+        f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w}',
+        chromium,
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={profile}",
+        f"--window-size={width_px},900",
+        "about:blank",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        pass_fds=(to_child_r, from_child_w),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(to_child_r)
     os.close(from_child_w)
     pipe = _Pipe(proc, to_child_w, from_child_r)
@@ -145,12 +171,15 @@ def render_page(chromium: str, url: str, screenshot: Path, width_px: int = 1280,
     try:
         target = pipe.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = pipe.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"]
+            "sessionId"
+        ]
         for domain in ("Runtime", "Log", "Page"):
             pipe.call(f"{domain}.enable", session=session)
-        pipe.call("Emulation.setDeviceMetricsOverride",
-                  {"width": width_px, "height": 900, "deviceScaleFactor": 1, "mobile": False},
-                  session=session)
+        pipe.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width_px, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         pipe.events.clear()
         pipe.call("Page.navigate", {"url": url}, session=session)
         pipe.wait_event("Page.loadEventFired")
@@ -158,10 +187,15 @@ def render_page(chromium: str, url: str, screenshot: Path, width_px: int = 1280,
         size = metrics.get("cssContentSize") or metrics["contentSize"]
         height = min(float(size["height"]), max_height_px)
         result.content_height_px = float(size["height"])
-        shot = pipe.call("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": width_px, "height": height, "scale": 1}},
-            session=session)
+        shot = pipe.call(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width_px, "height": height, "scale": 1},
+            },
+            session=session,
+        )
         screenshot.write_bytes(base64.b64decode(shot["data"]))
         result.screenshot = screenshot
         result.errors = _errors(pipe.events)

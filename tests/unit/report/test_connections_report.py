@@ -20,16 +20,24 @@ from meshbench.testing.synthetic import histogram_from_us, lognormal_sampler, wr
 
 
 def stored(run_dir: Path, churn: int) -> Path:
-    sc: dict[str, Any] = parse_scenario({
-        "name": "t", "meshes": ["none", "envoy-mtls"], "repeats": 2,
-        "topology": {"requests_per_connection": churn,
-                     "services": [{"name": "frontend"}]},
-        "load": {"rates_rps": [100], "duration_s": 2, "warmup_s": 1},
-    }).model_dump(mode="json")
+    sc: dict[str, Any] = parse_scenario(
+        {
+            "name": "t",
+            "meshes": ["none", "envoy-mtls"],
+            "repeats": 2,
+            "topology": {"requests_per_connection": churn, "services": [{"name": "frontend"}]},
+            "load": {"rates_rps": [100], "duration_s": 2, "warmup_s": 1},
+        }
+    ).model_dump(mode="json")
     run_dir.mkdir(parents=True)
-    write_synthetic_run(run_dir, sc, lognormal_sampler({"none": 0.0, "envoy-mtls": 0.0}),
-                        measured_intervals=2, warmup_intervals=1,
-                        samples_per_interval=lambda _t: 100)
+    write_synthetic_run(
+        run_dir,
+        sc,
+        lognormal_sampler({"none": 0.0, "envoy-mtls": 0.0}),
+        measured_intervals=2,
+        warmup_intervals=1,
+        samples_per_interval=lambda _t: 100,
+    )
     return run_dir
 
 
@@ -39,10 +47,18 @@ def add_trial_files(run_dir: Path) -> None:
     for d in (run_dir / "trials").iterdir():
         (d / "summary.json").write_text(json.dumps({"extra": {"connections_opened": 30}}))
         if "envoy-mtls" in d.name:
-            before = {"frontend": {"listener.0.0.0.0_15006.ssl.handshake": 5,
-                                   "cluster.outbound_passthrough.ssl.handshake": 7}}
-            after = {"frontend": {"listener.0.0.0.0_15006.ssl.handshake": 20,
-                                  "cluster.outbound_passthrough.ssl.handshake": 22}}
+            before = {
+                "frontend": {
+                    "listener.0.0.0.0_15006.ssl.handshake": 5,
+                    "cluster.outbound_passthrough.ssl.handshake": 7,
+                }
+            }
+            after = {
+                "frontend": {
+                    "listener.0.0.0.0_15006.ssl.handshake": 20,
+                    "cluster.outbound_passthrough.ssl.handshake": 22,
+                }
+            }
             (d / "sidecar_stats.json").write_text(json.dumps({"before": before, "after": after}))
 
 

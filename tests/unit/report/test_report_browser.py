@@ -16,8 +16,9 @@ SCREENSHOT_ENV = "MESHBENCH_SCREENSHOT"
 """Set to a file path to keep the screenshot (e.g. for a closing note)."""
 
 
-def test_report_renders_in_headless_chromium(chromium: str, sample_report: SampleReport,
-                                             tmp_path: Path) -> None:
+def test_report_renders_in_headless_chromium(
+    chromium: str, sample_report: SampleReport, tmp_path: Path
+) -> None:
     page = sample_report.run_dir / "report.html"
     shot = tmp_path / "report.png"
     result = render_page(chromium, page.as_uri(), shot)
@@ -38,9 +39,11 @@ def test_report_renders_in_headless_chromium(chromium: str, sample_report: Sampl
 def test_an_error_on_the_page_is_caught(chromium: str, tmp_path: Path) -> None:
     """The harness itself must see console errors, or the test above proves nothing."""
     bad = tmp_path / "bad.html"
-    bad.write_text('<!doctype html><html><head><link rel="icon" href="data:,"></head><body>'
-                   "<p>x</p><script>console.error('boom'); undefinedFunction();</script>"
-                   "</body></html>")
+    bad.write_text(
+        '<!doctype html><html><head><link rel="icon" href="data:,"></head><body>'
+        "<p>x</p><script>console.error('boom'); undefinedFunction();</script>"
+        "</body></html>"
+    )
     result = render_page(chromium, bad.as_uri(), tmp_path / "bad.png")
     assert any("boom" in e for e in result.errors), result.errors
     assert any("undefinedFunction" in e for e in result.errors), result.errors

@@ -26,8 +26,12 @@ def test_notebook_is_stored_without_outputs() -> None:
 
 def test_notebook_uses_only_the_public_api() -> None:
     source = "\n".join(c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells)
-    for forbidden in ("meshbench.platforms", "meshbench.load", "meshbench.run ",
-                      "meshbench.results"):
+    for forbidden in (
+        "meshbench.platforms",
+        "meshbench.load",
+        "meshbench.run ",
+        "meshbench.results",
+    ):
         assert forbidden not in source
 
 
@@ -40,14 +44,19 @@ def test_notebook_executes_against_the_sample_run(
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{Path('/usr/bin')}")
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    )
     client.execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     errors = [o for o in outputs if o.output_type == "error"]
     assert not errors, errors
-    text = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
-                     for o in outputs)
+    text = "\n".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs
+    )
     assert "sample-run complete local" in text
     assert "slower" in text and "mesh - none" in text and "drift_sd_ms" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]

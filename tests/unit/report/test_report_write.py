@@ -22,14 +22,23 @@ ALWAYS_PLOTTED = [p for p in PLOTS if not p.startswith("overhead_vs_")]
 
 
 def synthetic(run_dir: Path, meshes: list[str], repeats: int = 2) -> Path:
-    sc: dict[str, Any] = parse_scenario({
-        "name": "t", "meshes": meshes, "repeats": repeats,
-        "load": {"rates_rps": [100], "duration_s": 2, "warmup_s": 1},
-    }).model_dump(mode="json")
+    sc: dict[str, Any] = parse_scenario(
+        {
+            "name": "t",
+            "meshes": meshes,
+            "repeats": repeats,
+            "load": {"rates_rps": [100], "duration_s": 2, "warmup_s": 1},
+        }
+    ).model_dump(mode="json")
     run_dir.mkdir(parents=True)
-    write_synthetic_run(run_dir, sc, lognormal_sampler({m: 0.0 for m in meshes}),
-                        measured_intervals=2, warmup_intervals=1,
-                        samples_per_interval=lambda _t: 200)
+    write_synthetic_run(
+        run_dir,
+        sc,
+        lognormal_sampler({m: 0.0 for m in meshes}),
+        measured_intervals=2,
+        warmup_intervals=1,
+        samples_per_interval=lambda _t: 200,
+    )
     return run_dir
 
 
@@ -38,8 +47,17 @@ def test_terminal_tables(sample_report: SampleReport) -> None:
     assert "100 rps: latency in ms (pooled over valid trials)" in out
     assert "200 rps: overhead against none" in out
     header = next(line for line in out.splitlines() if "requests" in line and "p99.9" in line)
-    assert header.split() == ["mesh", "valid", "invalid", "requests", "p50", "p90", "p99",
-                              "p99.9", "max"]
+    assert header.split() == [
+        "mesh",
+        "valid",
+        "invalid",
+        "requests",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+    ]
     assert re.search(r"envoy-mtls\s+2\s+1\s", out)  # 2 valid, 1 invalid at 200 rps
     assert "warning: 1 invalid trial(s) excluded: t016-envoy-mtls-200rps-r3" in out
     overhead_rows = [ln for ln in out.splitlines() if re.match(r"\s+envoy\s+p50\s", ln)]
@@ -56,17 +74,29 @@ def test_report_html_is_self_contained(sample_report: SampleReport) -> None:
     assert refs and all(r.startswith("data:") for r in refs), refs[:5]
     assert "<script" not in page and "http://" not in page and "https://" not in page
     assert page.count("data:image/png;base64,") == len(ALWAYS_PLOTTED)
-    for text in ("Verdict", "Validity warnings", "Setup and environment", "MDE ms",
-                 "is slower: it adds +", "% of the 3.500 ms budget",
-                 "Design diagnostics (where the noise was)", "Holm-adjusted"):
+    for text in (
+        "Verdict",
+        "Validity warnings",
+        "Setup and environment",
+        "MDE ms",
+        "is slower: it adds +",
+        "% of the 3.500 ms budget",
+        "Design diagnostics (where the noise was)",
+        "Holm-adjusted",
+    ):
         assert text in page
 
 
 def test_summary_md_and_plots(sample_report: SampleReport) -> None:
     md = (sample_report.run_dir / "summary.md").read_text()
     assert md.startswith("# meshbench report: sample-run")
-    for heading in ("## Verdict", "## Validity warnings", "## Setup and environment",
-                    "## 100 rps", "## Plots"):
+    for heading in (
+        "## Verdict",
+        "## Validity warnings",
+        "## Setup and environment",
+        "## 100 rps",
+        "## Plots",
+    ):
         assert heading in md
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert sorted(links) == sorted(f"plots/{p}.png" for p in ALWAYS_PLOTTED)
@@ -140,8 +170,10 @@ def test_report_names_each_meshs_resilience_policies(tmp_path: Path) -> None:
     }
     (run_dir / "run.json").write_text(json.dumps(meta))
     report_run(run_dir, console=Console(file=StringIO(), width=160))
-    line = ("no mesh: no retries, timeouts or circuit breakers; "
-            "kuma: default MeshRetry (5 HTTP retries) not created")
+    line = (
+        "no mesh: no retries, timeouts or circuit breakers; "
+        "kuma: default MeshRetry (5 HTTP retries) not created"
+    )
     assert "resilience policies" in (run_dir / "summary.md").read_text()
     assert line in (run_dir / "summary.md").read_text()
     assert line in (run_dir / "report.html").read_text()
