@@ -19,7 +19,8 @@ import pytest
 from meshbench.cores import Pinning
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.platforms.base import UsageSnapshot
-from meshbench.platforms.local import platform as local
+from meshbench.platforms.local import deployment as local
+from meshbench.platforms.local.platform import LocalPlatform
 from meshbench.results.hlog import LogWriter
 from meshbench.scenario import parse_scenario
 from meshbench.topology import chain
@@ -51,7 +52,7 @@ def deployment(tmp_path: Path) -> local.LocalDeployment:
     sc = parse_scenario(
         {"name": "cpu", "meshes": ["none", "envoy"], "load": {"rates_rps": [100], "duration_s": 1}}
     )
-    platform = local.LocalPlatform.__new__(local.LocalPlatform)  # no root, no namespaces
+    platform = LocalPlatform.__new__(LocalPlatform)  # no root, no namespaces
     platform.scenario, platform.run_key, platform.state_dir = sc, "abc123", tmp_path
     platform.pinning = Pinning("0", "1", "1", "test: fixed")
     platform.process_env = None

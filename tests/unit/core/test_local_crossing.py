@@ -20,10 +20,11 @@ import pytest
 from meshbench.cores import Pinning
 from meshbench.errors import PlatformError
 from meshbench.platforms import commands
+from meshbench.platforms.local import deployment as local
 from meshbench.platforms.local import netns
-from meshbench.platforms.local import platform as local
 from meshbench.platforms.local.envoy import INBOUND_PLAINTEXT_STAT, INBOUND_STAT, OUTBOUND_STAT
 from meshbench.platforms.local.names import LOAD_POD
+from meshbench.platforms.local.platform import LocalPlatform
 from meshbench.scenario import Scenario, parse_scenario
 from meshbench.topology import ServiceSpec, Topology, chain
 
@@ -123,7 +124,7 @@ def deployment(
             "load": {"rates_rps": [100], "duration_s": 1},
         }
     )
-    platform = local.LocalPlatform.__new__(local.LocalPlatform)  # no root, no namespaces
+    platform = LocalPlatform.__new__(LocalPlatform)  # no root, no namespaces
     platform.scenario, platform.run_key, platform.state_dir = sc, "abc123", tmp_path
     platform.pinning = Pinning("0", "1", "1", "test: fixed")
     platform.process_env = None
