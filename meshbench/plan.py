@@ -44,6 +44,19 @@ class Trial:
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    def record_keys(self) -> dict[str, Any]:
+        """What names this trial in its stored record (trials.csv): id, order, arm,
+        repeat, deployment group, install window ('' outside windows) and the sweep."""
+        return {
+            "trial_id": self.trial_id,
+            "order": self.order,
+            "mesh": self.mesh,
+            "repeat": self.repeat,
+            "deployment": self.deployment,
+            "window": str(getattr(self, "window", "")),
+            "sweep": {d.name: getattr(self, d.name) for d in dimensions.DIMENSIONS},
+        }
+
     def topology(self, scenario: Scenario) -> Topology:
         """The topology this trial's deployment runs (the scenario's, or a swept variant)."""
         return scenario.topology_for(

@@ -23,7 +23,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from meshbench import __version__, host, interrupts, locks
-from meshbench.dimensions import DIMENSIONS
 from meshbench.errors import DeploymentBroken, PlatformError, ResultsError, ScenarioError
 from meshbench.load.spec import HLOG_FILE, LoadSummary
 from meshbench.plan import Trial, confirm_limits, estimate, plan_trials
@@ -185,13 +184,7 @@ def run_trial(
     h = hists["latency"]
     mean = h.get_mean_value() / 1000.0 if h.get_total_count() else float("nan")
     return TrialRecord(
-        trial_id=trial.trial_id,
-        order=trial.order,
-        mesh=trial.mesh,
-        repeat=trial.repeat,
-        deployment=trial.deployment,
-        window=window_of(trial),
-        sweep={d.name: getattr(trial, d.name) for d in DIMENSIONS},
+        **trial.record_keys(),
         valid=not reasons,
         invalid_reason="; ".join(reasons),
         requests=summary.requests,

@@ -20,11 +20,10 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 from numpy.typing import NDArray
 
-from meshbench.dimensions import AA_CONTROL, BASELINE, DIMENSIONS
+from meshbench.dimensions import AA_CONTROL, BASELINE
 from meshbench.plan import Trial, interleave
 from meshbench.results import hlog, store
 from meshbench.results.trial_record import TrialRecord
-from meshbench.windows import window_of
 
 TrialKey = Trial
 """Which cell a synthetic trial belongs to: a planned trial (None: not swept)."""
@@ -183,13 +182,7 @@ def write_synthetic_run(
         cost = dict(resources(t)) if resources else {}
         rows.append(
             TrialRecord(
-                trial_id=t.trial_id,
-                order=t.order,
-                mesh=t.mesh,
-                repeat=t.repeat,
-                deployment=t.deployment,
-                window=window_of(t),
-                sweep={d.name: getattr(t, d.name) for d in DIMENSIONS},
+                **t.record_keys(),
                 valid=t.trial_id not in invalid,
                 invalid_reason=invalid.get(t.trial_id, ""),
                 requests=requests,
