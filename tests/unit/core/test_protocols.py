@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import random
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,11 +22,7 @@ from meshbench.service.probe import probe_url, request_once
 from meshbench.topology import ServiceSpec
 from meshbench.workload import PayloadMix, Protocol, Work
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from .loopback import free_port
 
 
 class Chain:

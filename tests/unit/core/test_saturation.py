@@ -19,7 +19,7 @@ from meshbench.run import run_trial
 from meshbench.scenario import parse_scenario
 from meshbench.testing.targets import instant_envoy
 
-from .test_service_and_load import free_port
+from .loopback import free_port
 
 
 class LoopbackDeployment(Deployment):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import textwrap
@@ -22,11 +21,7 @@ from meshbench.results import hlog
 from meshbench.service.app import service_args
 from meshbench.topology import ServiceSpec
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from .loopback import free_port
 
 
 class Servers:
