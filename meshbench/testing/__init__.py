@@ -2,4 +2,5 @@
 
 ``synthetic``: runs in the stored format with latencies of the caller's choosing.
 ``targets``: reference HTTP targets on loopback (an Envoy that answers by itself).
+``frames``: one cell or row of an analysis frame, typed (float, bool, str, a row).
 """
