@@ -51,6 +51,14 @@ def text(frame: pd.DataFrame, row: Key, column: str) -> str:
     return found
 
 
+def cells(frame: pd.DataFrame, row: Key, column: str) -> pd.Series[Any]:
+    """``frame.loc[row, column]`` where ``row`` labels several rows: the Series of its cells."""
+    found = _cell(frame, row, column)
+    if not isinstance(found, pd.Series):
+        raise TypeError(f"frame.loc[{row!r}, {column!r}] is {found!r}, not a Series")
+    return found
+
+
 def row(frame: pd.DataFrame, key: Key) -> pd.Series[Any]:
     """``frame.loc[key]``: it must be one row (a tuple key names one row of a MultiIndex)."""
     # pandas-stubs have no .loc overload for a MultiIndex row key on its own (a tuple
