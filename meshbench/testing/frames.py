@@ -35,14 +35,6 @@ def value(frame: pd.DataFrame, row: Key, column: str) -> float:
     return float(found)
 
 
-def flag(frame: pd.DataFrame, row: Key, column: str) -> bool:
-    """``frame.loc[row, column]`` as a bool: it must be one bool."""
-    found = _cell(frame, row, column)
-    if not isinstance(found, bool | np.bool_):
-        raise TypeError(f"frame.loc[{row!r}, {column!r}] is {found!r}, not one bool")
-    return bool(found)
-
-
 def text(frame: pd.DataFrame, row: Key, column: str) -> str:
     """``frame.loc[row, column]`` as a str: it must be one string."""
     found = _cell(frame, row, column)
