@@ -29,8 +29,9 @@ lint: setup
 	$(BIN)/ruff check meshbench tests bench
 	$(BIN)/ruff format --check meshbench tests bench
 
+# strict everywhere; the tests and bench scripts too (module bases: pyproject.toml [tool.mypy])
 typecheck: setup
-	$(BIN)/mypy meshbench
+	$(BIN)/mypy meshbench tests bench
 
 pytest: setup
 	@scripts/system-packages.sh test

@@ -145,15 +145,15 @@ def _mean_ci(values: list[float]) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--rate", type=float, default=150.0)
-    p.add_argument("--connections", type=int, default=16)
-    p.add_argument("--blocks", type=int, default=4)
-    p.add_argument("--duration", type=float, default=10.0, help="measured seconds per probe")
-    p.add_argument("--tools", default="meshbench,wrk2")
-    p.add_argument("--load-cpus", help="pin the tools here (default: the measured choice)")
-    p.add_argument("--pod-cpus", help="pin apps and sidecars here (default: measured)")
-    a = p.parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, default=150.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--blocks", type=int, default=4)
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per probe")
+    parser.add_argument("--tools", default="meshbench,wrk2")
+    parser.add_argument("--load-cpus", help="pin the tools here (default: the measured choice)")
+    parser.add_argument("--pod-cpus", help="pin apps and sidecars here (default: measured)")
+    a = parser.parse_args()
     scenario = load_scenario(REPO / "scenarios" / "default.yaml")
     if a.load_cpus or a.pod_cpus:
         local = scenario.local.model_copy(update={"load_cpus": a.load_cpus, "pod_cpus": a.pod_cpus})
@@ -220,22 +220,22 @@ def main() -> None:
         + "".join(f"{'p' + format(p, 'g'):>20}" for p in PERCENTILES)
         + f"{'none p50':>10}{'envoy p50':>10}"
     )
-    for tool, arms in figures.items():
+    for tool, per_arm in figures.items():
         cells = []
         for p in PERCENTILES:
-            diffs = [e[p] - n[p] for e, n in zip(arms["envoy"], arms["none"], strict=True)]
+            diffs = [e[p] - n[p] for e, n in zip(per_arm["envoy"], per_arm["none"], strict=True)]
             cells.append(f"{_mean_ci(diffs):>20}")
         print(
             f"{tool:<28}"
             + "".join(cells)
-            + f"{statistics.fmean(x[50.0] for x in arms['none']):>10.3f}"
-            + f"{statistics.fmean(x[50.0] for x in arms['envoy']):>10.3f}"
+            + f"{statistics.fmean(x[50.0] for x in per_arm['none']):>10.3f}"
+            + f"{statistics.fmean(x[50.0] for x in per_arm['envoy']):>10.3f}"
         )
         print(
             f"{'  per block p50':<28}"
             + " ".join(
                 f"{e[50.0] - n[50.0]:+.3f}"
-                for e, n in zip(arms["envoy"], arms["none"], strict=True)
+                for e, n in zip(per_arm["envoy"], per_arm["none"], strict=True)
             )
         )
 

@@ -2,4 +2,6 @@
 
 ``synthetic``: runs in the stored format with latencies of the caller's choosing.
 ``targets``: reference HTTP targets on loopback (an Envoy that answers by itself).
+``frames``: typed lookups in analysis frames (one number, string or row; the cells of a
+  repeated row label).
 """

@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+MESHES = ["none", "istio", "linkerd", "kuma"]
 SMOKE = {
     "name": "kind-smoke",
     "description": "One short trial per mesh on kind, to prove the whole path works.",
     "platform": "kind",
-    "meshes": ["none", "istio", "linkerd", "kuma"],
+    "meshes": MESHES,
     "topology": {
         "entry": "frontend",
         "port": 8080,
@@ -74,7 +75,7 @@ def test_smoke_scenario_on_kind(tmp_path: Path) -> None:
     with (run_dir / "trials.csv").open() as f:
         rows = list(csv.DictReader(f))
     # Issue 10: the baseline runs inside every mesh's install window, once per window.
-    meshed = [m for m in SMOKE["meshes"] if m != "none"]
+    meshed = [m for m in MESHES if m != "none"]
     assert sorted(r["mesh"] for r in rows) == sorted(meshed + ["none"] * len(meshed))
     for row in rows:
         assert row["window"] in meshed, row
@@ -86,7 +87,7 @@ def test_smoke_scenario_on_kind(tmp_path: Path) -> None:
         proof = json.loads((run_dir / "proof" / f"{mesh}.json").read_text())
         assert proof["sidecars"] and all(proof["sidecars"].values()), proof
         assert proof["crossed_sidecars"] is True, proof  # every service's proxy counted
-    assert set(platform["resilience_policies"]) == set(SMOKE["meshes"])
+    assert set(platform["resilience_policies"]) == set(MESHES)
     trials = run_dir / "trials"
     for trial in trials.iterdir():
         summary = json.loads((trial / "summary.json").read_text())

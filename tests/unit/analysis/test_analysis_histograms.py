@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from hdrh.histogram import HdrHistogram
 
 from meshbench.analysis import histograms as hist
 from meshbench.results import hlog
@@ -20,7 +21,7 @@ def values_us() -> np.ndarray:
     return np.concatenate([rng.lognormal(np.log(900), 0.6, 4000), [1, 2, 70_000_000]])
 
 
-def recorded(values: np.ndarray) -> object:
+def recorded(values: np.ndarray) -> HdrHistogram:
     h = hlog.new_histogram()
     for v in values:
         hlog.record_us(h, float(v))
@@ -37,10 +38,10 @@ def test_counts_index_matches_record_value(values_us: np.ndarray) -> None:
 def test_vectorised_histogram_equals_recording_one_by_one(values_us: np.ndarray) -> None:
     fast = histogram_from_us(values_us)
     slow = recorded(values_us)
-    assert np.array_equal(hist.counts(fast), hist.counts(slow))  # type: ignore[arg-type]
-    assert fast.get_total_count() == slow.get_total_count()  # type: ignore[attr-defined]
-    assert fast.get_max_value() == slow.get_max_value()  # type: ignore[attr-defined]
-    assert fast.get_min_value() == slow.get_min_value()  # type: ignore[attr-defined]
+    assert np.array_equal(hist.counts(fast), hist.counts(slow))
+    assert fast.get_total_count() == slow.get_total_count()
+    assert fast.get_max_value() == slow.get_max_value()
+    assert fast.get_min_value() == slow.get_min_value()
 
 
 def test_percentiles_equal_hdrh_exactly(values_us: np.ndarray) -> None:

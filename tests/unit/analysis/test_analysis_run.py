@@ -51,9 +51,9 @@ def test_frames_are_tidy_and_typed(make_run: RunFactory) -> None:
     ]
     logged.sort(key=lambda iv: iv.start_s)
     assert len(logged) == len(mine) == 4
-    for (_, row), iv in zip(mine.iterrows(), logged, strict=True):
+    for (_, row), logged_iv in zip(mine.iterrows(), logged, strict=True):
         for q, col in ((50, "p50_ms"), (99, "p99_ms"), (100, "max_ms")):
-            assert row[col] == iv.histogram.get_value_at_percentile(q) / 1000, (col, row)
+            assert row[col] == logged_iv.histogram.get_value_at_percentile(q) / 1000, (col, row)
     assert lat["run_time_s"].min() == 0.0
 
     c = run.cost

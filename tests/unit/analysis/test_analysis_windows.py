@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from meshbench.analysis import load_run, overhead
 from meshbench.analysis.overhead import cell_matrix
 from meshbench.plan import Trial
+from meshbench.testing.frames import row, value
 from meshbench.testing.synthetic import write_synthetic_run
 from meshbench.windows import in_windows
 
@@ -52,15 +53,16 @@ def test_each_mesh_is_compared_with_the_baseline_of_its_own_window(tmp_path: Pat
     assert (t["mesh"] == "none").sum() == 6  # every baseline trial once per window
     o = overhead(run).set_index(["mesh", "label"])
     for mesh, effect_us in (("istio", 1000.0), ("linkerd", 500.0)):
-        r = o.loc[(mesh, "p50")]
+        r = row(o, (mesh, "p50"))
         assert abs(r["overhead_ms"] - effect_us / 1000) < 0.05, (mesh, r["overhead_ms"])
         assert r["n_blocks"] == 3 and r["interleaved"] and r["method"] == "paired"
     # descriptive figures too: each mesh beside its own window's baseline
-    drift_ms = o.loc[("linkerd", "p50"), "baseline_ms"] - o.loc[("istio", "p50"), "baseline_ms"]
+    baseline_ms = {mesh: value(o, (mesh, "p50"), "baseline_ms") for mesh in ("istio", "linkerd")}
+    drift_ms = baseline_ms["linkerd"] - baseline_ms["istio"]
     assert abs(drift_ms - 3.0) < 0.1
-    assert abs(o.loc[("linkerd", "p50"), "pooled_diff_ms"] - 0.5) < 0.1
+    assert abs(value(o, ("linkerd", "p50"), "pooled_diff_ms") - 0.5) < 0.1
     # the A/A control is paired with none in every window: noise, never drift
-    aa = o.loc[("none-aa", "p50")]
+    aa = row(o, ("none-aa", "p50"))
     assert abs(aa["overhead_ms"]) < 0.05 and aa["n_blocks"] == 6
 
 

@@ -24,6 +24,7 @@ from scipy import stats
 
 from meshbench.analysis import blocks, load_run, overhead
 from meshbench.analysis.verdicts import NO_CHANGE, SLOWER
+from meshbench.testing.frames import row, value
 from meshbench.testing.synthetic import lognormal_sampler
 
 from .analysis_synth import RunFactory
@@ -188,9 +189,9 @@ def test_known_zero_and_negative_effects(make_run: RunFactory, seed: int) -> Non
     )
     o = overhead(run).set_index(["mesh", "label"])
     for label in ("p50", "p99"):
-        same = o.loc[("envoy-mtls", label)]
+        same = row(o, ("envoy-mtls", label))
         assert abs(same["overhead_ms"]) <= 4 * same["se_ms"]
-        faster = o.loc[("envoy", label)]
+        faster = row(o, ("envoy", label))
         assert abs(faster["overhead_ms"] + 0.15) <= 4 * faster["se_ms"]
         assert faster["verdict"] != SLOWER
-    assert o.loc[("envoy", "p50"), "ci_high_ms"] < 0
+    assert value(o, ("envoy", "p50"), "ci_high_ms") < 0

@@ -11,6 +11,7 @@ import pytest
 
 from meshbench.analysis import analyse, load_run
 from meshbench.report import report_run
+from meshbench.testing.frames import value
 
 SMOKE = Path(__file__).resolve().parents[2] / "data" / "smoke-run"
 
@@ -24,8 +25,8 @@ def test_real_run_loads_with_every_trial() -> None:
     assert set(p50["trials_valid"]) == {2}
     assert set(p50["requests"]) == {1200}
     # three sidecar hops (six Envoy traversals) cost something at the median in this run
-    assert p50.loc["envoy", "value_ms"] > p50.loc["none", "value_ms"]
-    assert p50.loc["envoy-mtls", "value_ms"] > p50.loc["none", "value_ms"]
+    assert value(p50, "envoy", "value_ms") > value(p50, "none", "value_ms")
+    assert value(p50, "envoy-mtls", "value_ms") > value(p50, "none", "value_ms")
 
 
 def test_report_of_a_real_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

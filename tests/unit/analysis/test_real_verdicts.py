@@ -13,6 +13,7 @@ import pytest
 
 from meshbench.analysis import analyse, load_run
 from meshbench.analysis.verdicts import FASTER, SLOWER
+from meshbench.testing.frames import row
 
 CALIBRATION = Path(__file__).resolve().parents[2] / "data" / "calibration-run"
 
@@ -34,7 +35,7 @@ def trimmed(tmp_path: Path, keep: Callable[[str, int], bool]) -> Path:
 
 
 def by(overhead: pd.DataFrame, mesh: str, label: str) -> pd.Series:
-    return overhead.set_index(["mesh", "label"]).loc[(mesh, label)]
+    return row(overhead.set_index(["mesh", "label"]), (mesh, label))
 
 
 def test_sidecars_are_slower_and_the_aa_arm_is_not_on_the_whole_run() -> None:

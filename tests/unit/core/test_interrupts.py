@@ -39,7 +39,7 @@ def test_a_process_started_as_ctrl_c_lands_is_owned_and_stopped(
         os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C, right after the fork
         return child
 
-    monkeypatch.setattr(procs.subprocess, "Popen", popen_then_interrupt)
+    monkeypatch.setattr("meshbench.platforms.local.procs.subprocess.Popen", popen_then_interrupt)
     owned = procs.ProcessSet()
     with interrupts.guarded(), pytest.raises(KeyboardInterrupt):
         owned.start(

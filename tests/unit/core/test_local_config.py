@@ -13,7 +13,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from meshbench.platforms.local.capture import nat_rules
-from meshbench.platforms.local.envoy import bootstrap, envoy_binary
+from meshbench.platforms.local.envoy import Wire, bootstrap, envoy_binary
 from meshbench.platforms.local.mtls import CertificateAuthority, spiffe_id
 from meshbench.platforms.local.names import NETNS_RE, netns_name, pod_address
 
@@ -81,12 +81,12 @@ def test_envoy_accepts_every_bootstrap_we_generate(
     cfg = bootstrap("p", "m", app_port, tmp_path / "admin.sock", tls)
     result = _validate(cfg, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    listeners = [x["name"] for x in cfg["static_resources"]["listeners"]]  # type: ignore[index]
+    listeners = [x["name"] for x in cfg["static_resources"]["listeners"]]
     assert listeners == (["outbound", "inbound"] if app_port else ["outbound"])
 
 
 @pytest.mark.parametrize("wire", ["http1", "h2"])
-def test_envoy_accepts_every_protocol_setting(tmp_path: Path, wire: str) -> None:
+def test_envoy_accepts_every_protocol_setting(tmp_path: Path, wire: Wire) -> None:
     """HTTP/2 between sidecars (ALPN h2 under mTLS), HTTP/2 to the app, and a bounded
     number of requests per upstream connection: Envoy takes each as configured."""
     tls = CertificateAuthority().write_identity(tmp_path / "tls", "m", "p")
@@ -99,10 +99,10 @@ def test_envoy_accepts_every_protocol_setting(tmp_path: Path, wire: str) -> None
         sidecar_protocol=wire,
         app_protocol=wire,
         sidecar_requests_per_connection=10,
-    )  # type: ignore[arg-type]
+    )
     result = _validate(cfg, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    clusters = {c["name"]: c for c in cfg["static_resources"]["clusters"]}  # type: ignore[index]
+    clusters = {c["name"]: c for c in cfg["static_resources"]["clusters"]}
     key = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
     out = clusters["outbound_passthrough"]["typed_extension_protocol_options"][key]
     app = clusters["inbound_app"]["typed_extension_protocol_options"][key]
@@ -121,7 +121,7 @@ def test_envoy_accepts_every_protocol_setting(tmp_path: Path, wire: str) -> None
 def test_envoy_rejects_a_broken_bootstrap(tmp_path: Path) -> None:
     """The validation above can fail: a dangling cluster reference is refused."""
     cfg = bootstrap("p", "m", 8080, tmp_path / "admin.sock")
-    cfg["static_resources"]["clusters"] = []  # type: ignore[index]
+    cfg["static_resources"]["clusters"] = []
     assert _validate(cfg, tmp_path).returncode != 0
 
 

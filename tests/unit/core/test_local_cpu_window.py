@@ -10,6 +10,7 @@ the measured phase, so a window that includes the warm-up shows in the figure.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ import pytest
 from meshbench.cores import Pinning
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.platforms.base import UsageSnapshot
-from meshbench.platforms.local import deployment as local
+from meshbench.platforms.local import deployment as local_deployment
+from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.platforms.local.platform import LocalPlatform
 from meshbench.results.hlog import LogWriter
 from meshbench.scenario import parse_scenario
@@ -48,22 +50,22 @@ class Host:
         return UsageSnapshot(taken_at_s=t, cpu_s={"frontend/sidecar": self.cpu_s(t)})
 
 
-def deployment(tmp_path: Path) -> local.LocalDeployment:
+def deployment(tmp_path: Path) -> LocalDeployment:
     sc = parse_scenario(
         {"name": "cpu", "meshes": ["none", "envoy"], "load": {"rates_rps": [100], "duration_s": 1}}
     )
     platform = LocalPlatform.__new__(LocalPlatform)  # no root, no namespaces
     platform.scenario, platform.run_key, platform.state_dir = sc, "abc123", tmp_path
     platform.pinning = Pinning("0", "1", "1", "test: fixed")
-    platform.process_env = None
-    return local.LocalDeployment(platform, "envoy", chain(3), index=0)
+    platform.process_env = dict(os.environ)  # what its processes would inherit
+    return LocalDeployment(platform, "envoy", chain(3), index=0)
 
 
 @pytest.fixture
 def wired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A deployment whose generator takes the origin it is given (``origin_off_s`` later,
     when set) and stops after ``runs_s`` of its schedule (default: all of it)."""
-    monkeypatch.setattr(local, "START_DELAY_S", 0.2)
+    monkeypatch.setattr(local_deployment, "START_DELAY_S", 0.2)
     host = Host()
     dep = deployment(tmp_path)
     monkeypatch.setattr(dep, "usage", host.usage)
@@ -94,7 +96,7 @@ def wired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             started_utc="",
         )
 
-    monkeypatch.setattr(local, "run_workers", run_workers)
+    monkeypatch.setattr(local_deployment, "run_workers", run_workers)
     return knobs
 
 
@@ -103,7 +105,7 @@ def request() -> LoadRequest:
 
 
 def test_sidecar_cpu_covers_the_measured_phase_only(wired: dict[str, Any], tmp_path: Path) -> None:
-    dep: local.LocalDeployment = wired["dep"]
+    dep: LocalDeployment = wired["dep"]
     before = dep.usage()  # what the orchestrator takes around run_load
     dep.run_load(request(), tmp_path / "t001")
     after = dep.usage()
@@ -124,7 +126,7 @@ def test_a_generator_that_stops_early_closes_the_window_when_it_returns(
     wired: dict[str, Any], tmp_path: Path
 ) -> None:
     wired["runs_s"] = WARMUP_S + DURATION_S / 2  # a bound stopped it halfway
-    dep: local.LocalDeployment = wired["dep"]
+    dep: LocalDeployment = wired["dep"]
     dep.run_load(request(), tmp_path / "t001")
     measured = dep.measured_usage()
     assert measured is not None
@@ -137,7 +139,7 @@ def test_a_generator_off_the_planned_origin_leaves_the_whole_load_window(
     wired: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     wired["origin_off_s"] = 0.3  # started late: the timers would miss its phase
-    dep: local.LocalDeployment = wired["dep"]
+    dep: LocalDeployment = wired["dep"]
     dep.run_load(request(), tmp_path / "t001")
     assert dep.measured_usage() is None  # the orchestrator's snapshots stand
     assert "did not start on the planned origin (+0.30 s off)" in caplog.text

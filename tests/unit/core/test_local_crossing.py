@@ -10,18 +10,20 @@ that traffic bypasses stays quiet, as a broken capture rule would leave it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from meshbench.cores import Pinning
 from meshbench.errors import PlatformError
 from meshbench.platforms import commands
-from meshbench.platforms.local import deployment as local
 from meshbench.platforms.local import netns
+from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.platforms.local.envoy import INBOUND_PLAINTEXT_STAT, INBOUND_STAT, OUTBOUND_STAT
 from meshbench.platforms.local.names import LOAD_POD
 from meshbench.platforms.local.platform import LocalPlatform
@@ -47,7 +49,7 @@ class Network:
     """The pods of one deployment as the fakes see them: which run an Envoy, and what a
     request to the entry does to each sidecar's counters."""
 
-    def __init__(self, dep: local.LocalDeployment) -> None:
+    def __init__(self, dep: LocalDeployment) -> None:
         self.dep = dep
         self.envoys = set(dep.sidecar_pods())
         self.bypass: dict[str, int] = {}  # requests per batch that skip a pod's sidecar
@@ -115,7 +117,7 @@ class FakeAdmin:
 
 def deployment(
     tmp_path: Path, mesh: str, topology: Topology | None = None, client_sidecar: bool = False
-) -> tuple[local.LocalDeployment, Network]:
+) -> tuple[LocalDeployment, Network]:
     sc: Scenario = parse_scenario(
         {
             "name": "crossing",
@@ -127,8 +129,8 @@ def deployment(
     platform = LocalPlatform.__new__(LocalPlatform)  # no root, no namespaces
     platform.scenario, platform.run_key, platform.state_dir = sc, "abc123", tmp_path
     platform.pinning = Pinning("0", "1", "1", "test: fixed")
-    platform.process_env = None
-    dep = local.LocalDeployment(platform, mesh, topology or chain(3), index=0)
+    platform.process_env = dict(os.environ)  # what its processes would inherit
+    dep = LocalDeployment(platform, mesh, topology or chain(3), index=0)
     net = Network(dep)
     dep.admins = {p: FakeAdmin(net, p) for p in dep.sidecar_pods()}  # type: ignore[misc]
     return dep, net
@@ -138,7 +140,7 @@ def deployment(
 def wire(monkeypatch: pytest.MonkeyPatch) -> Any:
     def connect(net: Network) -> Network:
         monkeypatch.setattr(netns, "pids", net.pids)
-        monkeypatch.setattr(local.psutil, "Process", net.process)
+        monkeypatch.setattr(psutil, "Process", net.process)
         monkeypatch.setattr(commands, "run", net.run)
         return net
 

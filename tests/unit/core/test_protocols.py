@@ -114,7 +114,8 @@ def test_each_protocol_serves_a_chain_open_loop(
     assert s.extra["connections_opened"] == 4  # keep-alive: one per generator connection
     assert hlog.read_log(tmp_path / "latency.hlog").get_total_count() == 200
     # a probe in the protocol crosses the chain too
-    assert request_once(probe_url(protocol, *target.split("//")[1].split(":"))) == ""
+    host, port = target.split("//")[1].split(":")
+    assert request_once(probe_url(protocol, host, int(port))) == ""
 
 
 @pytest.mark.parametrize("protocol", ["http1", "h2c", "grpc"])

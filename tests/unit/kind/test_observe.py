@@ -245,8 +245,8 @@ def test_phase_usage_keeps_samples_inside_the_phase() -> None:
     cpu = {95.0: 0.0, 105.0: 0.55}
     for t in range(115, 166, 10):
         cpu[float(t)] = cpu[float(t) - 10] + (1.0 if t <= 160 else 0.55) * 10
-    for t in sorted(cpu):
-        phase.add({"p/sidecar": _sample(cpu[t], t)})
+    for at_s in sorted(cpu):
+        phase.add({"p/sidecar": _sample(cpu[at_s], at_s)})
     before, after = phase.snapshots()
     assert (before.sampled_at_s["p/sidecar"], after.sampled_at_s["p/sidecar"]) == (105.0, 155.0)
     assert after.cores_since(before, "sidecar") == pytest.approx(1.0)

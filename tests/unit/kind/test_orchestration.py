@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -33,7 +34,8 @@ def _mutations(calls: list[str]) -> list[str]:
     return [c for c in calls if c.startswith(MUTATING)]
 
 
-def _applied(fake_stdin: str) -> list[dict[str, object]]:
+def _applied(fake_stdin: str) -> list[dict[str, Any]]:
+    """The manifests applied, as YAML gives them (nested mappings and lists of any shape)."""
     return [d for d in yaml.safe_load_all(fake_stdin) if d]
 
 
@@ -91,13 +93,13 @@ def test_injection_labels_and_mtls_objects_are_applied(build: Build) -> None:
     with platform.deploy("istio"):
         pass
     docs = _applied(fake.stdin())
-    ns = {d["metadata"]["name"]: d["metadata"] for d in docs if d["kind"] == "Namespace"}  # type: ignore[index]
+    ns = {d["metadata"]["name"]: d["metadata"] for d in docs if d["kind"] == "Namespace"}
     assert ns["mb-app"]["labels"]["istio-injection"] == "enabled"
     assert "istio-injection" not in ns["mb-load"]["labels"]  # load stays outside the mesh
     assert all(m["labels"]["app.kubernetes.io/managed-by"] == "meshbench" for m in ns.values())
-    pas = {d["metadata"]["name"]: d for d in docs if d["kind"] == "PeerAuthentication"}  # type: ignore[index]
-    assert pas["default"]["spec"]["mtls"]["mode"] == "STRICT"  # type: ignore[index]
-    assert pas["entry-accepts-unmeshed-load"]["spec"]["selector"] == {  # type: ignore[index]
+    pas = {d["metadata"]["name"]: d for d in docs if d["kind"] == "PeerAuthentication"}
+    assert pas["default"]["spec"]["mtls"]["mode"] == "STRICT"
+    assert pas["entry-accepts-unmeshed-load"]["spec"]["selector"] == {
         "matchLabels": {"app": "frontend"}
     }
 
@@ -229,7 +231,7 @@ def test_named_context_is_used_everywhere_and_never_built_into(build: Build) -> 
     assert not any(c.startswith(("kind", "docker")) for c in calls)
     assert all("--context staging" in c for c in calls if c.startswith("kubectl --"))
     deploy = next(d for d in _applied(fake.stdin()) if d["kind"] == "Deployment")
-    pod = deploy["spec"]["template"]["spec"]  # type: ignore[index]
+    pod = deploy["spec"]["template"]["spec"]
     assert pod["containers"][0]["image"] == "registry/meshbench:1"
     assert "nodeSelector" not in pod  # other clusters have no meshbench node labels
 
@@ -321,7 +323,7 @@ def test_probe_job_targets_only_the_entry_service(build: Build) -> None:
         dep.verify()
         assert dep.target_url() == "http://frontend.mb-base-app.svc.cluster.local:8080/"
     probe = next(d for d in _applied(fake.stdin()) if d["kind"] == "Job")
-    command = probe["spec"]["template"]["spec"]["containers"][0]["command"]  # type: ignore[index]
+    command = probe["spec"]["template"]["spec"]["containers"][0]["command"]
     assert command[:3] == ["python", "-m", "meshbench.service.probe"]
     assert command[-1] == "http://frontend.mb-base-app.svc.cluster.local:8080/"
     assert mf.PROBE_REQUESTS == 20
@@ -348,10 +350,10 @@ def test_deploy_a_swept_topology_with_mtls_off(build: Build) -> None:
         assert set(dep.verify().sidecars) == {"frontend-0", "backend-0"}
         assert dep.scenario.kind.mtls is False
     docs = _applied(fake.stdin())
-    deployments = [d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"]  # type: ignore[index]
+    deployments = [d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"]
     assert deployments == ["frontend", "backend"]
     pa = next(d for d in docs if d["kind"] == "PeerAuthentication")
-    assert pa["spec"]["mtls"]["mode"] == "DISABLE"  # type: ignore[index]
+    assert pa["spec"]["mtls"]["mode"] == "DISABLE"
     assert platform.scenario.kind.mtls is True  # the scenario itself is unchanged
 
 

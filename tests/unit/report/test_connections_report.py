@@ -16,6 +16,7 @@ from meshbench.analysis.summary import analyse
 from meshbench.report import workload_tables
 from meshbench.results import hlog
 from meshbench.scenario import parse_scenario
+from meshbench.testing.frames import cells
 from meshbench.testing.synthetic import histogram_from_us, lognormal_sampler, write_synthetic_run
 
 
@@ -70,9 +71,9 @@ def test_connections_and_handshakes_per_request(tmp_path: Path) -> None:
     add_trial_files(run_dir)
     run = load_run(run_dir)
     f = connection_frame(run).set_index("mesh")
-    assert f.loc["none", COLUMNS[0]].tolist() == [0.1, 0.1]  # 30 / (200 + 100)
-    assert f.loc["envoy-mtls", COLUMNS[1]].tolist() == [0.05, 0.05]  # 15 / 300
-    assert np.isnan(f.loc["none", COLUMNS[1]]).all()  # no sidecars: no figure, not 0
+    assert cells(f, "none", COLUMNS[0]).tolist() == [0.1, 0.1]  # 30 / (200 + 100)
+    assert cells(f, "envoy-mtls", COLUMNS[1]).tolist() == [0.05, 0.05]  # 15 / 300
+    assert np.isnan(cells(f, "none", COLUMNS[1])).all()  # no sidecars: no figure, not 0
     table = workload_tables.connection_table(analyse(run))
     assert table is not None
     assert table.rows[0][2:] == ["0.100", "-"] or table.rows[1][2:] == ["0.100", "-"]
