@@ -82,8 +82,13 @@ def test_starved_generator_is_stored_invalid_with_the_reason(tmp_path: Path) -> 
     stored = read_trial_rows(tmp_path)[0]
     assert stored["valid"] == "false"
     reason = stored["invalid_reason"]
-    assert "the generator's own schedule fell behind" in reason, reason
-    assert float(stored["send_lag_p99_ms"]) > 5
+    if stored["requests"] == "0":
+        # starved outright (the host busier still, e.g. a second test run on the same
+        # cores): nothing finished, and the time bound says so; seen once in CI
+        assert "no request completed" in reason and "time bound" in reason, reason
+    else:
+        assert "the generator's own schedule fell behind" in reason, reason
+        assert float(stored["send_lag_p99_ms"]) > 5
 
 
 def test_same_trial_unstarved_is_valid(tmp_path: Path) -> None:
