@@ -86,7 +86,13 @@ def test_smoke_run_rows(smoke_run: Path) -> None:
         assert (smoke_run / "proof" / f"{mesh}-g2.json").exists()
     for r in rows:
         assert r["errors"] == "0", r
-        assert r["valid"] == "true", r["invalid_reason"]
+        # A shared CI host can stall the pods' core for a few hundred ms (seen once in a
+        # fresh-clone run: 0.3 s at one trial's measured-phase start, send lag p99 262 ms);
+        # the trial is then stored invalid with that reason, which is the instrument doing
+        # its job. Any other reason (errors, accounting, a starved generator) fails here.
+        reason = r["invalid_reason"]
+        host_stall = ";" not in reason and "every connection was busy" in reason
+        assert r["valid"] == "true" or host_stall, reason
         assert 0 <= float(r["host_steal_pct"]) <= 100 and 0 < float(r["host_busy_pct"]) <= 100
         assert float(r["host_foreign_cpu"]) >= 0
         assert (smoke_run / "trials" / r["trial_id"] / "host.json").exists()
@@ -94,6 +100,7 @@ def test_smoke_run_rows(smoke_run: Path) -> None:
         assert float(r["p50_ms"]) <= float(r["p99_ms"]) <= float(r["p999_ms"]) <= float(r["max_ms"])
         assert (smoke_run / r["histogram"]).exists()
         assert (smoke_run / "trials" / r["trial_id"] / "locust_stats.json").exists()
+    assert sum(r["valid"] != "true" for r in rows) <= 1, [r["invalid_reason"] for r in rows]
 
 
 def _trial(smoke_run: Path, mesh: str) -> tuple[dict[str, str], dict[str, Any]]:
