@@ -16,26 +16,38 @@ ISTIO_NO_RETRIES = ("meshConfig.defaultHttpRetryPolicy.attempts", "0")
 defaultHttpRetryPolicy); 0 attempts turns that off."""
 
 
+ISTIO_NS = "istio-system"
+
+
+def _control_plane(
+    target: Target, phase: str, t: float, profile: list[tuple[str, str]]
+) -> list[Step]:
+    """istio-base and istiod (retries off, on the control-plane node), with ``profile``
+    values (ambient's) where given: the steps sidecar and ambient Istio share."""
+    return [
+        cmd.helm_repo_add(phase, versions.ISTIO_BASE),
+        cp_namespace(target, phase, ISTIO_NS, {}),
+        cmd.helm_install(target, phase, "istio-base", versions.ISTIO_BASE, ISTIO_NS, t),
+        cmd.helm_install(
+            target,
+            phase,
+            "istiod",
+            versions.ISTIOD,
+            ISTIO_NS,
+            t,
+            [*profile, ISTIO_NO_RETRIES],
+            json_values=control_plane_placement(target),
+        ),
+    ]
+
+
 class Istio(Mesh):
     def install_steps(self, scenario: Scenario, target: Target) -> list[Step]:
         t = scenario.kind.install_timeout_s
         phase = f"mesh {self.name}"
-        ns = "istio-system"
         return [
-            cmd.helm_repo_add(phase, versions.ISTIO_BASE),
-            cp_namespace(target, phase, ns, {}),
-            cmd.helm_install(target, phase, "istio-base", versions.ISTIO_BASE, ns, t),
-            cmd.helm_install(
-                target,
-                phase,
-                "istiod",
-                versions.ISTIOD,
-                ns,
-                t,
-                [ISTIO_NO_RETRIES],
-                json_values=control_plane_placement(target),
-            ),
-            cmd.wait_deployments(target, phase, ns, t),
+            *_control_plane(target, phase, t, []),
+            cmd.wait_deployments(target, phase, ISTIO_NS, t),
         ]
 
     def uninstall_steps(self, scenario: Scenario, target: Target) -> list[Step]:
@@ -112,22 +124,10 @@ class IstioAmbient(Mesh):
     def install_steps(self, scenario: Scenario, target: Target) -> list[Step]:
         t = scenario.kind.install_timeout_s
         phase = f"mesh {self.name}"
-        ns = "istio-system"
+        ns = ISTIO_NS
         ambient = [("profile", "ambient")]
         return [
-            cmd.helm_repo_add(phase, versions.ISTIO_BASE),
-            cp_namespace(target, phase, ns, {}),
-            cmd.helm_install(target, phase, "istio-base", versions.ISTIO_BASE, ns, t),
-            cmd.helm_install(
-                target,
-                phase,
-                "istiod",
-                versions.ISTIOD,
-                ns,
-                t,
-                [*ambient, ISTIO_NO_RETRIES],
-                json_values=control_plane_placement(target),
-            ),
+            *_control_plane(target, phase, t, ambient),
             cmd.helm_install(target, phase, "istio-cni", versions.ISTIO_CNI, ns, t, ambient),
             cmd.helm_install(target, phase, "ztunnel", versions.ISTIO_ZTUNNEL, ns, t),
             cmd.wait_deployments(target, phase, ns, t),
