@@ -9,8 +9,6 @@ connections, so an app's churn need not become mTLS handshakes).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,14 +16,16 @@ import pandas as pd
 
 from meshbench.analysis.stored_run import Run
 from meshbench.dimensions import DIMS
+from meshbench.errors import ResultsError
 
 COLUMNS = ("generator_connections_per_request", "tls_handshakes_per_request")
 
 
-def _json(path: Path) -> dict[str, Any]:
+def _json(run: Run, trial_id: str, name: str) -> dict[str, Any]:
+    """A trial's stored JSON file, or {} where it is missing or unreadable."""
     try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
+        value = run.trial_json(trial_id, name)
+    except (ResultsError, OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -51,11 +51,11 @@ def connection_frame(run: Run) -> pd.DataFrame:
     t = run.trials[run.trials["included"]]
     records = []
     for row in t.to_dict("records"):
-        trial_dir = run.path / "trials" / str(row["trial_id"])
         sent = float(row.get("requests", 0) or 0) + float(row.get("warmup_requests", 0) or 0)
-        extra = _json(trial_dir / "summary.json").get("extra") or {}
+        trial_id = str(row["trial_id"])
+        extra = _json(run, trial_id, "summary.json").get("extra") or {}
         opened = extra.get("connections_opened")
-        handshakes = _accepted_handshakes(_json(trial_dir / "sidecar_stats.json"))
+        handshakes = _accepted_handshakes(_json(run, trial_id, "sidecar_stats.json"))
         records.append(
             {
                 "trial_id": row["trial_id"],

@@ -19,7 +19,13 @@ import socket
 import time
 from typing import Any
 
-from meshbench.service.behaviour import GRPC_METHOD, GRPC_STREAM_METHOD, split_url
+from meshbench.service.behaviour import (
+    GRPC_CHANNEL_OPTIONS,
+    GRPC_METHOD,
+    GRPC_STREAM_METHOD,
+    split_url,
+)
+from meshbench.service.h2client import get_headers
 
 Outcome = tuple[str, float]
 READ_BYTES = 65536
@@ -85,12 +91,7 @@ class H2Client(_Churning):
         super().__init__(every)
         self.host, self.port = split_url(base_url)
         self.timeout_s = timeout_s
-        self.headers = [
-            (b":method", b"GET"),
-            (b":path", path.encode()),
-            (b":scheme", b"http"),
-            (b":authority", f"{self.host}:{self.port}".encode()),
-        ]
+        self.headers = get_headers(self.host, self.port, path)
 
     def _make(self) -> Any:
         import h2.config
@@ -172,10 +173,7 @@ class GrpcClient(_Churning):
 
         return grpc.insecure_channel(
             self.target,
-            options=[
-                ("grpc.use_local_subchannel_pool", 1),
-                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-            ],
+            options=GRPC_CHANNEL_OPTIONS,
         )
 
     def _close(self, conn: Any) -> None:

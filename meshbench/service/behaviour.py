@@ -16,6 +16,14 @@ from meshbench.workload import PayloadMix, Protocol, Work
 
 GRPC_METHOD = "/meshbench.Bench/Get"
 """The one unary method every gRPC service serves (request and response are raw bytes)."""
+GRPC_CHANNEL_OPTIONS = (
+    # one channel is one connection: never share a subchannel between our channels (the
+    # churn and the connection counts depend on it)
+    ("grpc.use_local_subchannel_pool", 1),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+)
+"""Options of every gRPC channel and server of ours: the services', the generator's."""
 GRPC_STREAM_METHOD = "/meshbench.Bench/Stream"
 """The server-streaming method: the response in ``stream_chunks`` messages."""
 

@@ -17,6 +17,7 @@ import grpc
 import grpc.aio
 
 from meshbench.service.behaviour import (
+    GRPC_CHANNEL_OPTIONS,
     GRPC_METHOD,
     GRPC_STREAM_METHOD,
     Behaviour,
@@ -27,13 +28,6 @@ from meshbench.service.probe import GRPC_HEALTH_METHOD
 from meshbench.service.rotation import Rotating
 
 Context = grpc.aio.ServicerContext[bytes, bytes]
-
-CHANNEL_OPTIONS = [
-    # one channel is one connection: never share a subchannel between our channels
-    ("grpc.use_local_subchannel_pool", 1),
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
-]
 
 
 def _target(url: str) -> str:
@@ -49,7 +43,7 @@ def _server(config: ServiceConfig) -> grpc.aio.Server:
     def pool(url: str) -> Rotating[grpc.aio.Channel]:
         if url not in pools:
             pools[url] = Rotating(
-                lambda: grpc.aio.insecure_channel(_target(url), options=CHANNEL_OPTIONS),
+                lambda: grpc.aio.insecure_channel(_target(url), options=GRPC_CHANNEL_OPTIONS),
                 lambda ch: ch.close(),
                 config.requests_per_connection,
             )
@@ -96,7 +90,7 @@ def _server(config: ServiceConfig) -> grpc.aio.Server:
         GRPC_HEALTH_METHOD.rsplit("/", 1)[1]: grpc.unary_unary_rpc_method_handler(health),
     }
     service = GRPC_METHOD.split("/")[1]
-    server = grpc.aio.server(options=CHANNEL_OPTIONS)
+    server = grpc.aio.server(options=GRPC_CHANNEL_OPTIONS)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
     server.add_insecure_port(f"{config.host}:{config.port}")
     server.pools = pools  # type: ignore[attr-defined]

@@ -77,7 +77,7 @@ def build_app(config: ServiceConfig) -> Callable[[Scope, Receive, Send], Awaitab
             await asyncio.sleep(work_s)
         body = behaviour.body()
         await send({"type": "http.response.start", "status": 200, "headers": _OCTETS})
-        pieces = behaviour.chunks(body) if config.stream_chunks > 0 else [body]
+        pieces = behaviour.chunks(body)  # one piece unless the response streams
         for i, piece in enumerate(pieces):
             if i and chunk_wait_s > 0:
                 await asyncio.sleep(chunk_wait_s)

@@ -23,6 +23,16 @@ import h2.events
 READ_BYTES = 65536
 
 
+def get_headers(host: str, port: int, path: str) -> list[tuple[bytes, bytes]]:
+    """The request headers of an HTTP/2 GET of ``path`` from ``host:port`` (cleartext)."""
+    return [
+        (b":method", b"GET"),
+        (b":path", path.encode()),
+        (b":scheme", b"http"),
+        (b":authority", f"{host}:{port}".encode()),
+    ]
+
+
 class _Refused(ConnectionResetError):
     """The server's GOAWAY named a lower last stream: this request was never processed, so
     it is safe to send again on a new connection (RFC 9113, section 6.8)."""
@@ -152,13 +162,7 @@ class H2Connection:
         sid = conn.h2.get_next_available_stream_id()
         st = _Stream(asyncio.get_running_loop().create_future())
         conn.streams[sid] = st
-        headers = [
-            (b":method", b"GET"),
-            (b":path", path.encode()),
-            (b":scheme", b"http"),
-            (b":authority", f"{self.host}:{self.port}".encode()),
-        ]
-        conn.h2.send_headers(sid, headers, end_stream=True)
+        conn.h2.send_headers(sid, get_headers(self.host, self.port, path), end_stream=True)
         conn.writer.write(conn.h2.data_to_send())
         await st.done
         return st.status, bytes(st.body)
