@@ -1,7 +1,7 @@
 """Does meshbench's sidecar overhead agree with a trusted reference on the same pods?
 
     sudo .venv/bin/python bench/reference_agreement.py [--rate 150] [--connections 16]
-        [--blocks 4] [--duration 10] [--tools meshbench,wrk2]
+        [--blocks 4] [--duration 10] [--tools meshbench,wrk2] [--same-headers]
 
 Deploys the default three-hop chain twice, side by side on the local platform (no mesh
 and Envoy sidecars), and measures the overhead (envoy - none) at p50, p90 and p99 with
@@ -11,11 +11,15 @@ is wrk2 (open loop, coordinated omission corrected; ``wrk2`` on PATH, built by h
 giltene/wrk2 since it is not packaged); without it only meshbench is measured and the
 script says so. Tools other than ``meshbench`` and ``wrk2``:
 
+- ``together``: meshbench and two wrk2s (one also sending meshbench's request headers)
+  at once on the same arm, a third of the rate each (:func:`together_probe`), so all see
+  the same seconds of the host.
 - ``meshbench-1conn-each``: meshbench with one request in flight per connection, its
   schedule split per connection as wrk2 does (``--connections`` generator processes,
   one connection each).
 
-Prints figures per block and their mean with a t interval over blocks; never fails.
+Prints figures per block, their mean with a t interval over blocks, and each tool's
+overhead minus wrk2's paired per block against the 10 % agreement asked; never fails.
 """
 
 from __future__ import annotations
@@ -27,9 +31,13 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from scipy import stats
+
+from meshbench import interrupts
 from meshbench.load.spec import HLOG_FILE, LoadRequest
 from meshbench.load.workers import run_workers
 from meshbench.platforms.local.deployment import LocalDeployment
@@ -47,29 +55,13 @@ Figures = dict[str, dict[float, float]]
 """Percentiles (ms) per figure name: a probe may report several (meshbench: corrected
 latency, service time and send lag from one run)."""
 Probe = Callable[[str, tuple[str, ...]], Figures]
-T975 = (
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-)
-"""Student t 97.5 % quantiles for 1..20 degrees of freedom (no scipy needed)."""
+AGREEMENT = 0.10
+"""Agreement asked of meshbench with the reference: within 10 % of the reference's overhead."""
+
+
+def t975(df: int) -> float:
+    """Student t 97.5 % quantile for ``df`` degrees of freedom."""
+    return float(stats.t.ppf(0.975, df))
 
 
 def meshbench_probe(
@@ -97,40 +89,108 @@ def meshbench_probe(
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 
 
-def wrk2_probe(rate: float, conns: int, duration_s: float, cpus: str) -> Probe:
+GENERATOR_HEADERS = ("User-Agent: python/gevent-http-client", "Accept-Encoding: gzip, deflate, br")
+"""Headers meshbench's HTTP/1.1 generator sends besides Host (Locust's FastHttpUser);
+wrk2 sends Host alone unless told these."""
+
+
+def _wrk2_argv(
+    rate: float, conns: int, total_s: float, cpus: str, url: str, headers: Sequence[str] = ()
+) -> list[str]:
+    return [
+        "taskset",
+        "-c",
+        cpus,
+        "wrk2",
+        "-t1",
+        f"-c{conns}",
+        f"-d{math.ceil(total_s)}s",
+        f"-R{rate:g}",
+        "--latency",
+        "-U",
+        *(arg for h in headers for arg in ("-H", h)),
+        url,
+    ]
+
+
+def _wrk2_figures(out: str) -> Figures:
+    figures: Figures = {}
+    for name, title in (("wrk2", "Recorded Latency"), ("wrk2 uncorrected", "Uncorrected Latency")):
+        block = out.split(f"Latency Distribution (HdrHistogram - {title}")[1]
+        got = {}
+        for p in PERCENTILES:
+            m = re.search(rf"^\s*{p:.3f}%\s+([0-9.]+)(us|ms|s|m)\b", block, re.M)
+            got[p] = float(m.group(1)) * _UNITS[m.group(2)] if m else math.nan
+        figures[name] = got
+    return figures
+
+
+def wrk2_probe(
+    rate: float, conns: int, duration_s: float, cpus: str, headers: Sequence[str] = ()
+) -> Probe:
     def run(url: str, prefix: tuple[str, ...]) -> Figures:
         total_s = duration_s + WRK2_CALIBRATION_S + conns * 0.005
-        out = subprocess.run(
-            [
-                *prefix,
-                "taskset",
-                "-c",
-                cpus,
-                "wrk2",
-                "-t1",
-                f"-c{conns}",
-                f"-d{math.ceil(total_s)}s",
-                f"-R{rate:g}",
-                "--latency",
-                "-U",
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        figures: Figures = {}
-        for name, title in (
-            ("wrk2", "Recorded Latency"),
-            ("wrk2 uncorrected", "Uncorrected Latency"),
-        ):
-            block = out.split(f"Latency Distribution (HdrHistogram - {title}")[1]
-            got = {}
-            for p in PERCENTILES:
-                m = re.search(rf"^\s*{p:.3f}%\s+([0-9.]+)(us|ms|s|m)\b", block, re.M)
-                got[p] = float(m.group(1)) * _UNITS[m.group(2)] if m else math.nan
-            figures[name] = got
-        return figures
+        argv = [*prefix, *_wrk2_argv(rate, conns, total_s, cpus, url, headers)]
+        return _wrk2_figures(
+            subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        )
+
+    return run
+
+
+TOGETHER_SKEW = 0.03
+"""Rates a third of the total each, meshbench's 3 % below and the second wrk2's 3 % above
+(64.7, 67 and 69 rps at 200): their phases beat twice a second."""
+TOGETHER_LEAD_S = 2.0
+"""meshbench starts this long before wrk2's calibration ends: its process start and its
+1 s warm-up, so both tools' measured phases cover the same seconds."""
+
+
+def together_probe(rate: float, conns: int, duration_s: float, cpus: str) -> Probe:
+    """meshbench and wrk2 at once on the same arm, together at ``rate``, so all see the
+    same host state (on this VM the host's state moves between probes by more than the
+    difference sought). Two wrk2s run: one sends Host alone (``wrk2``), the other also
+    the headers meshbench's generator sends (``wrk2 same headers``), which tells a cost
+    of the request's shape from a cost of the client.
+
+    Each wrk2 gets one connection: with several, its connections start 5 ms apart and its
+    arrivals bunch at any rate below 200 rps (see the README). The three rates differ by
+    :data:`TOGETHER_SKEW` so that no tool's requests sit at one fixed phase behind
+    another's: constant schedules with equal periods would put one tool's requests always
+    just after the other's, in the queue the other's left on the pods' CPU (seen: wrk2's
+    p50 overhead twice meshbench's in the same seconds). With unequal periods the phases
+    sweep through every offset several times a second.
+    """
+    share = rate / 3
+    mesh = meshbench_probe("meshbench", share * (1 - TOGETHER_SKEW), conns, duration_s, cpus)
+    variants = {"wrk2": (), "wrk2 same headers": GENERATOR_HEADERS}
+    # wrk2 takes whole requests per second only
+    rates = {"wrk2": round(share), "wrk2 same headers": round(share * (1 + TOGETHER_SKEW))}
+
+    def run(url: str, prefix: tuple[str, ...]) -> Figures:
+        calibration_s = WRK2_CALIBRATION_S + 0.005
+        total_s = calibration_s + duration_s + TOGETHER_LEAD_S
+        wrks = {}
+        try:
+            for name, headers in variants.items():
+                argv = [*prefix, *_wrk2_argv(rates[name], 1, total_s, cpus, url, headers)]
+                wrks[name] = subprocess.Popen(
+                    argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
+            time.sleep(calibration_s - TOGETHER_LEAD_S)
+            figures = mesh(url, prefix)
+            for name, wrk in wrks.items():
+                out, err = wrk.communicate(timeout=total_s + 30)
+                if wrk.returncode:
+                    raise subprocess.CalledProcessError(wrk.returncode, wrk.args, out, err)
+                for fig, pct in _wrk2_figures(out).items():
+                    figures[fig.replace("wrk2", name, 1)] = pct
+        finally:
+            for wrk in wrks.values():
+                if wrk.poll() is None:
+                    wrk.kill()
+                    wrk.wait()
+        return {f"{name} (together)": pct for name, pct in figures.items()}
 
     return run
 
@@ -140,7 +200,7 @@ def _mean_ci(values: list[float]) -> str:
     if n < 2:
         return f"{values[0]:+.3f}" if values else "-"
     m, se = statistics.fmean(values), statistics.stdev(values) / math.sqrt(n)
-    half = T975[min(n - 1, len(T975)) - 1] * se
+    half = t975(n - 1) * se
     return f"{m:+.3f} ± {half:.3f}"
 
 
@@ -153,7 +213,13 @@ def main() -> None:
     parser.add_argument("--tools", default="meshbench,wrk2")
     parser.add_argument("--load-cpus", help="pin the tools here (default: the measured choice)")
     parser.add_argument("--pod-cpus", help="pin apps and sidecars here (default: measured)")
+    parser.add_argument(
+        "--same-headers",
+        action="store_true",
+        help="wrk2 also sends the request headers meshbench's generator sends",
+    )
     a = parser.parse_args()
+    interrupts.install()  # Ctrl-C and SIGTERM reach us and remove the pods (as in the CLI)
     scenario = load_scenario(REPO / "scenarios" / "default.yaml")
     if a.load_cpus or a.pod_cpus:
         local = scenario.local.model_copy(update={"load_cpus": a.load_cpus, "pod_cpus": a.pod_cpus})
@@ -168,9 +234,15 @@ def main() -> None:
             probes[tool] = meshbench_probe(
                 tool, a.rate, a.connections, a.duration, cpus, workers=a.connections
             )
+        elif tool == "together":
+            if shutil.which("wrk2"):
+                probes[tool] = together_probe(a.rate, a.connections, a.duration, cpus)
+            else:
+                print("wrk2 is not on PATH: 'together' needs it")
         elif tool == "wrk2":
             if shutil.which("wrk2"):
-                probes[tool] = wrk2_probe(a.rate, a.connections, a.duration, cpus)
+                headers = GENERATOR_HEADERS if a.same_headers else ()
+                probes[tool] = wrk2_probe(a.rate, a.connections, a.duration, cpus, headers)
             else:
                 print(
                     "wrk2 is not on PATH: no reference measured (build giltene/wrk2 and "
@@ -238,6 +310,53 @@ def main() -> None:
                 for e, n in zip(per_arm["envoy"], per_arm["none"], strict=True)
             )
         )
+
+    _print_agreement(figures, a.blocks)
+
+
+def _overheads(per_arm: dict[str, list[dict[float, float]]], p: float) -> list[float]:
+    """Per-block overhead (envoy - none, ms) at percentile ``p``."""
+    return [e[p] - n[p] for e, n in zip(per_arm["envoy"], per_arm["none"], strict=True)]
+
+
+def _print_agreement(figures: dict[str, dict[str, list[dict[float, float]]]], blocks: int) -> None:
+    """Each tool's overhead minus wrk2's, paired per block (both were measured on the same
+    pods within the block), as a mean with a 95 % t interval and as a share of wrk2's mean
+    overhead; agreement within 10 % holds when the whole interval lies inside +-10 %."""
+    if not any(name.startswith("wrk2") for name in figures):
+        return
+    print(
+        f"\n== agreement with wrk2: overhead minus wrk2's, paired per block, ms "
+        f"(± 95 % t interval, {blocks} blocks) =="
+    )
+    for tool, per_arm in figures.items():
+        together = tool.endswith(" (together)")
+        base = tool.removesuffix(" (together)")
+        ref = figures.get("wrk2 (together)" if together else "wrk2")
+        if (
+            ref is None
+            or base in ("wrk2", "wrk2 uncorrected")
+            or base.endswith((" service", " send lag", " uncorrected"))
+        ):
+            continue
+        cells = []
+        for p in PERCENTILES:
+            ours, theirs = _overheads(per_arm, p), _overheads(ref, p)
+            diffs = [x - y for x, y in zip(ours, theirs, strict=True)]
+            scale = abs(statistics.fmean(theirs))
+            if len(diffs) < 2 or scale == 0:
+                cells.append(f"p{p:g} {_mean_ci(diffs)}")
+                continue
+            m = statistics.fmean(diffs)
+            half = t975(len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
+            inside = abs(m) + half <= AGREEMENT * scale
+            verdict = "within 10 %" if inside else "not shown within 10 %"
+            cells.append(
+                f"p{p:g} {m:+.3f} ± {half:.3f} ({100 * m / scale:+.0f} % "
+                f"[{100 * (m - half) / scale:+.0f}, {100 * (m + half) / scale:+.0f}] "
+                f"of {scale:.2f}: {verdict})"
+            )
+        print(f"{tool}:\n  " + "\n  ".join(cells))
 
 
 if __name__ == "__main__":

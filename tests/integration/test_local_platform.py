@@ -103,33 +103,42 @@ def test_smoke_run_rows(smoke_run: Path) -> None:
     assert sum(r["valid"] != "true" for r in rows) <= 1, [r["invalid_reason"] for r in rows]
 
 
-def _trial(smoke_run: Path, mesh: str) -> tuple[dict[str, str], dict[str, Any]]:
-    row = next(r for r in read_trial_rows(smoke_run) if r["mesh"] == mesh)
-    stats = json.loads((smoke_run / "trials" / row["trial_id"] / "sidecar_stats.json").read_text())
-    return row, stats
+def _trials(smoke_run: Path, mesh: str) -> list[tuple[dict[str, str], dict[str, Any]]]:
+    """Every trial of ``mesh`` (each repeat, each deployment) with its sidecar counters."""
+    out = []
+    for row in read_trial_rows(smoke_run):
+        if row["mesh"] == mesh:
+            path = smoke_run / "trials" / row["trial_id"] / "sidecar_stats.json"
+            out.append((row, json.loads(path.read_text())))
+    assert len(out) == 2, mesh  # two repeats, each on its own deployment
+    return out
 
 
 @pytest.mark.parametrize("mesh", ["envoy", "envoy-mtls"])
 def test_sidecars_account_for_every_request(smoke_run: Path, mesh: str) -> None:
-    row, stats = _trial(smoke_run, mesh)
-    sent = int(row["requests"]) + int(row["warmup_requests"])
-    assert set(stats["after"]) == {"frontend", "middle", "backend"}  # no sidecar in the load pod
-    for pod in ("frontend", "middle", "backend"):
-        after, before = stats["after"][pod], stats["before"][pod]
-        got = sum(inbound(after, p) - inbound(before, p) for p in ("inbound", "inbound_plaintext"))
-        assert got == sent, pod
-    for pod in ("frontend", "middle"):  # they call downstream through their sidecar
-        after, before = stats["after"][pod], stats["before"][pod]
-        assert inbound(after, "outbound") - inbound(before, "outbound") == sent
+    """Every trial, not one per mesh: each crossed every sidecar with every request."""
+    for row, stats in _trials(smoke_run, mesh):
+        sent = int(row["requests"]) + int(row["warmup_requests"])
+        assert set(stats["after"]) == {"frontend", "middle", "backend"}  # none in the load pod
+        for pod in ("frontend", "middle", "backend"):
+            after, before = stats["after"][pod], stats["before"][pod]
+            got = sum(
+                inbound(after, p) - inbound(before, p) for p in ("inbound", "inbound_plaintext")
+            )
+            assert got == sent, (row["trial_id"], pod)
+        for pod in ("frontend", "middle"):  # they call downstream through their sidecar
+            after, before = stats["after"][pod], stats["before"][pod]
+            assert inbound(after, "outbound") - inbound(before, "outbound") == sent, row
 
 
 def test_mtls_between_sidecars(smoke_run: Path) -> None:
-    row, stats = _trial(smoke_run, "envoy-mtls")
-    sent = int(row["requests"]) + int(row["warmup_requests"])
-    for pod in ("middle", "backend"):  # reached only by other sidecars: all over mutual TLS
-        after, before = stats["after"][pod], stats["before"][pod]
-        assert inbound(after, "inbound") - inbound(before, "inbound") == sent
-        assert inbound(after, "inbound_plaintext") - inbound(before, "inbound_plaintext") == 0
+    for row, stats in _trials(smoke_run, "envoy-mtls"):
+        sent = int(row["requests"]) + int(row["warmup_requests"])
+        for pod in ("middle", "backend"):  # reached only by other sidecars: all over mutual TLS
+            after, before = stats["after"][pod], stats["before"][pod]
+            assert inbound(after, "inbound") - inbound(before, "inbound") == sent, row
+            plain = inbound(after, "inbound_plaintext") - inbound(before, "inbound_plaintext")
+            assert plain == 0, row
     proof = json.loads((smoke_run / "proof" / "envoy-mtls.json").read_text())
     assert all(v > 0 for k, v in proof["details"]["tls_handshakes"].items() if k != "backend")
     assert sum(proof["details"]["tls_handshakes"].values()) > 0
@@ -144,8 +153,8 @@ def test_no_sidecar_in_none(smoke_run: Path) -> None:
         "backend": False,
     }
     assert proof["crossed_sidecars"] is False
-    _, stats = _trial(smoke_run, "none")
-    assert stats == {"before": {}, "after": {}}
+    for _, stats in _trials(smoke_run, "none"):
+        assert stats == {"before": {}, "after": {}}
     envoy_proof = json.loads((smoke_run / "proof" / "envoy.json").read_text())
     assert envoy_proof["sidecars"] == {
         "load": False,
