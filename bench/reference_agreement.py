@@ -30,6 +30,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -146,12 +147,15 @@ TOGETHER_LEAD_S = 2.0
 1 s warm-up, so both tools' measured phases cover the same seconds."""
 
 
-def together_probe(rate: float, conns: int, duration_s: float, cpus: str) -> Probe:
+def together_probe(
+    rate: float, conns: int, duration_s: float, cpus: str, third: str = "wrk2-headers"
+) -> Probe:
     """meshbench and wrk2 at once on the same arm, together at ``rate``, so all see the
     same host state (on this VM the host's state moves between probes by more than the
-    difference sought). Two wrk2s run: one sends Host alone (``wrk2``), the other also
-    the headers meshbench's generator sends (``wrk2 same headers``), which tells a cost
-    of the request's shape from a cost of the client.
+    difference sought). The third tool (``third``) is either a second wrk2 that also
+    sends the headers meshbench's generator sends (``wrk2-headers``: a cost of the
+    request's shape, not of the client, shows there), or ``minimal-python``
+    (``bench/minimal_client.py``: a cost of Python, not of Locust, shows there).
 
     Each wrk2 gets one connection: with several, its connections start 5 ms apart and its
     arrivals bunch at any rate below 200 rps (see the README). The three rates differ by
@@ -163,9 +167,12 @@ def together_probe(rate: float, conns: int, duration_s: float, cpus: str) -> Pro
     """
     share = rate / 3
     mesh = meshbench_probe("meshbench", share * (1 - TOGETHER_SKEW), conns, duration_s, cpus)
-    variants = {"wrk2": (), "wrk2 same headers": GENERATOR_HEADERS}
+    variants: dict[str, Sequence[str]] = {"wrk2": ()}
+    if third == "wrk2-headers":
+        variants["wrk2 same headers"] = GENERATOR_HEADERS
     # wrk2 takes whole requests per second only
     rates = {"wrk2": round(share), "wrk2 same headers": round(share * (1 + TOGETHER_SKEW))}
+    minimal_rps = share * (1 + TOGETHER_SKEW)
 
     def run(url: str, prefix: tuple[str, ...]) -> Figures:
         calibration_s = WRK2_CALIBRATION_S + 0.005
@@ -178,8 +185,20 @@ def together_probe(rate: float, conns: int, duration_s: float, cpus: str) -> Pro
                     argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
                 )
             time.sleep(calibration_s - TOGETHER_LEAD_S)
+            minimal = None
+            if third == "minimal-python":
+                # its own 1 s warm-up plus ~0.5 s to start: about meshbench's lead
+                argv = [*prefix, "taskset", "-c", cpus, sys.executable, str(MINIMAL_CLIENT)]
+                argv += [url, f"{minimal_rps:g}", str(conns), f"{duration_s:g}"]
+                minimal = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+                wrks["minimal"] = minimal
             figures = mesh(url, prefix)
+            if minimal is not None:
+                out, _ = minimal.communicate(timeout=duration_s + 60)
+                figures.update(_minimal_figures(out))
             for name, wrk in wrks.items():
+                if name == "minimal":
+                    continue
                 out, err = wrk.communicate(timeout=total_s + 30)
                 if wrk.returncode:
                     raise subprocess.CalledProcessError(wrk.returncode, wrk.args, out, err)
@@ -193,6 +212,21 @@ def together_probe(rate: float, conns: int, duration_s: float, cpus: str) -> Pro
         return {f"{name} (together)": pct for name, pct in figures.items()}
 
     return run
+
+
+MINIMAL_CLIENT = Path(__file__).resolve().parent / "minimal_client.py"
+
+
+def _minimal_figures(out: str) -> Figures:
+    """``bench/minimal_client.py``'s line: latency and service time percentiles."""
+    figures: Figures = {}
+    for name, label in (("minimal python", "latency"), ("minimal python service", "service")):
+        part = out.split(label, 1)[1]
+        figures[name] = {
+            p: float(m.group(1)) if (m := re.search(rf"p{p:g} ([0-9.]+)", part)) else math.nan
+            for p in PERCENTILES
+        }
+    return figures
 
 
 def _mean_ci(values: list[float]) -> str:
@@ -218,6 +252,12 @@ def main() -> None:
         action="store_true",
         help="wrk2 also sends the request headers meshbench's generator sends",
     )
+    parser.add_argument(
+        "--together-third",
+        choices=("wrk2-headers", "minimal-python"),
+        default="wrk2-headers",
+        help="the third tool of --tools together",
+    )
     a = parser.parse_args()
     interrupts.install()  # Ctrl-C and SIGTERM reach us and remove the pods (as in the CLI)
     scenario = load_scenario(REPO / "scenarios" / "default.yaml")
@@ -236,7 +276,9 @@ def main() -> None:
             )
         elif tool == "together":
             if shutil.which("wrk2"):
-                probes[tool] = together_probe(a.rate, a.connections, a.duration, cpus)
+                probes[tool] = together_probe(
+                    a.rate, a.connections, a.duration, cpus, a.together_third
+                )
             else:
                 print("wrk2 is not on PATH: 'together' needs it")
         elif tool == "wrk2":
