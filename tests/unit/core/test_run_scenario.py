@@ -1,0 +1,188 @@
+"""run_scenario end to end on a fake platform: what run.json and trials.csv say after a
+complete, a failed and an interrupted run, and that a resume runs only what is missing.
+(The integration tests do this on the local platform as root; these run everywhere, so
+mutation testing, which runs the unit tests only, sees the run loop too.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+
+from meshbench import run
+from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
+from meshbench.platforms.base import Deployment, Platform, Proof, UsageSnapshot
+from meshbench.results.hlog import LogWriter, new_histogram
+from meshbench.results.store import read_run_json, read_trial_rows
+from meshbench.scenario import Scenario
+from meshbench.topology import Topology
+
+PINNING = {"load_cpus": "0", "pod_cpus": "1", "sidecar_cpus": "1", "chosen_by": "fake"}
+
+
+class _Dep(Deployment):
+    def __init__(self, platform: _Platform, mesh: str) -> None:
+        self.platform = platform
+        self.mesh = mesh
+
+    def target_url(self) -> str:
+        return "http://127.0.0.1:9/"
+
+    def verify(self) -> Proof:
+        return Proof(sidecars={}, crossed_sidecars=False)
+
+    def sidecar_stats(self) -> dict[str, dict[str, int]]:
+        return {}
+
+    def usage(self) -> UsageSnapshot:
+        return UsageSnapshot(taken_at_s=0.0)
+
+    def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
+        self.platform.loads += 1
+        if self.platform.loads == self.platform.fail_at:
+            raise self.platform.failure
+        out_dir.mkdir(parents=True)
+        n = int(request.rate_rps * request.duration_s)
+        with (out_dir / HLOG_FILE).open("w") as f:
+            writer = LogWriter(f, 1.7e9, "canned")
+            for tag in ("latency", "service", "send_lag"):
+                h = new_histogram()
+                for v in range(n):
+                    h.record_value(100 if tag == "send_lag" else 1000 + v)
+                writer.write(tag, 1.7e9, 1.7e9 + request.duration_s, h)
+        return LoadSummary(
+            requests=n,
+            errors=0,
+            warmup_requests=0,
+            warmup_errors=0,
+            duration_s=request.duration_s,
+            achieved_rps=request.rate_rps,
+            generator_cpu=0.1,
+            started_utc="2026-11-27T00:00:00+00:00",
+        )
+
+
+class _Platform(Platform):
+    """Deploys nothing; records what the run asked of it (class-wide, as the run builds
+    the platform itself)."""
+
+    name = "fake"
+    concurrent_meshes = True
+    fail_at: ClassVar[int | None] = None
+    failure: ClassVar[BaseException] = RuntimeError("pod exploded")
+    calls: ClassVar[list[tuple[str, Any]]] = []
+
+    def __init__(self, scenario: Scenario) -> None:
+        super().__init__(scenario)
+        self.loads = 0
+
+    def environment(self) -> dict[str, Any]:
+        return {"name": self.name, "pinning": PINNING, "versions": {"fake": "1.0"}}
+
+    @contextmanager
+    def deploy(
+        self, mesh: str, topology: Topology, mtls: bool | None = None
+    ) -> Iterator[Deployment]:
+        self.calls.append(("deploy", (mesh, mtls)))
+        yield _Dep(self, mesh)
+
+    def collect_logs(self, dest: Path) -> None:
+        self.calls.append(("collect_logs", dest))
+
+    def close(self) -> None:
+        self.calls.append(("close", None))
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    _Platform.calls = []
+    _Platform.fail_at = None
+    monkeypatch.setattr(run, "platform_class", lambda name: _Platform)
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "fake-run",
+                "meshes": ["none", "envoy", "envoy-mtls"],
+                "repeats": 2,
+                "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0},
+            }
+        )
+    )
+    return path
+
+
+def test_a_complete_run_records_everything(scenario_file: Path, tmp_path: Path) -> None:
+    run_dir = run.run_scenario(scenario_file, tmp_path / "results")
+    assert run_dir is not None
+    meta = read_run_json(run_dir)
+    assert meta["status"] == "complete" and meta["finished_utc"]
+    assert meta["pinning"] == PINNING
+    assert meta["platform"]["name"] == "fake"
+    assert meta["versions"]["fake"] == "1.0"
+    assert len(meta["plan"]) == 6  # 3 meshes x 2 repeats
+    rows = read_trial_rows(run_dir)
+    assert sorted(r["trial_id"] for r in rows) == sorted(t["trial_id"] for t in meta["plan"])
+    assert all(r["valid"] == "true" for r in rows), [r["invalid_reason"] for r in rows]
+    deployed = {arg for call, arg in _Platform.calls if call == "deploy"}
+    assert deployed == {("none", None), ("envoy", None), ("envoy-mtls", None)}
+    assert ("collect_logs", run_dir / "logs") in _Platform.calls
+    assert _Platform.calls[-2:] == [("collect_logs", run_dir / "logs"), ("close", None)]
+
+
+def test_a_failed_run_keeps_its_trials_and_says_why(scenario_file: Path, tmp_path: Path) -> None:
+    _Platform.fail_at = 3
+    with pytest.raises(RuntimeError, match="pod exploded"):
+        run.run_scenario(scenario_file, tmp_path / "results")
+    (run_dir,) = (tmp_path / "results").iterdir()
+    meta = read_run_json(run_dir)
+    assert meta["status"] == "failed" and meta["error"] == "pod exploded"
+    assert meta["finished_utc"]
+    assert len(read_trial_rows(run_dir)) == 2  # the two trials before the failure
+    assert _Platform.calls[-1] == ("close", None)
+
+
+def test_an_interrupted_run_is_kept_and_a_resume_runs_only_the_rest(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    _Platform.fail_at, _Platform.failure = 4, KeyboardInterrupt()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run.run_scenario(scenario_file, tmp_path / "results")
+    finally:
+        _Platform.failure = RuntimeError("pod exploded")
+    (run_dir,) = (tmp_path / "results").iterdir()
+    meta = read_run_json(run_dir)
+    assert meta["status"] == "interrupted" and meta["finished_utc"]
+    kept = {r["trial_id"] for r in read_trial_rows(run_dir)}
+    assert len(kept) == 3
+    _Platform.fail_at, _Platform.calls = None, []
+    assert run.run_scenario(scenario_file, tmp_path / "results", resume=run_dir) == run_dir
+    meta = read_run_json(run_dir)
+    assert meta["status"] == "complete"
+    rows = read_trial_rows(run_dir)
+    assert len(rows) == 6 and kept < {r["trial_id"] for r in rows}
+    assert len({r["trial_id"] for r in rows}) == 6  # nothing measured twice
+    assert meta["pinning"] == PINNING
+
+
+def test_the_swept_mtls_setting_reaches_the_deployment(scenario_file: Path, tmp_path: Path) -> None:
+    scenario_file.write_text(
+        yaml.safe_dump(
+            {
+                "name": "fake-mtls",
+                "platform": "kind",
+                "meshes": ["none", "istio"],
+                "sweep": {"mtls": [True, False]},
+                "load": {"rates_rps": [20], "duration_s": 1, "warmup_s": 0},
+            }
+        )
+    )
+    run_dir = run.run_scenario(scenario_file, tmp_path / "results")
+    assert run_dir is not None and read_run_json(run_dir)["status"] == "complete"
+    deployed = {arg for call, arg in _Platform.calls if call == "deploy"}
+    assert ("istio", True) in deployed and ("istio", False) in deployed, deployed
