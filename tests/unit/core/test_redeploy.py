@@ -11,17 +11,17 @@ from typing import Any
 import pytest
 
 from meshbench.errors import PlatformError
-from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
+from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.plan import plan_trials
-from meshbench.platforms.base import Deployment, Platform, Proof, UsageSnapshot
-from meshbench.results.hlog import LogWriter, new_histogram
+from meshbench.platforms.base import Deployment, Platform, Proof
 from meshbench.results.trial_record import TrialRecord
 from meshbench.run import MAX_REDEPLOYS, _run_trials, execution_order
 from meshbench.scenario import Scenario, parse_scenario
+from meshbench.testing.fake_deployment import NoSidecarDeployment, canned_load
 from meshbench.topology import Topology
 
 
-class _Dep(Deployment):
+class _Dep(NoSidecarDeployment):
     def __init__(self, mesh: str, serial: int, broken_after: int | None) -> None:
         self.mesh = mesh
         self.serial = serial
@@ -31,42 +31,15 @@ class _Dep(Deployment):
     def target_url(self) -> str:
         return "http://127.0.0.1:9/"
 
-    def verify(self) -> Proof:
-        return Proof(sidecars={}, crossed_sidecars=False)
-
     def problems(self) -> list[str]:
         if self.broken_after is not None and self.trials >= self.broken_after:
             return [f"app of pod {self.mesh}/frontend exited with -9"]
         return []
 
-    def sidecar_stats(self) -> dict[str, dict[str, int]]:
-        return {}
-
-    def usage(self) -> UsageSnapshot:
-        return UsageSnapshot(taken_at_s=0.0)
-
     def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
         assert not self.problems(), "a broken deployment was measured"
         self.trials += 1
-        out_dir.mkdir(parents=True)
-        n = int(request.rate_rps * request.duration_s)
-        with (out_dir / HLOG_FILE).open("w") as f:
-            writer = LogWriter(f, 1.7e9, "canned")
-            for tag in ("latency", "service", "send_lag"):
-                h = new_histogram()
-                for v in range(n):
-                    h.record_value(100 if tag == "send_lag" else 1000 + v)
-                writer.write(tag, 1.7e9, 1.7e9 + request.duration_s, h)
-        return LoadSummary(
-            requests=n,
-            errors=0,
-            warmup_requests=0,
-            warmup_errors=0,
-            duration_s=request.duration_s,
-            achieved_rps=request.rate_rps,
-            generator_cpu=0.1,
-            started_utc="2026-11-26T00:00:00+00:00",
-        )
+        return canned_load(request, out_dir)
 
 
 class _Platform(Platform):

@@ -14,17 +14,17 @@ import pytest
 import yaml
 
 from meshbench import run
-from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
-from meshbench.platforms.base import Deployment, Platform, Proof, UsageSnapshot
-from meshbench.results.hlog import LogWriter, new_histogram
+from meshbench.load.spec import LoadRequest, LoadSummary
+from meshbench.platforms.base import Deployment, Platform
 from meshbench.results.store import read_run_json, read_trial_rows
 from meshbench.scenario import Scenario
+from meshbench.testing.fake_deployment import NoSidecarDeployment, canned_load
 from meshbench.topology import Topology
 
 PINNING = {"load_cpus": "0", "pod_cpus": "1", "sidecar_cpus": "1", "chosen_by": "fake"}
 
 
-class _Dep(Deployment):
+class _Dep(NoSidecarDeployment):
     def __init__(self, platform: _Platform, mesh: str) -> None:
         self.platform = platform
         self.mesh = mesh
@@ -32,38 +32,11 @@ class _Dep(Deployment):
     def target_url(self) -> str:
         return "http://127.0.0.1:9/"
 
-    def verify(self) -> Proof:
-        return Proof(sidecars={}, crossed_sidecars=False)
-
-    def sidecar_stats(self) -> dict[str, dict[str, int]]:
-        return {}
-
-    def usage(self) -> UsageSnapshot:
-        return UsageSnapshot(taken_at_s=0.0)
-
     def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
         self.platform.loads += 1
         if self.platform.loads == self.platform.fail_at:
             raise self.platform.failure
-        out_dir.mkdir(parents=True)
-        n = int(request.rate_rps * request.duration_s)
-        with (out_dir / HLOG_FILE).open("w") as f:
-            writer = LogWriter(f, 1.7e9, "canned")
-            for tag in ("latency", "service", "send_lag"):
-                h = new_histogram()
-                for v in range(n):
-                    h.record_value(100 if tag == "send_lag" else 1000 + v)
-                writer.write(tag, 1.7e9, 1.7e9 + request.duration_s, h)
-        return LoadSummary(
-            requests=n,
-            errors=0,
-            warmup_requests=0,
-            warmup_errors=0,
-            duration_s=request.duration_s,
-            achieved_rps=request.rate_rps,
-            generator_cpu=0.1,
-            started_utc="2026-11-27T00:00:00+00:00",
-        )
+        return canned_load(request, out_dir)
 
 
 class _Platform(Platform):

@@ -13,34 +13,24 @@ import pytest
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
 from meshbench.plan import Trial
-from meshbench.platforms.base import Deployment, Proof, UsageSnapshot
 from meshbench.results.store import read_trial_rows, write_trials
 from meshbench.run import run_trial
 from meshbench.scenario import parse_scenario
+from meshbench.testing.fake_deployment import NoSidecarDeployment
 from meshbench.testing.targets import instant_envoy
 
 from .loopback import free_port
 
 
-class LoopbackDeployment(Deployment):
+class LoopbackDeployment(NoSidecarDeployment):
     """The real generator against a real server on loopback, behind an argv prefix."""
 
     def __init__(self, url: str, prefix: list[str]) -> None:
         self.url = url
         self.prefix = prefix
-        self.mesh = "none"
 
     def target_url(self) -> str:
         return self.url
-
-    def verify(self) -> Proof:
-        return Proof(sidecars={}, crossed_sidecars=False)
-
-    def sidecar_stats(self) -> dict[str, dict[str, int]]:
-        return {}
-
-    def usage(self) -> UsageSnapshot:
-        return UsageSnapshot(taken_at_s=0.0)
 
     def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
         return run_workers(request, out_dir, 1, "0", prefix=self.prefix)
