@@ -177,7 +177,8 @@ def together_probe(
     def run(url: str, prefix: tuple[str, ...]) -> Figures:
         calibration_s = WRK2_CALIBRATION_S + 0.005
         total_s = calibration_s + duration_s + TOGETHER_LEAD_S
-        wrks = {}
+        wrks: dict[str, subprocess.Popen[str]] = {}
+        minimal: subprocess.Popen[str] | None = None
         try:
             for name, headers in variants.items():
                 argv = [*prefix, *_wrk2_argv(rates[name], 1, total_s, cpus, url, headers)]
@@ -185,30 +186,26 @@ def together_probe(
                     argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
                 )
             time.sleep(calibration_s - TOGETHER_LEAD_S)
-            minimal = None
             if third == "minimal-python":
                 # its own 1 s warm-up plus ~0.5 s to start: about meshbench's lead
                 argv = [*prefix, "taskset", "-c", cpus, sys.executable, str(MINIMAL_CLIENT)]
                 argv += [url, f"{minimal_rps:g}", str(conns), f"{duration_s:g}"]
                 minimal = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-                wrks["minimal"] = minimal
             figures = mesh(url, prefix)
             if minimal is not None:
                 out, _ = minimal.communicate(timeout=duration_s + 60)
                 figures.update(_minimal_figures(out))
             for name, wrk in wrks.items():
-                if name == "minimal":
-                    continue
                 out, err = wrk.communicate(timeout=total_s + 30)
                 if wrk.returncode:
                     raise subprocess.CalledProcessError(wrk.returncode, wrk.args, out, err)
                 for fig, pct in _wrk2_figures(out).items():
                     figures[fig.replace("wrk2", name, 1)] = pct
         finally:
-            for wrk in wrks.values():
-                if wrk.poll() is None:
-                    wrk.kill()
-                    wrk.wait()
+            for proc in [*wrks.values(), *([minimal] if minimal else [])]:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
         return {f"{name} (together)": pct for name, pct in figures.items()}
 
     return run
@@ -229,12 +226,16 @@ def _minimal_figures(out: str) -> Figures:
     return figures
 
 
-def _mean_ci(values: list[float]) -> str:
+def _mean_half(values: list[float]) -> tuple[float, float]:
+    """Mean and the half-width of its 95 % t interval (two values at least)."""
     n = len(values)
-    if n < 2:
+    return statistics.fmean(values), t975(n - 1) * statistics.stdev(values) / math.sqrt(n)
+
+
+def _mean_ci(values: list[float]) -> str:
+    if len(values) < 2:
         return f"{values[0]:+.3f}" if values else "-"
-    m, se = statistics.fmean(values), statistics.stdev(values) / math.sqrt(n)
-    half = t975(n - 1) * se
+    m, half = _mean_half(values)
     return f"{m:+.3f} ± {half:.3f}"
 
 
@@ -337,21 +338,14 @@ def main() -> None:
     for tool, per_arm in figures.items():
         cells = []
         for p in PERCENTILES:
-            diffs = [e[p] - n[p] for e, n in zip(per_arm["envoy"], per_arm["none"], strict=True)]
-            cells.append(f"{_mean_ci(diffs):>20}")
+            cells.append(f"{_mean_ci(_overheads(per_arm, p)):>20}")
         print(
             f"{tool:<28}"
             + "".join(cells)
             + f"{statistics.fmean(x[50.0] for x in per_arm['none']):>10.3f}"
             + f"{statistics.fmean(x[50.0] for x in per_arm['envoy']):>10.3f}"
         )
-        print(
-            f"{'  per block p50':<28}"
-            + " ".join(
-                f"{e[50.0] - n[50.0]:+.3f}"
-                for e, n in zip(per_arm["envoy"], per_arm["none"], strict=True)
-            )
-        )
+        print(f"{'  per block p50':<28}" + " ".join(f"{d:+.3f}" for d in _overheads(per_arm, 50.0)))
 
     _print_agreement(figures, a.blocks)
 
@@ -389,10 +383,9 @@ def _print_agreement(figures: dict[str, dict[str, list[dict[float, float]]]], bl
             if len(diffs) < 2 or scale == 0:
                 cells.append(f"p{p:g} {_mean_ci(diffs)}")
                 continue
-            m = statistics.fmean(diffs)
-            half = t975(len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
-            inside = abs(m) + half <= AGREEMENT * scale
-            verdict = "within 10 %" if inside else "not shown within 10 %"
+            m, half = _mean_half(diffs)
+            within = f"within {100 * AGREEMENT:g} %"
+            verdict = within if abs(m) + half <= AGREEMENT * scale else f"not shown {within}"
             cells.append(
                 f"p{p:g} {m:+.3f} ± {half:.3f} ({100 * m / scale:+.0f} % "
                 f"[{100 * (m - half) / scale:+.0f}, {100 * (m + half) / scale:+.0f}] "

@@ -64,7 +64,7 @@ def mutants_by_area(root: Path) -> dict[str, dict[str, int | None]]:
         area = next((a for prefix, a in AREAS.items() if source.startswith(prefix)), None)
         if area is not None:
             codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
-            keep = next((f for prefix, f in ONLY_FUNCTIONS.items() if source == prefix), None)
+            keep = ONLY_FUNCTIONS.get(source)
             if keep is not None:
                 codes = {k: v for k, v in codes.items() if function_of(k) in keep}
             out.setdefault(area, {}).update(codes)

@@ -73,7 +73,7 @@ class _Platform(Platform):
 @pytest.fixture
 def scenario_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     _Platform.calls = []
-    _Platform.fail_at = None
+    _Platform.fail_at, _Platform.failure = None, RuntimeError("pod exploded")
     monkeypatch.setattr(run, "platform_class", lambda name: _Platform)
     path = tmp_path / "s.yaml"
     path.write_text(
@@ -123,11 +123,8 @@ def test_an_interrupted_run_is_kept_and_a_resume_runs_only_the_rest(
     scenario_file: Path, tmp_path: Path
 ) -> None:
     _Platform.fail_at, _Platform.failure = 4, KeyboardInterrupt()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            run.run_scenario(scenario_file, tmp_path / "results")
-    finally:
-        _Platform.failure = RuntimeError("pod exploded")
+    with pytest.raises(KeyboardInterrupt):
+        run.run_scenario(scenario_file, tmp_path / "results")
     (run_dir,) = (tmp_path / "results").iterdir()
     meta = read_run_json(run_dir)
     assert meta["status"] == "interrupted" and meta["finished_utc"]
