@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/minimal_client.py URL RATE_RPS CONNECTIONS DURATION_S
 
-gevent and raw keep-alive sockets, nothing else: requests carry Host alone, each goes out
+gevent and raw keep-alive sockets, nothing else: requests carry Host and an X-Client
+header (which tells its connections apart in a packet capture), each goes out
 on the connection idle longest, replies are read by Content-Length. Latency counts from
 the intended send time (coordinated omission corrected), service time from the actual
 send. It measures, after 1 s of warm-up, and prints one line:
@@ -40,7 +41,9 @@ def _cpu_s() -> float:
 
 def main(argv: list[str]) -> None:
     url, rate, conns, duration_s = urlsplit(argv[1]), float(argv[2]), int(argv[3]), float(argv[4])
-    request = f"GET {url.path or '/'} HTTP/1.1\r\nHost: {url.netloc}\r\n\r\n".encode()
+    request = (
+        f"GET {url.path or '/'} HTTP/1.1\r\nHost: {url.netloc}\r\nX-Client: minimal-python\r\n\r\n"
+    ).encode()
     idle: gevent.queue.Queue[socket.socket] = gevent.queue.Queue()
     for _ in range(conns):
         s = socket.create_connection((url.hostname or "127.0.0.1", url.port or 80))

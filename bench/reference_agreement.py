@@ -2,6 +2,7 @@
 
     sudo .venv/bin/python bench/reference_agreement.py [--rate 150] [--connections 16]
         [--blocks 4] [--duration 10] [--tools meshbench,wrk2] [--same-headers]
+        [--tools together [--together-third minimal-python] [--wire]]
 
 Deploys the default three-hop chain twice, side by side on the local platform (no mesh
 and Envoy sidecars), and measures the overhead (envoy - none) at p50, p90 and p99 with
@@ -13,13 +14,17 @@ script says so. Tools other than ``meshbench`` and ``wrk2``:
 
 - ``together``: meshbench and two wrk2s (one also sending meshbench's request headers)
   at once on the same arm, a third of the rate each (:func:`together_probe`), so all see
-  the same seconds of the host.
+  the same seconds of the host. ``--wire`` also times every exchange on the load pod's
+  interface (tcpdump; :mod:`wire`), so each tool can be held against the wire times of
+  its own requests: an instrument's error shows there, a real difference in how the pods
+  served one tool's requests does not.
 - ``meshbench-1conn-each``: meshbench with one request in flight per connection, its
   schedule split per connection as wrk2 does (``--connections`` generator processes,
   one connection each).
 
 Prints figures per block, their mean with a t interval over blocks, and each tool's
-overhead minus wrk2's paired per block against the 10 % agreement asked; never fails.
+overhead minus wrk2's (and, with ``--wire``, minus its own wire overhead) paired per block
+against the 10 % agreement asked; never fails.
 """
 
 from __future__ import annotations
@@ -35,7 +40,10 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import numpy as np
+import wire
 from scipy import stats
 
 from meshbench import interrupts
@@ -43,7 +51,7 @@ from meshbench.load.spec import HLOG_FILE, LoadRequest
 from meshbench.load.workers import run_workers
 from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.platforms.local.names import LOAD_POD
-from meshbench.platforms.local.netns import exec_prefix
+from meshbench.platforms.local.netns import POD_IFACE, exec_prefix
 from meshbench.platforms.local.platform import LocalPlatform
 from meshbench.results import hlog
 from meshbench.scenario import load_scenario
@@ -147,8 +155,29 @@ TOGETHER_LEAD_S = 2.0
 1 s warm-up, so both tools' measured phases cover the same seconds."""
 
 
+WRK2_HEADERS_MARK = "X-Client: wrk2-headers"
+"""Sent by the second wrk2 of --tools together, so the wire timing can tell its
+connection from meshbench's (whose headers it also sends)."""
+
+
+def _tool_of_request(first_request: bytes) -> str:
+    """Which tool of ``--tools together`` opened a connection, from its first request."""
+    if MINIMAL_MARK.encode() in first_request:
+        return "minimal python"
+    if WRK2_HEADERS_MARK.encode() in first_request:
+        return "wrk2 same headers"
+    if GENERATOR_HEADERS[0].encode() in first_request:
+        return "meshbench"
+    return "wrk2"
+
+
 def together_probe(
-    rate: float, conns: int, duration_s: float, cpus: str, third: str = "wrk2-headers"
+    rate: float,
+    conns: int,
+    duration_s: float,
+    cpus: str,
+    third: str = "wrk2-headers",
+    capture_dir: Path | None = None,
 ) -> Probe:
     """meshbench and wrk2 at once on the same arm, together at ``rate``, so all see the
     same host state (on this VM the host's state moves between probes by more than the
@@ -164,12 +193,15 @@ def together_probe(
     just after the other's, in the queue the other's left on the pods' CPU (seen: wrk2's
     p50 overhead twice meshbench's in the same seconds). With unequal periods the phases
     sweep through every offset several times a second.
+
+    With ``capture_dir``, every exchange is also timed on the load pod's interface
+    (:mod:`wire`) over the tools' measured seconds: figures ``wire <tool>``.
     """
     share = rate / 3
     mesh = meshbench_probe("meshbench", share * (1 - TOGETHER_SKEW), conns, duration_s, cpus)
     variants: dict[str, Sequence[str]] = {"wrk2": ()}
     if third == "wrk2-headers":
-        variants["wrk2 same headers"] = GENERATOR_HEADERS
+        variants["wrk2 same headers"] = (*GENERATOR_HEADERS, WRK2_HEADERS_MARK)
     # wrk2 takes whole requests per second only
     rates = {"wrk2": round(share), "wrk2 same headers": round(share * (1 + TOGETHER_SKEW))}
     minimal_rps = share * (1 + TOGETHER_SKEW)
@@ -179,6 +211,7 @@ def together_probe(
         total_s = calibration_s + duration_s + TOGETHER_LEAD_S
         wrks: dict[str, subprocess.Popen[str]] = {}
         minimal: subprocess.Popen[str] | None = None
+        capture: wire.Capture | None = None
         try:
             for name, headers in variants.items():
                 argv = [*prefix, *_wrk2_argv(rates[name], 1, total_s, cpus, url, headers)]
@@ -186,6 +219,10 @@ def together_probe(
                     argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
                 )
             time.sleep(calibration_s - TOGETHER_LEAD_S)
+            if capture_dir is not None:
+                capture = wire.Capture(
+                    prefix, POD_IFACE, capture_dir / f"together-{time.time_ns()}.pcap", cpus
+                )
             if third == "minimal-python":
                 # its own 1 s warm-up plus ~0.5 s to start: about meshbench's lead
                 argv = [*prefix, "taskset", "-c", cpus, sys.executable, str(MINIMAL_CLIENT)]
@@ -201,7 +238,12 @@ def together_probe(
                     raise subprocess.CalledProcessError(wrk.returncode, wrk.args, out, err)
                 for fig, pct in _wrk2_figures(out).items():
                     figures[fig.replace("wrk2", name, 1)] = pct
+            if capture is not None:
+                capture.stop()
+                figures.update(_wire_figures(capture, url))
         finally:
+            if capture is not None:
+                capture.stop()
             for proc in [*wrks.values(), *([minimal] if minimal else [])]:
                 if proc.poll() is None:
                     proc.kill()
@@ -212,6 +254,23 @@ def together_probe(
 
 
 MINIMAL_CLIENT = Path(__file__).resolve().parent / "minimal_client.py"
+MINIMAL_MARK = "X-Client: minimal-python"
+"""The header ``bench/minimal_client.py`` sends besides Host (it tells its connections
+apart on the wire)."""
+
+
+def _wire_figures(capture: wire.Capture, url: str) -> Figures:
+    """Percentiles of each tool's round trips on the wire, over the measured seconds (from
+    :data:`TOGETHER_LEAD_S` after the capture began: the tools' warm-ups are left out)."""
+    got = wire.exchanges(capture.path, urlsplit(url).port or 80, _tool_of_request)
+    capture.path.unlink()
+    figures: Figures = {}
+    for tool, ex in got.items():
+        rtts = [rtt for sent, rtt in ex if sent >= capture.started_s + TOGETHER_LEAD_S]
+        if rtts:
+            values = np.percentile(rtts, PERCENTILES)
+            figures[f"wire {tool}"] = dict(zip(PERCENTILES, map(float, values), strict=True))
+    return figures
 
 
 def _minimal_figures(out: str) -> Figures:
@@ -259,7 +318,15 @@ def main() -> None:
         default="wrk2-headers",
         help="the third tool of --tools together",
     )
+    parser.add_argument(
+        "--wire",
+        action="store_true",
+        help="with --tools together: also time every exchange on the load pod's interface "
+        "(tcpdump), a clock no client's own costs reach",
+    )
     a = parser.parse_args()
+    if a.wire and not shutil.which("tcpdump"):
+        raise SystemExit("--wire needs tcpdump on PATH (fix: apt-get install tcpdump)")
     interrupts.install()  # Ctrl-C and SIGTERM reach us and remove the pods (as in the CLI)
     scenario = load_scenario(REPO / "scenarios" / "default.yaml")
     if a.load_cpus or a.pod_cpus:
@@ -268,6 +335,8 @@ def main() -> None:
     platform = LocalPlatform(scenario)
     cpus = platform.pinning.load_cpus
     probes: dict[str, Probe] = {}
+    # packet captures (--wire), each removed once read; the folder goes on every exit
+    capture_dir = Path(tempfile.mkdtemp(prefix="meshbench-wire-")) if a.wire else None
     for tool in a.tools.split(","):
         if tool == "meshbench":
             probes[tool] = meshbench_probe(tool, a.rate, a.connections, a.duration, cpus)
@@ -278,7 +347,7 @@ def main() -> None:
         elif tool == "together":
             if shutil.which("wrk2"):
                 probes[tool] = together_probe(
-                    a.rate, a.connections, a.duration, cpus, a.together_third
+                    a.rate, a.connections, a.duration, cpus, a.together_third, capture_dir
                 )
             else:
                 print("wrk2 is not on PATH: 'together' needs it")
@@ -329,6 +398,8 @@ def main() -> None:
                             )
     finally:
         platform.close()
+        if capture_dir is not None:
+            shutil.rmtree(capture_dir, ignore_errors=True)
     print(f"\n== overhead envoy - none, ms (mean over {a.blocks} blocks ± 95 % t interval) ==")
     print(
         f"{'figure':<28}"
@@ -355,10 +426,35 @@ def _overheads(per_arm: dict[str, list[dict[float, float]]], p: float) -> list[f
     return [e[p] - n[p] for e, n in zip(per_arm["envoy"], per_arm["none"], strict=True)]
 
 
+def _agreement_cells(
+    ours_arms: dict[str, list[dict[float, float]]], ref_arms: dict[str, list[dict[float, float]]]
+) -> list[str]:
+    """One cell per percentile: the overhead minus the reference's, paired per block (both
+    measured on the same pods within the block), as a mean with a 95 % t interval and as a
+    share of the reference's mean overhead; agreement within 10 % holds when the whole
+    interval lies inside +-10 %."""
+    cells = []
+    for p in PERCENTILES:
+        ours, theirs = _overheads(ours_arms, p), _overheads(ref_arms, p)
+        diffs = [x - y for x, y in zip(ours, theirs, strict=True)]
+        scale = abs(statistics.fmean(theirs))
+        if len(diffs) < 2 or scale == 0:
+            cells.append(f"p{p:g} {_mean_ci(diffs)}")
+            continue
+        m, half = _mean_half(diffs)
+        within = f"within {100 * AGREEMENT:g} %"
+        verdict = within if abs(m) + half <= AGREEMENT * scale else f"not shown {within}"
+        cells.append(
+            f"p{p:g} {m:+.3f} ± {half:.3f} ({100 * m / scale:+.0f} % "
+            f"[{100 * (m - half) / scale:+.0f}, {100 * (m + half) / scale:+.0f}] "
+            f"of {scale:.2f}: {verdict})"
+        )
+    return cells
+
+
 def _print_agreement(figures: dict[str, dict[str, list[dict[float, float]]]], blocks: int) -> None:
-    """Each tool's overhead minus wrk2's, paired per block (both were measured on the same
-    pods within the block), as a mean with a 95 % t interval and as a share of wrk2's mean
-    overhead; agreement within 10 % holds when the whole interval lies inside +-10 %."""
+    """Each tool's overhead against wrk2's and, where the wire was timed, against the wire
+    figures of its own requests (see :func:`_agreement_cells`)."""
     if not any(name.startswith("wrk2") for name in figures):
         return
     print(
@@ -372,26 +468,31 @@ def _print_agreement(figures: dict[str, dict[str, list[dict[float, float]]]], bl
         if (
             ref is None
             or base in ("wrk2", "wrk2 uncorrected")
+            or base.startswith("wire ")  # against wrk2's wire figures, below
             or base.endswith((" service", " send lag", " uncorrected"))
         ):
             continue
-        cells = []
-        for p in PERCENTILES:
-            ours, theirs = _overheads(per_arm, p), _overheads(ref, p)
-            diffs = [x - y for x, y in zip(ours, theirs, strict=True)]
-            scale = abs(statistics.fmean(theirs))
-            if len(diffs) < 2 or scale == 0:
-                cells.append(f"p{p:g} {_mean_ci(diffs)}")
-                continue
-            m, half = _mean_half(diffs)
-            within = f"within {100 * AGREEMENT:g} %"
-            verdict = within if abs(m) + half <= AGREEMENT * scale else f"not shown {within}"
-            cells.append(
-                f"p{p:g} {m:+.3f} ± {half:.3f} ({100 * m / scale:+.0f} % "
-                f"[{100 * (m - half) / scale:+.0f}, {100 * (m + half) / scale:+.0f}] "
-                f"of {scale:.2f}: {verdict})"
-            )
-        print(f"{tool}:\n  " + "\n  ".join(cells))
+        print(f"{tool}:\n  " + "\n  ".join(_agreement_cells(per_arm, ref)))
+    wired = [t for t in figures if t.startswith("wire ")]
+    if not wired:
+        return
+    print(
+        "\n== each tool against the wire: its overhead minus that of its own requests timed "
+        "on the load pod's interface, paired per block, ms =="
+    )
+    for wire_name in wired:
+        tool = wire_name.removeprefix("wire ")
+        suffixes = ("", " service", " uncorrected")
+        for name in (tool.replace(" (together)", f"{x} (together)") for x in suffixes):
+            if name in figures and name != wire_name:
+                cells = _agreement_cells(figures[name], figures[wire_name])
+                print(f"{name}:\n  " + "\n  ".join(cells))
+    ref = next((figures[t] for t in wired if t.startswith("wire wrk2 (")), None)
+    if ref is not None:
+        print("\n== on the wire: each tool's requests against wrk2's, paired per block, ms ==")
+        for wire_name in wired:
+            if not wire_name.startswith("wire wrk2 ("):
+                print(f"{wire_name}:\n  " + "\n  ".join(_agreement_cells(figures[wire_name], ref)))
 
 
 if __name__ == "__main__":

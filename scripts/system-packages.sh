@@ -6,7 +6,7 @@ set -euo pipefail
 # Usage: system-packages.sh [test|bench]
 #   (none)  what `meshbench run` needs on the local platform
 #   test    + Chromium, for the report's browser test
-#   bench   + wrk and h2load, the reference load generators
+#   bench   + wrk and h2load, the reference load generators, and tcpdump (wire timing)
 declare -A need=(
   [ip]=iproute2
   [iptables-restore]=iptables
@@ -19,6 +19,7 @@ fi
 if [ "${1:-}" = bench ]; then
   need[wrk]=wrk
   need[h2load]=nghttp2-client
+  need[tcpdump]=tcpdump
 fi
 missing=()
 for cmd in "${!need[@]}"; do
