@@ -34,8 +34,7 @@ Exchanges = dict[str, list[tuple[float, float]]]
 
 class Capture:
     """tcpdump on ``iface`` inside a pod (``prefix``: the argv prefix that enters its
-    namespace), pinned to ``cpus``, writing ``path``; stopped by :meth:`stop` or on exit
-    of a ``with`` block."""
+    namespace), pinned to ``cpus``, writing ``path``, until :meth:`stop`."""
 
     def __init__(self, prefix: Sequence[str], iface: str, path: Path, cpus: str) -> None:
         self.path = path
@@ -48,12 +47,6 @@ class Capture:
         if self._proc.poll() is None:
             self._proc.terminate()
             self._proc.wait(timeout=10)
-
-    def __enter__(self) -> Capture:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _packets(pcap: Path) -> list[tuple[float, int, int, bytes]]:
