@@ -113,3 +113,14 @@ def test_load_pins_by_measurement_unless_cpus_are_given(
     with pytest.raises(SystemExit):
         main([*base, "--cpus", "0"])
     assert used == ["2,3", "0"] and len(probed) == 1
+
+
+@pytest.mark.parametrize("rate_rps", [0.5, 1.0])
+def test_a_rate_below_one_per_second_is_a_load(rate_rps: float) -> None:
+    from meshbench.errors import MeshbenchError
+    from meshbench.load.spec import LoadRequest
+    from meshbench.load.standalone import check_request
+
+    check_request(LoadRequest("http://127.0.0.1:9/", rate_rps, duration_s=4.0), 1, None)
+    with pytest.raises(MeshbenchError, match="--rate 0"):
+        check_request(LoadRequest("http://127.0.0.1:9/", 0.0, duration_s=4.0), 1, None)

@@ -109,3 +109,20 @@ def test_standard_hdrhistogram_reader_reads_our_logs(tmp_path: Path) -> None:
     assert first.get_tag() == "latency" and second.get_tag() == "service"
     assert first.get_max_value() == h.get_max_value()
     reader.close()
+
+
+def test_run_dir_names_keep_the_scenario_name_and_replace_only_unsafe_characters(
+    tmp_path: Path,
+) -> None:
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert new_run_dir(tmp_path, "Chain_v2.1-A", now).name == "20260102T030405Z-Chain_v2.1-A"
+    assert new_run_dir(tmp_path, "a b/c:d", now).name == "20260102T030405Z-a_b_c_d"
+
+
+def test_json_values_json_cannot_hold_are_written_as_text(tmp_path: Path) -> None:
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    write_json(tmp_path / "x.json", {"at": when, "dir": tmp_path})
+    assert json.loads((tmp_path / "x.json").read_text()) == {
+        "at": "2026-01-02 03:04:05+00:00",
+        "dir": str(tmp_path),
+    }
