@@ -5,7 +5,9 @@ Chosen by measurement (:mod:`meshbench.preflight`) where the host has cores to s
 - CPU 0 and its SMT siblings are avoided (interrupts and housekeeping land there: on a
   16-core VM the generator pinned to CPU 0 stalled 20-65 ms once a second);
 - one thread per physical core, so no two roles share a core's execution units;
-- the quietest cores first (lowest wake-up jitter, then least busy);
+- isolated cores first; cores that take most device interrupts last
+  (:data:`meshbench.preflight.IRQ_HEAVY_FACTOR`); within those, the quietest first
+  (lowest wake-up jitter, then least busy);
 - the generator gets one core per worker, then the sidecars and the apps get cores of
   their own (up to ``MAX_POD_CORES`` each).
 
@@ -78,11 +80,12 @@ def choose(p: Preflight, workers: int, exclude: frozenset[int] = frozenset()) ->
     members: dict[str, list[int]] = {}
     for c in cpus:
         members.setdefault(core_of[c], []).append(c)
-    # one thread per physical core (its quietest), ranked isolated first, then quietest
+    # one thread per physical core (its quietest), ranked isolated first, IRQ-heavy last,
+    # then quietest
     threads = [min(group, key=lambda c: _score(p, c)) for group in members.values()]
     ranked = sorted(
         (c for c in threads if core_of[c] != first_core),
-        key=lambda c: (c not in facts.isolated, _score(p, c)),
+        key=lambda c: (c not in facts.isolated, p.irq_heavy(c), _score(p, c)),
     )
     avoided = len(ranked) >= 3
     if not avoided:  # too few spare cores: take the first core's thread back
@@ -97,6 +100,9 @@ def choose(p: Preflight, workers: int, exclude: frozenset[int] = frozenset()) ->
         if avoided
         else f"too few cores to leave CPU {min(facts.cpu_ids)}'s idle"
     )
+    heavy = [c for c in ranked if p.irq_heavy(c)]
+    if heavy:
+        why += f"; CPUs {_cpu_list(heavy)} take most device interrupts: ranked last"
     return Pinning(_cpu_list(ranked[:n_load]), _cpu_list(apps), _cpu_list(sidecars), why)
 
 

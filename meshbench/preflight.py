@@ -46,6 +46,10 @@ IRQ_WARN_SHARE = 0.5
 """The pinned CPUs handling more than this share of the host's device interrupts (counted
 since boot in ``/proc/interrupts``) are interrupted by work that is not the benchmark's,
 while other CPUs could take it: warned about, with the IRQs to move."""
+IRQ_HEAVY_FACTOR = 2.0
+"""A CPU that handled more than this many times an even share of the device interrupts
+since boot (a NIC queue's or a disk's line lands there) is ranked after every other by
+the automatic core choice (:func:`meshbench.cores.choose`)."""
 IRQ_NAMED = 3
 """How many of the busiest IRQs a warning names."""
 
@@ -302,6 +306,12 @@ class Preflight:
         if not total:
             return math.nan
         return sum(i.per_cpu.get(c, 0) for i in self.facts.irqs for c in cpus) / total
+
+    def irq_heavy(self, cpu: int) -> bool:
+        """Whether ``cpu`` handled more than :data:`IRQ_HEAVY_FACTOR` times an even share
+        of the device interrupts since boot (False where none were counted)."""
+        share = self.irq_share([cpu])
+        return bool(self.facts.irq_cpus) and share > IRQ_HEAVY_FACTOR / len(self.facts.irq_cpus)
 
     def irq_warning(self, cpus: list[int]) -> str | None:
         """A warning when ``cpus`` take most device interrupts while other CPUs could."""
