@@ -325,6 +325,8 @@ def main() -> None:
         "(tcpdump), a clock no client's own costs reach",
     )
     a = parser.parse_args()
+    if a.wire and "together" not in a.tools.split(","):
+        raise SystemExit("--wire times the tools of --tools together only: add --tools together")
     if a.wire and not shutil.which("tcpdump"):
         raise SystemExit("--wire needs tcpdump on PATH (fix: apt-get install tcpdump)")
     interrupts.install()  # Ctrl-C and SIGTERM reach us and remove the pods (as in the CLI)
