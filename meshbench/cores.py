@@ -83,9 +83,10 @@ def choose(p: Preflight, workers: int, exclude: frozenset[int] = frozenset()) ->
     # one thread per physical core (its quietest), ranked isolated first, IRQ-heavy last,
     # then quietest
     threads = [min(group, key=lambda c: _score(p, c)) for group in members.values()]
+    heavy = {c for c in threads if p.irq_heavy(c)}
     ranked = sorted(
         (c for c in threads if core_of[c] != first_core),
-        key=lambda c: (c not in facts.isolated, p.irq_heavy(c), _score(p, c)),
+        key=lambda c: (c not in facts.isolated, c in heavy, _score(p, c)),
     )
     avoided = len(ranked) >= 3
     if not avoided:  # too few spare cores: take the first core's thread back
@@ -100,9 +101,8 @@ def choose(p: Preflight, workers: int, exclude: frozenset[int] = frozenset()) ->
         if avoided
         else f"too few cores to leave CPU {min(facts.cpu_ids)}'s idle"
     )
-    heavy = [c for c in ranked if p.irq_heavy(c)]
-    if heavy:
-        why += f"; CPUs {_cpu_list(heavy)} take most device interrupts: ranked last"
+    if heavy_ranked := [c for c in ranked if c in heavy]:
+        why += f"; CPUs {_cpu_list(heavy_ranked)} take most device interrupts: ranked last"
     return Pinning(_cpu_list(ranked[:n_load]), _cpu_list(apps), _cpu_list(sidecars), why)
 
 
