@@ -49,6 +49,11 @@ def load_reasons(
             f"achieved {s.achieved_rps:.0f} rps < {v.min_achieved_ratio:g} x "
             f"target {target_rps:g} rps"
         )
-    if s.stopped_by != "schedule":
-        reasons.append(f"load stopped by its {s.stopped_by.replace('_', ' ')}")
+    if s.stopped_by == "killed":
+        reasons.append(
+            f"generator starved: did not finish within {s.killed_after_s:g} s of its time "
+            "bound; killed"
+        )
+    elif s.stopped_by != "schedule":
+        reasons.append(f"load stopped {s.how_stopped()}")
     return reasons

@@ -26,6 +26,7 @@ import itertools
 import json
 import os
 import resource
+import signal
 import sys
 import time
 from collections import Counter
@@ -43,12 +44,15 @@ from locust.env import Environment
 from meshbench.load import clients
 from meshbench.load.recorder import Recorder
 from meshbench.load.schedule import send_offsets
-from meshbench.load.spec import HLOG_FILE, LOCUST_STATS_FILE, LoadRequest, LoadSummary
+from meshbench.load.spec import (
+    HLOG_FILE,
+    LOCUST_STATS_FILE,
+    READY_MARK,
+    LoadRequest,
+    LoadSummary,
+)
 from meshbench.load.timer import DueTimer
 from meshbench.results.hlog import new_histogram, record_us
-
-GRACE_S = 5.0
-"""Extra wall time allowed after the schedule and the last timeout, before a hard stop."""
 
 SPAWN_TIMEOUT_S = 30.0
 SPAWN_RATE = 100  # users/s: Locust warns above this
@@ -288,7 +292,7 @@ def run_load(
             state.queue.put(due)
         state.queue.put(None)
 
-    hard_stop = origin + total_s + req.timeout_s + GRACE_S
+    hard_stop = origin + req.time_bound_s()
     stopped_by = "schedule"
     # A garbage-collector pass over Locust's objects stalls every greenlet for milliseconds:
     # collect now, then keep the collector off for the bounded length of the run.
@@ -296,13 +300,30 @@ def run_load(
     gc.freeze()
     gc.disable()
     dispatcher = gevent.spawn(dispatch)
+    terminated = False
+
+    def on_sigterm() -> None:
+        """The harness stops an overrunning generator: end now and write what was measured."""
+        nonlocal terminated
+        terminated = True
+        dispatcher.kill(block=False)
+
+    gevent.signal_handler(signal.SIGTERM, on_sigterm)
+    print(f"{READY_MARK} schedule origin {epoch_origin:.6f}", flush=True)
     dispatcher.join(timeout=max(0.0, hard_stop - time.perf_counter()))
     # Wait for queued and in-flight requests to finish (each bounded by the timeout).
-    while (state.in_flight > 0 or state.queue.qsize() > 1) and time.perf_counter() < hard_stop:
+    while (
+        (state.in_flight > 0 or state.queue.qsize() > 1)
+        and time.perf_counter() < hard_stop
+        and not terminated
+    ):
         gevent.sleep(0.005)
     cpu_measured_end = _cpu_s()
     measured_end = time.perf_counter()
-    if time.perf_counter() >= hard_stop:
+    if terminated:
+        stopped_by = "killed"
+        dispatcher.kill()
+    elif time.perf_counter() >= hard_stop:
         stopped_by = "time_bound"
         dispatcher.kill()
     elif next(schedule, None) is not None:  # the bound cut the schedule short

@@ -46,6 +46,7 @@ def merge_summaries(summaries: list[LoadSummary]) -> LoadSummary:
         stopped_by=stopped,
         dispatch_lag_p99_ms=max(s.dispatch_lag_p99_ms for s in summaries),
         generator_rss_mib=round(sum(s.generator_rss_mib for s in summaries), 1),
+        killed_after_s=max(s.killed_after_s for s in summaries),
         extra={
             "worker_count": len(summaries),
             "generator_cpu_total": round(sum(s.generator_cpu for s in summaries), 4),

@@ -15,6 +15,13 @@ SUMMARY_FILE = "summary.json"
 HLOG_FILE = "latency.hlog"
 LOCUST_STATS_FILE = "locust_stats.json"
 
+READY_MARK = "generator ready:"
+"""The line a generator prints (into its ``generator.log``) as it starts sending."""
+
+GENERATOR_GRACE_S = 5.0
+"""Wall time a generator allows itself after the schedule and the last request's timeout,
+before it stops by its time bound."""
+
 
 @dataclass(frozen=True)
 class LoadRequest:
@@ -41,6 +48,10 @@ class LoadRequest:
     def from_json(cls, text: str) -> LoadRequest:
         return cls(**json.loads(text))
 
+    def time_bound_s(self) -> float:
+        """Seconds after the schedule's origin by which the generator stops by itself."""
+        return self.warmup_s + self.duration_s + self.timeout_s + GENERATOR_GRACE_S
+
     def request_bound(self) -> int:
         """The most requests this run may send, whatever happens."""
         if self.max_requests is not None:
@@ -62,10 +73,33 @@ class LoadSummary:
     started_utc: str
     error_kinds: dict[str, int] = field(default_factory=dict)  # measured phase, by kind
     warmup_error_kinds: dict[str, int] = field(default_factory=dict)
-    stopped_by: str = "schedule"  # schedule | request_bound | time_bound
+    stopped_by: str = "schedule"  # schedule | request_bound | time_bound | killed
     dispatch_lag_p99_ms: float = 0.0  # the dispatcher's own lateness (timer, CPU), not pool waits
     generator_rss_mib: float = 0.0  # peak resident memory of the generator process
     extra: dict[str, Any] = field(default_factory=dict)
+    killed_after_s: float = 0.0  # stopped_by "killed": the harness waited this long past the
+    # generator's own time bound, then stopped it
+
+    @classmethod
+    def nothing(cls, started_utc: str) -> LoadSummary:
+        """What a generator that left no summary (killed before it could write one) did,
+        as far as the harness knows: nothing measured."""
+        return cls(
+            requests=0,
+            errors=0,
+            warmup_requests=0,
+            warmup_errors=0,
+            duration_s=0.0,
+            achieved_rps=0.0,
+            generator_cpu=0.0,
+            started_utc=started_utc,
+        )
+
+    def how_stopped(self) -> str:
+        """``"by its schedule"``, ``"by its time bound"``, ... ``"killed by the harness"``."""
+        if self.stopped_by == "killed":
+            return "killed by the harness"
+        return f"by its {self.stopped_by.replace('_', ' ')}"
 
     @property
     def sent(self) -> int:

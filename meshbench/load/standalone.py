@@ -139,7 +139,7 @@ def format_report(r: LoadReport) -> str:
     lines = [
         f"{s.requests} requests, {s.errors} errors, "
         f"{s.achieved_rps:.0f} rps achieved, generator CPU {s.generator_cpu:.2f}"
-        f" cores (busiest worker), stopped by its {s.stopped_by.replace('_', ' ')}",
+        f" cores (busiest worker), stopped {s.how_stopped()}",
     ]
     if s.error_kinds:
         lines.append(f"errors by kind: {format_kinds(s.error_kinds)}")

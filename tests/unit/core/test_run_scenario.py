@@ -14,13 +14,17 @@ import pytest
 import yaml
 
 from meshbench import run
+from meshbench.load import spec, workers
 from meshbench.load.spec import LoadRequest, LoadSummary
+from meshbench.load.workers import run_workers
 from meshbench.platforms.base import Deployment, Platform
 from meshbench.results.store import read_run_json, read_trial_rows
 from meshbench.scenario import Scenario
 from meshbench.testing.fake_deployment import NoSidecarDeployment, canned_load
 from meshbench.topology import Topology
 
+STOPS_ITSELF = ["sh", "-c", 'kill -STOP $$ && exec "$@"', "sh"]
+"""A launcher that stops itself before the generator runs: a generator starved for good."""
 PINNING = {"load_cpus": "0", "pod_cpus": "1", "sidecar_cpus": "1", "chosen_by": "fake"}
 
 
@@ -36,6 +40,8 @@ class _Dep(NoSidecarDeployment):
         self.platform.loads += 1
         if self.platform.loads == self.platform.fail_at:
             raise self.platform.failure
+        if self.platform.loads == self.platform.starve_at:  # a generator that never runs
+            return run_workers(request, out_dir, prefix=STOPS_ITSELF)
         return canned_load(request, out_dir)
 
 
@@ -46,6 +52,7 @@ class _Platform(Platform):
     name = "fake"
     concurrent_meshes = True
     fail_at: ClassVar[int | None] = None
+    starve_at: ClassVar[int | None] = None
     failure: ClassVar[BaseException] = RuntimeError("pod exploded")
     calls: ClassVar[list[tuple[str, Any]]] = []
 
@@ -74,6 +81,7 @@ class _Platform(Platform):
 def scenario_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     _Platform.calls = []
     _Platform.fail_at, _Platform.failure = None, RuntimeError("pod exploded")
+    _Platform.starve_at = None
     monkeypatch.setattr(run, "platform_class", lambda name: _Platform)
     path = tmp_path / "s.yaml"
     path.write_text(
@@ -105,6 +113,31 @@ def test_a_complete_run_records_everything(scenario_file: Path, tmp_path: Path) 
     assert deployed == {("none", None), ("envoy", None), ("envoy-mtls", None)}
     assert ("collect_logs", run_dir / "logs") in _Platform.calls
     assert _Platform.calls[-2:] == [("collect_logs", run_dir / "logs"), ("close", None)]
+
+
+def test_a_starved_trial_is_stored_invalid_and_the_run_goes_on(
+    scenario_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The third trial's generator never finishes: the harness stops it past its time
+    bound (shortened here to seconds), stores that trial invalid with the cause, and
+    measures the other five."""
+    monkeypatch.setattr(workers, "START_DELAY_S", 0.1)
+    monkeypatch.setattr(workers, "OVERRUN_GRACE_S", 0.5)
+    monkeypatch.setattr(spec, "GENERATOR_GRACE_S", 0.0)
+    _Platform.starve_at = 3
+    run_dir = run.run_scenario(scenario_file, tmp_path / "results")
+    assert run_dir is not None
+    assert read_run_json(run_dir)["status"] == "complete"
+    meta_plan = read_run_json(run_dir)["plan"]
+    rows = {r["trial_id"]: r for r in read_trial_rows(run_dir)}
+    assert len(rows) == 6
+    starved = rows.pop(meta_plan[2]["trial_id"])
+    assert starved["valid"] == "false"
+    assert (
+        "generator starved: did not finish within 0.5 s of its time bound; killed"
+        in starved["invalid_reason"]
+    )
+    assert all(r["valid"] == "true" for r in rows.values()), rows
 
 
 def test_a_failed_run_keeps_its_trials_and_says_why(scenario_file: Path, tmp_path: Path) -> None:

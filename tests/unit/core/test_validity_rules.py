@@ -128,6 +128,14 @@ RULES: list[tuple[str, dict[str, float], dict[str, Any], float, list[str], str |
         [],
         "load stopped by its request bound",
     ),
+    (
+        "killed-by-the-harness",
+        {},
+        {"stopped_by": "killed", "killed_after_s": 20.0},
+        1.0,
+        [],
+        "generator starved: did not finish within 20 s of its time bound; killed",
+    ),
     # send lag: the cause is named from the dispatcher's own lag (half the limit)
     ("lag-at-limit", {}, {}, 5.0, [], None),
     (
@@ -240,6 +248,16 @@ def test_a_worker_cut_off_by_its_bound_makes_the_merged_trial_invalid(cut: int, 
     assert merged.extra["workers"][cut]["stopped_by"] == bound
     [reason] = validity(scenario(), TRIAL, merged, 1.0, [])
     assert reason == f"load stopped by its {bound.replace('_', ' ')}"
+
+
+@pytest.mark.parametrize("cut", [0, 1], ids=["first-worker-killed", "second-worker-killed"])
+def test_a_killed_worker_makes_the_merged_trial_invalid_with_the_cause(cut: int) -> None:
+    workers = [worker(), worker()]
+    workers[cut] = worker(stopped_by="killed", killed_after_s=20.0)
+    merged = merge_summaries(workers)
+    assert (merged.stopped_by, merged.killed_after_s) == ("killed", 20.0)
+    [reason] = validity(scenario(), TRIAL, merged, 1.0, [])
+    assert reason == "generator starved: did not finish within 20 s of its time bound; killed"
 
 
 def test_workers_all_on_schedule_merge_valid() -> None:
