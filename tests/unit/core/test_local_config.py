@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,8 @@ from meshbench.platforms.local.capture import nat_rules
 from meshbench.platforms.local.envoy import Wire, bootstrap, envoy_binary
 from meshbench.platforms.local.mtls import CertificateAuthority, spiffe_id
 from meshbench.platforms.local.names import NETNS_RE, netns_name, pod_address
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_capture_rules_match_istio_init() -> None:
@@ -126,32 +131,40 @@ def test_envoy_rejects_a_broken_bootstrap(tmp_path: Path) -> None:
 
 
 def test_non_root_fails_in_one_line_naming_the_fix() -> None:
-    """As an ordinary user the CLI says what is wrong and how to fix it, in one line."""
-    import shutil
-    import sys
+    """As an ordinary user the CLI says what is wrong and how to fix it, in one line.
 
-    if shutil.which("setpriv") is None or os.geteuid() != 0:
-        pytest.skip("needs root and setpriv to become an ordinary user")
-    out = subprocess.run(
-        [
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            sys.executable,
-            "-m",
-            "meshbench.cli",
-            "run",
-            "scenarios/smoke.yaml",
-            "--results",
-            "/tmp",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=Path(__file__).resolve().parents[3],
-    )
-    assert out.returncode == 2
+    The process imports meshbench as root, then becomes uid 65534 for good and runs the
+    CLI: so the test does not depend on whether that user can read this checkout (a clone
+    in a private directory, e.g. under ``mktemp -d``, it cannot)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become an ordinary user")
+    shared = Path(tempfile.mkdtemp(prefix="meshbench-nonroot-"))  # pytest's tmp is private
+    shared.chmod(0o777)  # the run directory is made before the privilege check
+    try:
+        out = _run_as_nobody(shared)
+    finally:
+        shutil.rmtree(shared)
+    assert out.returncode == 2, out.stdout + out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
     assert "needs root" in lines[0] and "fix: run it as root" in lines[0]
+
+
+def _run_as_nobody(shared: Path) -> subprocess.CompletedProcess[str]:
+    """``meshbench run`` of the smoke scenario (copied into ``shared``) as uid 65534."""
+    scenario = shared / "smoke.yaml"
+    scenario.write_text((REPO / "scenarios" / "smoke.yaml").read_text())
+    scenario.chmod(0o644)
+    become_nobody = (
+        "import os, sys\n"
+        "import meshbench.cli, meshbench.run, meshbench.platforms.local.platform\n"
+        "os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)\n"
+        "sys.exit(meshbench.cli.main(sys.argv[1:]))\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", become_nobody, "run", str(scenario), "--results", str(shared)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=shared,
+    )
