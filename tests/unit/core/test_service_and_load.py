@@ -142,17 +142,23 @@ def test_errors_are_counted_not_hidden(tmp_path: Path) -> None:
 
 STALLING_SERVER = textwrap.dedent(
     """
-    import sys, time
-    from aiohttp import web
+    import asyncio, sys, time
     last = [time.monotonic()]
-    async def handle(request):
-        if time.monotonic() - last[0] > 1.0:   # once a second the whole server freezes
-            time.sleep(0.25)
-            last[0] = time.monotonic()
-        return web.Response(text="ok")
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handle)
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+    REPLY = b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok"
+    async def serve(reader, writer):
+        try:
+            while True:
+                await reader.readuntil(b"\\r\\n\\r\\n")
+                if time.monotonic() - last[0] > 1.0:  # once a second the whole server freezes
+                    time.sleep(0.25)
+                    last[0] = time.monotonic()
+                writer.write(REPLY)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+    async def main():
+        server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
+        await server.serve_forever()
+    asyncio.run(main())
     """
 )
 
