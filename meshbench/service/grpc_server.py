@@ -4,7 +4,8 @@ a unary method (``/meshbench.Bench/Get``) and a server-streaming one
 raw bytes, so no generated code. Downstream calls are gRPC too, one channel (one HTTP/2
 connection) per downstream service, replaced every N calls when churning.
 
-``/meshbench.Bench/Health`` answers at once (readiness, never calls downstream).
+``/meshbench.Bench/Health`` answers at once (readiness, never calls downstream). A call's
+``x-request-id`` metadata is passed on to its downstream calls.
 """
 
 from __future__ import annotations
@@ -18,16 +19,19 @@ import grpc.aio
 
 from meshbench.service.behaviour import (
     GRPC_CHANNEL_OPTIONS,
+    GRPC_HEALTH_METHOD,
     GRPC_METHOD,
     GRPC_STREAM_METHOD,
     Behaviour,
     ServiceConfig,
     split_url,
 )
-from meshbench.service.probe import GRPC_HEALTH_METHOD
+from meshbench.service.http1client import REQUEST_ID_HEADER
 from meshbench.service.rotation import Rotating
 
 Context = grpc.aio.ServicerContext[bytes, bytes]
+REQUEST_ID = REQUEST_ID_HEADER.decode()
+"""Metadata passed on from the call being served to its downstream calls."""
 
 
 def _target(url: str) -> str:
@@ -49,16 +53,21 @@ def _server(config: ServiceConfig) -> grpc.aio.Server:
             )
         return pools[url]
 
-    async def call(url: str) -> None:
+    async def call(url: str, metadata: tuple[tuple[str, str], ...]) -> None:
         async with pool(url).use() as channel:
             unary: Any = channel.unary_unary(GRPC_METHOD)
-            await unary(b"", timeout=config.downstream_timeout_s)
+            await unary(b"", timeout=config.downstream_timeout_s, metadata=metadata)
 
     async def downstream(context: Context) -> bool:
         if not config.calls:
             return True
+        passed_on = tuple(
+            (k, v)
+            for k, v in (context.invocation_metadata() or ())
+            if k == REQUEST_ID and isinstance(v, str)
+        )
         try:
-            await asyncio.gather(*(call(u) for u in config.calls))
+            await asyncio.gather(*(call(u, passed_on) for u in config.calls))
         except Exception as e:  # any downstream failure is this request's failure
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"{config.name}: downstream: {e!r}")
             return False

@@ -83,7 +83,7 @@ class _Connection:
     def _event(self, ev: h2.events.Event) -> None:
         if isinstance(ev, h2.events.ResponseReceived):
             if st := self.streams.get(ev.stream_id):
-                st.status = int(dict(ev.headers).get(b":status", b"0"))
+                st.status = int(dict(ev.headers or []).get(b":status", b"0"))
         elif isinstance(ev, h2.events.DataReceived):
             self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
             if st := self.streams.get(ev.stream_id):
@@ -144,25 +144,28 @@ class H2Connection:
                 self._conn = conn
             return self._conn
 
-    async def get(self, path: str = "/") -> tuple[int, bytes]:
-        """One GET; its status and body (sent again on a new connection if a GOAWAY
-        refused it unprocessed)."""
+    async def get(
+        self, path: str = "/", extra: list[tuple[bytes, bytes]] | None = None
+    ) -> tuple[int, bytes]:
+        """One GET, with ``extra`` headers; its status and body (sent again on a new
+        connection if a GOAWAY refused it unprocessed)."""
         for attempt in range(MAX_REFUSED + 1):
             try:
-                return await self._get_once(path)
+                return await self._get_once(path, extra or [])
             except _Refused:
                 if attempt == MAX_REFUSED:
                     raise
         raise AssertionError("unreachable")
 
-    async def _get_once(self, path: str) -> tuple[int, bytes]:
+    async def _get_once(self, path: str, extra: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
         if self._closed:
             raise ConnectionError("HTTP/2 client is closed")
         conn = await self._current()
         sid = conn.h2.get_next_available_stream_id()
         st = _Stream(asyncio.get_running_loop().create_future())
         conn.streams[sid] = st
-        conn.h2.send_headers(sid, get_headers(self.host, self.port, path), end_stream=True)
+        headers = get_headers(self.host, self.port, path) + extra
+        conn.h2.send_headers(sid, headers, end_stream=True)
         conn.writer.write(conn.h2.data_to_send())
         await st.done
         return st.status, bytes(st.body)

@@ -76,7 +76,7 @@ class Service:
         self.chunk_wait_s = config.chunk_interval_ms / 1000.0
         # answered without a task: nothing to wait for
         self.instant = not config.calls and not config.stream_chunks and config.work.median_ms <= 0
-        self.connections: set[_Connection] = set()
+        self.connections: set[Connection] = set()
 
     async def downstream(self, request_id: bytes | None) -> bytes | None:
         """Call every downstream service; the 502 body when one failed, else None."""
@@ -99,7 +99,7 @@ class Service:
             p.close()
 
 
-class _Connection(asyncio.Protocol):
+class Connection(asyncio.Protocol):
     """One client connection: requests parsed as they come, answered one at a time."""
 
     def __init__(self, service: Service) -> None:
@@ -212,7 +212,7 @@ async def serve(config: ServiceConfig, stop: asyncio.Event) -> None:
     service = Service(config)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: _Connection(service), config.host, config.port, backlog=1024, reuse_address=True
+        lambda: Connection(service), config.host, config.port, backlog=1024, reuse_address=True
     )
     print(f"{config.name} listening on {config.host}:{config.port} (http1)", flush=True)
     try:

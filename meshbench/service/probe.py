@@ -13,10 +13,8 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
-from meshbench.service.behaviour import GRPC_METHOD
+from meshbench.service.behaviour import GRPC_HEALTH_METHOD, GRPC_METHOD
 from meshbench.service.http1 import HEALTH_PATH
-
-GRPC_HEALTH_METHOD = "/meshbench.Bench/Health"
 
 
 def probe_url(protocol: str, host: str, port: int, path: str = "/") -> str:
