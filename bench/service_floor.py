@@ -11,7 +11,9 @@ measured request, from its process's CPU time over the measured phase). Targets:
 - ``instant``: an Envoy answering every request itself (``direct_response``) on loopback,
   the fastest server at hand: the generator's and the kernel's own share;
 - ``one``: one sample service (the backend, no downstream call) in a pod;
-- ``chain``: frontend -> middle -> backend in three pods (the default topology).
+- ``chain``: frontend -> middle -> backend in three pods (the default topology);
+- ``one-envoy``, ``chain-envoy``: the same with Envoy playing every service
+  (``server: envoy``: a service whose own time is negligible).
 
 The generator runs on CPU 0, the pods and the instant Envoy on CPU 1. ``--max-rate``
 also finds, for the chain, the highest rate of a doubling-then-bisecting search whose
@@ -120,7 +122,7 @@ def _summary(name: str, rate: float, trials: list[Trial]) -> str:
     cpu_text = " ".join(f"{k} {v:.3f}" for k, v in cpu.items()) or "-"
     errors = sum(t.errors for t in trials)
     return (
-        f"{name:<8}{rate:>6g}  p50 {col(lambda t: t.p50)}  p99 {col(lambda t: t.p99)}  "
+        f"{name:<12}{rate:>6g}  p50 {col(lambda t: t.p50)}  p99 {col(lambda t: t.p99)}  "
         f"p99.9 {col(lambda t: t.p999)}  p99-p50 {col(lambda t: t.p99 - t.p50)}  "
         f"lag p99 {col(lambda t: t.lag_p99)}  errors {errors}  cpu/request ms: {cpu_text}"
     )
@@ -152,7 +154,9 @@ def main() -> None:
     p.add_argument("--rate", type=float, action="append", help="rps (repeatable; default 150)")
     p.add_argument("--duration", type=float, default=10.0, help="measured seconds per trial")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--targets", default="instant,one,chain")
+    p.add_argument(
+        "--targets", default="instant,one,chain", help="also one-envoy, chain-envoy (comma list)"
+    )
     p.add_argument("--max-rate", action="store_true", help="also search the chain's max rate")
     p.add_argument("--protocol", choices=PROTOCOLS, default="http1")
     a = p.parse_args()
@@ -164,10 +168,14 @@ def main() -> None:
             lines.append(
                 _summary("instant", rate, [on_instant(rate, a.duration) for _ in range(a.repeats)])
             )
-    for name, depth in (("one", 1), ("chain", 3)):
-        if name not in targets:
+    for name in targets:
+        if name == "instant":
             continue
-        topology = chain(depth).model_copy(update={"protocol": a.protocol})
+        base, _, server = name.partition("-")
+        topology = chain(1 if base == "one" else 3).model_copy(update={"protocol": a.protocol})
+        if server:  # e.g. chain-envoy: every service played by Envoy
+            services = tuple(s.model_copy(update={"server": server}) for s in topology.services)
+            topology = topology.model_copy(update={"services": services})
         platform = LocalPlatform(_scenario(topology))
         try:
             with platform.deploy("none", topology) as dep:
@@ -175,9 +183,9 @@ def main() -> None:
                 for rate in rates:
                     trials = [on_pods(dep, rate, a.duration) for _ in range(a.repeats)]
                     lines.append(_summary(name, rate, trials))
-                if name == "chain" and a.max_rate:
-                    print("max rate of the chain (send lag p99 < 1 ms):")
-                    lines.append(f"chain max rate: {max_rate(dep, min(a.duration, 5.0)):.0f} rps")
+                if base == "chain" and a.max_rate:
+                    print(f"max rate of {name} (send lag p99 < 1 ms):")
+                    lines.append(f"{name} max rate: {max_rate(dep, min(a.duration, 5.0)):.0f} rps")
         finally:
             platform.close()
     print(

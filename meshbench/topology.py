@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from meshbench.workload import PayloadMix, Protocol, Work, WorkDistribution
+from meshbench.workload import PayloadMix, Protocol, Server, Work, WorkDistribution
 
 MAX_SERVICES = 64
 """Most services a topology may have: each is a pod (a namespace, an app and a sidecar)."""
@@ -78,6 +78,13 @@ class ServiceSpec(BaseModel):
     chunk_interval_ms: float = Field(
         default=0.0, ge=0, le=10_000, description="wait between two chunks of a stream"
     )
+    server: Server = Field(
+        default="python",
+        description="python: meshbench's sample service; envoy: Envoy plays the service, "
+        "so its own time is negligible (a fast service): it answers its payload from its "
+        "route table, or forwards to its one downstream service (no work time, one payload "
+        "size, no streaming; http1 or h2c)",
+    )
 
     @model_validator(mode="after")
     def _check_behaviour(self) -> ServiceSpec:
@@ -95,7 +102,27 @@ class ServiceSpec(BaseModel):
             )
         if self.chunk_interval_ms and not self.stream_chunks:
             raise ValueError(f"service {self.name!r}: chunk_interval_ms needs stream_chunks > 0")
+        if self.server == "envoy":
+            self._check_envoy_can_play_it()
         return self
+
+    def _check_envoy_can_play_it(self) -> None:
+        """Envoy answers from its route table or forwards: no behaviour of its own."""
+        cannot = [
+            why
+            for why, bad in (
+                (f"calls {len(self.calls)} services (at most 1)", len(self.calls) > 1),
+                (f"work_ms {self.work_ms:g} (must be 0)", self.work_ms > 0),
+                ("has a payload_mix (one payload_bytes only)", self.payload_mix is not None),
+                (f"streams in {self.stream_chunks} chunks (must be 0)", self.stream_chunks > 0),
+            )
+            if bad
+        ]
+        if cannot:
+            raise ValueError(
+                f"service {self.name!r}: server: envoy cannot play a service that "
+                f"{'; '.join(cannot)}; fix: change those or use server: python"
+            )
 
     def work(self) -> Work:
         """The work-time distribution this service draws from."""
@@ -148,6 +175,13 @@ class Topology(BaseModel):
                     f"service {s.name!r} calls unknown service(s) {unknown}; known: {sorted(known)}"
                 )
         self._check_acyclic()
+        if self.protocol == "grpc":
+            envoys = [s.name for s in self.services if s.server == "envoy"]
+            if envoys:
+                raise ValueError(
+                    f"services {envoys} have server: envoy, which speaks http1 and h2c, not "
+                    "grpc; fix: use protocol: h2c (HTTP/2 like gRPC) or server: python"
+                )
         total = sum(self.requests_per_entry_request().values())
         if total > MAX_REQUESTS_PER_ENTRY_REQUEST:
             raise ValueError(

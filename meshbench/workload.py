@@ -17,6 +17,12 @@ gRPC (HTTP/2, unary or server-streaming calls of raw bytes)."""
 
 WorkDistribution = Literal["constant", "exponential", "lognormal"]
 
+Server = Literal["python", "envoy"]
+SERVERS: tuple[Server, ...] = ("python", "envoy")
+"""What plays a service: meshbench's sample service (Python: any behaviour), or Envoy
+(a service whose own time is negligible: answers from its route table, or forwards to its
+one downstream service)."""
+
 Z99 = 2.3263478740408408
 """The standard normal's 99th percentile: a lognormal's p99 is its median x exp(Z99 x sigma)."""
 

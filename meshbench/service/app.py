@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from meshbench.service.behaviour import ServiceConfig
 from meshbench.topology import ServiceSpec
-from meshbench.workload import PROTOCOLS, PayloadMix, Protocol, Work
+from meshbench.workload import PROTOCOLS, SERVERS, PayloadMix, Protocol, Work
 
 
 async def serve(config: ServiceConfig) -> None:
@@ -81,6 +81,8 @@ def service_args(
         args += ["--chunk-interval-ms", f"{spec.chunk_interval_ms:g}"]
     if seed:
         args += ["--seed", str(seed)]
+    if spec.server != "python":
+        args += ["--server", spec.server]
     if host is not None:
         args += ["--host", host]
     for url in call_urls:
@@ -108,6 +110,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ServiceConfig:
     p.add_argument("--chunk-interval-ms", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--call", action="append", default=[], help="downstream base URL (repeatable)")
+    p.add_argument("--server", choices=SERVERS, default="python", help="what plays the service")
     a = p.parse_args(argv)
     payload = (
         PayloadMix.single(a.payload_bytes)
@@ -126,8 +129,14 @@ def parse_args(argv: Sequence[str] | None = None) -> ServiceConfig:
         stream_chunks=a.stream_chunks,
         chunk_interval_ms=a.chunk_interval_ms,
         seed=a.seed,
+        server=a.server,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    asyncio.run(serve(parse_args(argv)))
+    config = parse_args(argv)
+    if config.server == "envoy":
+        from meshbench.service.envoy_app import exec_envoy
+
+        exec_envoy(config)
+    asyncio.run(serve(config))

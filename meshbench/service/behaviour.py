@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from meshbench.workload import PayloadMix, Protocol, Work
+from meshbench.workload import PayloadMix, Protocol, Server, Work
 
 GRPC_METHOD = "/meshbench.Bench/Get"
 """The one unary method every gRPC service serves (request and response are raw bytes)."""
@@ -49,6 +49,8 @@ class ServiceConfig:
     """Wait between two chunks of a streamed response."""
     downstream_timeout_s: float = 30.0
     seed: int = 0
+    server: Server = "python"
+    """What plays the service (:data:`meshbench.workload.SERVERS`)."""
 
 
 class Behaviour:

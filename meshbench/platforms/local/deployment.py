@@ -270,9 +270,12 @@ class LocalDeployment(Deployment):
         return Proof(sidecars=sidecars, crossed_sidecars=True, details=details)
 
     def _envoy_running(self, pod: str) -> bool:
+        """Whether the pod runs a sidecar: an Envoy under the proxy's uid (an Envoy playing
+        the app, ``server: envoy``, runs under the app's)."""
         for pid in netns.pids(self.netns[pod]):
             try:
-                if psutil.Process(pid).name() == "envoy":
+                proc = psutil.Process(pid)
+                if proc.name() == "envoy" and proc.uids().real == PROXY_UID:
                     return True
             except psutil.NoSuchProcess:
                 continue

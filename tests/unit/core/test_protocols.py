@@ -8,6 +8,7 @@ import math
 import random
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -272,3 +273,68 @@ def test_a_connection_the_server_ends_is_replaced_not_reused() -> None:
         assert outcomes.count("") >= 30 - 30 // 6 - 1, outcomes
         assert outcomes[-1] == "" and outcomes[-2:].count("") >= 1, outcomes
     assert opened >= 30 // 6
+
+
+# -- Envoy playing a service (server: envoy) ---------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["http1", "h2c"])
+def test_envoy_plays_a_forwarding_service_and_a_leaf(
+    chains: list[Chain], tmp_path: Path, protocol: Protocol
+) -> None:
+    """frontend (Python) -> middle (Envoy, forwarding) -> backend (Envoy, answering from its
+    route table): every request crosses all three, in the topology's protocol, churned."""
+    c = Chain(protocol, every=5)
+    chains.append(c)
+    backend = c.service(ServiceSpec(name="backend", payload_bytes=300, server="envoy"))
+    middle = c.service(ServiceSpec(name="middle", server="envoy"), [backend])
+    frontend = c.service(ServiceSpec(name="frontend", payload_bytes=10), [middle])
+    s = load(frontend, protocol, tmp_path, every=5)
+    assert (s.requests, s.errors) == (200, 0), s.error_kinds
+    # the forwarder answers what the leaf answered: 300 bytes, through Envoy
+    with urllib.request.urlopen(middle + "/") as resp:
+        assert resp.status == 200 and len(resp.read()) == 300
+        assert resp.headers["server"] == "envoy"
+    # and its health path is its own
+    with urllib.request.urlopen(middle + "/healthz") as resp:
+        assert resp.read() == b"ok middle\n"
+
+
+def test_envoy_cannot_play_a_service_with_behaviour_of_its_own() -> None:
+    with pytest.raises(ValueError, match=r"server: envoy cannot play.*work_ms 2.*fix:"):
+        ServiceSpec(name="a", work_ms=2, server="envoy")
+    with pytest.raises(ValueError, match=r"calls 2 services \(at most 1\)"):
+        ServiceSpec(name="a", calls=("b", "c"), server="envoy")
+    with pytest.raises(ValueError, match="stream"):
+        ServiceSpec(name="a", stream_chunks=3, server="envoy")
+
+
+def test_envoy_is_refused_for_grpc_with_the_fix() -> None:
+    from meshbench.topology import Topology
+
+    with pytest.raises(ValueError, match=r"\['backend'\] have server: envoy.*protocol: h2c"):
+        Topology(
+            entry="frontend",
+            protocol="grpc",
+            services=(
+                ServiceSpec(name="frontend", calls=("backend",)),
+                ServiceSpec(name="backend", server="envoy"),
+            ),
+        )
+
+
+@pytest.mark.parametrize("calls", [(), ("http://127.0.0.1:9",)], ids=["leaf", "forwarder"])
+@pytest.mark.parametrize("protocol", ["http1", "h2c"])
+def test_envoy_accepts_the_app_configuration(
+    tmp_path: Path, protocol: Protocol, calls: tuple[str, ...]
+) -> None:
+    from meshbench.platforms.local.envoy import envoy_binary
+    from meshbench.service import envoy_app
+    from meshbench.service.behaviour import ServiceConfig
+
+    service = ServiceConfig(
+        name="a", protocol=protocol, calls=calls, requests_per_connection=3, port=8080
+    )
+    argv = envoy_app.argv(service, envoy_binary())
+    out = subprocess.run([*argv, "--mode", "validate"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
