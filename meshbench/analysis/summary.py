@@ -11,6 +11,7 @@ from meshbench.analysis.cells import cell_percentiles, trial_counts
 from meshbench.analysis.diagnostics import design_diagnostics
 from meshbench.analysis.overhead import overhead
 from meshbench.analysis.slo import Slo, max_rate_within_budget, slo_verdicts
+from meshbench.analysis.stalls import Stall, find_stalls
 from meshbench.analysis.stored_run import Run
 from meshbench.analysis.verdicts import FASTER, SLOWER, analysis_spec, primary_percentiles
 from meshbench.dimensions import AA_CONTROL, BASELINE, cell_of
@@ -35,6 +36,8 @@ class Analysis:
     max_rates: pd.DataFrame | None
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stalls: list[Stall] = field(default_factory=list)
+    """Trials whose tail rests on one stalled second (:mod:`~meshbench.analysis.stalls`)."""
 
     @property
     def confidence(self) -> float:
@@ -130,6 +133,13 @@ def analyse(
                 f"cross-check gives p = {row['p_signflip']:.3f} where the t interval gives "
                 f"{row['p_value']:.4f}; the repeats' contrasts are far from normal"
             )
+    stalls = find_stalls(run)
+    if stalls:
+        warnings.append(
+            f"{len(stalls)} trial(s) have a tail resting on one stalled second: "
+            + ", ".join(s.trial_id for s in stalls)
+            + " (see 'Stalls' for what the host and the pods did then)"
+        )
     return Analysis(
         run,
         spec,
@@ -144,4 +154,5 @@ def analyse(
         max_rates,
         warnings,
         notes,
+        stalls,
     )

@@ -65,6 +65,7 @@ def print_analysis(an: Analysis, console: Console) -> None:
         print_table(console, tables.overhead_table(an, cell))
     print_table(console, tables.slo_table(an))
     print_table(console, tables.max_rate_table(an))
+    print_table(console, tables.stall_table(an))
     print_table(console, tables.diagnostics_table(an))
     console.print(Text("Verdict", style="bold"))
     for line in verdict_lines(an):

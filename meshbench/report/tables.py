@@ -12,6 +12,7 @@ import pandas as pd
 from meshbench.analysis import histograms as hist
 from meshbench.analysis import verdicts as vd
 from meshbench.analysis.compare import Comparison
+from meshbench.analysis.stalls import STALL_FACTOR, describe
 from meshbench.analysis.summary import Analysis
 from meshbench.dimensions import BASELINE, DIMS, VARIANT_DIMS, Cell, cell_of
 from meshbench.report import fmt
@@ -279,6 +280,42 @@ def diagnostics_table(an: Analysis) -> Table:
         "all arms of a repeat share (cancels in every contrast); per-trial sd = what "
         "is left (the intervals rest on it); contrast sd = the spread of one repeat's "
         "mesh - none. More repeats estimate these better; they do not grow with them.",
+    )
+
+
+def stall_table(an: Analysis) -> Table | None:
+    """Trials whose tail rests on one second, with what the host and pods did in it."""
+    if not an.stalls:
+        return None
+    rows = [
+        [
+            s.trial_id,
+            f"{s.second} ({s.utc})",
+            fmt.ms(s.p99_ms),
+            fmt.ms(s.typical_p99_ms),
+            f"{s.factor:.0f}x",
+            describe(s.context) or "no timeline recorded",
+        ]
+        for s in an.stalls
+    ]
+    return Table(
+        title="Stalls: trials whose tail rests on one second",
+        columns=[
+            "trial",
+            "second (UTC)",
+            "its p99 ms",
+            "typical p99 ms",
+            "ratio",
+            "at that second",
+        ],
+        rows=rows,
+        styles=["noise"] * len(rows),
+        caption=f"A second of the measured phase whose p99 is at least {STALL_FACTOR:g}x the "
+        "median of the trial's other seconds. Beside it, from the trial's timeline: each "
+        "CPU's busy and steal share, the pod processes whose CPU differed from a typical "
+        "second, and the connections and TLS handshakes each sidecar opened. Steal or a "
+        "busy CPU with our processes quiet points at the host; a sidecar's connections or "
+        "handshakes jumping points at the mesh.",
     )
 
 

@@ -75,6 +75,7 @@ def _sections(an: Analysis) -> list[tuple[str, Sequence[Table | None]]]:
             )
         )
     out.append(("Latency budget", [tables.slo_table(an), tables.max_rate_table(an)]))
+    out.append(("Stalls", [tables.stall_table(an)]))
     out.append(("Resource cost", [tables.cost_table(an)]))
     out.append(
         (

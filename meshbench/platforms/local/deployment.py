@@ -35,6 +35,7 @@ from meshbench.platforms.local.names import (
 )
 from meshbench.platforms.local.phase_usage import PhaseWindow, took_origin
 from meshbench.platforms.local.procs import ProcessSet, wrap
+from meshbench.platforms.local.timeline import SIDECAR_COUNTERS, Timeline
 from meshbench.service.app import service_args
 from meshbench.service.http1 import HEALTH_PATH
 from meshbench.service.probe import probe_url
@@ -340,8 +341,12 @@ class LocalDeployment(Deployment):
         self._measured = None
         start_at = time.time() + START_DELAY_S
         begin = start_at + request.warmup_s
+        end = begin + request.duration_s
         try:
-            with PhaseWindow(self.usage, begin, begin + request.duration_s) as window:
+            with (
+                PhaseWindow(self.usage, begin, end) as window,
+                Timeline(self.usage, self._connection_counters, begin, end) as timeline,
+            ):
                 summary = run_workers(
                     request,
                     out_dir,
@@ -356,7 +361,12 @@ class LocalDeployment(Deployment):
             raise
         if took_origin(out_dir / HLOG_FILE, start_at, request.label):
             self._measured = window.snapshots()
+        timeline.write(out_dir)
         return summary
+
+    def _connection_counters(self) -> dict[str, dict[str, int]]:
+        """Each sidecar's connection and TLS handshake counters (for the timeline)."""
+        return {pod: admin.counters(SIDECAR_COUNTERS) for pod, admin in self.admins.items()}
 
 
 def _counter(stats: dict[str, int], stat_prefix: str) -> int:
