@@ -5,9 +5,10 @@ times every other second's (a host hiccup, a garbage collection, a sidecar openi
 burst of TLS connections). Such a trial is pointed out, with the second's figures beside
 the typical second's, from the trial's ``timeline.json`` (cumulative counters sampled at
 each second boundary by the local platform): CPU busy and steal per CPU, cores per pod
-process, connections and TLS handshakes per sidecar. A reader can then tell a host event
-(steal, a busy CPU with our processes quiet) from a mesh behaviour (a sidecar's
-connections or handshakes jumping in that second).
+process, connections and TLS handshakes per sidecar, TCP retransmissions and timeouts
+per pod. A reader can then tell a host event (steal, a busy CPU with our processes
+quiet) from a mesh behaviour (a sidecar's connections or handshakes jumping in that
+second) or the network (a retransmission with every CPU quiet).
 
 A second is a stall when its p99 is at least :data:`STALL_FACTOR` times the median p99 of
 the trial's other measured seconds (and at least :data:`STALL_MIN_MS` above it, so a
@@ -140,6 +141,11 @@ def _second(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, float]]
         for k, v in (b.get("cpu_s") or {}).items()
         if k in (a.get("cpu_s") or {})
     }
+    tcp: dict[str, float] = {}
+    for pod, counters in (b.get("tcp") or {}).items():
+        before_counters = (a.get("tcp") or {}).get(pod, {})
+        for k, v in counters.items():
+            tcp[f"{pod} {k}"] = float(v - before_counters.get(k, v))
     opened: dict[str, float] = {}
     for pod, counters in (b.get("sidecars") or {}).items():
         before_counters = (a.get("sidecars") or {}).get(pod, {})
@@ -148,12 +154,12 @@ def _second(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, float]]
                 v - before_counters.get(k, v) for k, v in counters.items() if k.endswith(suffix)
             )
             opened[f"{pod} {kind}"] = float(delta)
-    return {"cpus": cpus, "cores": cores, "sidecars": opened}
+    return {"cpus": cpus, "cores": cores, "sidecars": opened, "tcp": tcp}
 
 
 def _median_of(seconds: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
-    for part in ("cpus", "cores", "sidecars"):
+    for part in ("cpus", "cores", "sidecars", "tcp"):
         keys = {k for s in seconds for k in s.get(part, {})}
         out[part] = {
             k: statistics.median([s[part][k] for s in seconds if k in s.get(part, {})])
@@ -198,4 +204,12 @@ def describe(context: dict[str, Any]) -> str:
         )
     elif at["sidecars"]:
         parts.append("no sidecar opened a connection or TLS handshake")
+    tcp = at.get("tcp") or {}
+    moved_tcp = [(k, v, typical.get("tcp", {}).get(k, 0.0)) for k, v in tcp.items() if v]
+    if any(k.endswith(("RetransSegs", "TCPTimeouts", "TCPLossProbes")) for k, _, _ in moved_tcp):
+        parts.append(
+            "TCP " + ", ".join(f"{k}: {v:.0f} (typically {u:.0f})" for k, v, u in sorted(moved_tcp))
+        )
+    elif tcp:
+        parts.append("no TCP retransmission or timeout in any pod")
     return "; ".join(parts)

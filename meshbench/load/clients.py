@@ -19,6 +19,7 @@ import socket
 import time
 from typing import Any
 
+from meshbench.load.spec import REQUEST_ID_HEADER
 from meshbench.service.behaviour import (
     GRPC_CHANNEL_OPTIONS,
     GRPC_METHOD,
@@ -115,7 +116,7 @@ class H2Client(_Churning):
             pass
         sock.close()
 
-    def request(self, stream: bool) -> Outcome:
+    def request(self, stream: bool, request_id: str | None = None) -> Outcome:
         import h2.events
         from h2.connection import ConnectionState
 
@@ -125,7 +126,10 @@ class H2Client(_Churning):
                 self.drop()
                 sock, conn = self.conn()
             sid = conn.get_next_available_stream_id()
-            conn.send_headers(sid, self.headers, end_stream=True)
+            headers = self.headers
+            if request_id:
+                headers = [*headers, (REQUEST_ID_HEADER.encode(), request_id.encode())]
+            conn.send_headers(sid, headers, end_stream=True)
             sock.sendall(conn.data_to_send())
             first = 0.0
             status = 0
@@ -179,17 +183,19 @@ class GrpcClient(_Churning):
     def _close(self, conn: Any) -> None:
         conn.close()
 
-    def request(self, stream: bool) -> Outcome:
+    def request(self, stream: bool, request_id: str | None = None) -> Outcome:
         import grpc
 
         channel = self.conn()
+        metadata = ((REQUEST_ID_HEADER, request_id),) if request_id else None
         try:
             if stream:
                 first = 0.0
-                for _ in channel.unary_stream(GRPC_STREAM_METHOD)(b"", timeout=self.timeout_s):
+                calls = channel.unary_stream(GRPC_STREAM_METHOD)
+                for _ in calls(b"", timeout=self.timeout_s, metadata=metadata):
                     first = first or time.perf_counter()
                 return "", first or time.perf_counter()
-            channel.unary_unary(GRPC_METHOD)(b"", timeout=self.timeout_s)
+            channel.unary_unary(GRPC_METHOD)(b"", timeout=self.timeout_s, metadata=metadata)
             return "", time.perf_counter()
         except grpc.RpcError as e:
             code = e.code() if hasattr(e, "code") else None

@@ -48,8 +48,10 @@ from meshbench.load.spec import (
     HLOG_FILE,
     LOCUST_STATS_FILE,
     READY_MARK,
+    REQUEST_ID_HEADER,
     LoadRequest,
     LoadSummary,
+    request_id,
 )
 from meshbench.load.timer import DueTimer
 from meshbench.results.hlog import new_histogram, record_us
@@ -100,22 +102,28 @@ class _State:
         self.warmup_error_kinds: Counter[str] = Counter()
         self.last_measured_send_s = 0.0
         self.connections_opened = 0  # by the generator, warm-up included
+        self.worker_index = 0
+        self.named = 0  # requests given an id so far
 
 
-def _send_due(st: _State, send: Callable[[], tuple[str, float]]) -> None:
+def _send_due(st: _State, send: Callable[[str | None], tuple[str, float]]) -> None:
     """Take the next due send off the schedule, send it, and file its outcome.
-    ``send`` returns the error kind ("" when the reply was good) and when the first
-    response byte came."""
+    ``send`` takes the request's id (None: unnamed) and returns the error kind ("" when
+    the reply was good) and when the first response byte came."""
     intended = st.queue.get()
     if intended is None:  # end of schedule: park until the runner stops us
         st.queue.put(None)
         gevent.sleep(3600)
         return
     st.in_flight += 1
-    sent = time.perf_counter()
     warm = st.recorder.is_warmup(intended)
+    rid = None
+    if st.req.request_ids:
+        st.named += 1
+        rid = request_id(st.worker_index, st.named, warm)
+    sent = time.perf_counter()
     try:
-        kind, first = send()
+        kind, first = send(rid)
         done = time.perf_counter()
     except Exception as e:  # a client-side failure is this request's error, never a crash
         done = first = time.perf_counter()
@@ -152,13 +160,14 @@ class OpenLoopUser(FastHttpUser):
         self.client.client.cookiejar = None
         self.state.connections_opened += 1
 
-    def _send(self) -> tuple[str, float]:
+    def _send(self, rid: str | None) -> tuple[str, float]:
         every = self.state.req.requests_per_connection
-        headers = None
+        headers = {REQUEST_ID_HEADER: rid} if rid else None
         if every:
             self._on_conn += 1
             if self._on_conn >= every:  # this reply closes it; the next send opens one
-                headers, self._on_conn = {"Connection": "close"}, 0
+                headers = {**(headers or {}), "Connection": "close"}
+                self._on_conn = 0
                 self.state.connections_opened += 1
         stream = self.state.req.stream
         resp = self.client.get(self.path, name=self.path, headers=headers, stream=stream)
@@ -202,10 +211,10 @@ class _ClientUser(User):
     def on_stop(self) -> None:
         self._client.close()
 
-    def _send(self) -> tuple[str, float]:
+    def _send(self, rid: str | None) -> tuple[str, float]:
         before = self._client.opened
         try:
-            return self._client.request(self.state.req.stream)
+            return self._client.request(self.state.req.stream, rid)
         finally:
             self.state.connections_opened += self._client.opened - before
 
@@ -257,6 +266,7 @@ def run_load(
     origin = time.perf_counter() + (epoch_origin - time.time())
     recorder = Recorder(origin, req.warmup_s)
     state = _State(req, recorder)
+    state.worker_index = worker_index
     user_cls.state = state  # type: ignore[attr-defined]
 
     env = Environment(user_classes=[user_cls], events=events, host=host)

@@ -345,7 +345,9 @@ class LocalDeployment(Deployment):
         try:
             with (
                 PhaseWindow(self.usage, begin, end) as window,
-                Timeline(self.usage, self._connection_counters, begin, end) as timeline,
+                Timeline(
+                    self.usage, self._connection_counters, self._app_pids(), begin, end
+                ) as timeline,
             ):
                 summary = run_workers(
                     request,
@@ -363,6 +365,10 @@ class LocalDeployment(Deployment):
             self._measured = window.snapshots()
         timeline.write(out_dir)
         return summary
+
+    def _app_pids(self) -> dict[str, int]:
+        """One process per pod (its app), whose /proc shows the pod's network namespace."""
+        return {p.pod: p.pid for p in self.procs.procs if p.role == "app"}
 
     def _connection_counters(self) -> dict[str, dict[str, int]]:
         """Each sidecar's connection and TLS handshake counters (for the timeline)."""

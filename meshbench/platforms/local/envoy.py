@@ -23,6 +23,7 @@ sidecars when it upgrades). ``app_protocol`` is what the sidecar speaks to its o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,13 +59,37 @@ def _addr(ip: str, port: int) -> dict[str, Any]:
     return {"socket_address": {"address": ip, "port_value": port}}
 
 
-def _hcm(stat_prefix: str, cluster: str) -> dict[str, Any]:
-    return {
+ACCESS_LOG_FORMAT = (
+    "%REQ(X-REQUEST-ID)% %COMMON_DURATION(DS_RX_BEG:US_TX_BEG:us)% "
+    "%COMMON_DURATION(US_RX_BEG:DS_TX_BEG:us)% %COMMON_DURATION(US_TX_BEG:US_RX_BEG:us)%\n"
+)
+"""One line per request in attribution mode: its id, then Envoy's own times in µs: first
+request byte in to first byte out upstream (the request's pass through this listener),
+first response byte in from upstream to first byte out downstream (the response's pass),
+and first byte sent upstream to first response byte back (the wait on upstream)."""
+_FILE_LOG = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a sidecar writes in attribution mode: its TLS secrets (SSLKEYLOGFILE lines,
+    so the pod's captures of mutual-TLS hops can be read) and a per-request access log
+    per listener (``<access_logs>/<stat prefix>.log``, :data:`ACCESS_LOG_FORMAT`)."""
+
+    key_log: Path
+    access_logs: Path
+
+
+def _hcm(stat_prefix: str, cluster: str, observe: Observation | None = None) -> dict[str, Any]:
+    hcm: dict[str, Any] = {
         "name": "envoy.filters.network.http_connection_manager",
         "typed_config": {
             "@type": _HCM,
             "stat_prefix": stat_prefix,
             "codec_type": "AUTO",
+            # keep a caller's x-request-id (Envoy makes one where there is none), so a
+            # request keeps its name through every hop
+            "preserve_external_request_id": True,
             "route_config": {
                 "name": stat_prefix,
                 "virtual_hosts": [
@@ -85,6 +110,18 @@ def _hcm(stat_prefix: str, cluster: str) -> dict[str, Any]:
             ],
         },
     }
+    if observe is not None:
+        hcm["typed_config"]["access_log"] = [
+            {
+                "name": "envoy.access_loggers.file",
+                "typed_config": {
+                    "@type": _FILE_LOG,
+                    "path": str(observe.access_logs / f"{stat_prefix}.log"),
+                    "log_format": {"text_format_source": {"inline_string": ACCESS_LOG_FORMAT}},
+                },
+            }
+        ]
+    return hcm
 
 
 Wire = Literal["http1", "h2"]
@@ -105,8 +142,10 @@ def _upstream_protocol(wire: Wire, requests_per_connection: int = 0) -> dict[str
     return {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": options}
 
 
-def _common_tls(files: IssuedFiles, alpn: list[str]) -> dict[str, Any]:
-    return {
+def _common_tls(
+    files: IssuedFiles, alpn: list[str], observe: Observation | None = None
+) -> dict[str, Any]:
+    context = {
         "tls_certificates": [
             {
                 "certificate_chain": {"filename": str(files.cert)},
@@ -121,6 +160,9 @@ def _common_tls(files: IssuedFiles, alpn: list[str]) -> dict[str, Any]:
         },
         "alpn_protocols": alpn,
     }
+    if observe is not None:
+        context["key_log"] = {"path": str(observe.key_log)}
+    return context
 
 
 def _thresholds() -> dict[str, Any]:
@@ -146,13 +188,15 @@ def bootstrap(
     sidecar_protocol: Wire = "http1",
     app_protocol: Wire = "http1",
     sidecar_requests_per_connection: int = 0,
+    observe: Observation | None = None,
 ) -> dict[str, Any]:
     """The Envoy bootstrap for ``pod``; ``app_port=None`` for a client-only pod (no inbound).
     With ``tls``, ``accept_plaintext`` keeps a plaintext inbound chain beside the mTLS one
     (PERMISSIVE); without it only mutual TLS is accepted (STRICT). ``sidecar_protocol``:
     what this sidecar speaks to the next sidecar; ``app_protocol``: to its own app;
     ``sidecar_requests_per_connection``: requests per connection to the next sidecar
-    (0: pooled for as long as the peer keeps them)."""
+    (0: pooled for as long as the peer keeps them); ``observe``: attribution mode's key
+    log and access logs."""
     outbound_cluster: dict[str, Any] = {
         "name": OUTBOUND_CLUSTER,
         "type": "ORIGINAL_DST",
@@ -167,7 +211,10 @@ def bootstrap(
         up_alpn = ["h2"] if sidecar_protocol == "h2" else ["http/1.1"]
         outbound_cluster["transport_socket"] = {
             "name": "envoy.transport_sockets.tls",
-            "typed_config": {"@type": _TLS_UP, "common_tls_context": _common_tls(tls, up_alpn)},
+            "typed_config": {
+                "@type": _TLS_UP,
+                "common_tls_context": _common_tls(tls, up_alpn, observe),
+            },
         }
     listeners: list[dict[str, Any]] = [
         {
@@ -179,7 +226,7 @@ def bootstrap(
                     "typed_config": {"@type": _ORIGINAL_DST},
                 }
             ],
-            "filter_chains": [{"filters": [_hcm(OUTBOUND_STAT, OUTBOUND_CLUSTER)]}],
+            "filter_chains": [{"filters": [_hcm(OUTBOUND_STAT, OUTBOUND_CLUSTER, observe)]}],
         }
     ]
     clusters: list[dict[str, Any]] = [outbound_cluster]
@@ -187,7 +234,7 @@ def bootstrap(
         inbound: dict[str, Any] = {
             "name": "inbound",
             "address": _addr("0.0.0.0", INBOUND_PORT),
-            "filter_chains": [{"filters": [_hcm(INBOUND_STAT, INBOUND_CLUSTER)]}],
+            "filter_chains": [{"filters": [_hcm(INBOUND_STAT, INBOUND_CLUSTER, observe)]}],
         }
         if tls is not None:
             inbound["listener_filters"] = [
@@ -204,17 +251,17 @@ def bootstrap(
                         "typed_config": {
                             "@type": _TLS_DOWN,
                             "require_client_certificate": True,
-                            "common_tls_context": _common_tls(tls, ["h2", "http/1.1"]),
+                            "common_tls_context": _common_tls(tls, ["h2", "http/1.1"], observe),
                         },
                     },
-                    "filters": [_hcm(INBOUND_STAT, INBOUND_CLUSTER)],
+                    "filters": [_hcm(INBOUND_STAT, INBOUND_CLUSTER, observe)],
                 },
             ]
             if accept_plaintext:
                 inbound["filter_chains"].append(
                     {
                         "filter_chain_match": {"transport_protocol": "raw_buffer"},
-                        "filters": [_hcm(INBOUND_PLAINTEXT_STAT, INBOUND_CLUSTER)],
+                        "filters": [_hcm(INBOUND_PLAINTEXT_STAT, INBOUND_CLUSTER, observe)],
                     }
                 )
         listeners.append(inbound)

@@ -7,7 +7,11 @@ the measured phase (the generator's histogram intervals), cumulative counters of
 
 - each pod process (CPU seconds of every app and sidecar),
 - each CPU (the kernel's ``/proc/stat`` jiffies: busy, steal, total),
-- each sidecar (connections opened, downstream and upstream, and TLS handshakes).
+- each sidecar (connections opened, downstream and upstream, and TLS handshakes),
+- each pod's TCP stack (segments retransmitted, retransmission timeouts, tail-loss
+  probes, delayed ACKs: :data:`TCP_COUNTERS`, from its network namespace's
+  ``/proc/<pid>/net/snmp`` and ``netstat``): a stall with quiet CPUs and a retransmission
+  in it was the network, not a process.
 
 Analysis takes differences between consecutive samples
 (:mod:`meshbench.analysis.stalls`). Sampling costs one ``/proc`` read per process and
@@ -35,6 +39,20 @@ SIDECAR_COUNTERS = r"(downstream_cx_total|upstream_cx_total|ssl\.handshake)$"
 
 TIMELINE_FILE = "timeline.json"
 
+TCP_COUNTERS = ("RetransSegs", "TCPTimeouts", "TCPLossProbes", "DelayedACKs")
+"""Per-namespace TCP counters sampled (``Tcp:`` and ``TcpExt:`` lines)."""
+
+
+def tcp_counters(pid: int) -> dict[str, int]:
+    """:data:`TCP_COUNTERS` of the network namespace process ``pid`` lives in."""
+    out: dict[str, int] = {}
+    for name in ("snmp", "netstat"):
+        lines = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()
+        for head, values in zip(lines[::2], lines[1::2], strict=False):
+            keys, vals = head.split()[1:], values.split()[1:]
+            out.update((k, int(v)) for k, v in zip(keys, vals, strict=False) if k in TCP_COUNTERS)
+    return out
+
 
 class Timeline:
     """Samples at ``start_s``, ``start_s + 1``, ... up to ``end_s`` (epoch s), taken on a
@@ -44,11 +62,13 @@ class Timeline:
         self,
         usage: Callable[[], UsageSnapshot],
         sidecars: Callable[[], dict[str, dict[str, int]]],
+        pod_pids: dict[str, int],
         start_s: float,
         end_s: float,
     ) -> None:
         self._usage = usage
         self._sidecars = sidecars
+        self._pod_pids = pod_pids
         self.times = [start_s + k * INTERVAL_S for k in range(int(end_s - start_s) + 1)]
         if self.times[-1] < end_s:
             self.times.append(end_s)
@@ -66,11 +86,18 @@ class Timeline:
             sidecars = self._sidecars()
         except OSError:  # a sidecar that stopped answering: its absence is the data
             sidecars = {}
+        tcp = {}
+        for pod, pid in self._pod_pids.items():
+            try:
+                tcp[pod] = tcp_counters(pid)
+            except (OSError, ValueError):  # the process is gone: its absence is the data
+                continue
         return {
             "t": round(at, 4),
             "cpu_s": self._usage().cpu_s,
             "cpus": {str(c): list(v) for c, v in cpus.items()},
             "sidecars": sidecars,
+            "tcp": tcp,
         }
 
     def _run(self) -> None:
