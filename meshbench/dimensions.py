@@ -1,6 +1,6 @@
 """What a cell of the sweep is, defined once: the arm (a mesh, or one of the baselines)
 and the swept settings (rate, connections, payload, depth, mTLS, protocol, connection
-churn).
+churn, attribution's capture).
 
 Each :class:`Dimension` says where its values come from in a scenario, how it is named in
 trial ids, deployment names, report titles and plot axes, whether a new value needs a new
@@ -200,7 +200,40 @@ CHURN = Dimension(
     axis="",
 )
 
-DIMENSIONS: tuple[Dimension, ...] = (RATE, CONNECTIONS, PAYLOAD, DEPTH, MTLS, PROTOCOL, CHURN)
+
+def _capture_swept(sc: Scenario) -> tuple[str, ...] | None:
+    a = sc.get("attribution") or {}
+    return ("on", "off") if a.get("enabled") and a.get("observer", True) else None
+
+
+def _capture_unswept(sc: Scenario) -> str | None:
+    return "on" if (sc.get("attribution") or {}).get("enabled") else None
+
+
+CAPTURE = Dimension(
+    "capture",
+    str,
+    swept=_capture_swept,
+    unswept=_capture_unswept,
+    default=lambda sc: _capture_unswept(sc) or "off",
+    tag=lambda v: "cap" if v == "on" else "nocap",
+    title=lambda v: f"capture {v}",
+    deployed=True,
+    phrase=lambda v: f"capture {v}",
+)
+"""Attribution mode's captures: on (every pod captured, requests named), or off in the
+same run (``attribution.observer``), to measure what capturing changes."""
+
+DIMENSIONS: tuple[Dimension, ...] = (
+    RATE,
+    CONNECTIONS,
+    PAYLOAD,
+    DEPTH,
+    MTLS,
+    PROTOCOL,
+    CHURN,
+    CAPTURE,
+)
 """Every dimension, in column order (trials.csv, frames, trial-id labels, titles)."""
 
 DIMS: tuple[str, ...] = tuple(d.name for d in DIMENSIONS)
@@ -213,7 +246,7 @@ CELL: tuple[str, ...] = ("mesh", *DIMS)
 VARIANT_DIMS: tuple[str, ...] = tuple(d for d in DIMS if d != RATE.name)
 """A cell without its rate: one line of a latency-against-rate plot or table."""
 
-DEPLOYED: tuple[Dimension, ...] = (DEPTH, PAYLOAD, MTLS, PROTOCOL, CHURN)
+DEPLOYED: tuple[Dimension, ...] = (DEPTH, PAYLOAD, MTLS, PROTOCOL, CHURN, CAPTURE)
 """The settings a deployment is built for, in the order its name shows them."""
 
 
@@ -268,6 +301,7 @@ class Cell:
     mtls: str  # "on", "off" or "default"
     protocol: str = "http1"
     requests_per_connection: int = 0
+    capture: str = "off"
 
     def title(self, swept: Sequence[str]) -> str:
         """``"300 rps"``, plus the other swept settings: ``"300 rps, depth 2, 1024 B"``."""

@@ -39,6 +39,7 @@ class Trial:
     mtls: bool | None = None  # None: the mesh's default (kind: kind.mtls)
     protocol: str | None = None  # None: the topology's
     requests_per_connection: int | None = None  # None: the topology's
+    capture: str | None = None  # "on"/"off" in attribution mode; None: no attribution
     deployment: int = 1  # which of the scenario's fresh deployments (1-based)
 
     def to_dict(self) -> dict[str, object]:
@@ -84,6 +85,7 @@ class Trial:
             protocol=topology.protocol,
             requests_per_connection=topology.requests_per_connection,
             stream=topology.service(topology.entry).stream_chunks > 0,
+            request_id_prefix=f"t{self.order}" if self.capture == "on" else "",
         )
 
     @property

@@ -192,6 +192,23 @@ class ValiditySpec(_Model):
     )
 
 
+class AttributionSpec(_Model):
+    """Where the overhead goes (local platform): every pod's boundary captured with a kernel
+    clock, every request followed through it by its id (README, "Where the overhead goes")."""
+
+    enabled: bool = Field(default=False, description="capture and attribute (off by default)")
+    observer: bool = Field(
+        default=True,
+        description="also run every arm without capture, interleaved in the same repeats, to "
+        "measure what capturing itself changes (the observer effect)",
+    )
+    keep_captures: Literal["none", "compressed"] = Field(
+        default="none",
+        description="none: captures are removed once read; compressed: kept gzipped under "
+        "RUN/captures (about 1 kB per request per pod, before compression)",
+    )
+
+
 class Scenario(_Model):
     """A whole benchmark: what to deploy, which meshes, which loads, how often."""
 
@@ -226,8 +243,18 @@ class Scenario(_Model):
         description="latency budget: pass/fail per mesh and rate, overhead as % of it",
     )
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
+    attribution: AttributionSpec = Field(
+        default_factory=AttributionSpec,
+        description="where the overhead goes: true, or {enabled, observer, keep_captures}",
+    )
     local: LocalSpec = Field(default_factory=LocalSpec)
     kind: KindSpec = Field(default_factory=KindSpec)
+
+    @field_validator("attribution", mode="before")
+    @classmethod
+    def _attribution_shorthand(cls, value: Any) -> Any:
+        """``attribution: true`` (or false) for the defaults."""
+        return {"enabled": value} if isinstance(value, bool) else value
 
     @field_validator("meshes")
     @classmethod
@@ -274,13 +301,18 @@ class Scenario(_Model):
             raise ValueError(
                 "sweep.mtls is for the kind platform; on local list the meshes envoy and envoy-mtls"
             )
+        if self.attribution.enabled:
+            self._check_attribution()
         factors = {
             "arms": len(self.arms),
             "load.rates_rps": len(self.load.rates_rps),
             "repeats": self.repeats,
         }
         for name in VARIANT_DIMS:  # each swept list multiplies the plan
-            factors[f"sweep.{name}"] = len(getattr(self.sweep, name) or (None,))
+            if name in SweepSpec.model_fields:
+                factors[f"sweep.{name}"] = len(getattr(self.sweep, name) or (None,))
+        if self.attribution.enabled and self.attribution.observer:
+            factors["attribution.observer"] = 2
         trials = math.prod(factors.values())
         if trials > MAX_TRIALS:
             shown = " x ".join(f"{n} {k}" for k, n in factors.items() if n > 1)
@@ -289,6 +321,26 @@ class Scenario(_Model):
                 f"{MAX_TRIALS:,}: sweep fewer values or repeat less"
             )
         return self
+
+    def _check_attribution(self) -> None:
+        """What attribution can follow: a chain (each service calls at most one other),
+        on the local platform, with the generator outside the mesh."""
+        if self.platform != "local":
+            raise ValueError(
+                "attribution runs on the local platform only (it captures every pod's "
+                "interfaces); fix: set platform: local or attribution: false"
+            )
+        fanout = [s.name for s in self.topology.services if len(s.calls) > 1]
+        if fanout:
+            raise ValueError(
+                f"attribution follows a request down a chain; services {fanout} call several "
+                "services at once; fix: use a chain (each service calls at most one other)"
+            )
+        if self.client_sidecar:
+            raise ValueError(
+                "attribution needs the load generator outside the mesh; fix: set "
+                "client_sidecar: false"
+            )
 
     @property
     def arms(self) -> tuple[str, ...]:

@@ -118,9 +118,9 @@ def _send_due(st: _State, send: Callable[[str | None], tuple[str, float]]) -> No
     st.in_flight += 1
     warm = st.recorder.is_warmup(intended)
     rid = None
-    if st.req.request_ids:
+    if st.req.request_id_prefix:
         st.named += 1
-        rid = request_id(st.worker_index, st.named, warm)
+        rid = request_id(st.req.request_id_prefix, st.worker_index, st.named, warm)
     sent = time.perf_counter()
     try:
         kind, first = send(rid)

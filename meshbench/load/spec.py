@@ -19,14 +19,17 @@ READY_MARK = "generator ready:"
 """The line a generator prints (into its ``generator.log``) as it starts sending."""
 
 REQUEST_ID_HEADER = "x-request-id"
-MEASURED_ID_PREFIX = "m"
-"""Request ids of the measured phase start with this (warm-up ones with ``w``)."""
 
 
-def request_id(worker_index: int, n: int, warmup: bool) -> str:
-    """The ``x-request-id`` of a worker's n-th request (with ``LoadRequest.request_ids``):
-    ``m0-17`` in the measured phase, ``w0-3`` in the warm-up."""
-    return f"{'w' if warmup else MEASURED_ID_PREFIX}{worker_index}-{n}"
+def request_id(prefix: str, worker_index: int, n: int, warmup: bool) -> str:
+    """The ``x-request-id`` of a worker's n-th request (``LoadRequest.request_id_prefix``
+    ``prefix``): ``t7m0-17`` in the measured phase, ``t7w0-3`` in the warm-up."""
+    return f"{prefix}{'w' if warmup else 'm'}{worker_index}-{n}"
+
+
+def measured_ids(prefix: str) -> str:
+    """What the ids of a load's measured-phase requests start with."""
+    return f"{prefix}m"
 
 
 GENERATOR_GRACE_S = 5.0
@@ -51,7 +54,7 @@ class LoadRequest:
     requests_per_connection: int = 0  # 0: keep-alive; N: a new connection every N requests
     stream: bool = False  # the response is streamed: record time to first byte too
     max_requests: int | None = None  # hard bound; default rate * (warmup + duration) + slack
-    request_ids: bool = False  # name every request (x-request-id): see request_id()
+    request_id_prefix: str = ""  # name every request (x-request-id) with it: request_id()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
