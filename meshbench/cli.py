@@ -102,6 +102,14 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from meshbench.export import export_run
+
+    for path in export_run(Path(args.run), args.format, Path(args.out) if args.out else None):
+        print(f"wrote {path}")
+    return 0
+
+
 def _cmd_load(args: argparse.Namespace) -> int:
     from meshbench.load.spec import LoadRequest
     from meshbench.load.standalone import (
@@ -302,6 +310,21 @@ def build_parser() -> argparse.ArgumentParser:
             help="where baselines are kept (default: baselines)",
         )
     bl.set_defaults(func=_cmd_baseline)
+
+    ex = sub.add_parser(
+        "export",
+        help="write a run as Fortio result JSON, SMP PerformanceTestResults or a tidy CSV",
+    )
+    ex.add_argument("run", metavar="RUN", help="a run directory")
+    ex.add_argument(
+        "--format",
+        required=True,
+        choices=["fortio", "smp", "csv"],
+        help="fortio: one result per mesh and cell for `fortio report`; smp: Service Mesh "
+        "Performance results, mesh configs and environment; csv: one row per trial",
+    )
+    ex.add_argument("--out", metavar="DIR", help="default: RUN/export/<format>")
+    ex.set_defaults(func=_cmd_export)
 
     ld = sub.add_parser(
         "load", help="the open-loop generator alone against a URL on loopback or our pods"
