@@ -3,8 +3,10 @@
 The gate stands on :func:`meshbench.analysis.compare.compare_runs`: per mesh, cell and
 primary percentile, the candidate's overhead against its own ``none`` minus the
 baseline's (a difference of differences, so host drift between the runs cancels), its
-interval, and the verdict words every report uses, Holm-adjusted over the primary rows
-(:func:`meshbench.analysis.verdicts.apply_verdicts`). Each gated row then has an
+interval, and the verdict words every report uses
+(:func:`meshbench.analysis.verdicts.apply_verdicts`), Holm-adjusted over the rows the
+gate decides on (the meshes' overheads in every cell, per percentile: ``none``'s
+latency and the A/A control are not part of that family). Each gated row then has an
 *outcome*:
 
 - ``regression``: the verdict is ``slower``;
@@ -80,6 +82,9 @@ class Gate:
     """A candidate gated against a baseline: the comparison and one outcome per gated row."""
 
     comparison: Comparison
+    diff: pd.DataFrame
+    """``comparison.diff`` with the verdicts re-decided over the gate's Holm family
+    (:func:`gate_verdicts`)."""
     rows: pd.DataFrame
     """The gated rows of ``comparison.diff`` (overheads of the meshes at the primary
     percentiles that got a verdict), with an ``outcome`` column."""
@@ -191,22 +196,36 @@ def gate_runs(
         run_b, threshold_ms=threshold_ms, threshold_pct=threshold_pct, percentiles=percentiles
     )
     cmp = compare_runs(run_a, run_b, force=True, spec=spec)
-    rows, not_gated = gated_rows(cmp.diff)
+    diff = gate_verdicts(cmp.diff, 1 - cmp.b.confidence)
+    rows, not_gated = gated_rows(diff)
     notes = _one_sided(run_a, run_b)
     if run_b.status != "complete":
         notes.append(f"the candidate's status is {run_b.status!r}: some trials are missing")
-    return Gate(cmp, rows, not_gated, differ, notes)
+    return Gate(cmp, diff, rows, not_gated, differ, notes)
+
+
+def _family(diff: pd.DataFrame) -> pd.Series:
+    """The rows a gate decides on: the meshes' overheads at the primary percentiles."""
+    return (
+        diff["primary"].astype(bool) & (diff["quantity"] == OVERHEAD) & (diff["mesh"] != AA_CONTROL)
+    )
+
+
+def gate_verdicts(diff: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """A copy of a comparison's ``diff`` whose tested rows (every verdict but
+    ``descriptive`` and ``no data``, which no interval decides; or still empty) are
+    decided again by :func:`~meshbench.analysis.verdicts.apply_verdicts`, Holm-adjusted
+    over the gate's family only (:func:`_family`)."""
+    d = diff.copy()
+    d.loc[~d["verdict"].isin([vd.DESCRIPTIVE, vd.NO_DATA]), "verdict"] = ""
+    return vd.apply_verdicts(d, alpha, _family(d), estimate="diff_ms")
 
 
 def gated_rows(diff: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(gated, not gated)`` primary rows of a comparison's ``diff`` (verdicts applied):
+    """``(gated, not gated)`` primary rows of a ``diff`` decided by :func:`gate_verdicts`:
     the gated ones restricted to :data:`GATE_COLUMNS`, with their ``outcome``."""
     primary = diff[diff["primary"].astype(bool)]
-    sel = (
-        (primary["quantity"] == OVERHEAD)
-        & (primary["mesh"] != AA_CONTROL)
-        & (primary["verdict"] != vd.DESCRIPTIVE)
-    )
+    sel = _family(primary) & (primary["verdict"] != vd.DESCRIPTIVE)
     rows = primary[sel].copy()
     rows["outcome"] = [
         row_outcome(str(v), float(h), float(t))

@@ -110,7 +110,7 @@ def run_summary(an: Analysis) -> dict[str, Any]:
             "trials": len(run.trials),
             "trials_included": int(run.trials["included"].sum()) if len(run.trials) else 0,
             "interleaved": bool(d["interleaved"].all()) if len(d) else None,
-            "block_unit": units[0] if len(units) == 1 else units,
+            "block_units": units,
             "seed": run.seed,
         },
         "scope": {
@@ -217,10 +217,11 @@ def run_document(an: Analysis) -> dict[str, Any]:
     return _clean_doc(doc)
 
 
-def compare_document(cmp: Comparison) -> dict[str, Any]:
-    """The verdict document of a comparison (B - A)."""
+def compare_document(cmp: Comparison, diff: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The verdict document of a comparison (B - A); ``diff`` replaces its verdict rows
+    (a gate's, decided over the gate's family)."""
     doc = _document("compare", _settings(cmp.b), {"a": run_summary(cmp.a), "b": run_summary(cmp.b)})
-    doc["verdicts"] = _rows(cmp.diff, DIFF_FIELDS, "")
+    doc["verdicts"] = _rows(cmp.diff if diff is None else diff, DIFF_FIELDS, "")
     doc["warnings"] = [f"A: {w}" for w in cmp.a.warnings] + [f"B: {w}" for w in cmp.b.warnings]
     doc["warnings"] += list(cmp.disagreements)
     doc["notes"] = [f"other differences: {d}" for d in cmp.differences]
@@ -233,8 +234,11 @@ GATE_FIELDS = {k: v for k, v in DIFF_FIELDS.items() if k not in ("quantity", "n_
 
 def gate_document(g: gt.Gate, baseline_label: str | None = None) -> dict[str, Any]:
     """The verdict document of a gate: the comparison's, plus the outcome and gated rows."""
-    doc = compare_document(g.comparison)
+    doc = compare_document(g.comparison, g.diff)
     doc["kind"] = "gate"
+    doc["analysis"]["multiplicity"] = (
+        "Holm over the gated rows (the meshes' overheads in every cell), per percentile"
+    )
     doc["runs"] = {"baseline": doc["runs"]["a"], "candidate": doc["runs"]["b"]}
     gated = _rows(g.rows, {**GATE_FIELDS, "outcome": "outcome"}, "")
     for rec in gated:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from meshbench.analysis import verdicts as vd
-from meshbench.analysis.compare import DIFF_COLUMNS, OVERHEAD
+from meshbench.analysis.compare import DIFF_COLUMNS, LEVEL, OVERHEAD
 from meshbench.analysis.gate import (
     INCONCLUSIVE,
     PASS,
@@ -19,6 +19,7 @@ from meshbench.analysis.gate import (
     Gate,
     GateSettingsError,
     gate_runs,
+    gate_verdicts,
     gated_rows,
     row_outcome,
 )
@@ -133,19 +134,21 @@ def test_runs_of_different_scenarios_are_refused() -> None:
     assert "rates" in str(e.value)
 
 
-def _family(p_values: list[float]) -> pd.DataFrame:
-    """Primary overhead rows of a comparison before verdicts: B - A = +0.46 ms with an
-    interval that excludes 0 (raw p-values below 0.05) and reaches past the threshold."""
+def _family(p_values: list[float], meshes: list[str] | None = None) -> pd.DataFrame:
+    """Primary rows of a comparison before verdicts: B - A = +0.46 ms with an interval
+    that excludes 0 (raw p-values below 0.05) and reaches past the threshold. A mesh
+    named ``none`` is its latency row, ``none-aa`` the A/A control's overhead."""
     rows = []
     for i, p in enumerate(p_values):
+        mesh = meshes[i] if meshes else f"mesh{i}"
         rows.append(
             {
                 **dict.fromkeys(DIFF_COLUMNS, np.nan),
-                "mesh": f"mesh{i}",
+                "mesh": mesh,
                 "rate_rps": 150.0,
                 "percentile": 50.0,
                 "label": "p50",
-                "quantity": OVERHEAD,
+                "quantity": LEVEL if mesh == "none" else OVERHEAD,
                 "diff_ms": 0.46,
                 "ci_low_ms": 0.02,
                 "ci_high_ms": 0.9,
@@ -164,15 +167,28 @@ def test_holm_not_the_raw_p_value_decides_a_gated_family() -> None:
     """Raw p 0.03 and 0.04 are both below alpha 0.05; Holm's adjusted values (0.06, 0.06)
     are not: no row may be called slower, so the gate is inconclusive, not a regression.
     A verdict taken on the raw p-value would say slower twice and exit 1."""
-    d = vd.apply_verdicts(_family([0.03, 0.04]), 0.05, pd.Series([True, True]), "diff_ms")
+    d = gate_verdicts(_family([0.03, 0.04]), 0.05)
     assert list(d["p_holm"]) == pytest.approx([0.06, 0.06])
     assert list(d["verdict"]) == [vd.INCONCLUSIVE, vd.INCONCLUSIVE]
     rows, _ = gated_rows(d)
     assert list(rows["outcome"]) == [INCONCLUSIVE, INCONCLUSIVE]
     # the failing side: the same row alone (a family of one) is slower, and fails the gate
-    alone = vd.apply_verdicts(_family([0.03]), 0.05, pd.Series([True]), "diff_ms")
+    alone = gate_verdicts(_family([0.03]), 0.05)
     assert list(alone["verdict"]) == [vd.SLOWER]
     assert list(gated_rows(alone)[0]["outcome"]) == [REGRESSION]
+
+
+def test_the_gates_family_is_the_rows_it_gates() -> None:
+    """none's latency and the A/A control are compared but not gated, so they do not
+    join the Holm family: mesh p 0.04 stays below alpha. Adjusted with them (as compare
+    does, over every primary row) it would be 0.06 and inconclusive."""
+    rows = _family([0.01, 0.03, 0.04], ["none", "none-aa", "envoy"])
+    d = gate_verdicts(rows.copy(), 0.05)
+    gated, not_gated = gated_rows(d)
+    assert list(gated["mesh"]) == ["envoy"] and list(gated["outcome"]) == [REGRESSION]
+    assert set(not_gated["mesh"]) == {"none", "none-aa"}
+    everyone = vd.apply_verdicts(rows.copy(), 0.05, rows["primary"].astype(bool), "diff_ms")
+    assert everyone.loc[2, "verdict"] == vd.INCONCLUSIVE
 
 
 @pytest.mark.parametrize(

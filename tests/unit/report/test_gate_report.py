@@ -162,6 +162,10 @@ def test_baseline_save_then_gate_against_it(
         == 0
     )
     assert len(list_baselines(store)) == 1
+    capsys.readouterr()
+    assert main(["baseline", "list", "--baselines", str(store)]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [ln.split("\t")[:3] for ln in listed] == [["main", "calibration", saved[0].fingerprint]]
 
     base = ["gate", "--against", "main", "--baselines", str(store)]
     assert main([*base, str(runs["slower"]), "--out", str(tmp_path / "g1")]) == 1
