@@ -57,7 +57,7 @@ def _settings_line(g: gt.Gate) -> str:
     return (
         f"threshold: the larger of {fmt.ms(spec.min_effect_ms)} ms and "
         f"{spec.min_effect_pct:g}% of none; primary {prim}; {round(an.confidence * 100)}% "
-        "intervals, Holm-adjusted across meshes and cells"
+        "intervals, Holm-adjusted across the gated meshes and cells"
     )
 
 

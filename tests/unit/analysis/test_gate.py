@@ -96,6 +96,22 @@ def test_an_aa_pair_passes_a_threshold_the_runs_can_resolve(derived: dict[str, P
     )
 
 
+def test_a_threshold_in_percent_is_a_share_of_none_at_that_percentile(
+    derived: dict[str, Path],
+) -> None:
+    g = gate_runs(CALIBRATION, derived["copy"], threshold_pct=25.0, percentiles=[50])
+    none_p50 = value(g.diff.set_index(["mesh", "label"]), ("none", "p50"), "a_ms")
+    assert list(g.rows["threshold_ms"]) == pytest.approx([0.25 * none_p50] * 2, rel=1e-9)
+    assert g.exit_code == 0  # ±0.31 ms lies inside ±0.5 ms
+    both = gate_runs(CALIBRATION, derived["copy"], threshold_ms=0.8, threshold_pct=25.0)
+    thr = both.rows.groupby("label")["threshold_ms"].agg(["min", "max"])
+    none_p99 = value(both.diff.set_index(["mesh", "label"]), ("none", "p99"), "a_ms")
+    # the larger of the two at each percentile: 0.8 ms at p50, 25 % of none's p99 at p99
+    assert list(thr.loc["p50"]) == [0.8, 0.8]
+    assert list(thr.loc["p99"]) == pytest.approx([0.25 * none_p99] * 2, rel=1e-9)
+    assert 0.25 * none_p99 > 0.8
+
+
 def test_an_aa_pair_is_inconclusive_below_what_the_runs_resolve(derived: dict[str, Path]) -> None:
     """At the default 0.1 ms the intervals (±0.31 ms at p50) straddle the threshold: the
     gate says inconclusive, with the MDE and the repeats that would decide."""
