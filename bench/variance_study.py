@@ -29,12 +29,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
 
 from meshbench.analysis import BASELINE, blocks, cell_matrix, load_run
 from meshbench.analysis import histograms as hist
-from meshbench.analysis.stored_run import Run
-from meshbench.results import hlog
+from meshbench.analysis.variance import nested, within_trial_var_us2
 
 PERCENTILES = (50.0, 99.0)
 
@@ -47,43 +45,6 @@ def run_once(scenario: Path, results: Path) -> Path:
         text=True,
     )
     return Path(out.stdout.strip().splitlines()[-1])
-
-
-def within_trial_var_us2(run: Run, trial_id: str, q: float) -> float:
-    """Sampling variance of one trial's percentile: a quarter of the squared difference
-    between its two halves' percentiles (each half's variance is twice the whole's)."""
-    path = run.path / str(run.trials.set_index("trial_id").loc[trial_id, "histogram"])
-    rows = [hist.counts(i.histogram) for i in hlog.iter_log(path) if i.tag == "latency"]
-    if len(rows) < 2:
-        return math.nan
-    half = len(rows) // 2
-    width = max(r.size for r in rows)
-    mats = [np.zeros(width, dtype=np.int64), np.zeros(width, dtype=np.int64)]
-    for k, r in enumerate(rows):
-        mats[0 if k < half else 1][: r.size] += r
-    lay = hist.layout(next(i.histogram for i in hlog.iter_log(path)))
-    a, b = (hist.percentiles_us(m, lay, [q])[0] for m in mats)
-    return float((a - b) ** 2 / 4)
-
-
-def nested(d: NDArray[np.float64]) -> tuple[float, float, float]:
-    """Variance components (within deployment, deployment, run) of contrasts laid out
-    runs x deployments x repeats (balanced, NaN-free)."""
-    a, b, n = d.shape
-    dep_means = d.mean(axis=2)
-    run_means = dep_means.mean(axis=1)
-    ms_rep = float(((d - dep_means[:, :, None]) ** 2).sum()) / (a * b * (n - 1))
-    ms_dep = (
-        n * float(((dep_means - run_means[:, None]) ** 2).sum()) / (a * (b - 1))
-        if b > 1
-        else math.nan
-    )
-    ms_run = (
-        b * n * float(((run_means - run_means.mean()) ** 2).sum()) / (a - 1) if a > 1 else math.nan
-    )
-    var_dep = max(0.0, (ms_dep - ms_rep) / n) if b > 1 else math.nan
-    var_run = max(0.0, (ms_run - (ms_dep if b > 1 else ms_rep)) / (b * n)) if a > 1 else math.nan
-    return ms_rep, var_dep, var_run
 
 
 def analyse(run_dirs: list[Path]) -> None:

@@ -53,6 +53,75 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _percentiles(text: str) -> list[float]:
+    """``"50,99"`` -> ``[50.0, 99.0]`` (argparse type: a bad value is a usage error)."""
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of percentiles, e.g. 50,99"
+        ) from None
+
+
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from meshbench.report.write import gate_report
+
+    runs = [Path(r) for r in args.runs]
+    if args.against is not None and len(runs) != 1:
+        args.parser.error("with --against NAME give the candidate run only")
+    if args.against is None and len(runs) != 2:
+        args.parser.error("give BASELINE and CANDIDATE run directories, or --against NAME")
+    g = gate_report(
+        runs[-1],
+        runs[0] if args.against is None else None,
+        against=args.against,
+        baselines_root=Path(args.baselines),
+        threshold_ms=args.threshold_ms,
+        threshold_pct=args.threshold_pct,
+        percentiles=args.percentiles,
+        force=args.force,
+        out_dir=Path(args.out) if args.out else None,
+        junit=Path(args.junit) if args.junit else None,
+    )
+    return g.exit_code
+
+
+def _cmd_baseline(args: argparse.Namespace) -> int:
+    from meshbench.results.baselines import list_baselines, save_baseline
+
+    root = Path(args.baselines)
+    if args.action == "save":
+        b = save_baseline(Path(args.run), args.name, root, force=args.force)
+        print(
+            f"saved baseline {b.name!r} for scenario {b.scenario!r} on host "
+            f"{b.fingerprint}: {b.run_dir}"
+        )
+        return 0
+    for b in list_baselines(root):
+        print(f"{b.name}\t{b.scenario}\t{b.fingerprint}\t{b.saved_utc}\t{b.source}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from meshbench.export import export_run
+
+    for path in export_run(Path(args.run), args.format, Path(args.out) if args.out else None):
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_size(args: argparse.Namespace) -> int:
+    from meshbench.analysis.sizing import parse_detect, size_run
+    from meshbench.analysis.stored_run import load_run
+    from meshbench.report.size_summary import size_lines
+
+    effect_ms, percentile = parse_detect(args.detect)
+    run = load_run(Path(args.run))
+    sizing = size_run(run, effect_ms, percentile, power=args.power, gate=args.gate)
+    print("\n".join(size_lines(sizing, run, args.power)))
+    return 0
+
+
 def _cmd_load(args: argparse.Namespace) -> int:
     from meshbench.load.spec import LoadRequest
     from meshbench.load.standalone import (
@@ -177,6 +246,113 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", metavar="DIR", help="where to write compare.html (default: RUN_B/compare-<A>)"
     )
     cmp.set_defaults(func=_cmd_compare)
+
+    g = sub.add_parser(
+        "gate",
+        help="did the candidate run get slower than the baseline? exit 0 no meaningful "
+        "regression, 1 regression, 3 inconclusive, 2 usage or input error",
+        description="Gate CANDIDATE against BASELINE (a run directory) or against a saved "
+        "baseline (--against NAME): per mesh, cell and primary percentile, the change of "
+        "the mesh's overhead against none, with its interval and verdict. Exit 0: no "
+        "meaningful regression; 1: regression; 3: inconclusive (the summary gives the MDE "
+        "and the repeats that would decide); 2: usage or input error.",
+    )
+    g.add_argument(
+        "runs", nargs="+", metavar="RUN", help="BASELINE CANDIDATE, or CANDIDATE with --against"
+    )
+    g.add_argument(
+        "--against", metavar="NAME", help="a baseline saved by `meshbench baseline save`"
+    )
+    g.add_argument(
+        "--baselines",
+        default="baselines",
+        metavar="DIR",
+        help="where saved baselines are kept (default: baselines)",
+    )
+    g.add_argument(
+        "--threshold-ms",
+        type=float,
+        metavar="MS",
+        help="smallest regression that matters, ms (default: the candidate scenario's "
+        "analysis.min_effect_ms and min_effect_pct)",
+    )
+    g.add_argument(
+        "--threshold-pct",
+        type=float,
+        metavar="PCT",
+        help="smallest regression that matters, %% of none at that percentile (with "
+        "--threshold-ms the larger applies)",
+    )
+    g.add_argument(
+        "--percentiles",
+        type=_percentiles,
+        metavar="LIST",
+        help="primary percentiles to gate, e.g. 50,99 (default: the scenario's "
+        "analysis.primary, else p50 and the SLO percentile or p99)",
+    )
+    g.add_argument(
+        "--force",
+        action="store_true",
+        help="gate runs of different scenarios, platforms or host fingerprints anyway",
+    )
+    g.add_argument(
+        "--out", metavar="DIR", help="where to write verdict.json (default: CANDIDATE/gate-<name>)"
+    )
+    g.add_argument("--junit", metavar="FILE", help="also write JUnit XML, one case per verdict")
+    g.set_defaults(func=_cmd_gate, parser=g)
+
+    bl = sub.add_parser(
+        "baseline", help="save a run as a named baseline for `gate --against`, or list them"
+    )
+    bl_sub = bl.add_subparsers(dest="action", required=True, metavar="ACTION")
+    save = bl_sub.add_parser(
+        "save", help="copy RUN into the baseline store as NAME (keyed by scenario and host)"
+    )
+    save.add_argument("run", metavar="RUN", help="a run directory")
+    save.add_argument("name", metavar="NAME", help="e.g. main or istio-1.30")
+    save.add_argument(
+        "--force", action="store_true", help="replace NAME, or save a run that did not complete"
+    )
+    lst = bl_sub.add_parser("list", help="saved baselines: name, scenario, host, saved, source")
+    for sp in (save, lst):
+        sp.add_argument(
+            "--baselines",
+            default="baselines",
+            metavar="DIR",
+            help="where baselines are kept (default: baselines)",
+        )
+    bl.set_defaults(func=_cmd_baseline)
+
+    ex = sub.add_parser(
+        "export",
+        help="write a run as Fortio result JSON, SMP PerformanceTestResults or a tidy CSV",
+    )
+    ex.add_argument("run", metavar="RUN", help="a run directory")
+    ex.add_argument(
+        "--format",
+        required=True,
+        choices=["fortio", "smp", "csv"],
+        help="fortio: one result per mesh and cell for `fortio report`; smp: Service Mesh "
+        "Performance results, mesh configs and environment; csv: one row per trial",
+    )
+    ex.add_argument("--out", metavar="DIR", help="default: RUN/export/<format>")
+    ex.set_defaults(func=_cmd_export)
+
+    sz = sub.add_parser(
+        "size",
+        help="how many repeats, deployments and seconds per trial would detect an effect, "
+        "from a run's own variance",
+    )
+    sz.add_argument("run", metavar="RUN", help="a run directory (its variance is used)")
+    sz.add_argument("--detect", required=True, metavar="EFFECT", help="e.g. 0.5ms@p99 or 0.2ms@p50")
+    sz.add_argument("--power", type=float, default=0.8, help="chance of detecting it (default 0.8)")
+    sz.add_argument(
+        "--gate",
+        action="store_true",
+        help="size each of two runs for `meshbench gate` to detect a change of EFFECT "
+        "between them (both runs' noise adds)",
+    )
+    sz.set_defaults(func=_cmd_size)
 
     ld = sub.add_parser(
         "load", help="the open-loop generator alone against a URL on loopback or our pods"

@@ -13,8 +13,10 @@ run can be re-analysed anywhere. Typical use (also what the notebook does)::
 from meshbench.analysis.cells import cell_percentiles, trial_counts
 from meshbench.analysis.compare import Comparison, compare_runs
 from meshbench.analysis.diagnostics import design_diagnostics
+from meshbench.analysis.gate import Gate, gate_runs
 from meshbench.analysis.histograms import PERCENTILES, label, percentiles_ms, pool
 from meshbench.analysis.overhead import cell_matrix, overhead
+from meshbench.analysis.sizing import Sizing, size_run
 from meshbench.analysis.slo import Slo, max_rate_within_budget, slo_verdicts
 from meshbench.analysis.stored_run import Run, load_run
 from meshbench.analysis.summary import Analysis, analyse
@@ -29,19 +31,23 @@ __all__ = [
     "Analysis",
     "Cell",
     "Comparison",
+    "Gate",
     "Run",
+    "Sizing",
     "Slo",
     "analyse",
     "cell_matrix",
     "cell_percentiles",
     "compare_runs",
     "design_diagnostics",
+    "gate_runs",
     "label",
     "load_run",
     "max_rate_within_budget",
     "overhead",
     "percentiles_ms",
     "pool",
+    "size_run",
     "slo_verdicts",
     "trial_counts",
 ]

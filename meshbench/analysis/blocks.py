@@ -229,6 +229,41 @@ def repeats_to_detect(c: Contrast, effect: float, n_arms: int, power: float = PO
     return None
 
 
+def repeats_for_difference(
+    sd_a: float,
+    sd_b: float,
+    effect: float,
+    confidence: float,
+    df_per_repeat: tuple[int, int] = (1, 1),
+    power: float = POWER,
+) -> int | None:
+    """About how many repeats *in each of two independent runs* would detect a true
+    difference ``effect`` between their estimates with ``power``, keeping each run's
+    per-block noise (``sd_a``, ``sd_b``: the sd of one block's contrast, or of one trial
+    for an unpaired level) and design: run *i* with ``r`` repeats has
+    ``df_per_repeat[i] * (r - 1)`` degrees of freedom (1 for paired contrasts, arms - 1
+    for the two-way fit); the two combine as in :func:`difference`. None when it cannot
+    be estimated or needs more than :data:`MAX_REPEATS_SUGGESTED`."""
+    if not (math.isfinite(sd_a) and math.isfinite(sd_b) and effect > 0):
+        return None
+    if sd_a == 0 and sd_b == 0:
+        return 2
+    ka, kb = df_per_repeat
+    for r in range(2, MAX_REPEATS_SUGGESTED + 1):
+        va, vb = sd_a**2 / r, sd_b**2 / r
+        dfa, dfb = ka * (r - 1), kb * (r - 1)
+        denom = va**2 / dfa + vb**2 / dfb
+        df = (va + vb) ** 2 / denom if denom > 0 else float(min(dfa, dfb))
+        if _mde(math.sqrt(va + vb), df, confidence, power) <= effect:
+            return r
+    return None
+
+
+def df_per_repeat(method: str, n_arms: int) -> int:
+    """Degrees of freedom one more repeat adds to a contrast estimated by ``method``."""
+    return max(n_arms - 1, 1) if method == TWO_WAY else 1
+
+
 def holm(p_values: Sequence[float] | NDArray[np.float64]) -> NDArray[np.float64]:
     """Holm's step-down adjustment (NaN stays NaN): controls the chance of any false
     "slower"/"faster" in the family at the nominal level."""

@@ -31,6 +31,7 @@ from meshbench.analysis.stored_run import Run, load_run
 from meshbench.analysis.summary import Analysis, analyse
 from meshbench.analysis.verdicts import (
     DESCRIPTIVE,
+    TOO_FEW,
     apply_verdicts,
     screen,
     tail_check,
@@ -38,6 +39,7 @@ from meshbench.analysis.verdicts import (
 )
 from meshbench.dimensions import BASELINE, DIMS, Cell, cell_of
 from meshbench.errors import ResultsError
+from meshbench.scenario import AnalysisSpec
 
 DIFF_COLUMNS = [
     "mesh",
@@ -56,6 +58,9 @@ DIFF_COLUMNS = [
     "n_a",
     "n_b",
     "threshold_ms",
+    "mde_ms",
+    "repeats_needed",
+    "block_unit",
     "primary",
     "verdict",
     "significant",
@@ -149,9 +154,12 @@ def compare_runs(
     a: Run | str | Path,
     b: Run | str | Path,
     force: bool = False,
+    spec: AnalysisSpec | None = None,
 ) -> Comparison:
     """Compare run ``b`` against run ``a`` (both paths or loaded runs).
 
+    ``spec`` replaces both runs' ``analysis`` settings (threshold, primary percentiles,
+    confidence); by default each run is analysed with its own and the verdicts use B's.
     Raises :class:`ResultsError` when platform, topology or rates differ, unless
     ``force``.
     """
@@ -163,8 +171,8 @@ def compare_runs(
             f"runs {run_a.run_id} and {run_b.run_id} measured different things: " + "; ".join(key),
             fix="compare runs of the same scenario, or pass --force (force=True) to compare anyway",
         )
-    an_a = analyse(run_a)
-    an_b = analyse(run_b)
+    an_a = analyse(run_a, spec=spec)
+    an_b = analyse(run_b, spec=spec)
     records: list[dict[str, Any]] = []
     for cell in sorted(set(run_a.cells) & set(run_b.cells)):
         records += _level_rows(an_a, an_b, cell)
@@ -175,6 +183,13 @@ def compare_runs(
     diff = apply_verdicts(
         diff, 1 - an_b.confidence, diff["primary"].astype(bool), estimate="diff_ms"
     )[DIFF_COLUMNS]
+    few = diff["verdict"].eq(TOO_FEW) & diff["why"].eq("")
+    diff.loc[few, "why"] = [
+        f"{n_a} and {n_b} {unit}(s) in A and B; an interval needs >= 2 in each"
+        for n_a, n_b, unit in zip(
+            diff.loc[few, "n_a"], diff.loc[few, "n_b"], diff.loc[few, "block_unit"], strict=True
+        )
+    ]
     diff.attrs.update({"a": run_a.run_id, "b": run_b.run_id, "confidence": an_b.confidence})
     name_a, name_b = run_labels(run_a, run_b)
     cells = pd.concat(
@@ -217,6 +232,8 @@ def _row(
     thr: float,
     primary: bool,
     why: str,
+    needed: int | None,
+    unit: str,
 ) -> dict[str, Any]:
     verdict, why = screen(bool(n_a and n_b), q, primary, why)
     return {
@@ -235,6 +252,9 @@ def _row(
         "n_a": n_a,
         "n_b": n_b,
         "threshold_ms": thr,
+        "mde_ms": c.mde() / 1000,
+        "repeats_needed": needed if needed is not None else math.nan,
+        "block_unit": unit,
         "primary": primary,
         "verdict": verdict,
         "why": why,
@@ -256,6 +276,8 @@ def _level_rows(an_a: Analysis, an_b: Analysis, cell: Cell) -> list[dict[str, An
         b_ms = float(np.nanmean(yb)) / 1000 if np.isfinite(yb).any() else math.nan
         counts = np.concatenate([ma.counts[ia], mb.counts[ib]])
         why = tail_check(counts, q, cell.rate_rps)
+        thr = threshold_ms(an_b.spec, a_ms)
+        needed = blocks.repeats_for_difference(_sd(ya), _sd(yb), thr * 1000, an_b.confidence)
         out.append(
             _row(
                 cell,
@@ -267,12 +289,20 @@ def _level_rows(an_a: Analysis, an_b: Analysis, cell: Cell) -> list[dict[str, An
                 b_ms,
                 int(np.isfinite(ya).sum()),
                 int(np.isfinite(yb).sum()),
-                threshold_ms(an_b.spec, a_ms),
+                thr,
                 q in an_b.primary,
                 why,
+                needed,
+                "repeat",
             )
         )
     return out
+
+
+def _sd(x: NDArray[np.float64]) -> float:
+    """Sample sd of the finite values of ``x`` (NaN with fewer than two)."""
+    x = x[np.isfinite(x)]
+    return float(x.std(ddof=1)) if x.size >= 2 else math.nan
 
 
 def _rows(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -293,8 +323,16 @@ def _overhead_rows(an_a: Analysis, an_b: Analysis, cell: Cell) -> list[dict[str,
         if ra_rows.empty:
             continue
         ra = ra_rows.iloc[0].to_dict()
-        c = blocks.difference(_as_contrast(ra), _as_contrast(rb))
+        ca, cb = _as_contrast(ra), _as_contrast(rb)
+        c = blocks.difference(ca, cb)
         why = next((r["why"] for r in (ra, rb) if r["verdict"] == DESCRIPTIVE and r["primary"]), "")
+        per_repeat = (
+            blocks.df_per_repeat(ca.method, len(an_a.run.meshes)),
+            blocks.df_per_repeat(cb.method, len(an_b.run.meshes)),
+        )
+        needed = blocks.repeats_for_difference(
+            ca.sd_block, cb.sd_block, float(rb["threshold_ms"]) * 1000, cb.confidence, per_repeat
+        )
         out.append(
             _row(
                 cell,
@@ -309,6 +347,8 @@ def _overhead_rows(an_a: Analysis, an_b: Analysis, cell: Cell) -> list[dict[str,
                 float(rb["threshold_ms"]),
                 bool(rb["primary"]),
                 str(why),
+                needed,
+                str(rb["block_unit"]),
             )
         )
     return out

@@ -1,4 +1,4 @@
-"""``meshbench report`` and ``meshbench compare`` as library functions.
+"""``meshbench report``, ``compare`` and ``gate`` as library functions.
 
 The report files are derived from the stored results and are rewritten on every call
 (atomically); the results themselves are never touched.
@@ -6,13 +6,14 @@ The report files are derived from the stored results and are rewritten on every 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
 
 from meshbench import __version__
 from meshbench.analysis.compare import Comparison, compare_runs
+from meshbench.analysis.gate import Gate, gate_runs
 from meshbench.analysis.plots import PLOTS
 from meshbench.analysis.plots.comparison import COMPARISON_PLOTS
 from meshbench.analysis.plots.style import save
@@ -21,9 +22,17 @@ from meshbench.analysis.summary import Analysis, analyse
 from meshbench.dimensions import DIMS, cell_of
 from meshbench.report import fmt, html, markdown, tables, workload_tables
 from meshbench.report.console import make_console, print_analysis, print_comparison
+from meshbench.report.gate_summary import gate_lines, junit_xml
 from meshbench.report.tables import Table
 from meshbench.report.verdict import verdict_lines
-from meshbench.results.store import atomic_write_text
+from meshbench.report.verdict_json import (
+    compare_document,
+    gate_document,
+    run_document,
+    write_verdict,
+)
+from meshbench.results.baselines import DEFAULT_ROOT, find_baseline
+from meshbench.results.store import atomic_write_text, read_run_json
 
 REPORT_HTML = "report.html"
 SUMMARY_MD = "summary.md"
@@ -111,10 +120,10 @@ def write_plots(an: Analysis, plot_dir: Path) -> list[tuple[Path, str]]:
 def write_report(
     an: Analysis, out_dir: Path, written: list[tuple[Path, str]] | None = None
 ) -> list[Path]:
-    """Write ``report.html``, ``summary.md`` and ``plots/*.{png,svg}`` into ``out_dir``
-    (``written``: plots already rendered by :func:`write_plots`).
+    """Write ``report.html``, ``summary.md``, ``verdict.json`` and ``plots/*.{png,svg}``
+    into ``out_dir`` (``written``: plots already rendered by :func:`write_plots`).
 
-    Returns the paths written (the two documents, then the plots directory).
+    Returns the paths written (the documents, then the plots directory).
     """
     plot_dir = out_dir / PLOTS_DIR
     if written is None:
@@ -154,7 +163,8 @@ def write_report(
     )
     atomic_write_text(out_dir / REPORT_HTML, page)
     atomic_write_text(out_dir / SUMMARY_MD, md)
-    return [out_dir / REPORT_HTML, out_dir / SUMMARY_MD, plot_dir]
+    verdict_file = write_verdict(run_document(an), out_dir)
+    return [out_dir / REPORT_HTML, out_dir / SUMMARY_MD, verdict_file, plot_dir]
 
 
 def report_run(
@@ -178,7 +188,8 @@ def report_run(
 
 
 def write_comparison(cmp: Comparison, out_dir: Path) -> list[Path]:
-    """Write ``compare.html``, ``compare.md`` and the comparison plots into ``out_dir``."""
+    """Write ``compare.html``, ``compare.md``, ``verdict.json`` and the comparison plots
+    into ``out_dir``."""
     plot_dir = out_dir / PLOTS_DIR
     figures: dict[str, object] = {n: make(cmp) for n, make in COMPARISON_PLOTS.items()}
     written = _write_plots(figures, plot_dir)
@@ -226,7 +237,8 @@ def write_comparison(cmp: Comparison, out_dir: Path) -> list[Path]:
     )
     atomic_write_text(out_dir / COMPARE_HTML, page)
     atomic_write_text(out_dir / COMPARE_MD, md)
-    return [out_dir / COMPARE_HTML, out_dir / COMPARE_MD, plot_dir]
+    verdict_file = write_verdict(compare_document(cmp), out_dir)
+    return [out_dir / COMPARE_HTML, out_dir / COMPARE_MD, verdict_file, plot_dir]
 
 
 def compare_report(
@@ -250,3 +262,56 @@ def compare_report(
         for p in write_comparison(cmp, out):
             console.print(f"wrote {p}", soft_wrap=True)
     return cmp
+
+
+def gate_report(
+    candidate: Path,
+    baseline: Path | None = None,
+    *,
+    against: str | None = None,
+    baselines_root: Path = DEFAULT_ROOT,
+    threshold_ms: float | None = None,
+    threshold_pct: float | None = None,
+    percentiles: Sequence[float] | None = None,
+    force: bool = False,
+    out_dir: Path | None = None,
+    junit: Path | None = None,
+    print_line: Callable[[str], None] = print,
+) -> Gate:
+    """Gate ``candidate`` against the run ``baseline`` or the saved baseline ``against``
+    (looked up under ``baselines_root`` by the candidate's scenario and host); print the
+    CI-log summary, write ``verdict.json`` into ``out_dir`` (default:
+    ``<candidate>/gate-<baseline name>``) and, with ``junit``, a JUnit XML file.
+
+    The exit code a CI job should use is ``Gate.exit_code``.
+    """
+    if (baseline is None) == (against is None):
+        raise ValueError("give exactly one of baseline and against")
+    label = None
+    forced: list[str] = []
+    if against is not None:
+        found, forced = find_baseline(
+            against, read_run_json(candidate), baselines_root, force=force
+        )
+        baseline, label = found.run_dir, against
+    assert baseline is not None
+    g = gate_runs(
+        baseline,
+        candidate,
+        threshold_ms=threshold_ms,
+        threshold_pct=threshold_pct,
+        percentiles=percentiles,
+        force=force,
+    )
+    g.forced[:0] = [f"baseline {label}: {f}" for f in forced]
+    for line in gate_lines(g, label):
+        print_line(line)
+    name = label or Path(baseline).resolve().name
+    out = Path(out_dir or Path(candidate) / f"gate-{name}")
+    written = [write_verdict(gate_document(g, label), out)]
+    if junit is not None:
+        atomic_write_text(junit, junit_xml(g, label))
+        written.append(junit)
+    for p in written:
+        print_line(f"wrote {p}")
+    return g

@@ -24,7 +24,7 @@ FORBIDDEN = (
 
 def test_analysis_and_report_import_no_platform_or_load_code() -> None:
     code = (
-        "import sys, json; import meshbench.analysis, meshbench.report; "
+        "import sys, json; import meshbench.analysis, meshbench.report, meshbench.export; "
         "print(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
