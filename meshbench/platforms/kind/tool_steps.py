@@ -267,7 +267,7 @@ def docker_build(target: Target, dockerfile: Path, context_dir: Path) -> Step:
             "--file",
             str(dockerfile),
             "--build-arg",
-            f"BASE_IMAGE={versions.PYTHON_BASE_IMAGE}",
+            f"BASE_IMAGE={versions.BASE_IMAGE}",
             str(context_dir),
         ),
         timeout_s=1800,

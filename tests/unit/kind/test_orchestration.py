@@ -247,7 +247,7 @@ def test_foreign_namespace_is_refused_and_never_removed(build: Build) -> None:
     assert _mutations(fake.calls()) == [
         "docker build --tag meshbench:0.1.0 --file "
         f"{platform.source_dir}/manifests/image/Dockerfile "
-        "--build-arg BASE_IMAGE=python:3.11-slim-bookworm "
+        "--build-arg BASE_IMAGE=debian:bookworm-slim "
         f"{platform.source_dir}",
         "kind load docker-image meshbench:0.1.0 --name meshbench",
     ]
