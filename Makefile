@@ -1,12 +1,14 @@
 # make run   - set everything up, run scenarios/default.yaml locally, print where the report is
 # make test  - set everything up, then lint, type-check and run the whole test suite
+# make image-check - build the kind image with podman from a local Debian base and run its
+#              containers as the kind manifests do (root; several minutes, so not in `make test`)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.meshbench-installed
 SCENARIO ?= scenarios/default.yaml
 
-.PHONY: run test setup system lint typecheck pytest bench notebook mutate
+.PHONY: run test setup system lint typecheck pytest bench notebook mutate image-check
 
 setup: $(STAMP)
 
@@ -38,6 +40,15 @@ pytest: setup
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The kind image for real, without a cluster (tests/image): debootstrap a Debian base, build
+# manifests/image/Dockerfile on it with the platform's own build step (podman), then run the
+# default chain, the probe Job and a load Job as the rendered manifests run them. 3.5 min on a
+# quiet 2-core machine, 9 min on a busy one, nearly all of it debootstrap and the build (which
+# download ~100 MB each time): too slow and too network-bound for `make test`.
+image-check: setup
+	@scripts/system-packages.sh image
+	$(BIN)/pytest -m image tests/image -v --durations=0
 
 # Figures, not pass/fail: generator capacity, client overhead next to wrk/h2load, and the
 # sidecar overhead seen by meshbench and by the reference tools. Run on a quiet machine.

@@ -35,6 +35,11 @@ class DeploymentBroken(PlatformError):
     """A deployment found broken before a trial measured anything: redeploy and retry."""
 
 
+class ReadFailed(PlatformError):
+    """A read of the running deployment (an API call, a proxy's counters, a node's stats)
+    failed: the trial in progress pays for it (invalid, with the cause), not the run."""
+
+
 class TimeoutExpired(PlatformError):
     """A readiness condition did not become true before its deadline."""
 

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from meshbench import host, interrupts, locks
-from meshbench.errors import DeploymentBroken, PlatformError
+from meshbench.errors import DeploymentBroken, PlatformError, ReadFailed
 from meshbench.load.spec import HLOG_FILE, LoadSummary
 from meshbench.plan import Trial, confirm_limits, estimate, plan_trials
 from meshbench.platforms import platform_class
@@ -56,9 +56,16 @@ def execution_order(trials: list[Trial], platform: Platform | type[Platform]) ->
     return [replace(t, order=i + 1) for i, t in enumerate(ordered)]
 
 
+USAGE_COLUMNS = ("sidecar_cpu", "service_cpu", "sidecar_rss_mib", "service_rss_mib")
+
+
 def _usage_row(before: UsageSnapshot, after: UsageSnapshot) -> dict[str, Any]:
     # "sidecar" columns: the mesh's data-plane proxies, sidecars or node proxies ("proxy":
-    # ztunnel and waypoints of istio-ambient).
+    # ztunnel and waypoints of istio-ambient). A snapshot that could not be read
+    # (taken_at_s NaN, :func:`_read_usage`) leaves every figure NaN, never 0.
+    if math.isnan(before.taken_at_s) or math.isnan(after.taken_at_s):
+        return dict.fromkeys(USAGE_COLUMNS, math.nan)
+
     def mib(role: str) -> float:
         return sum(v for k, v in after.rss_bytes.items() if k.endswith("/" + role)) / 2**20
 
@@ -72,17 +79,39 @@ def _usage_row(before: UsageSnapshot, after: UsageSnapshot) -> dict[str, Any]:
     }
 
 
+READ_ERRORS = (OSError, ReadFailed)
+"""What a failed read of a running deployment raises: OSError locally (a sidecar's admin
+port that stopped answering), ReadFailed on kind (a Kubernetes API call). Before a trial
+it means the deployment is broken (redeploy); during one, the trial is invalid with it."""
+
+
+def _read_usage(dep: Deployment, when: str, unreadable: list[str]) -> UsageSnapshot:
+    """``dep.usage()``, or an empty snapshot saying why, with the cause in ``unreadable``."""
+    try:
+        return dep.usage()
+    except READ_ERRORS as e:
+        unreadable.append(f"container usage unreadable {when} the trial ({e})")
+        return UsageSnapshot(taken_at_s=math.nan, note=f"unreadable: {e}")
+
+
 MAX_REDEPLOYS = 3
 """Deployments found broken between trials are redeployed at most this many times a run;
 the next breakage fails the run with its cause (a crash loop is not a measurement)."""
 
 
 def validity(
-    scenario: Scenario, trial: Trial, s: LoadSummary, lag_p99_ms: float, accounting: list[str]
+    scenario: Scenario,
+    trial: Trial,
+    s: LoadSummary,
+    lag_p99_ms: float,
+    accounting: list[str],
+    unreadable: list[str] | None = None,
 ) -> list[str]:
-    """Reasons this trial must not be reported (empty: valid)."""
+    """Reasons this trial must not be reported (empty: valid); ``unreadable``: reads of
+    the deployment that failed during the trial."""
     reasons = load_reasons(scenario.validity, trial.rate_rps, s, lag_p99_ms)
     reasons.extend(f"sidecar accounting: {a}" for a in accounting)
+    reasons.extend(unreadable or [])
     return reasons
 
 
@@ -109,21 +138,22 @@ def run_trial(
     host_before = host.sample()
     try:
         stats_before = dep.sidecar_stats()
-    except OSError as e:
+    except READ_ERRORS as e:
         raise DeploymentBroken(
             f"the sidecars of {trial.mesh} stopped answering before {trial.trial_id}: {e}",
             fix="see the sidecar logs under RUN/logs; the deployment is broken",
         ) from None
-    usage_before = dep.usage()
+    unreadable: list[str] = []
+    usage_before = _read_usage(dep, "before", unreadable)
     summary = dep.run_load(request, trial_dir)
-    usage_after = dep.usage()
+    usage_after = _read_usage(dep, "after", unreadable)
     usage_before, usage_after = dep.measured_usage() or (usage_before, usage_after)
     stats_after: dict[str, dict[str, int]] | None = None
     try:
         read_after = dep.sidecar_stats()
         stats_after = read_after
         accounting = dep.check_accounting(stats_before, read_after, summary.sent)
-    except OSError as e:  # a sidecar died during the trial: the trial is data, not a crash
+    except READ_ERRORS as e:  # a sidecar died during the trial: the trial is data, not a crash
         accounting = [
             f"sidecar counters unreadable after the trial ({e}): a sidecar died "
             "or stopped answering during it"
@@ -143,7 +173,7 @@ def run_trial(
     lat = hlog.percentiles_ms(hists["latency"], (50, 90, 99, 99.9, 100))
     svc = hlog.percentiles_ms(hists["service"], (50, 99))
     lag = hlog.percentiles_ms(hists["send_lag"], (50, 99, 100))
-    reasons = validity(scenario, trial, summary, lag[99], accounting)
+    reasons = validity(scenario, trial, summary, lag[99], accounting, unreadable)
     h = hists["latency"]
     mean = h.get_mean_value() / 1000.0 if h.get_total_count() else float("nan")
     return TrialRecord(

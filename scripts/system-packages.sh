@@ -3,10 +3,12 @@
 # only those missing. As root it installs them; otherwise it prints the one command to run.
 set -euo pipefail
 
-# Usage: system-packages.sh [test|bench]
+# Usage: system-packages.sh [test|bench|image]
 #   (none)  what `meshbench run` needs on the local platform
 #   test    + Chromium, for the report's browser test
 #   bench   + wrk and h2load, the reference load generators, and tcpdump (wire timing)
+#   image   + podman, runc and debootstrap, for `make image-check` (the kind image, built
+#             from a local Debian base and run without a registry or a cluster)
 declare -A need=(
   [ip]=iproute2
   [iptables-restore]=iptables
@@ -20,6 +22,11 @@ if [ "${1:-}" = bench ]; then
   need[wrk]=wrk
   need[h2load]=nghttp2-client
   need[tcpdump]=tcpdump
+fi
+if [ "${1:-}" = image ]; then
+  need[podman]=podman
+  need[runc]=runc
+  need[debootstrap]=debootstrap
 fi
 missing=()
 for cmd in "${!need[@]}"; do

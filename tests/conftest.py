@@ -3,6 +3,8 @@
 - unit tests: no privileges, no network beyond loopback.
 - ``integration``: the local platform for real (root, ip netns, iptables, Envoy).
 - ``kind``: a real kind cluster (Docker + kind), skipped where they are absent.
+- ``image``: the kind image built and its containers run with podman (``make
+  image-check``); slow, so run only when selected with ``-m image``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,19 @@ def local_platform_missing() -> str | None:
     return None
 
 
+def image_check_selected(config: pytest.Config) -> bool:
+    """True when the run asked for the image check by marker (``-m image``)."""
+    return "image" in str(config.getoption("markexpr") or "")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not image_check_selected(config):
+        not_asked = pytest.mark.skip(
+            reason="the image check builds an image (minutes): run it with `make image-check`"
+        )
+        for item in items:
+            if item.get_closest_marker("image") is not None:
+                item.add_marker(not_asked)
     reason = local_platform_missing()
     if reason is None:
         return

@@ -29,6 +29,9 @@ class UsageSnapshot:
     # time (the kubelet's are cached, up to ~15 s old); same clock as taken_at_s.
     sampled_at_s: dict[str, float] = field(default_factory=dict)
     note: str = ""  # why these figures may be unreliable ('' = no known reason)
+    # Per container, the relative bound on cores since the snapshot before that the sample
+    # times' resolution leaves (kind: the kubelet's whole-second stamps); absent: exact.
+    cpu_rel_bound: dict[str, float] = field(default_factory=dict)
 
     def cores_since(self, before: UsageSnapshot, role: str) -> float:
         """Cores used by the containers of ``role`` between ``before`` and this snapshot:

@@ -95,6 +95,14 @@ def resilience_lines(meta: dict[str, Any]) -> list[tuple[str, str]]:
     return [("resilience policies", "; ".join(str(v) for v in policies.values()))]
 
 
+def cpu_timing_lines(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """How far the CPU figures can be trusted where the platform says (``run.json``
+    platform ``cpu_timing``, kind: the kubelet's whole-second sample times). Empty where
+    none was recorded (the local platform reads CPU time exactly)."""
+    timing = (meta.get("platform") or {}).get("cpu_timing")
+    return [("CPU figures", str(timing))] if timing else []
+
+
 def setup_lines(run: Run) -> list[tuple[str, str]]:
     """Key facts of a run for the header of every report: (name, value) pairs."""
     m = run.meta
@@ -139,6 +147,7 @@ def setup_lines(run: Run) -> list[tuple[str, str]]:
             + (f" ({pinning['chosen_by']})" if pinning.get("chosen_by") else ""),
         ),
         *resilience_lines(m),
+        *cpu_timing_lines(m),
         ("versions", vers or DASH),
         ("created", f"{m.get('created_utc', DASH)}, finished {m.get('finished_utc') or DASH}"),
     ]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from meshbench.errors import MeshbenchError, PlatformError
+from meshbench.errors import MeshbenchError, PlatformError, ReadFailed
 from meshbench.load.merge import merge_worker_dirs
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.platforms.base import Deployment, Proof, UsageSnapshot
@@ -18,6 +18,7 @@ from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind.kubeapi import KubeApi, PodInfo
 from meshbench.platforms.kind.meshes import SIDECAR_CONTAINERS
 from meshbench.platforms.kind.meshes.base import Mesh
+from meshbench.platforms.kind.plan import PROBE_DONE, PROBE_TIMEOUT_S
 from meshbench.platforms.kind.sidecar_stats import (
     has_metric,
     inbound_by_service,
@@ -109,6 +110,25 @@ class KindDeployment(Deployment):
         )
         self._check_sidecars(self._app_pods())
 
+    def problems(self) -> list[str]:
+        """App pods missing or not Ready now (a sidecar or app that crashed since the last
+        trial): the orchestrator redeploys. A failed read is a problem too: a deployment
+        whose pods cannot be read is not known to be healthy."""
+        try:
+            pods = [p for p in self._app_pods() if p.phase not in ("Succeeded", "Failed")]
+        except ReadFailed as e:
+            return [f"{self.mesh}: app pods unreadable ({e})"]
+        expected = len(self.scenario.topology.services) * self.scenario.kind.replicas
+        out = []
+        if len(pods) < expected:
+            out.append(f"{self.mesh}: {len(pods)}/{expected} app pods exist")
+        out += [
+            f"{self.mesh}: pod {p.name} not Ready ({p.reason or p.phase})"
+            for p in pods
+            if not p.ready
+        ]
+        return out
+
     def _check_sidecars(self, pods: list[PodInfo]) -> dict[str, bool]:
         m = self._mesh
         has = {p.name: any(p.has_container(s) for s in SIDECAR_CONTAINERS) for p in pods}
@@ -177,7 +197,11 @@ class KindDeployment(Deployment):
         before = self._read_counters()
         self._probes += 1
         name = mf.job_name(f"{self.mesh}-{self._probes}", prefix="probe")
-        self.platform._execute(self.plan.probe_steps(self._mesh, self.scenario, name), {})
+        *probe, delete = self.plan.probe_steps(self._mesh, self.scenario, name)
+        try:
+            self.platform._execute(probe, {PROBE_DONE: lambda: self._wait_probe(name)})
+        finally:  # a failed probe's Job goes too (its logs are in the error)
+            self.platform._execute([delete], {})
         after = self._read_counters()
         details: dict[str, Any] = {
             "probe_requests": mf.PROBE_REQUESTS,
@@ -213,6 +237,49 @@ class KindDeployment(Deployment):
                     )
                 crossed = True
         return Proof(sidecars=sidecars, crossed_sidecars=crossed, details=details)
+
+    def _wait_probe(self, name: str) -> None:
+        """Until the probe Job is Complete; a Failed one stops the wait at once, with the
+        last lines of its pods' logs (``kubectl wait --for=condition=Complete`` would sit
+        out its whole timeout)."""
+        t = self.target
+
+        def check() -> str | None:
+            try:
+                conditions = self._api.job_conditions(t.load_ns, name)
+            except ReadFailed as e:
+                return str(e)
+            if conditions.get("Complete") == "True":
+                return None
+            if conditions.get("Failed") == "True":
+                raise PlatformError(
+                    f"{self.mesh}: probe Job {t.load_ns}/{name} failed: {self._job_logs(name)}",
+                    fix="the entry service did not answer through the chain: see the app pod "
+                    f"logs (kubectl --context {t.kube_context} -n {t.app_ns} logs -l "
+                    f"{ROLE_KEY}=app --all-containers)",
+                )
+            return f"Job {name} not Complete"
+
+        wait_for(
+            check,
+            timeout_s=PROBE_TIMEOUT_S,
+            what=f"probe Job {t.load_ns}/{name} Complete",
+            fix=f"kubectl --context {t.kube_context} -n {t.load_ns} describe job {name}",
+            clock=self.platform.clock,
+        )
+
+    def _job_logs(self, name: str) -> str:
+        """The last lines of each pod of Job ``name`` (for an error message)."""
+        t = self.target
+        out = []
+        try:
+            for p in self._api.list_pods(t.load_ns, f"meshbench.io/job={name}"):
+                for c in p.containers:
+                    lines = self._api.pod_log(t.load_ns, p.name, c).strip().splitlines()
+                    out.append(f"{p.name} ({p.reason or p.phase}): {' | '.join(lines[-3:])}")
+        except ReadFailed as e:
+            out.append(f"logs unreadable ({e})")
+        return "; ".join(out) or "no pod found"
 
     def sidecar_stats(self) -> dict[str, dict[str, int]]:
         """Inbound counts each proxy has seen so far (empty without a stats source):
@@ -288,6 +355,7 @@ class KindDeployment(Deployment):
             phase.add(self._usage_samples())
         except MeshbenchError as e:  # cost is recorded, not required: the trial goes on
             log.warning("kubelet summary unreadable during the trial: %s", e)
+            phase.unreadable.append(str(e))
 
     def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
         """Run the load in-cluster against :attr:`entry_url` (the request's host is ignored).
@@ -315,7 +383,7 @@ class KindDeployment(Deployment):
             for p in pods:
                 idx = p.labels.get(JOB_INDEX_LABEL, p.name)
                 d = out_dir / "workers" / f"w{idx}"
-                logs = self._api.pod_log(t.load_ns, p.name, mf.LOAD_CONTAINER)
+                logs = self._read_log(p.name)
                 bundle.extract(logs, d, source=f"{t.load_ns}/{p.name}")
                 worker_dirs.append(d)
                 origins[f"w{idx}"] = start_time(d / HLOG_FILE)
@@ -355,6 +423,17 @@ class KindDeployment(Deployment):
             )
         return summary
 
+    def _read_log(self, pod: str, tries: int = 3) -> str:
+        """A load worker's log, read again after a failed API read (a finished pod's log
+        stays until its Job is deleted)."""
+        for _ in range(tries - 1):
+            try:
+                return self._api.pod_log(self.target.load_ns, pod, mf.LOAD_CONTAINER)
+            except ReadFailed as e:
+                log.warning("log of %s unreadable, reading it again: %s", pod, e)
+                self.platform.clock.sleep(LOAD_POLL_S)
+        return self._api.pod_log(self.target.load_ns, pod, mf.LOAD_CONTAINER)
+
     def _wait_workers(
         self, name: str, workers: int, req: LoadRequest, phase: PhaseUsage | None = None
     ) -> list[PodInfo]:
@@ -367,10 +446,13 @@ class KindDeployment(Deployment):
         def check() -> str | None:
             if phase is not None and phase.wants_read(clock.wall(), LOAD_POLL_S):
                 self._sample_phase(phase)
-            pods = self._api.list_pods(t.load_ns, selector)
+            try:
+                pods = self._api.list_pods(t.load_ns, selector)
+            except ReadFailed as e:  # a poll that failed: the next one may not
+                return str(e)
             failed = [p for p in pods if p.phase == "Failed"]
             if failed:
-                tail = self._api.pod_log(t.load_ns, failed[0].name, mf.LOAD_CONTAINER)
+                tail = self._read_log(failed[0].name)
                 last = [ln for ln in tail.splitlines() if not ln.startswith(("-----", " "))][-3:]
                 raise PlatformError(
                     f"load worker {failed[0].name} failed: {' | '.join(last) or failed[0].reason}",

@@ -2,7 +2,9 @@
 
 :class:`ClientKubeApi` is the real one (the ``kubernetes`` client, bound to one explicit
 context, never the current one); tests use an in-memory fake. API and transport errors
-are translated to :class:`~meshbench.errors.PlatformError` here.
+are translated here to :class:`~meshbench.errors.ReadFailed` (a
+:class:`~meshbench.errors.PlatformError`), which a trial turns into data: an API-server
+proxy 503 while a sidecar restarts fails that trial, not the run.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from meshbench.errors import PlatformError
+from meshbench.errors import PlatformError, ReadFailed
 
 T = TypeVar("T")
 
@@ -57,6 +59,8 @@ class KubeApi(Protocol):
 
     def pod_proxy_get(self, namespace: str, pod: str, port: int, path: str) -> str: ...
 
+    def job_conditions(self, namespace: str, name: str) -> dict[str, str]: ...
+
 
 @contextmanager
 def _translated(what: str) -> Iterator[None]:
@@ -66,12 +70,12 @@ def _translated(what: str) -> Iterator[None]:
     try:
         yield
     except ApiException as e:
-        raise PlatformError(
+        raise ReadFailed(
             f"Kubernetes API: {what} failed: {e.status} {e.reason}",
             fix="check the cluster with kubectl get nodes; is the kube context reachable?",
         ) from None
     except (HTTPError, OSError) as e:
-        raise PlatformError(
+        raise ReadFailed(
             f"Kubernetes API: {what} failed: {e}",
             fix="is the cluster running (docker ps; kind get clusters)?",
         ) from None
@@ -94,6 +98,7 @@ class ClientKubeApi:
         self._core = client.CoreV1Api(api_client)
         self._ext = client.ApiextensionsV1Api(api_client)
         self._version = client.VersionApi(api_client)
+        self._batch = client.BatchV1Api(api_client)
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         with _translated(what):
@@ -115,9 +120,7 @@ class ClientKubeApi:
         except ApiException as e:
             if e.status == 404:
                 return None
-            raise PlatformError(
-                f"Kubernetes API: read namespace {name} failed: {e.reason}"
-            ) from None
+            raise ReadFailed(f"Kubernetes API: read namespace {name} failed: {e.reason}") from None
         return dict(ns.metadata.labels or {})
 
     def crd_exists(self, name: str) -> bool:
@@ -128,7 +131,7 @@ class ClientKubeApi:
         except ApiException as e:
             if e.status == 404:
                 return False
-            raise PlatformError(f"Kubernetes API: read CRD {name} failed: {e.reason}") from None
+            raise ReadFailed(f"Kubernetes API: read CRD {name} failed: {e.reason}") from None
         return True
 
     def list_pods(self, namespace: str, selector: str = "") -> list[PodInfo]:
@@ -165,6 +168,14 @@ class ClientKubeApi:
             ),
         )
         return bytes(resp.data).decode("utf-8", errors="replace")
+
+    def job_conditions(self, namespace: str, name: str) -> dict[str, str]:
+        """A Job's conditions, type -> status (``Complete``/``Failed`` -> ``True``)."""
+        job: Any = self._call(
+            f"read Job {namespace}/{name}",
+            lambda: self._batch.read_namespaced_job_status(name, namespace),
+        )
+        return {str(c.type): str(c.status) for c in (job.status.conditions or [])}
 
 
 def _pod_info(p: Any) -> PodInfo:

@@ -14,9 +14,9 @@ import meshbench
 from meshbench.dimensions import deployment_phrase
 from meshbench.load.spec import LoadRequest
 from meshbench.plan import Trial, plan_trials
+from meshbench.platforms.kind import clocks, versions
 from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind import tool_steps as cmd
-from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.meshes import mesh as mesh_named
 from meshbench.platforms.kind.meshes.base import Mesh
 from meshbench.platforms.kind.steps import Step
@@ -34,9 +34,12 @@ from meshbench.windows import BASELINE_ARMS, deploy_rank, in_windows, window_key
 
 # Keys of the plan's "api" steps, each run by a handler of the platform.
 CHECK_CLUSTER_MARKER = "check-cluster-marker"
+CHECK_CLOCKS = "check-clocks"
 CHECK_CP_NAMESPACE = "check-cp-namespace"
 CHECK_NAMESPACES = "check-namespaces"
 PODS_READY = "pods-ready"
+PROBE_DONE = "probe-done"
+PROBE_TIMEOUT_S = 150.0
 
 PLAN_WORK_DIR = Path("<run-work-dir>")
 """Where a dry-run plan says the run's files go (a real run uses a temporary folder)."""
@@ -89,6 +92,17 @@ class KindPlan:
                 ),
                 cmd.kind_load(t),
             ]
+        if t.cluster_name:
+            steps.append(
+                cmd.api(
+                    "cluster",
+                    "read every node's clock (docker exec NODE date +%s.%N) against this "
+                    "host's: the skew is applied to the load workers' shared start and the "
+                    f"CPU windows, and refused beyond ±{clocks.MAX_SKEW_S:g} s or when the "
+                    "nodes disagree",
+                    CHECK_CLOCKS,
+                )
+            )
         return steps + self.placement_steps()
 
     def placement_steps(self) -> list[Step]:
@@ -189,7 +203,12 @@ class KindPlan:
         job = mf.probe_job(sc, t, name, self._client_annotations(m, sc))
         return [
             cmd.apply(t, phase, f"probe: {mf.PROBE_REQUESTS} requests through the entry", [job]),
-            cmd.wait_job(t, phase, t.load_ns, name, 150),
+            cmd.api(
+                phase,
+                f"wait: Job {t.load_ns}/{name} Complete (Failed: stop at once, with its pods' "
+                f"logs), at most {PROBE_TIMEOUT_S:g} s",
+                PROBE_DONE,
+            ),
             cmd.delete_job(t, phase, t.load_ns, name),
         ]
 

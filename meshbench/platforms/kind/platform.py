@@ -30,13 +30,14 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from meshbench.errors import MeshbenchError, PlatformError
 from meshbench.plan import Trial
 from meshbench.platforms.base import Platform
-from meshbench.platforms.kind import certs, versions
+from meshbench.platforms.kind import certs, clocks, versions
 from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind import tool_steps as cmd
 from meshbench.platforms.kind.deployment import KindDeployment
@@ -67,6 +68,7 @@ from meshbench.platforms.kind.target import (
     Target,
     target_for,
 )
+from meshbench.platforms.kind.usage import timing_statement
 from meshbench.platforms.kind.waits import Clock
 from meshbench.scenario import Scenario
 from meshbench.topology import Topology
@@ -150,6 +152,7 @@ class KindPlatform(Platform):
         self._created_cluster = False
         self._gateway_api_preexisting = False
         self._env: dict[str, Any] = {}
+        self._clock_skew: dict[str, Any] | str = "not measured: not a kind cluster"
         self.installed_mesh: str | None = None
         """The mesh whose control plane is installed now (one at a time), if any."""
 
@@ -221,6 +224,8 @@ class KindPlatform(Platform):
                 )
             self.runner.run(cmd.docker_build(t, dockerfile, self.source_dir))
             self.runner.run(cmd.kind_load(t))
+        if t.cluster_name:
+            self._use_node_clock()
         for step in self.steps.placement_steps():
             self.runner.run(step)
         self._env = self._collect_environment()
@@ -239,6 +244,29 @@ class KindPlatform(Platform):
                 fix=f"set kind.context: {self.target.kube_context} to use it anyway, or choose "
                 "another kind.cluster_name",
             )
+
+    def _use_node_clock(self) -> None:
+        """Measure the nodes' clock skew; from now on wall time is node time (or refuse).
+
+        A node whose clock cannot be read (another kind provider than Docker) leaves the
+        host's clock in use, and run.json says it was not measured.
+        """
+        host = self.clock
+
+        def read(node: str) -> str:
+            return self.runner.run(cmd.node_clock(node))
+
+        try:
+            measured = clocks.measure(sorted(self.api.node_labels()), read, host.wall)
+        except (MeshbenchError, ValueError) as e:
+            log.warning("node clocks not measured, taken to be this host's: %s", e)
+            self._clock_skew = f"not measured ({e}); taken to be this host's"
+            return
+        skew_s = clocks.skew_to_use(measured)  # refuses what it cannot correct
+        self._clock_skew = clocks.record(measured, skew_s)
+        if skew_s:
+            log.warning("kind nodes' clock is %+.3f s off this host's: corrected", skew_s)
+            self.clock = replace(host, wall=lambda: host.wall() + skew_s)
 
     def _check_owned(self, namespace: str) -> None:
         labels = self.api.namespace_labels(namespace)
@@ -264,6 +292,7 @@ class KindPlatform(Platform):
                 for n, labels in nodes.items()
             },
             "cluster_created_by_this_run": self._created_cluster,
+            "clock_skew": self._clock_skew,
         }
         if t.cluster_name:
             try:
@@ -317,6 +346,7 @@ class KindPlatform(Platform):
                 "1/N of the schedule from a shared origin; coordinated and merged by meshbench "
                 "(no Locust master)"
             ),
+            "cpu_timing": timing_statement(s.load.duration_s),
             "resources": {
                 "app_cpu_request": s.kind.app_cpu_request,
                 "app_cpu_limit": s.kind.app_cpu_limit,

@@ -87,21 +87,6 @@ def wait_daemonset(target: Target, phase: str, namespace: str, name: str, timeou
     )
 
 
-def wait_job(target: Target, phase: str, namespace: str, name: str, timeout_s: float) -> Step:
-    """Block until Job ``name`` is Complete (a failed Job times out here or fails fast below)."""
-    return _wait(
-        target,
-        phase,
-        f"Job {namespace}/{name} Complete",
-        timeout_s,
-        "wait",
-        "--for=condition=Complete",
-        f"job/{name}",
-        "--namespace",
-        namespace,
-    )
-
-
 def delete_job(target: Target, phase: str, namespace: str, name: str) -> Step:
     return Step(
         phase,
@@ -267,10 +252,20 @@ def docker_build(target: Target, dockerfile: Path, context_dir: Path) -> Step:
             "--file",
             str(dockerfile),
             "--build-arg",
-            f"BASE_IMAGE={versions.PYTHON_BASE_IMAGE}",
+            f"BASE_IMAGE={versions.BASE_IMAGE}",
             str(context_dir),
         ),
         timeout_s=1800,
+    )
+
+
+def node_clock(node: str) -> Step:
+    """Read a kind node's clock (the node is a container named as the node)."""
+    return Step(
+        "cluster",
+        f"read the clock of node {node}",
+        ("docker", "exec", node, "date", "+%s.%N"),
+        timeout_s=30,
     )
 
 

@@ -6,10 +6,18 @@ time (``usageCoreNanoSeconds``) and memory, each stamped with the time cAdvisor 
 :data:`KUBELET_SAMPLE_PERIOD_S` or so, so "now" is not when they were taken: a trial's
 cores are Δ usage ÷ Δ *sample time*, per container, over samples taken inside the
 measured phase (:class:`PhaseUsage`), never Δ usage ÷ the harness's own clock.
+
+The sample time is a ``metav1.Time``, serialised as RFC 3339 *without* fractions: the
+kubelet truncates it to the whole second, so a stamp ``t`` means a time in ``[t, t + 1)``.
+A sample counts as inside the phase only when all of that second is, and each
+container's cores carry the bound that second leaves on Δ sample time
+(:func:`cpu_bound`), recorded per container in ``usage.json`` (``cpu_rel_bound``).
 """
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -33,15 +41,57 @@ class Sample:
     cpu_s: float
     at_s: float  # epoch seconds of the sample (the kubelet's cpu.time), or the read time
     rss_bytes: int | None = None
+    resolution_s: float = 0.0
+    """The stamp means a time in ``[at_s, at_s + resolution_s)`` (1 s: a kubelet stamp
+    without fractions; 0: a read time, or a stamp with nanoseconds)."""
 
 
-def _epoch(stamp: object, default: float) -> float:
+_FRACTION = re.compile(r"T\d\d:\d\d:\d\d\.(\d+)")
+
+
+def _epoch(stamp: object, default: float) -> tuple[float, float]:
+    """(epoch s, resolution s) of an RFC 3339 stamp; ``(default, 0)`` without one."""
     if not isinstance(stamp, str) or not stamp:
-        return default
+        return default, 0.0
     try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        at = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
     except ValueError:
-        return default
+        return default, 0.0
+    m = _FRACTION.search(stamp)
+    return at, (10.0 ** -len(m.group(1)) if m else 1.0)
+
+
+def cpu_bound(first: Sample, last: Sample) -> float:
+    """The relative bound on cores from ``first`` to ``last`` that the stamps' resolution
+    leaves: true Δt lies within ``Δt ± max(resolution)``, so cores are within
+    ``± r / (Δt - r)`` of Δ CPU ÷ Δ stamp (0 for exact stamps)."""
+    r = max(first.resolution_s, last.resolution_s)
+    dt = last.at_s - first.at_s
+    if r == 0:
+        return 0.0
+    return r / (dt - r) if dt > r else math.inf
+
+
+def bound_at_duration(duration_s: float, resolution_s: float = 1.0) -> float:
+    """The worst relative bound a measured phase of ``duration_s`` can leave: its first and
+    last samples inside it at least one sample period plus one resolution from each end."""
+    span = duration_s - 2 * (KUBELET_SAMPLE_PERIOD_S + resolution_s)
+    return resolution_s / (span - resolution_s) if span > resolution_s else math.inf
+
+
+def timing_statement(duration_s: float) -> str:
+    """What a run's CPU figures on kind can be trusted to, for run.json and the report."""
+    b = bound_at_duration(duration_s)
+    worst = (
+        "no bound (the phase is too short for two samples inside it)"
+        if math.isinf(b)
+        else f"at most ±{100 * b:.1f} %"
+    )
+    return (
+        "kubelet summary, stamped to the whole second: cores within ±1 s ÷ each "
+        f"container's sampled span, {worst} at {duration_s:g} s measured (each trial's own "
+        "bound per container: usage.json cpu_rel_bound)"
+    )
 
 
 def samples_from_summaries(
@@ -69,10 +119,12 @@ def samples_from_summaries(
                 key = f"{name}/{role}"
                 if key in out:
                     key = f"{name}.{container}/{role}"
+                at_s, resolution_s = _epoch(cpu.get("time"), read_at_s)
                 out[key] = Sample(
                     cpu_s=cpu_ns / 1e9,
-                    at_s=_epoch(cpu.get("time"), read_at_s),
+                    at_s=at_s,
                     rss_bytes=None if rss is None else int(rss),
+                    resolution_s=resolution_s,
                 )
     return out
 
@@ -112,6 +164,8 @@ class PhaseUsage:
     start_s: float
     end_s: float
     _seen: dict[str, dict[float, Sample]] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
+    """Why reads during the phase failed (recorded in the note; the trial goes on)."""
 
     @property
     def duration_s(self) -> float:
@@ -136,7 +190,11 @@ class PhaseUsage:
         missing: list[str] = []
         for key, by_time in sorted(self._seen.items()):
             series = [by_time[t] for t in sorted(by_time)]
-            inside = [s for s in series if self.start_s <= s.at_s <= self.end_s]
+            inside = [
+                s
+                for s in series
+                if self.start_s <= s.at_s and s.at_s + s.resolution_s <= self.end_s
+            ]
             if len(inside) >= 2:
                 first[key], last[key] = inside[0], inside[-1]
                 continue
@@ -161,5 +219,12 @@ class PhaseUsage:
             )
         if missing:
             notes.append("no CPU for " + ", ".join(missing) + " (fewer than two samples)")
+        if self.unreadable:
+            notes.append(
+                f"{len(self.unreadable)} read(s) of the kubelet summary failed during the "
+                f"phase (last: {self.unreadable[-1]})"
+            )
         note = "; ".join(notes)
-        return snapshot(first, self.start_s, note), snapshot(last, self.end_s, note)
+        after = snapshot(last, self.end_s, note)
+        after.cpu_rel_bound = {k: round(cpu_bound(first[k], last[k]), 5) for k in sorted(last)}
+        return snapshot(first, self.start_s, note), after

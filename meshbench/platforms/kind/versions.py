@@ -57,8 +57,11 @@ GATEWAY_API_URL = (
 KUMA_VERSION = "2.13.10"
 KUMA_CHART_REPO = "https://kumahq.github.io/charts"
 
-PYTHON_BASE_IMAGE = "python:3.11-slim-bookworm"
-"""Base of the one meshbench image (manifests/image/Dockerfile takes it as a build arg)."""
+BASE_IMAGE = "debian:bookworm-slim"
+"""Base of the one meshbench image (manifests/image/Dockerfile takes it as a build arg):
+Debian's own Python 3.11 on any architecture Debian ships, and a base that
+``debootstrap --variant=minbase bookworm`` reproduces without a registry (``make
+image-check`` builds on one)."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ class Clock:
     """Monotonic time, wall time (epoch s) and sleep, injectable so tests never really wait.
 
     Wall time is what the cluster's own stamps use: the load workers' shared start and the
-    kubelet's sample times (kind nodes share the host's clock).
+    kubelet's sample times. The kind platform measures the nodes' clock before a run and,
+    where it differs from this host's, makes ``wall`` node time
+    (:mod:`~meshbench.platforms.kind.clocks`).
     """
 
     now: Callable[[], float] = field(default=time.monotonic)

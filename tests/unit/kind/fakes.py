@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from meshbench.errors import ReadFailed
 from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.kubeapi import PodInfo
 from meshbench.platforms.kind.manifests import PROBE_REQUESTS
@@ -112,8 +113,6 @@ ZTUNNEL = (
 START_EPOCH_S = 1.7e9
 """Wall time at which the fake clock starts (tests of the shared start build on it)."""
 
-PROBE_DONE = "wait --for=condition=Complete job/probe-"
-
 
 def injects(sidecar: str | None, meta: dict[str, Any], by_default: bool = False) -> bool:
     """Whether ``sidecar``'s injector puts it into pods of a namespace with ``meta``, as
@@ -151,9 +150,10 @@ class FakeKubeApi:
     follows the labels that namespace was applied with (:func:`injects`). ``<prefix>-app``
     before anything applied it counts as labelled for the mesh.
 
-    Proxy counters move only with traffic: each probe Job that completed (a ``kubectl
-    wait ... job/probe-*`` in the fake CLI's log) sends PROBE_REQUESTS requests through
-    every service, seen by every proxy except those in ``quiet_pods``.
+    Proxy counters move only with traffic: each probe Job that completed (its conditions
+    read as Complete) sends PROBE_REQUESTS requests through every service, seen by every
+    proxy except those in ``quiet_pods``. With ``probe_fails`` every probe Job fails, its
+    pod with a log saying why.
     """
 
     scenario: Scenario
@@ -176,6 +176,18 @@ class FakeKubeApi:
     clock: Any = None  # the platform's Clock (wall time for workers and summaries)
     reads: int = 0
     calls: list[str] = field(default_factory=list)
+    probe_fails: bool = False
+    probes_done: list[str] = field(default_factory=list)  # each completion read
+    failing: dict[str, int] = field(default_factory=dict)
+    """Method name -> how many of its next calls fail as the real client's would (an
+    API-server proxy 503 while a pod restarts)."""
+
+    def _maybe_fail(self, method: str, what: str) -> None:
+        if self.failing.get(method, 0) > 0:
+            self.failing[method] -= 1
+            raise ReadFailed(
+                f"Kubernetes API: {what} failed: 503 Service Unavailable", fix="(fake)"
+            )
 
     def server_version(self) -> str:
         return versions.KUBERNETES_VERSION
@@ -235,6 +247,7 @@ class FakeKubeApi:
         return self.ambient and meta is not None and ambient_captures(meta, self.inject_by_default)
 
     def list_pods(self, namespace: str, selector: str = "") -> list[PodInfo]:
+        self._maybe_fail("list_pods", f"list pods in {namespace}")
         k = self.scenario.kind
         if self._meta(namespace) is not None:
             pods = []
@@ -271,6 +284,18 @@ class FakeKubeApi:
                 )
                 for n, node in (("a", "meshbench-worker"), ("l", "meshbench-worker2"))
             ]
+        if selector.startswith("meshbench.io/job=probe-"):
+            return [
+                PodInfo(
+                    name=f"{selector.split('=')[1]}-x",
+                    namespace=namespace,
+                    node="meshbench-worker2",
+                    phase="Failed" if self.probe_fails else "Succeeded",
+                    ready=False,
+                    containers=("probe",),
+                    reason="Error" if self.probe_fails else "",
+                )
+            ]
         if selector.startswith("meshbench.io/job=load-"):
             phase = self.worker_phase
             if self.workers_done_at_s is not None and self._wall() < self.workers_done_at_s:
@@ -293,24 +318,36 @@ class FakeKubeApi:
         return self.services or [s.name for s in self.scenario.topology.services]
 
     def node_summary(self, node: str) -> dict[str, Any]:
+        self._maybe_fail("node_summary", f"read stats summary of node {node}")
         if self.summary_at is not None:
             return self.summary_at(node, self._wall())
         return self.summaries.get(node, {"pods": []})
 
     def pod_log(self, namespace: str, pod: str, container: str) -> str:
+        self._maybe_fail("pod_log", f"read log of {namespace}/{pod}")
+        if container == "probe":
+            return "Traceback (most recent call last):\nConnectionRefusedError: [Errno 111]\n"
         if container == "loadgen":
             idx = int(pod.rsplit("-", 2)[-2])
             return "generator output\n" + self.worker_logs.get(idx, "Traceback: boom\n")
         return f"log of {pod}/{container}\n"
 
+    def job_conditions(self, namespace: str, name: str) -> dict[str, str]:
+        self._maybe_fail("job_conditions", f"read Job {namespace}/{name}")
+        self.calls.append(f"job {namespace}/{name}")
+        if not name.startswith("probe-"):
+            return {}
+        if self.probe_fails:
+            return {"Failed": "True"}
+        self.probes_done.append(f"{namespace}/{name}")
+        return {"Complete": "True"}
+
     def probe_requests(self) -> int:
         """Requests the completed probe Jobs sent through the entry so far."""
-        if self.calls_log is None or not self.calls_log.exists():
-            return 0
-        done = sum(PROBE_DONE in line for line in self.calls_log.read_text().splitlines())
-        return done * PROBE_REQUESTS
+        return len(self.probes_done) * PROBE_REQUESTS
 
     def pod_proxy_get(self, namespace: str, pod: str, port: int, path: str) -> str:
+        self._maybe_fail("pod_proxy_get", f"read {path} of {namespace}/{pod}:{port}")
         self.reads += 1
         n = self.probe_requests()
         if pod.startswith("ztunnel-"):

@@ -280,3 +280,20 @@ def test_kubelet_sample_time_is_read() -> None:
     }
     got = samples_from_summaries([summary], _role, read_at_s=0.0)
     assert got["a/app"].at_s == datetime(2026, 11, 1, 10, 0, 5, tzinfo=UTC).timestamp()
+
+
+def test_a_failed_probe_job_ends_the_wait_at_once_with_its_logs(build: Build) -> None:
+    """Issue 27: `kubectl wait --for=condition=Complete` sat out 150 s on a failed Job."""
+    platform, fake, _ = build(scenario(meshes=["istio"]), sidecar="istio-proxy", probe_fails=True)
+    with (
+        pytest.raises(
+            PlatformError,
+            match=r"istio: probe Job mb-load/probe-istio-1 failed: probe-istio-1-x \(Error\): "
+            r".*ConnectionRefusedError",
+        ) as e,
+        platform.deploy("istio") as dep,
+    ):
+        dep.verify()
+    assert platform.clock.now() < 1.0  # not a poll more than needed, let alone 150 s
+    assert e.value.fix is not None and "logs" in e.value.fix
+    assert any("delete job probe-istio-1" in c for c in fake.calls())  # still removed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
 from pathlib import Path
 
@@ -9,12 +10,25 @@ import pytest
 
 from meshbench.plan import plan_trials
 from meshbench.platforms.kind import format_doctor, format_plan, plan_steps
-from meshbench.platforms.kind.doctor import doctor, ready
+from meshbench.platforms.kind.doctor import Check, doctor, inotify_check, ready
 from meshbench.platforms.kind.versions import ISTIO_VERSION, KUMA_VERSION, LINKERD_CHART_VERSION
 from meshbench.scenario import load_scenario
 from meshbench.windows import in_windows, window_of
 
 from .fakes import FakeBin, Rule, apply_env
+
+
+def _inotify(tmp_path: Path, watches: int, instances: int) -> Path:
+    """A stand-in for /proc/sys/fs/inotify with these limits."""
+    d = tmp_path / "inotify"
+    d.mkdir(exist_ok=True)
+    (d / "max_user_watches").write_text(f"{watches}\n")
+    (d / "max_user_instances").write_text(f"{instances}\n")
+    return d
+
+
+def _kubectl(version: str) -> str:
+    return json.dumps({"clientVersion": {"gitVersion": version}})
 
 
 @pytest.fixture
@@ -135,7 +149,7 @@ def test_doctor_names_versions_and_one_fix_per_missing_tool(
                 )
             ],
             "kubectl": [
-                Rule("kubectl version*", stdout='{"clientVersion": {"gitVersion": "v1.36.2"}}')
+                Rule("kubectl version*", stdout='{"clientVersion": {"gitVersion": "v1.35.2"}}')
             ],
             "helm": [Rule("helm version*", stdout="v3.22.0+g1234567")],
             "linkerd": [Rule("linkerd version*", stdout="edge-26.9.1")],
@@ -143,8 +157,8 @@ def test_doctor_names_versions_and_one_fix_per_missing_tool(
     )
     fake.install(("docker", "kubectl", "helm", "linkerd"))
     apply_env(monkeypatch, fake)
-    checks = {c.name: c for c in doctor()}
-    assert checks["kubectl"].ok and checks["kubectl"].version == "v1.36.2"
+    checks = {c.name: c for c in doctor(sysctl_dir=_inotify(tmp_path, 524288, 512))}
+    assert checks["kubectl"].ok and checks["kubectl"].version == "v1.35.2"
     assert checks["helm"].version == "v3.22.0+g1234567"
     assert checks["linkerd"].ok and checks["linkerd"].version == "edge-26.9.1"
     assert (
@@ -167,11 +181,88 @@ def test_doctor_all_present(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         {
             "docker": [Rule("docker info*", stdout="29.9.2")],
             "kind": [Rule("kind version", stdout="kind v0.33.0 go1.25.1 linux/amd64")],
+            "kubectl": [Rule("kubectl version*", stdout=_kubectl("v1.34.11"))],
+            "helm": [Rule("helm version*", stdout="v3.19.0+g3d8990f")],
         },
     )
     fake.install()
     apply_env(monkeypatch, fake)
-    checks = doctor()
+    checks = doctor(sysctl_dir=_inotify(tmp_path, 1048576, 8192))
     assert ready(checks)
     assert {c.name: c.version for c in checks}["kind"] == "v0.33.0"
     assert format_doctor(checks).splitlines()[-2] == "kind platform: ready"
+
+
+def _versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kubectl: str, helm: str
+) -> dict[str, Check]:
+    fake = FakeBin(
+        tmp_path / "bin",
+        {
+            "docker": [Rule("docker info*", stdout="29.9.2")],
+            "kind": [Rule("kind version", stdout="kind v0.33.0 go1.25.1 linux/amd64")],
+            "kubectl": [Rule("kubectl version*", stdout=_kubectl(kubectl))],
+            "helm": [Rule("helm version*", stdout=helm)],
+        },
+    )
+    fake.install()
+    apply_env(monkeypatch, fake)
+    return {c.name: c for c in doctor(sysctl_dir=_inotify(tmp_path, 524288, 512))}
+
+
+@pytest.mark.parametrize(
+    ("kubectl", "ok"),
+    [
+        ("v1.32.9", False),
+        ("v1.33.0", True),
+        ("v1.34.11", True),
+        ("v1.35.4", True),
+        ("v1.36.2", False),
+        ("v2.34.0", False),
+    ],
+)
+def test_doctor_holds_kubectl_to_one_minor_of_the_pinned_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kubectl: str, ok: bool
+) -> None:
+    check = _versions(tmp_path, monkeypatch, kubectl, "v3.19.0+g3d8990f")["kubectl"]
+    assert check.ok is ok
+    assert check.version == kubectl
+    if not ok:
+        assert "outside the supported skew" in check.detail and "1.33-1.35" in check.detail
+        assert check.fix is not None and "install kubectl v1.34" in check.fix
+
+
+@pytest.mark.parametrize(
+    ("helm", "problem"),
+    [
+        ("v3.19.0+g3d8990f", None),
+        ("v3.14.0", None),
+        ("v3.13.3+gc8b9489", "older than v3.14.0"),
+        ("v4.0.1+g12500dd", "Helm 4 is not supported"),
+    ],
+)
+def test_doctor_accepts_helm_3_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helm: str, problem: str | None
+) -> None:
+    checks = _versions(tmp_path, monkeypatch, "v1.34.11", helm)
+    assert checks["helm"].ok is (problem is None)
+    if problem is not None:
+        assert problem in checks["helm"].detail
+        assert checks["helm"].fix is not None and "Helm 3" in checks["helm"].fix
+        text = format_doctor(list(checks.values()))
+        assert "kind platform: NOT READY: to fix: helm" in text
+        assert not ready(list(checks.values()))
+
+
+def test_doctor_checks_the_inotify_limits_kind_names(tmp_path: Path) -> None:
+    low = inotify_check(_inotify(tmp_path, 8192, 128))
+    assert not low.ok and low.required
+    assert low.version == "max_user_watches 8192, max_user_instances 128"
+    assert "max_user_watches < 524288" in low.detail and "max_user_instances < 512" in low.detail
+    assert low.fix is not None
+    assert "sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512" in (
+        low.fix
+    )
+    assert inotify_check(_inotify(tmp_path, 524288, 512)).ok
+    elsewhere = inotify_check(tmp_path / "absent")  # macOS: the nodes' VM is not this host
+    assert elsewhere.ok and "not checked" in elsewhere.detail

@@ -177,3 +177,24 @@ def test_report_names_each_meshs_resilience_policies(tmp_path: Path) -> None:
     assert "resilience policies" in (run_dir / "summary.md").read_text()
     assert line in (run_dir / "summary.md").read_text()
     assert line in (run_dir / "report.html").read_text()
+
+
+def test_report_says_how_far_the_cpu_figures_go_where_the_platform_recorded_it(
+    tmp_path: Path,
+) -> None:
+    """Kind's CPU comes from whole-second kubelet stamps: the report states the bound
+    (run.json platform ``cpu_timing``); a run without it shows no such line."""
+    import json
+
+    run_dir = synthetic(tmp_path / "kind", ["none", "envoy"])
+    report_run(run_dir, console=Console(file=StringIO(), width=160))
+    assert "CPU figures" not in (run_dir / "summary.md").read_text()
+
+    meta = json.loads((run_dir / "run.json").read_text())
+    statement = "kubelet summary, stamped to the whole second: at most ±3.7 % at 60 s measured"
+    meta["platform"]["cpu_timing"] = statement
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    report_run(run_dir, console=Console(file=StringIO(), width=160))
+    assert "CPU figures" in (run_dir / "summary.md").read_text()
+    assert statement in (run_dir / "summary.md").read_text()
+    assert statement in (run_dir / "report.html").read_text()
