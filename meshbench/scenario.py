@@ -301,6 +301,12 @@ class Scenario(_Model):
             raise ValueError(
                 "sweep.mtls is for the kind platform; on local list the meshes envoy and envoy-mtls"
             )
+        envoys = [s.name for s in self.topology.services if s.server == "envoy"]
+        if envoys and self.platform != "local":
+            raise ValueError(
+                f"services {envoys} have server: envoy, which runs on the local platform only "
+                "(the kind image carries no Envoy); fix: server: python, or platform: local"
+            )
         if self.attribution.enabled:
             self._check_attribution()
         factors = {

@@ -17,8 +17,10 @@ from packaging.utils import canonicalize_name
 IN_POD = (
     "meshbench.service.app",  # python -m meshbench.service, and each protocol it serves
     "meshbench.service.http1",
-    "meshbench.service.h2",
+    "meshbench.service.http1client",
+    "meshbench.service.h2server",
     "meshbench.service.h2client",
+    "meshbench.service.envoy_app",  # server: envoy (refused on kind: no Envoy in the image)
     "meshbench.service.grpc_server",
     "meshbench.service.probe",  # readiness (gRPC) and the probe Job
     "meshbench.load.generator",  # the load Job
