@@ -85,7 +85,8 @@ class Deployment(abc.ABC):
 
     @abc.abstractmethod
     def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
-        """Run the bounded load; leave summary.json, latency.hlog, locust_stats.json in out_dir."""
+        """Run the bounded load; leave summary.json, latency.hlog, locust_stats.json in
+        ``out_dir`` (made by the run, inside the run directory, before it is called)."""
 
     def measured_usage(self) -> tuple[UsageSnapshot, UsageSnapshot] | None:
         """Usage sampled at the measured phase's boundaries during the last
@@ -151,16 +152,19 @@ class Platform(abc.ABC):
 
     @abc.abstractmethod
     def deploy(
-        self, mesh: str, topology: Topology, mtls: bool | None = None
+        self, mesh: str, topology: Topology, mtls: bool | None = None, name: str | None = None
     ) -> AbstractContextManager[Deployment]:
         """Deploy ``topology`` with ``mesh``; removed on exit, on every path.
 
         ``mtls`` None means the mesh's default (the scenario's); ``none-aa`` deploys like
-        ``none`` (the A/A control arm).
+        ``none`` (the A/A control arm). ``name``: what this deployment's artefacts (its
+        logs) are called, unique within the run (the run names it by deployment group:
+        ``envoy-g2``); None: the mesh.
         """
 
     def collect_logs(self, dest: Path) -> None:  # noqa: B027 - optional hook
-        """Copy component logs (sidecars, apps) into ``dest`` before they are removed."""
+        """Copy component logs (sidecars, apps) into ``dest`` before they are removed,
+        each file atomically and never through a link (:mod:`meshbench.results.rundir`)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release platform-wide resources (a cluster it created, a bridge namespace)."""
