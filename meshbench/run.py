@@ -34,7 +34,14 @@ from meshbench.errors import (
     translated,
 )
 from meshbench.load.spec import HLOG_FILE, LoadSummary
-from meshbench.plan import Trial, confirm_limits, estimate, plan_trials
+from meshbench.plan import (
+    Trial,
+    confirm_limits,
+    estimate,
+    plan_problems,
+    plan_trials,
+    refuse_problems,
+)
 from meshbench.platforms import platform_class
 from meshbench.platforms.base import Deployment, Platform, UsageSnapshot
 from meshbench.results import hlog, rundir
@@ -53,6 +60,7 @@ from meshbench.validity import load_reasons
 from meshbench.windows import deploy_rank, in_windows, window_key, window_of
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+SEVERITY_LABELS = {"refuse": "refused", "estimate": "refused unless --yes", "warn": "warning"}
 PROOF = "proof"
 LOGS = "logs"
 
@@ -213,11 +221,18 @@ def run_scenario(
         scenario = parse_scenario(data, f"{scenario_path} (with --platform {platform_name})")
     trials = plan_trials(scenario)
     kind = platform_class(scenario.platform)
-    if dry_run:
-        print(kind.plan(scenario, trials))
-        return None
     # the trials that will run: on kind the baseline's run again in every mesh's window
     planned = execution_order(trials, kind)
+    problems = [*plan_problems(scenario, trials), *kind.capacity_problems(scenario, planned)]
+    if dry_run:
+        print(kind.plan(scenario, trials))
+        for problem in problems:
+            print(f"{SEVERITY_LABELS[problem.severity]}: {problem}")
+        refuse_problems(problems, confirmed)
+        return None
+    refuse_problems(problems, confirmed)
+    for problem in problems:
+        console.print(f"[yellow]warning: {problem}[/]")
     confirm_limits(estimate(scenario, planned), confirmed, f"scenario {scenario.name!r}")
 
     kind.check_scenario(scenario)

@@ -270,6 +270,12 @@ class Scenario(_Model):
                 "sweep.payload_bytes replaces every service's payload, but some services have "
                 "a payload_mix: remove one of the two"
             )
+        if self.aa_control and BASELINE not in self.meshes:
+            raise ValueError(
+                f"aa_control: true adds a second {BASELINE!r} arm to compare with "
+                f"{BASELINE!r}, but meshes {list(self.meshes)} have no {BASELINE!r}: add "
+                f"{BASELINE!r} to meshes, or set aa_control: false"
+            )
         if self.sweep.mtls is not None and self.platform == "local":
             raise ValueError(
                 "sweep.mtls is for the kind platform; on local list the meshes envoy and envoy-mtls"
@@ -342,8 +348,25 @@ def _describe(error: ValidationError, source: str) -> str:
         elif e["type"] == "missing":
             lines.append(f"{source}: {field}: required field is missing")
         else:
-            lines.append(f"{source}: {field}: {e.get('input')!r} is invalid: {msg}")
+            lines.append(f"{source}: {field}: {_shown(e.get('input'))} is invalid: {msg}")
     return "; ".join(lines)
+
+
+SHOWN_CHARS = 80
+"""An invalid value longer than this is summarised in an error, not printed whole."""
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a one-line error: its repr, or what it is when that is long
+    (a list of 65 services is "a list of 65 items", not 3 kB of text)."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)} items"
+    if isinstance(value, dict):
+        return f"a mapping of {len(value)} keys ({', '.join(map(str, list(value)[:5]))}, ...)"
+    return text[: SHOWN_CHARS - 3] + "..."
 
 
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from meshbench.load.spec import LoadRequest, LoadSummary
-from meshbench.plan import Trial, estimate
+from meshbench.plan import PlanProblem, Trial, estimate
 from meshbench.scenario import Scenario
 from meshbench.topology import Topology
 
@@ -149,6 +149,12 @@ class Platform(abc.ABC):
     @abc.abstractmethod
     def environment(self) -> dict[str, Any]:
         """Versions, core pinning and anything else recorded in run.json."""
+
+    @classmethod
+    def capacity_problems(cls, scenario: Scenario, trials: list[Trial]) -> list[PlanProblem]:
+        """What a quick estimate says this platform cannot serve (a topology too big for
+        the host's cores at a rate): checked by the dry run and before a run starts."""
+        return []
 
     @abc.abstractmethod
     def deploy(

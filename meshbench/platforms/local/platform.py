@@ -28,9 +28,10 @@ from meshbench import __version__
 from meshbench.cores import resolve
 from meshbench.errors import PlatformError, ScenarioError
 from meshbench.host import parse_cpu_list
+from meshbench.plan import PlanProblem, Trial
 from meshbench.platforms import commands
 from meshbench.platforms.base import Deployment, Platform
-from meshbench.platforms.local import netns
+from meshbench.platforms.local import capacity, netns
 from meshbench.platforms.local.cleanup import write_owner
 from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.platforms.local.envoy import (
@@ -148,6 +149,10 @@ class LocalPlatform(Platform):
                 ],
             },
         }
+
+    @classmethod
+    def capacity_problems(cls, scenario: Scenario, trials: list[Trial]) -> list[PlanProblem]:
+        return capacity.problems(scenario, trials)
 
     @contextmanager
     def deploy(
