@@ -308,7 +308,7 @@ def refuse_problems(problems: list[PlanProblem], confirmed: bool) -> None:
     ``confirmed``); warnings pass."""
     for p in problems:
         if p.severity == "refuse" or (p.severity == "estimate" and not confirmed):
-            more = " or pass --yes to run it anyway" if p.severity == "estimate" else ""
+            more = "; or pass --yes to run it anyway" if p.severity == "estimate" else ""
             raise MeshbenchError(
                 f"this plan cannot give a valid result: {p.text}", fix=p.fix + more
             )

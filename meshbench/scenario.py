@@ -347,6 +347,8 @@ def _describe(error: ValidationError, source: str) -> str:
             lines.append(f"{source}: {field}: unknown field (check the spelling)")
         elif e["type"] == "missing":
             lines.append(f"{source}: {field}: required field is missing")
+        elif isinstance(e.get("input"), dict):  # a check of a whole section names its fields
+            lines.append(f"{source}: {field + ': ' if e['loc'] else ''}{msg}")
         else:
             lines.append(f"{source}: {field}: {_shown(e.get('input'))} is invalid: {msg}")
     return "; ".join(lines)
@@ -365,7 +367,8 @@ def _shown(value: Any) -> str:
     if isinstance(value, list | tuple):
         return f"a list of {len(value)} items"
     if isinstance(value, dict):
-        return f"a mapping of {len(value)} keys ({', '.join(map(str, list(value)[:5]))}, ...)"
+        keys = ", ".join(map(str, list(value)[:5])) + (", ..." if len(value) > 5 else "")
+        return f"a mapping of {len(value)} keys ({keys})"
     return text[: SHOWN_CHARS - 3] + "..."
 
 

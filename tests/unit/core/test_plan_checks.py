@@ -47,6 +47,7 @@ def test_an_aa_arm_without_its_baseline_is_refused(
     err = capsys.readouterr().err
     assert "aa_control: true adds a second 'none' arm" in err
     assert "meshes ['envoy'] have no 'none'" in err
+    assert "(top level)" not in err and "{" not in err  # the check's words, not the input
 
 
 def test_trials_too_short_for_their_rate_are_refused_before_anything_is_created(
