@@ -119,6 +119,16 @@ def _directory(root: Path, parts: tuple[str, ...], create: bool) -> Iterator[int
         os.close(fd)
 
 
+def _sync_dir(dir_fd: int) -> None:
+    """Flush a directory, so a rename in it survives a crash; filesystems that cannot
+    sync a directory (EINVAL, ENOTSUP) are left as they are."""
+    try:
+        os.fsync(dir_fd)
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+
+
 def make_dir(root: Path, rel: str | os.PathLike[str]) -> Path:
     """Make ``root/rel`` and its parents (no link followed); returns its path."""
     parts = _parts(rel)
@@ -151,7 +161,7 @@ def write_atomic(
                 with suppress(OSError):
                     os.unlink(tmp, dir_fd=dir_fd)
                 raise
-            os.fsync(dir_fd)  # the rename itself survives a crash
+            _sync_dir(dir_fd)
     except OSError as e:
         raise _failure(e, path, "write") from None
     return path
@@ -270,7 +280,7 @@ def move(root: Path, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -
             _directory(root, tuple(dst_dirs), create=True) as dst_fd,
         ):
             os.replace(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
-            os.fsync(dst_fd)
+            _sync_dir(dst_fd)
     except OSError as e:
         raise _failure(e, path, "write") from None
     return path
