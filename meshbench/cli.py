@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from meshbench import __version__, interrupts
-from meshbench.errors import MeshbenchError
+from meshbench.errors import STORAGE_ERRNOS, MeshbenchError, one_line
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -37,7 +37,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from meshbench.report import report_run
 
-    report_run(Path(args.run_dir))
+    report_run(
+        Path(args.run_dir), out_dir=Path(args.out) if args.out else None, partial=args.partial
+    )
     return 0
 
 
@@ -49,6 +51,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         Path(args.run_b),
         force=args.force,
         out_dir=Path(args.out) if args.out else None,
+        partial=args.partial,
     )
     return 0
 
@@ -186,16 +189,26 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     from meshbench.results.sweep import sweep_results
 
     removed, skipped = clean(force=args.force)
-    tidied, left = sweep_results(Path(args.results))
+    sweep = sweep_results(Path(args.results))
     print(
         f"removed {len(removed)} leftover resource(s)"
         + (": " + ", ".join(removed) if removed else "")
     )
-    for line in tidied:
+    for line in sweep.done:
         print(f"tidied {line}")
-    for line in [*skipped, *left]:
+    for line in [*skipped, *sweep.skipped]:
         print(f"skipped {line}")
+    for e in sweep.failed[1:]:
+        print(f"not tidied: {one_line(e)}")
+    if sweep.failed:
+        raise sweep.failed[0]
     return 0
+
+
+PARTIAL_HELP = (
+    "read a run that is still running: a snapshot of the trials stored so far, which says "
+    "so (refused without this flag)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="per-mesh latency table and overhead against none")
     rep.add_argument("run_dir", help="a directory printed by `meshbench run`")
+    rep.add_argument(
+        "--out", metavar="DIR", help="where to write report.html (default: the run directory)"
+    )
+    rep.add_argument("--partial", action="store_true", help=PARTIAL_HELP)
     rep.set_defaults(func=_cmd_report)
 
     cmp = sub.add_parser(
@@ -245,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument(
         "--out", metavar="DIR", help="where to write compare.html (default: RUN_B/compare-<A>)"
     )
+    cmp.add_argument("--partial", action="store_true", help=PARTIAL_HELP)
     cmp.set_defaults(func=_cmd_compare)
 
     g = sub.add_parser(
@@ -421,14 +439,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except MeshbenchError as e:
-        print(f"meshbench: error: {e}", file=sys.stderr)
+        print(f"meshbench: error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a full, read-only or forbidden disk met outside the results store
+        if e.errno not in STORAGE_ERRNOS:
+            raise
+        print(f"meshbench: error: {one_line(e)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `meshbench run --dry-run ... | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
         return 141
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         interrupts.ignore_until_exit()
-        print("meshbench: interrupted; everything created was removed", file=sys.stderr)
+        notes = "; ".join(getattr(e, "__notes__", []))  # what cleaning up could not do
+        done = notes or "everything created was removed"
+        print(f"meshbench: interrupted; {done}", file=sys.stderr)
         return 130
 
 

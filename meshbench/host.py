@@ -104,15 +104,15 @@ class HostLoad:
     """The busiest foreign processes, ``(pid and name, cores)``."""
 
     def note(self, flag_steal_pct: float, flag_foreign_cpu: float) -> str:
-        """Why this trial's host state deserves a flag ('' when it does not)."""
+        """Why this trial's host state deserves a flag ('' when it does not): a value
+        beyond its limit, never one at it (the convention of every meshbench threshold).
+        Values are shown as they are, so a flag never shows a value equal to its limit."""
         parts = []
         if self.steal_pct > flag_steal_pct:
-            parts.append(f"CPU steal {self.steal_pct:.1f}% > {flag_steal_pct:g}%")
+            parts.append(f"CPU steal {self.steal_pct:g}% > {flag_steal_pct:g}%")
         if self.foreign_cpu > flag_foreign_cpu:
             top = ", ".join(f"{name} {cores:.2f}" for name, cores in self.foreign_top)
-            parts.append(
-                f"foreign load {self.foreign_cpu:.2f} cores > {flag_foreign_cpu:g} ({top})"
-            )
+            parts.append(f"foreign load {self.foreign_cpu:g} cores > {flag_foreign_cpu:g} ({top})")
         return "; ".join(parts)
 
 

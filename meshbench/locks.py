@@ -10,16 +10,18 @@ killed run never leaves a stale lock behind.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
-from meshbench.errors import MeshbenchError
+from meshbench.errors import STORAGE_ERRNOS, MeshbenchError, storage_error
+from meshbench.results.rundir import LinkRefused
 
 HOST_LOCK = Path(tempfile.gettempdir()) / "meshbench-host.lock"
 RUN_LOCK = ".lock"
@@ -34,10 +36,7 @@ def exclusive(path: Path, what: str, holder: str, fix: str) -> Iterator[Callable
     """Hold an exclusive lock on ``path`` (created if needed) for the ``with`` block;
     raise :class:`BusyError` naming whoever holds it now. Yields a function that
     replaces the holder's description (e.g. once the run directory exists)."""
-    try:
-        fd, writable = os.open(path, os.O_RDWR | os.O_CREAT, 0o644), True
-    except PermissionError:  # another user's lock file: locking needs no write access
-        fd, writable = os.open(path, os.O_RDONLY), False
+    fd, writable = _open_lock(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -47,8 +46,9 @@ def exclusive(path: Path, what: str, holder: str, fix: str) -> Iterator[Callable
 
     def rename(text: str) -> None:
         if writable:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, text.encode(), 0)
+            with suppress(OSError):  # a courtesy to the next one: a full disk loses it
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, text.encode(), 0)
 
     try:
         rename(holder)
@@ -57,6 +57,33 @@ def exclusive(path: Path, what: str, holder: str, fix: str) -> Iterator[Callable
         rename("")
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+def _open_lock(path: Path) -> tuple[int, bool]:
+    """``(descriptor, writable)`` of the lock file, made if missing. A link there is
+    refused, never followed (the holder's description is written into the file); where
+    it cannot be written (another user's file, a read-only filesystem) it is opened
+    read-only, which is enough to lock it."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644), True
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise LinkRefused(
+                f"{path} is a symbolic link: meshbench never opens its lock files through one",
+                fix=f"remove the link (rm {path})",
+            ) from None
+        if e.errno not in STORAGE_ERRNOS:
+            raise
+        first = e
+    try:
+        return os.open(path, os.O_RDONLY | _NOFOLLOW), False
+    except OSError as e:
+        if e.errno in STORAGE_ERRNOS or isinstance(e, FileNotFoundError):
+            raise storage_error(first, path, "create") from None
+        raise
 
 
 def describe(run_dir: Path | None) -> str:
@@ -92,8 +119,10 @@ def is_held(run_dir: Path) -> bool | None:
     file, it predates them). Takes and drops a shared lock; never blocks."""
     path = run_dir / RUN_LOCK
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
     except FileNotFoundError:
+        return None
+    except OSError:  # a link, or not ours to read: cannot tell
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

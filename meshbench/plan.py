@@ -11,10 +11,11 @@ fresh deployments of every arm.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from meshbench import dimensions
 from meshbench.errors import MeshbenchError
@@ -251,3 +252,65 @@ def _human_s(seconds: float) -> str:
     if seconds < 3 * 86400:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.0f} days"
+
+
+Severity = Literal["refuse", "estimate", "warn"]
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """Why a plan may not give a valid, baselined result. ``refuse``: it cannot, whatever
+    the host; ``estimate``: a quick estimate says this host cannot (refused unless
+    confirmed with ``--yes``, as an estimate may be wrong); ``warn``: it runs, with less."""
+
+    severity: Severity
+    text: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.text} (fix: {self.fix})"
+
+
+def plan_problems(scenario: Scenario, trials: list[Trial]) -> list[PlanProblem]:
+    """What makes ``trials`` unable to give a valid, baselined result on any platform:
+    trials too short for their rate to pass the achieved-rate rule, no baseline arm."""
+    out = []
+    ratio = scenario.validity.min_achieved_ratio
+    duration_s = scenario.load.duration_s
+    # a trial one request short of its plan achieves (n - 1) / n of its rate: with fewer
+    # than 1 / (1 - ratio) requests that alone fails validity.min_achieved_ratio
+    need = math.ceil(1 / (1 - ratio) - 1e-9) if ratio < 1 else 1
+    for rate in sorted({t.rate_rps for t in trials}):
+        n = rate * duration_s
+        if n < need:
+            out.append(
+                PlanProblem(
+                    "refuse",
+                    f"at {rate:g} rps a {duration_s:g} s trial plans {n:.3g} measured "
+                    f"request(s); below {need} a single request fewer fails "
+                    f"validity.min_achieved_ratio {ratio:g}, so its trials would be invalid",
+                    f"raise load.duration_s to at least {need / rate:.3g} s or the rate to "
+                    f"at least {need / duration_s:.3g} rps",
+                )
+            )
+    if dimensions.BASELINE not in scenario.meshes:
+        out.append(
+            PlanProblem(
+                "warn",
+                f"meshes {list(scenario.meshes)} have no {dimensions.BASELINE!r} arm: the run "
+                "measures each mesh's latency but no overhead against a baseline",
+                f"add {dimensions.BASELINE!r} to meshes",
+            )
+        )
+    return out
+
+
+def refuse_problems(problems: list[PlanProblem], confirmed: bool) -> None:
+    """Raise for the first problem that refuses the plan (``estimate`` ones only when not
+    ``confirmed``); warnings pass."""
+    for p in problems:
+        if p.severity == "refuse" or (p.severity == "estimate" and not confirmed):
+            more = "; or pass --yes to run it anyway" if p.severity == "estimate" else ""
+            raise MeshbenchError(
+                f"this plan cannot give a valid result: {p.text}", fix=p.fix + more
+            )

@@ -7,25 +7,45 @@ finished with ``meshbench run --resume RUN_DIR``.
 
 from __future__ import annotations
 
+import errno
+import io
 import math
-import shutil
+import os
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from meshbench import host, interrupts, locks
-from meshbench.errors import DeploymentBroken, PlatformError, ReadFailed
+from meshbench.errors import (
+    STORAGE_ERRNOS,
+    DeploymentBroken,
+    MeshbenchError,
+    PlatformError,
+    ReadFailed,
+    StorageError,
+    one_line,
+    storage_error,
+    translated,
+)
 from meshbench.load.spec import HLOG_FILE, LoadSummary
-from meshbench.plan import Trial, confirm_limits, estimate, plan_trials
+from meshbench.plan import (
+    Trial,
+    confirm_limits,
+    estimate,
+    plan_problems,
+    plan_trials,
+    refuse_problems,
+)
 from meshbench.platforms import platform_class
 from meshbench.platforms.base import Deployment, Platform, UsageSnapshot
-from meshbench.results import hlog
+from meshbench.results import hlog, rundir
 from meshbench.results.store import (
     HISTOGRAMS,
     TRIALS,
@@ -41,6 +61,9 @@ from meshbench.validity import load_reasons
 from meshbench.windows import deploy_rank, in_windows, window_key, window_of
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+SEVERITY_LABELS = {"refuse": "refused", "estimate": "refused unless --yes", "warn": "warning"}
+PROOF = "proof"
+LOGS = "logs"
 
 
 def execution_order(trials: list[Trial], platform: Platform | type[Platform]) -> list[Trial]:
@@ -117,12 +140,17 @@ def validity(
 
 def _host_row(scenario: Scenario, load: host.HostLoad) -> dict[str, Any]:
     v = scenario.validity
+    # flagged on the values recorded, so a value stored at its limit is never flagged
+    # (and one stored beyond it always is), whatever digits rounding dropped
+    recorded = replace(
+        load, steal_pct=round(load.steal_pct, 2), foreign_cpu=round(load.foreign_cpu, 3)
+    )
     return {
-        "host_steal_pct": round(load.steal_pct, 2),
+        "host_steal_pct": recorded.steal_pct,
         "host_busy_pct": round(load.busy_pct, 1),
-        "host_foreign_cpu": round(load.foreign_cpu, 3),
+        "host_foreign_cpu": recorded.foreign_cpu,
         "host_cpu_mhz": round(load.cpu_mhz) if math.isfinite(load.cpu_mhz) else math.nan,
-        "host_flag": load.note(v.flag_steal_pct, v.flag_foreign_cpu),
+        "host_flag": recorded.note(v.flag_steal_pct, v.flag_foreign_cpu),
     }
 
 
@@ -131,9 +159,9 @@ def run_trial(
 ) -> TrialRecord:
     """Measure one trial and store its files; returns its trials.csv record. ``cpus``: the
     CPUs the trial is pinned to, whose steal and load are recorded (default: all)."""
-    trial_dir = run_dir / TRIALS / trial.trial_id
-    if trial_dir.exists():  # leftovers of an interrupted attempt: not a result yet
-        shutil.rmtree(trial_dir)
+    trial_rel = Path(TRIALS, trial.trial_id)
+    rundir.remove(run_dir, trial_rel)  # leftovers of an interrupted attempt: not a result yet
+    trial_dir = rundir.make_dir(run_dir, trial_rel)  # no link on the way: the generator
     request = trial.load_request(scenario, dep.target_url())
     host_before = host.sample()
     try:
@@ -159,17 +187,16 @@ def run_trial(
             "or stopped answering during it"
         ]
     host_load = host.load_between(host_before, host.sample(), cpus or [])
-    write_json(trial_dir / "host.json", {**host_load.__dict__, "cpus": cpus or "all"})
-    write_json(trial_dir / "sidecar_stats.json", {"before": stats_before, "after": stats_after})
-    write_json(
-        trial_dir / "usage.json", {"before": usage_before.__dict__, "after": usage_after.__dict__}
-    )
+    host_json = {**host_load.__dict__, "cpus": cpus or "all"}
+    write_json(trial_dir / "host.json", host_json, root=run_dir)
+    stats = {"before": stats_before, "after": stats_after}
+    write_json(trial_dir / "sidecar_stats.json", stats, root=run_dir)
+    usage = {"before": usage_before.__dict__, "after": usage_after.__dict__}
+    write_json(trial_dir / "usage.json", usage, root=run_dir)
 
     hist_rel = f"{HISTOGRAMS}/{trial.trial_id}.hlog"
-    (run_dir / HISTOGRAMS).mkdir(exist_ok=True)
-    shutil.move(str(trial_dir / HLOG_FILE), run_dir / hist_rel)
-    path = run_dir / hist_rel
-    hists = hlog.read_logs(path)
+    rundir.move(run_dir, trial_rel / HLOG_FILE, hist_rel)
+    hists = hlog.read_logs(io.StringIO(rundir.read_text(run_dir, hist_rel)))
     lat = hlog.percentiles_ms(hists["latency"], (50, 90, 99, 99.9, 100))
     svc = hlog.percentiles_ms(hists["service"], (50, 99))
     lag = hlog.percentiles_ms(hists["send_lag"], (50, 99, 100))
@@ -225,11 +252,18 @@ def run_scenario(
         scenario = parse_scenario(data, f"{scenario_path} (with --platform {platform_name})")
     trials = plan_trials(scenario)
     kind = platform_class(scenario.platform)
-    if dry_run:
-        print(kind.plan(scenario, trials))
-        return None
     # the trials that will run: on kind the baseline's run again in every mesh's window
     planned = execution_order(trials, kind)
+    problems = [*plan_problems(scenario, trials), *kind.capacity_problems(scenario, planned)]
+    if dry_run:
+        print(kind.plan(scenario, trials))
+        for problem in problems:
+            print(f"{SEVERITY_LABELS[problem.severity]}: {problem}")
+        refuse_problems(problems, confirmed)
+        return None
+    refuse_problems(problems, confirmed)
+    for problem in problems:
+        console.print(f"[yellow]warning: {problem}[/]")
     confirm_limits(estimate(scenario, planned), confirmed, f"scenario {scenario.name!r}")
 
     kind.check_scenario(scenario)
@@ -238,7 +272,14 @@ def run_scenario(
         if resume is not None:  # before reading which trials are pending
             stack.enter_context(locks.run_directory(resume))
         run_dir, meta, rows = start_run(scenario, scenario_path, results_root, resume)
-        if resume is None:
+        started = resume is not None  # a new run directory counts once run.json is written
+        if resume is None:  # a start that fails before that leaves no directory behind
+
+            def discard() -> None:
+                if not started:
+                    rundir.remove(run_dir.parent, run_dir.name)
+
+            stack.push(_cleanup("removing the run directory of the failed start", discard))
             stack.enter_context(locks.run_directory(run_dir))
             if host_holder is not None:  # now the other run can be told which one
                 host_holder(locks.describe(run_dir))
@@ -247,8 +288,8 @@ def run_scenario(
             scenario = with_stored_pinning(scenario, meta.get("pinning") or {})
         platform = kind(scenario)
         platform.logs_dest = run_dir / "logs"
-        stack.callback(platform.close)
-        stack.callback(lambda: platform.collect_logs(run_dir / "logs"))
+        stack.push(_cleanup("closing the platform", platform.close))
+        stack.push(_cleanup("keeping the logs", lambda: platform.collect_logs(run_dir / "logs")))
         ordered = execution_order(trials, platform)
         env = platform.environment()
         meta.update(
@@ -258,7 +299,8 @@ def run_scenario(
             status="running",
         )
         meta.setdefault("versions", {}).update(env.get("versions", {}))
-        write_json(run_dir / "run.json", meta)
+        write_json(run_dir / "run.json", meta, root=run_dir)
+        started = True
         console.print(
             f"[bold]meshbench[/] {scenario.name}: {len(ordered)} trials "
             f"({len(done)} already done) on {platform.name} -> {run_dir}; "
@@ -284,24 +326,99 @@ def run_scenario(
 
             def redeployed(event: dict[str, Any]) -> None:
                 meta.setdefault("redeployments", []).append(event)
-                write_json(run_dir / "run.json", meta)
+                write_json(run_dir / "run.json", meta, root=run_dir)
 
             _run_trials(scenario, platform, ordered, done, rows, run_dir, cpus, redeployed)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             meta.update(status="interrupted", finished_utc=utc_now())
-            write_json(run_dir / "run.json", meta)
+            _record(run_dir, meta, e)
             console.print(
                 f"interrupted: {len(rows)} trial(s) kept; finish with "
                 f"`meshbench run --resume {run_dir} {scenario_path}`"
             )
             raise
         except Exception as e:  # a user-fixable error or a bug: never left "running"
-            meta.update(status="failed", finished_utc=utc_now(), error=str(e))
-            write_json(run_dir / "run.json", meta)
-            raise
+            err = _explained(e, run_dir, scenario_path)
+            meta.update(status="failed", finished_utc=utc_now(), error=str(err))
+            _record(run_dir, meta, err)
+            if err is e:
+                raise
+            raise err from None
+        meta.pop("error", None)  # an earlier attempt's, kept in "resumes"
         meta.update(status="complete", finished_utc=utc_now())
-        write_json(run_dir / "run.json", meta)
+        write_json(run_dir / "run.json", meta, root=run_dir)
     return run_dir
+
+
+ExitCallback = Callable[
+    [type[BaseException] | None, BaseException | None, TracebackType | None], bool
+]
+
+
+def _cleanup(what: str, step: Callable[[], None]) -> ExitCallback:
+    """An exit callback running ``step``: when the block failed, an error of ``step`` is
+    added to that first error as a note (``one_line`` prints it after it), never put in
+    its place; when the block did not fail, it is raised."""
+
+    def on_exit(
+        _type: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None
+    ) -> bool:
+        try:
+            step()
+        except Exception as e:
+            if exc is None:
+                raise
+            exc.add_note(f"{what} failed too: {one_line(e)}")
+        return False
+
+    return on_exit
+
+
+def _record(run_dir: Path, meta: dict[str, Any], error: BaseException) -> None:
+    """Write run.json as the run ends on ``error``; a failure to write it (a full or
+    read-only disk) is added to that error, not raised in its place."""
+    try:
+        write_json(run_dir / "run.json", meta, root=run_dir)
+    except Exception as e:
+        error.add_note(f"recording status {meta.get('status')!r} in run.json failed too: {e}")
+
+
+FULL_BELOW_BYTES = 1 << 20
+"""A filesystem with less free space than this (MiB) counts as full when a run fails:
+the failure (a generator that could not write its log, say) is reported as a full disk."""
+
+
+def disk_full(path: Path) -> bool:
+    """Whether the filesystem of ``path`` has (almost) no space left for this user."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    free = st.f_bfree if os.geteuid() == 0 else st.f_bavail  # root may use the reserve
+    return free * st.f_frsize < FULL_BELOW_BYTES
+
+
+def _explained(e: BaseException, run_dir: Path, scenario_path: Path) -> BaseException:
+    """``e`` as a started run reports it: a full, read-only or forbidden disk as a
+    :class:`StorageError` naming the file (the run directory when the error names none),
+    any failure while the run's disk is full as that full disk, and for either how to
+    finish the run once it is fixed. Anything else is returned as it is."""
+    if isinstance(e, OSError) and e.errno in STORAGE_ERRNOS and e.filename is None:
+        e = storage_error(e, run_dir, "write")
+    e = translated(e)
+    if not isinstance(e, StorageError):
+        if not disk_full(run_dir):
+            return e
+        full = storage_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), run_dir, "write")
+        what = e.message if isinstance(e, MeshbenchError) else str(e)
+        e = StorageError(f"{what}; the filesystem of {run_dir} is full", fix=full.fix)
+    out = StorageError(
+        e.message,
+        fix=f"{e.fix}; then finish the run with `meshbench run --resume {run_dir} "
+        f"{scenario_path}` (the trials stored so far are kept)",
+    )
+    out.__notes__ = list(getattr(e, "__notes__", []))
+    return out
 
 
 def _run_trials(
@@ -326,6 +443,18 @@ def _run_trials(
         task = progress.add_task("deploying", total=len(ordered), completed=len(done))
         deployments: dict[tuple[object, ...], Deployment] = {}
         live_group: tuple[object, ...] = (0, ())
+        # names already given in this run directory (an earlier attempt's, on a resume):
+        # a deployment's proof and logs never go where another's are
+        used = {n.removesuffix(".json") for n in rundir.list_names(run_dir, PROOF)}
+        used |= set(rundir.list_names(run_dir, LOGS))
+
+        def unique(base: str) -> str:
+            name, n = base, 0
+            while name in used:
+                n += 1
+                name = f"{base}-redeploy{n}"
+            used.add(name)
+            return name
 
         def group(trial: Trial) -> tuple[object, ...]:
             """Deployments that live together: a fresh-deployment group, in one window."""
@@ -344,14 +473,17 @@ def _run_trials(
                     deployments.clear()
                 live_group = group(trial)
                 window = window_of(trial)  # a baseline's proof per window it ran in
-                name = trial.deployment_name + (
-                    f"-in-{window}" if window and window != trial.mesh else ""
+                name = unique(
+                    trial.deployment_name
+                    + (f"-in-{window}" if window and window != trial.mesh else "")
                 )
                 progress.update(task, description=f"deploying {name}")
                 topology = trial.topology(scenario)
-                dep = stack.enter_context(platform.deploy(trial.mesh, topology, trial.mtls))
+                dep = stack.enter_context(
+                    platform.deploy(trial.mesh, topology, trial.mtls, name=name)
+                )
                 proof = dep.verify()
-                write_json(run_dir / "proof" / f"{name}.json", proof.__dict__)
+                write_json(run_dir / PROOF / f"{name}.json", proof.__dict__, root=run_dir)
                 deployments[key] = dep
             return deployments[key]
 

@@ -12,6 +12,7 @@ import psutil
 
 from meshbench import __version__
 from meshbench.errors import ResultsError, ScenarioError
+from meshbench.results import rundir
 from meshbench.results.store import (
     SCHEMA_VERSION,
     new_run_dir,
@@ -121,4 +122,9 @@ def start_run(
             f"{resume} is already complete; nothing to resume",
             fix="start a new run without --resume",
         )
+    rundir.check_writable(resume)  # before the platform creates anything
+    # how the attempt before ended is history now, not the run's state
+    ended = {k: meta.pop(k) for k in ("status", "error", "finished_utc") if k in meta}
+    meta.setdefault("resumes", []).append({"utc": utc_now(), "previous": ended})
+    meta.update(status="running", finished_utc=None)
     return resume, meta, read_trials(resume)

@@ -297,6 +297,12 @@ class Scenario(_Model):
                 "sweep.payload_bytes replaces every service's payload, but some services have "
                 "a payload_mix: remove one of the two"
             )
+        if self.aa_control and BASELINE not in self.meshes:
+            raise ValueError(
+                f"aa_control: true adds a second {BASELINE!r} arm to compare with "
+                f"{BASELINE!r}, but meshes {list(self.meshes)} have no {BASELINE!r}: add "
+                f"{BASELINE!r} to meshes, or set aa_control: false"
+            )
         if self.sweep.mtls is not None and self.platform == "local":
             raise ValueError(
                 "sweep.mtls is for the kind platform; on local list the meshes envoy and envoy-mtls"
@@ -399,9 +405,29 @@ def _describe(error: ValidationError, source: str) -> str:
             lines.append(f"{source}: {field}: unknown field (check the spelling)")
         elif e["type"] == "missing":
             lines.append(f"{source}: {field}: required field is missing")
+        elif isinstance(e.get("input"), dict):  # a check of a whole section names its fields
+            lines.append(f"{source}: {field + ': ' if e['loc'] else ''}{msg}")
         else:
-            lines.append(f"{source}: {field}: {e.get('input')!r} is invalid: {msg}")
+            lines.append(f"{source}: {field}: {_shown(e.get('input'))} is invalid: {msg}")
     return "; ".join(lines)
+
+
+SHOWN_CHARS = 80
+"""An invalid value longer than this is summarised in an error, not printed whole."""
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a one-line error: its repr, or what it is when that is long
+    (a list of 65 services is "a list of 65 items", not 3 kB of text)."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)} items"
+    if isinstance(value, dict):
+        keys = ", ".join(map(str, list(value)[:5])) + (", ..." if len(value) > 5 else "")
+        return f"a mapping of {len(value)} keys ({keys})"
+    return text[: SHOWN_CHARS - 3] + "..."
 
 
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:

@@ -3,7 +3,9 @@
 
 Each rule returns its reason in words; an empty list means the load did what was asked.
 Thresholds come from the scenario's ``validity:`` section (``ValiditySpec``), so a
-standalone load uses the same defaults a run does.
+standalone load uses the same defaults a run does. Every threshold (these, the host flags
+of :meth:`meshbench.host.HostLoad.note`) follows one convention: a value at its limit
+passes, only a value beyond it fires.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def load_reasons(
         reasons.append(f"generator CPU {s.generator_cpu:.2f} cores > {v.max_generator_cpu:g}")
     if s.achieved_rps < v.min_achieved_ratio * target_rps:
         reasons.append(
-            f"achieved {s.achieved_rps:.0f} rps < {v.min_achieved_ratio:g} x "
+            f"achieved {s.achieved_rps:.4g} rps < {v.min_achieved_ratio:g} x "
             f"target {target_rps:g} rps"
         )
     if s.stopped_by == "killed":

@@ -177,6 +177,13 @@ def compare_runs(
     for cell in sorted(set(run_a.cells) & set(run_b.cells)):
         records += _level_rows(an_a, an_b, cell)
         records += _overhead_rows(an_a, an_b, cell)
+    if not records:
+        raise ResultsError(
+            f"nothing to compare between {run_a.run_id} and {run_b.run_id}: "
+            + "; ".join(_why_nothing(run_a, run_b)),
+            fix="compare two runs that each measured the 'none' baseline at the same rates "
+            "(meshes: [none, ...])",
+        )
     diff = pd.DataFrame.from_records(
         records, columns=[c for c in DIFF_COLUMNS if c not in ("p_holm", "significant")]
     )
@@ -199,6 +206,22 @@ def compare_runs(
         [an_a.overhead.assign(run=name_a), an_b.overhead.assign(run=name_b)], ignore_index=True
     )
     return Comparison(an_a, an_b, cells, over, diff, key, other, _disagreements(an_b, diff))
+
+
+def _why_nothing(run_a: Run, run_b: Run) -> list[str]:
+    """Why two runs gave no row of B - A: a run without a (valid) baseline, no shared cell."""
+    why = []
+    for tag, run in (("A", run_a), ("B", run_b)):
+        if not run.has_baseline:
+            why.append(
+                f"run {tag} has no {BASELINE!r} arm (meshes {', '.join(run.meshes) or '-'}), "
+                "so it measured no overhead and no baseline latency"
+            )
+        elif not (run.trials["included"] & (run.trials["mesh"] == BASELINE)).any():
+            why.append(f"run {tag} has no valid {BASELINE!r} trial")
+    if not set(run_a.cells) & set(run_b.cells):
+        why.append("the runs share no sweep cell (rate, connections, payload, depth, ...)")
+    return why or ["no mesh has a valid overhead at a cell both runs measured"]
 
 
 def _disagreements(an_b: Analysis, diff: pd.DataFrame) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -107,13 +108,14 @@ def _interval_frame(
 
 
 def read_trial_log(
-    trial_id: str, path: Path, run_offset_s: float
+    trial_id: str, source: Path | IO[str], run_offset_s: float
 ) -> tuple[dict[str, HdrHistogram], pd.DataFrame]:
-    """Every tag's intervals merged (by adding counts) and the per-interval frame."""
+    """Every tag's intervals merged (by adding counts) and the per-interval frame, from a
+    log's path or its open text."""
     series: dict[str, _Series] = {}
     lay: hist.Layout | None = None
     counts_len = 0
-    for interval in hlog.iter_log(path):
+    for interval in hlog.iter_log(source):
         h = interval.histogram
         if lay is None:
             lay, counts_len = hist.layout(h), h.counts_len

@@ -9,6 +9,7 @@ percentile table.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,7 +33,7 @@ from meshbench.analysis.trial_frames import (
 )
 from meshbench.dimensions import AA_CONTROL, BASELINE, DIMS, Cell, by_name, cell_of
 from meshbench.errors import ResultsError
-from meshbench.results import hlog, store
+from meshbench.results import hlog, rundir, store
 
 
 @dataclass
@@ -59,6 +60,14 @@ class Run:
     histograms: dict[str, dict[str, HdrHistogram]] = field(repr=False)
     """``{trial_id: {tag: measured histogram}}``; warm-up under ``warmup.<tag>``."""
     warnings: list[str] = field(default_factory=list)
+    snapshot: str = ""
+    """Non-empty when the run was still running (its process held it) as it was read:
+    what this snapshot holds, in words. Whatever is derived from it goes stale."""
+
+    @property
+    def live(self) -> bool:
+        """Whether the run was still being measured when it was read."""
+        return bool(self.snapshot)
 
     @property
     def run_id(self) -> str:
@@ -156,7 +165,7 @@ class Run:
         """A JSON file the orchestrator stored for one trial (e.g. ``sidecar_stats.json``)."""
         path = self.path / store.TRIALS / trial_id / name
         try:
-            return json.loads(path.read_text())
+            return json.loads(rundir.read_text(self.path, Path(store.TRIALS, trial_id, name)))
         except FileNotFoundError:
             raise ResultsError(f"{path} does not exist") from None
 
@@ -183,11 +192,20 @@ def load_run(path: str | Path) -> Run:
             f"completed {planned} planned trials",
             fix="restore trials.csv from a copy of the run; the histograms alone are not a result",
         )
-    if status != "complete":
+    held = locks.is_held(run_dir) if status == "running" else None
+    snapshot = ""
+    if held:
+        snapshot = (
+            f"a snapshot of {len(trials)} of {planned} planned trials, read at "
+            f"{store.utc_now()} while the run was still running: it does not follow the run; "
+            "report again when the run has completed"
+        )
+        warnings.append(snapshot)
+    elif status != "complete":
         warnings.append(
             f"run status is {status!r}: {len(trials)} of {planned} planned trials are stored"
         )
-    if status == "running" and locks.is_held(run_dir) is False:
+    if status == "running" and held is False:
         warnings.append(
             "run.json says running, but no meshbench process holds this run: it was killed; "
             f"finish it with `meshbench run --resume {run_dir} SCENARIO`"
@@ -196,24 +214,25 @@ def load_run(path: str | Path) -> Run:
     histograms: dict[str, dict[str, HdrHistogram]] = {}
     interval_parts: list[pd.DataFrame] = []
     starts: dict[str, float] = {}
-    logs: dict[str, Path] = {}
+    logs: dict[str, tuple[Path, str]] = {}
     for trial_id, rel in zip(trials["trial_id"], trials["histogram"], strict=True):
         if not isinstance(rel, str) or not rel:
             continue
         p = run_dir / rel
-        if not p.exists():
+        try:  # held inside the run directory: a link out of it is refused
+            text = rundir.read_text(run_dir, rel)
+            starts[trial_id] = hlog.start_time(io.StringIO(text)) or 0.0
+        except FileNotFoundError:
             continue
-        try:
-            starts[trial_id] = hlog.start_time(p) or 0.0
-        except (ValueError, OSError) as e:  # binary junk, a directory, unreadable
+        except (ValueError, ResultsError) as e:  # binary junk, a directory, a link out
             warnings.append(f"{trial_id}: cannot read {p.name}: {e}")
             continue
-        logs[trial_id] = p
+        logs[trial_id] = p, text
     t0 = min(starts.values(), default=0.0)
-    for trial_id, p in logs.items():
+    for trial_id, (p, text) in logs.items():
         try:
-            merged, frame = read_trial_log(trial_id, p, starts[trial_id] - t0)
-        except (ValueError, OSError) as e:
+            merged, frame = read_trial_log(trial_id, io.StringIO(text), starts[trial_id] - t0)
+        except ValueError as e:
             warnings.append(f"{trial_id}: cannot read {p.name}: {e}")
             continue
         histograms[trial_id] = merged
@@ -255,4 +274,5 @@ def load_run(path: str | Path) -> Run:
         cost=cost_frame(trials),
         histograms=histograms,
         warnings=warnings,
+        snapshot=snapshot,
     )

@@ -54,6 +54,7 @@ from meshbench.load.spec import (
     request_id,
 )
 from meshbench.load.timer import DueTimer
+from meshbench.results import rundir
 from meshbench.results.hlog import new_histogram, record_us
 
 SPAWN_TIMEOUT_S = 30.0
@@ -385,7 +386,7 @@ def run_load(
         "note": "Locust's own statistics, kept for familiarity; never used for percentiles "
         "(Locust rounds response times to ~2 significant digits).",
     }
-    (out_dir / LOCUST_STATS_FILE).write_text(json.dumps(stats, indent=2, default=str))
+    rundir.write_text(out_dir, LOCUST_STATS_FILE, json.dumps(stats, indent=2, default=str))
     summary.write(out_dir)
     return summary
 

@@ -19,6 +19,7 @@ from hdrh.histogram import HdrHistogram
 
 from meshbench.errors import ResultsError
 from meshbench.load.spec import HLOG_FILE, LOCUST_STATS_FILE, LoadSummary
+from meshbench.results import rundir
 from meshbench.results.hlog import LogWriter, iter_log, new_histogram, start_time
 
 
@@ -72,7 +73,7 @@ def merge_hlogs(paths: list[Path], out: Path, comment: str = "meshbench load (me
                 hist = merged[key] = new_histogram()
             hist.add(iv.histogram)
     origin = min(starts) if starts else 0.0
-    with out.open("w") as f:
+    with rundir.text_file(out.parent, out.name) as f:  # atomically
         writer = LogWriter(f, origin, comment)
         for (tag, abs_start, length), hist in sorted(
             merged.items(), key=lambda kv: (kv[0][1], kv[0][0])
@@ -93,7 +94,7 @@ def merge_worker_dirs(worker_dirs: list[Path], out_dir: Path) -> LoadSummary:
     for d in worker_dirs:
         p = d / LOCUST_STATS_FILE
         stats["workers"].append(json.loads(p.read_text()) if p.exists() else None)
-    (out_dir / LOCUST_STATS_FILE).write_text(json.dumps(stats, indent=2, default=str))
+    rundir.write_text(out_dir, LOCUST_STATS_FILE, json.dumps(stats, indent=2, default=str))
     summary = merge_summaries(summaries)
     summary.write(out_dir)
     return summary

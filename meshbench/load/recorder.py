@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hdrh.histogram import HdrHistogram
 
+from meshbench.results import rundir
 from meshbench.results.hlog import WARMUP_PREFIX, LogWriter, new_histogram, record_us
 
 
@@ -72,8 +73,9 @@ class Recorder:
         return out
 
     def write_log(self, path: Path, epoch_start_s: float, comment: str = "") -> None:
-        """Write every interval; ``epoch_start_s`` is the wall-clock time of ``start_s``."""
-        with path.open("w") as f:
+        """Write every interval (atomically); ``epoch_start_s`` is the wall-clock time of
+        ``start_s``."""
+        with rundir.text_file(path.parent, path.name) as f:
             w = LogWriter(f, epoch_start_s, comment)
 
             def bounds(idx: int) -> tuple[float, float]:

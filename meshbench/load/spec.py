@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from meshbench.results import rundir
+
 SUMMARY_FILE = "summary.json"
 HLOG_FILE = "latency.hlog"
 LOCUST_STATS_FILE = "locust_stats.json"
@@ -122,7 +124,8 @@ class LoadSummary:
         return self.requests + self.warmup_requests
 
     def write(self, out_dir: Path) -> None:
-        (out_dir / SUMMARY_FILE).write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
+        """``summary.json`` in ``out_dir``, written atomically."""
+        rundir.write_text(out_dir, SUMMARY_FILE, json.dumps(asdict(self), indent=2, sort_keys=True))
 
     @classmethod
     def read(cls, out_dir: Path) -> LoadSummary:

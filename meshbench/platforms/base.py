@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from meshbench.load.spec import LoadRequest, LoadSummary
-from meshbench.plan import Trial, estimate
+from meshbench.plan import PlanProblem, Trial, estimate
 from meshbench.scenario import Scenario
 from meshbench.topology import Topology
 
@@ -88,7 +88,8 @@ class Deployment(abc.ABC):
 
     @abc.abstractmethod
     def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
-        """Run the bounded load; leave summary.json, latency.hlog, locust_stats.json in out_dir."""
+        """Run the bounded load; leave summary.json, latency.hlog, locust_stats.json in
+        ``out_dir`` (made by the run, inside the run directory, before it is called)."""
 
     def measured_usage(self) -> tuple[UsageSnapshot, UsageSnapshot] | None:
         """Usage sampled at the measured phase's boundaries during the last
@@ -152,18 +153,27 @@ class Platform(abc.ABC):
     def environment(self) -> dict[str, Any]:
         """Versions, core pinning and anything else recorded in run.json."""
 
+    @classmethod
+    def capacity_problems(cls, scenario: Scenario, trials: list[Trial]) -> list[PlanProblem]:
+        """What a quick estimate says this platform cannot serve (a topology too big for
+        the host's cores at a rate): checked by the dry run and before a run starts."""
+        return []
+
     @abc.abstractmethod
     def deploy(
-        self, mesh: str, topology: Topology, mtls: bool | None = None
+        self, mesh: str, topology: Topology, mtls: bool | None = None, name: str | None = None
     ) -> AbstractContextManager[Deployment]:
         """Deploy ``topology`` with ``mesh``; removed on exit, on every path.
 
         ``mtls`` None means the mesh's default (the scenario's); ``none-aa`` deploys like
-        ``none`` (the A/A control arm).
+        ``none`` (the A/A control arm). ``name``: what this deployment's artefacts (its
+        logs) are called, unique within the run (the run names it by deployment group:
+        ``envoy-g2``); None: the mesh.
         """
 
     def collect_logs(self, dest: Path) -> None:  # noqa: B027 - optional hook
-        """Copy component logs (sidecars, apps) into ``dest`` before they are removed."""
+        """Copy component logs (sidecars, apps) into ``dest`` before they are removed,
+        each file atomically and never through a link (:mod:`meshbench.results.rundir`)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release platform-wide resources (a cluster it created, a bridge namespace)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -18,14 +19,24 @@ INSTALL_HINTS: dict[str, str] = {
 }
 
 
+def missing(tool: str) -> ToolMissingError:
+    """The error for ``tool`` not found: a name is looked for on PATH, a path (with a
+    ``/``) is not; the fix installs the tool by its name either way."""
+    name = os.path.basename(tool)
+    fix = INSTALL_HINTS.get(name, f"install {name}")
+    if os.sep in tool:
+        return ToolMissingError(
+            f"required command {tool!r} does not exist or is not executable", fix=fix
+        )
+    return ToolMissingError(f"required command {tool!r} is not on PATH", fix=fix)
+
+
 def require(tool: str) -> str:
-    """The path of ``tool`` on PATH, or a ToolMissingError naming how to install it."""
+    """The path of ``tool`` (a name on PATH, or a path), or a ToolMissingError naming how
+    to install it."""
     path = shutil.which(tool)
     if path is None:
-        raise ToolMissingError(
-            f"required command {tool!r} is not on PATH",
-            fix=INSTALL_HINTS.get(tool, f"install {tool}"),
-        )
+        raise missing(tool)
     return path
 
 
@@ -41,11 +52,8 @@ def run(
         proc = subprocess.run(
             list(argv), input=input_text, capture_output=True, text=True, timeout=timeout_s
         )
-    except FileNotFoundError:
-        raise ToolMissingError(
-            f"required command {argv[0]!r} is not on PATH",
-            fix=INSTALL_HINTS.get(argv[0], f"install {argv[0]}"),
-        ) from None
+    except (FileNotFoundError, PermissionError):
+        raise missing(argv[0]) from None
     except subprocess.TimeoutExpired:
         raise PlatformError(f"`{' '.join(argv)}` did not finish within {timeout_s:g} s") from None
     if check and proc.returncode != 0:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from html import escape
-from pathlib import Path
 
 from meshbench.report.tables import Table
 
@@ -52,8 +51,8 @@ def table_html(t: Table | None) -> str:
     )
 
 
-def image_html(png: Path, caption: str) -> str:
-    data = base64.b64encode(png.read_bytes()).decode("ascii")
+def image_html(png: bytes, caption: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
     return (
         f'<figure><img alt="{escape(caption)}" src="data:image/png;base64,{data}">'
         f"<figcaption>{escape(caption)}</figcaption></figure>"
@@ -76,7 +75,7 @@ def render(
     notes: Sequence[str],
     setup: Sequence[tuple[str, str]],
     sections: Sequence[tuple[str, Sequence[Table | None]]],
-    figures: Sequence[tuple[Path, str]],
+    figures: Sequence[tuple[bytes, str]],
     appendix: Sequence[Table | None],
     footer: str,
 ) -> str:

@@ -268,10 +268,12 @@ def gate_document(g: gt.Gate, baseline_label: str | None = None) -> dict[str, An
     return doc
 
 
-def write_verdict(doc: Mapping[str, Any], out_dir: Path) -> Path:
-    """Write ``doc`` as ``out_dir/verdict.json`` (atomically); return its path."""
+def write_verdict(doc: Mapping[str, Any], out_dir: Path, root: Path | None = None) -> Path:
+    """Write ``doc`` as ``out_dir/verdict.json`` (atomically, no link followed below
+    ``root``; default ``out_dir``); return its path."""
     path = Path(out_dir) / VERDICT_JSON
-    store.atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    store.atomic_write_text(path, text, root)
     return path
 
 

@@ -6,9 +6,11 @@ The report files are derived from the stored results and are rewritten on every 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from matplotlib.figure import Figure
 from rich.console import Console
 
 from meshbench import __version__
@@ -16,10 +18,11 @@ from meshbench.analysis.compare import Comparison, compare_runs
 from meshbench.analysis.gate import Gate, gate_runs
 from meshbench.analysis.plots import PLOTS
 from meshbench.analysis.plots.comparison import COMPARISON_PLOTS
-from meshbench.analysis.plots.style import save
-from meshbench.analysis.stored_run import load_run
+from meshbench.analysis.plots.style import render
+from meshbench.analysis.stored_run import Run, load_run
 from meshbench.analysis.summary import Analysis, analyse
 from meshbench.dimensions import DIMS, cell_of
+from meshbench.errors import ResultsError
 from meshbench.report import fmt, html, markdown, tables, workload_tables
 from meshbench.report.console import make_console, print_analysis, print_comparison
 from meshbench.report.gate_summary import gate_lines, junit_xml
@@ -31,6 +34,7 @@ from meshbench.report.verdict_json import (
     run_document,
     write_verdict,
 )
+from meshbench.results import rundir
 from meshbench.results.baselines import DEFAULT_ROOT, find_baseline
 from meshbench.results.store import atomic_write_text, read_run_json
 
@@ -102,38 +106,59 @@ def _footer(an: Analysis) -> str:
     )
 
 
-def _write_plots(figures: dict[str, object], out_dir: Path) -> list[tuple[Path, str]]:
+@dataclass(frozen=True)
+class Plot:
+    """One plot as written: its PNG's path and bytes (embedded in report.html as written,
+    never read back from disk), and its caption."""
+
+    png: Path
+    png_bytes: bytes
+    caption: str
+
+
+def _write_plots(figures: Mapping[str, Figure | None], root: Path, rel: Path) -> list[Plot]:
     written = []
     for name, fig in figures.items():
         if fig is None:
             continue
-        png, _svg = save(fig, out_dir, name)  # type: ignore[arg-type]
-        written.append((png, CAPTIONS.get(name, name)))
+        png_bytes = render(fig, "png")
+        png = rundir.write_bytes(root, rel / f"{name}.png", png_bytes)
+        rundir.write_bytes(root, rel / f"{name}.svg", render(fig, "svg"))
+        written.append(Plot(png, png_bytes, CAPTIONS.get(name, name)))
     return written
 
 
-def write_plots(an: Analysis, plot_dir: Path) -> list[tuple[Path, str]]:
-    """Render every report plot into ``plot_dir`` (PNG + SVG): ``[(png, caption)]``."""
-    return _write_plots({name: make(an) for name, make in PLOTS.items()}, plot_dir)
+def write_plots(an: Analysis, plot_dir: Path, root: Path | None = None) -> list[Plot]:
+    """Render every report plot into ``plot_dir`` (PNG + SVG, each written atomically);
+    ``root``: the directory ``plot_dir`` lies in, below which no link is followed
+    (default: ``plot_dir``'s parent)."""
+    base = root if root is not None else plot_dir.parent
+    figures = {name: make(an) for name, make in PLOTS.items()}
+    return _write_plots(figures, base, plot_dir.relative_to(base))
 
 
-def write_report(
-    an: Analysis, out_dir: Path, written: list[tuple[Path, str]] | None = None
-) -> list[Path]:
+def _subtitle(an: Analysis) -> str:
+    run = an.run
+    text = (
+        f"{run.platform} platform, meshes {', '.join(run.meshes) or '-'}, "
+        f"{len(run.trials)} trial(s), status {run.status}"
+    )
+    return f"{text}; {run.snapshot}" if run.snapshot else text
+
+
+def write_report(an: Analysis, out_dir: Path, written: list[Plot] | None = None) -> list[Path]:
     """Write ``report.html``, ``summary.md``, ``verdict.json`` and ``plots/*.{png,svg}``
-    into ``out_dir`` (``written``: plots already rendered by :func:`write_plots`).
+    into ``out_dir``, each file atomically and none through a link below ``out_dir``
+    (``written``: plots already rendered by :func:`write_plots`).
 
     Returns the paths written (the documents, then the plots directory).
     """
     plot_dir = out_dir / PLOTS_DIR
     if written is None:
-        written = write_plots(an, plot_dir)
+        written = write_plots(an, plot_dir, root=out_dir)
     run = an.run
     title = f"meshbench report: {run.run_id}"
-    subtitle = (
-        f"{run.platform} platform, meshes {', '.join(run.meshes) or '-'}, "
-        f"{len(run.trials)} trial(s), status {run.status}"
-    )
+    subtitle = _subtitle(an)
     verdict = verdict_lines(an)
     setup = fmt.setup_lines(run)
     sections = _sections(an)
@@ -146,7 +171,7 @@ def write_report(
         notes=an.notes,
         setup=setup,
         sections=sections,
-        figures=written,
+        figures=[(p.png_bytes, p.caption) for p in written],
         appendix=appendix,
         footer=_footer(an),
     )
@@ -158,13 +183,26 @@ def write_report(
         notes=an.notes,
         setup=setup,
         sections=[*sections, ("Appendix", appendix)],
-        figures=[(f"{PLOTS_DIR}/{p.name}", c) for p, c in written],
+        figures=[(f"{PLOTS_DIR}/{p.png.name}", p.caption) for p in written],
         footer=_footer(an),
     )
-    atomic_write_text(out_dir / REPORT_HTML, page)
-    atomic_write_text(out_dir / SUMMARY_MD, md)
+    rundir.write_text(out_dir, REPORT_HTML, page)
+    rundir.write_text(out_dir, SUMMARY_MD, md)
     verdict_file = write_verdict(run_document(an), out_dir)
     return [out_dir / REPORT_HTML, out_dir / SUMMARY_MD, verdict_file, plot_dir]
+
+
+def refuse_live(run: Run, partial: bool, verb: str) -> None:
+    """A report of a run still being measured goes stale as the run goes on: refused
+    unless asked for (``--partial``), and then it says it is a snapshot."""
+    if run.live and not partial:
+        planned = len(run.meta.get("plan") or [])
+        raise ResultsError(
+            f"{run.path} is still running ({len(run.trials)} of {planned} planned trials so "
+            f"far): a {verb} now would be a snapshot that does not follow the run",
+            fix=f"wait until it has completed, or pass --partial for a {verb} of the trials "
+            "stored so far (its own CPU use is load on a host the run may share)",
+        )
 
 
 def report_run(
@@ -173,12 +211,16 @@ def report_run(
     out_dir: Path | None = None,
     console: Console | None = None,
     write_files: bool = True,
+    partial: bool = False,
 ) -> Analysis:
     """Print the per-mesh tables of ``run_dir`` (pooled percentiles, overhead against
     ``none`` with intervals, validity warnings) and write report.html, summary.md and the
-    plots into ``out_dir`` (default: the run directory). Returns the analysis."""
+    plots into ``out_dir`` (default: the run directory). A run still running is refused
+    unless ``partial`` (then the report says it is a snapshot). Returns the analysis."""
     console = console or make_console()
-    an = analyse(load_run(run_dir))
+    run = load_run(run_dir)
+    refuse_live(run, partial, "report")
+    an = analyse(run)
     print_analysis(an, console)
     if write_files:
         console.print()
@@ -187,15 +229,21 @@ def report_run(
     return an
 
 
-def write_comparison(cmp: Comparison, out_dir: Path) -> list[Path]:
+def write_comparison(cmp: Comparison, out_dir: Path, root: Path | None = None) -> list[Path]:
     """Write ``compare.html``, ``compare.md``, ``verdict.json`` and the comparison plots
-    into ``out_dir``."""
+    into ``out_dir`` (atomically, no link followed below ``root``; default: ``out_dir``
+    itself)."""
+    base = root if root is not None else out_dir
+    sub = out_dir.relative_to(base)
     plot_dir = out_dir / PLOTS_DIR
-    figures: dict[str, object] = {n: make(cmp) for n, make in COMPARISON_PLOTS.items()}
-    written = _write_plots(figures, plot_dir)
+    figures = {n: make(cmp) for n, make in COMPARISON_PLOTS.items()}
+    written = _write_plots(figures, base, sub / PLOTS_DIR)
     a, b = cmp.a, cmp.b
     title = f"meshbench compare: {a.run.run_id} (A) vs {b.run.run_id} (B)"
     subtitle = "B - A per mesh, rate and percentile; each run's own tables follow."
+    live = [tag for tag, an in (("A", a), ("B", b)) if an.run.live]
+    if live:
+        subtitle += f" A snapshot: {' and '.join(live)} still running when read."
     warnings = [f"key metadata differ (compared with force): {m}" for m in cmp.mismatches]
     warnings += [f"A: {w}" for w in a.warnings] + [f"B: {w}" for w in b.warnings]
     warnings += cmp.disagreements
@@ -220,7 +268,7 @@ def write_comparison(cmp: Comparison, out_dir: Path) -> list[Path]:
         notes=notes,
         setup=setup,
         sections=sections,
-        figures=written,
+        figures=[(p.png_bytes, p.caption) for p in written],
         appendix=[],
         footer=footer,
     )
@@ -232,12 +280,12 @@ def write_comparison(cmp: Comparison, out_dir: Path) -> list[Path]:
         notes=notes,
         setup=setup,
         sections=sections,
-        figures=[(f"{PLOTS_DIR}/{p.name}", c) for p, c in written],
+        figures=[(f"{PLOTS_DIR}/{p.png.name}", p.caption) for p in written],
         footer=footer,
     )
-    atomic_write_text(out_dir / COMPARE_HTML, page)
-    atomic_write_text(out_dir / COMPARE_MD, md)
-    verdict_file = write_verdict(compare_document(cmp), out_dir)
+    rundir.write_text(base, sub / COMPARE_HTML, page)
+    rundir.write_text(base, sub / COMPARE_MD, md)
+    verdict_file = write_verdict(compare_document(cmp), out_dir, root=base)
     return [out_dir / COMPARE_HTML, out_dir / COMPARE_MD, verdict_file, plot_dir]
 
 
@@ -249,17 +297,26 @@ def compare_report(
     out_dir: Path | None = None,
     console: Console | None = None,
     write_files: bool = True,
+    partial: bool = False,
 ) -> Comparison:
     """Print both runs' tables and B - A; write compare.html/.md and plots into ``out_dir``
     (default: ``<run_b>/compare-<run_a name>``). Refuses runs that measured different
-    things unless ``force``."""
+    things unless ``force``, a run still running unless ``partial``, and runs with
+    nothing to compare (no baseline, no common cell)."""
     console = console or make_console()
-    cmp = compare_runs(run_a, run_b, force=force)
+    runs = load_run(run_a), load_run(run_b)
+    for run in runs:
+        refuse_live(run, partial, "comparison")
+    cmp = compare_runs(*runs, force=force)
     print_comparison(cmp, console)
     if write_files:
-        out = Path(out_dir or Path(run_b) / f"compare-{Path(run_a).resolve().name}")
         console.print()
-        for p in write_comparison(cmp, out):
+        if out_dir is not None:
+            written = write_comparison(cmp, Path(out_dir))
+        else:  # inside run B: held there like its own report
+            name = f"compare-{Path(run_a).resolve().name}"
+            written = write_comparison(cmp, Path(run_b) / name, root=Path(run_b))
+        for p in written:
             console.print(f"wrote {p}", soft_wrap=True)
     return cmp
 
@@ -307,8 +364,11 @@ def gate_report(
     for line in gate_lines(g, label):
         print_line(line)
     name = label or Path(baseline).resolve().name
-    out = Path(out_dir or Path(candidate) / f"gate-{name}")
-    written = [write_verdict(gate_document(g, label), out)]
+    if out_dir is None:  # inside the candidate run: held there like its own report
+        out, root = Path(candidate) / f"gate-{name}", Path(candidate)
+    else:
+        out, root = Path(out_dir), Path(out_dir)
+    written = [write_verdict(gate_document(g, label), out, root=root)]
     if junit is not None:
         atomic_write_text(junit, junit_xml(g, label))
         written.append(junit)

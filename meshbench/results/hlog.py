@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,23 +110,38 @@ _LINE = re.compile(r"^(?:Tag=([^,]+),)?([0-9.]+),([0-9.]+),([0-9.]+),(\S+)$")
 _START = re.compile(r"^#\[StartTime: *([0-9.]+)")
 
 
-def iter_log(path: Path) -> Iterator[Interval]:
-    """Every interval of a log, in file order."""
-    with path.open() as f:
+@contextmanager
+def _lines(source: Path | IO[str]) -> Iterator[IO[str]]:
+    """``source`` as an open text stream: a path is opened (and closed), a stream is
+    used as it is (e.g. the text of a file read safely from a run directory)."""
+    if isinstance(source, Path):
+        with source.open() as f:
+            yield f
+    else:
+        yield source
+
+
+def _name(source: Path | IO[str]) -> str:
+    return str(source if isinstance(source, Path) else getattr(source, "name", "<log>"))
+
+
+def iter_log(source: Path | IO[str]) -> Iterator[Interval]:
+    """Every interval of a log (a path, or an open text stream), in file order."""
+    with _lines(source) as f:
         for line in f:
             line = line.strip()
             if not line or line.startswith(("#", '"')):
                 continue
             m = _LINE.match(line)
             if not m:
-                raise ValueError(f"{path}: unreadable interval line: {line[:60]}...")
+                raise ValueError(f"{_name(source)}: unreadable interval line: {line[:60]}...")
             tag, start, length, _max, payload = m.groups()
             yield Interval(tag or "", float(start), float(length), HdrHistogram.decode(payload))
 
 
-def start_time(path: Path) -> float | None:
+def start_time(source: Path | IO[str]) -> float | None:
     """The log's StartTime in epoch seconds, if present."""
-    with path.open() as f:
+    with _lines(source) as f:
         for line in f:
             m = _START.match(line)
             if m:
@@ -135,7 +151,7 @@ def start_time(path: Path) -> float | None:
     return None
 
 
-def read_logs(path: Path, tags: tuple[str, ...] = TAGS) -> dict[str, HdrHistogram]:
+def read_logs(path: Path | IO[str], tags: tuple[str, ...] = TAGS) -> dict[str, HdrHistogram]:
     """For each tag, all its intervals merged into one histogram (lossless), in one pass."""
     totals = {tag: new_histogram() for tag in tags}
     for interval in iter_log(path):

@@ -35,7 +35,7 @@ def canned_load(request: LoadRequest, out_dir: Path) -> LoadSummary:
     """The files a generator leaves for ``request``, without sending: rate x duration
     requests, the i-th with latency and service time 1,000 + i µs and a send lag of
     :data:`SEND_LAG_US`, no errors, every request on time."""
-    out_dir.mkdir(parents=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     n = int(request.rate_rps * request.duration_s)
     with (out_dir / HLOG_FILE).open("w") as f:
         writer = LogWriter(f, LOG_START_S, "canned")

@@ -6,6 +6,7 @@ render headless (Agg) when saved, and a notebook displays them inline.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,10 +16,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from meshbench.dimensions import AA_CONTROL, BASELINE
+from meshbench.results import rundir
 
 FONT_PT = 11
 SLIDE_IN = (11.0, 6.2)
 PNG_DPI = 120
+FORMATS: tuple[Literal["png", "svg"], ...] = ("png", "svg")
 _PALETTE = [
     "#1f77b4",
     "#d62728",
@@ -101,10 +104,20 @@ def empty(message: str) -> Figure:
     return fig
 
 
-def save(fig: Figure, out_dir: Path, name: str) -> list[Path]:
-    """Write ``<name>.png`` and ``<name>.svg`` into ``out_dir``; return both paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{name}.png", out_dir / f"{name}.svg"]
-    fig.savefig(paths[0], dpi=PNG_DPI)
-    fig.savefig(paths[1])
-    return paths
+def render(fig: Figure, fmt: Literal["png", "svg"]) -> bytes:
+    """``fig`` as a PNG (at :data:`PNG_DPI`) or an SVG file's bytes."""
+    buf = io.BytesIO()
+    if fmt == "png":
+        fig.savefig(buf, format=fmt, dpi=PNG_DPI)
+    else:
+        fig.savefig(buf, format=fmt)
+    return buf.getvalue()
+
+
+def save(fig: Figure, out_dir: Path, name: str, root: Path | None = None) -> list[Path]:
+    """Write ``<name>.png`` and ``<name>.svg`` into ``out_dir``, each atomically (a reader
+    or a kill finds the whole file or none); return both paths. ``root``: the run or report
+    directory ``out_dir`` lies in, below which no link is followed (default: ``out_dir``)."""
+    base = root if root is not None else out_dir
+    rel = out_dir.relative_to(base)
+    return [rundir.write_bytes(base, rel / f"{name}.{fmt}", render(fig, fmt)) for fmt in FORMATS]

@@ -70,6 +70,7 @@ from meshbench.platforms.kind.target import (
 )
 from meshbench.platforms.kind.usage import timing_statement
 from meshbench.platforms.kind.waits import Clock
+from meshbench.results import rundir
 from meshbench.scenario import Scenario
 from meshbench.topology import Topology
 from meshbench.windows import BASELINE_ARMS
@@ -372,10 +373,16 @@ class KindPlatform(Platform):
 
     @contextmanager
     def deploy(
-        self, mesh: str, topology: Topology | None = None, mtls: bool | None = None
+        self,
+        mesh: str,
+        topology: Topology | None = None,
+        mtls: bool | None = None,
+        name: str | None = None,
     ) -> Iterator[KindDeployment]:
         """Install ``mesh`` and ``topology`` (default: the scenario's) with ``mtls`` (default:
         ``kind.mtls``); remove both on exit, on every path. ``none-aa`` deploys like ``none``.
+        ``name``: what its pods' logs are kept as (default: the mesh, and the mesh whose
+        install window a baseline arm ran in).
         """
         self.prepare()
         m = mesh_named(mesh)
@@ -388,7 +395,7 @@ class KindPlatform(Platform):
             CHECK_NAMESPACES: lambda: self._check_workload_namespaces(plan.target),
         }
         install = plan.mesh_install_steps(m, sc)
-        logs = (
+        logs = name or (
             m.name
             if install or self.installed_mesh is None
             else (
@@ -437,10 +444,13 @@ class KindPlatform(Platform):
             log.warning("could not save the logs of %s pods: %s", name, e)
 
     def collect_logs(self, dest: Path) -> None:
-        """Copy the pod logs saved before each mesh was removed into ``dest``."""
+        """Copy the pod logs saved before each mesh was removed into ``dest`` (atomically,
+        never through a link: :mod:`meshbench.results.rundir`)."""
         src = self.target.work_dir / "logs"
-        if not self.dry_run and src.is_dir():
-            shutil.copytree(src, dest, dirs_exist_ok=True)
+        if self.dry_run or not src.is_dir():
+            return
+        logs = sorted(p for p in src.rglob("*") if p.is_file() or p.is_symlink())
+        rundir.copy_all_in(dest.parent, dest.name, src, logs)
 
     def _check_workload_namespaces(self, target: Target) -> None:
         self._check_owned(target.app_ns)

@@ -1,10 +1,14 @@
-"""``meshbench clean``: remove what a killed local run left behind.
+"""``meshbench clean``: remove what a killed local run left behind, and only that.
 
-It only touches resources named by :mod:`meshbench.platforms.local.names`: network
-namespaces ``mb-<run>-*`` (and every process inside them) and state directories
-``/tmp/meshbench-<run>-*``. A run whose owning process is still alive is left alone
-unless ``force`` is given; the owner is that process only if its start time matches the
-one recorded, so a reused PID does not keep a dead run's leftovers forever.
+A name proves nothing (anyone can ``ip netns add mb-abcdef-none-backend``), so clean
+removes a network namespace ``mb-<run>-*`` (and every process inside it) only when its
+run key ``<run>`` has an owner record: a state directory ``/tmp/meshbench-<run>-*``
+that this user owns (not a link) holding ``owner.pid``, which every local run writes
+before it creates anything. Processes are ours when their environment carries a run key
+(:data:`~meshbench.platforms.local.names.RUN_KEY_ENV`). Anything else named like ours is
+reported and left alone. A run whose owning process is still alive is left alone unless
+``force`` is given; the owner is that process only if its start time matches the one
+recorded, so a reused PID does not keep a dead run's leftovers forever.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 from pathlib import Path
 
 import psutil
@@ -30,7 +35,29 @@ def _run_key(name: str) -> str | None:
 
 
 def _state_dirs() -> list[Path]:
-    return sorted(p for p in Path(STATE_ROOT).glob(f"{STATE_PREFIX}*") if _run_key(p.name))
+    """State directories with an owner record of this user (never a link, never another
+    user's directory in the shared /tmp)."""
+    out = []
+    for p in sorted(Path(STATE_ROOT).glob(f"{STATE_PREFIX}*")):
+        if not _run_key(p.name):
+            continue
+        try:
+            d, record = p.lstat(), (p / OWNER_FILE).lstat()
+        except OSError:
+            continue
+        me = os.geteuid()
+        if (
+            stat.S_ISDIR(d.st_mode)
+            and stat.S_ISREG(record.st_mode)
+            and d.st_uid == record.st_uid == me
+        ):
+            out.append(p)
+    return out
+
+
+def proven_keys() -> set[str]:
+    """Run keys with an owner record: the runs whose namespaces clean may remove."""
+    return {_run_key(d.name) or "" for d in _state_dirs()}
 
 
 START_TOLERANCE_S = 1.0
@@ -112,7 +139,16 @@ def clean(force: bool = False) -> tuple[list[str], list[str]]:
     skip = {} if force else live_run_keys()
     skipped = [f"run {key}: {why}; --force removes it" for key, why in sorted(skip.items())]
     removed = []
-    spaces = [n for n in netns.ours(netns.list_netns()) if _run_key(n) not in skip]
+    proven = proven_keys()
+    named = netns.ours(netns.list_netns())
+    skipped += [
+        f"netns {n}: named like meshbench's, but no owner record of run {_run_key(n)} "
+        f"({STATE_ROOT}/{STATE_PREFIX}{_run_key(n)}-*/{OWNER_FILE}) proves it is: left alone "
+        f"(`ip netns delete {n}` removes it if it is yours)"
+        for n in named
+        if _run_key(n) not in proven
+    ]
+    spaces = [n for n in named if _run_key(n) in proven and _run_key(n) not in skip]
     # Processes first (apps, sidecars, generators, also any whose namespace is already
     # gone), then the namespaces, hub last.
     orphans = tagged_processes(skip)
@@ -121,8 +157,14 @@ def clean(force: bool = False) -> tuple[list[str], list[str]]:
     for ns in sorted(spaces, key=lambda n: n.endswith("-hub")):
         netns.delete(ns)
         removed.append(f"netns {ns}")
+    left = {_run_key(n) for n in netns.ours(netns.list_netns())}
     for d in _state_dirs():
-        if _run_key(d.name) not in skip:
-            shutil.rmtree(d, ignore_errors=True)
-            removed.append(f"dir {d}")
+        key = _run_key(d.name)
+        if key in skip:
+            continue
+        if key in left:  # the record is the only proof of what is left: kept with it
+            skipped.append(f"dir {d}: namespaces of run {key} could not be removed")
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(f"dir {d}")
     return removed, skipped

@@ -59,7 +59,13 @@ class LocalDeployment(Deployment):
     """One mesh's pods: namespaces, apps, sidecars, and the load generator's pod."""
 
     def __init__(
-        self, platform: LocalPlatform, mesh: str, topology: Topology, index: int, copy: int = 1
+        self,
+        platform: LocalPlatform,
+        mesh: str,
+        topology: Topology,
+        index: int,
+        copy: int = 1,
+        name: str | None = None,
     ) -> None:
         self.platform = platform
         self.scenario = platform.scenario
@@ -73,7 +79,8 @@ class LocalDeployment(Deployment):
         self.label = mesh if copy == 1 else f"{mesh}-{copy}"
         self.netns = {p: netns_name(platform.run_key, self.label, p) for p in self.pods}
         self.address = {p: pod_address(index, i) for i, p in enumerate(self.pods)}
-        self.state_dir = platform.state_dir / self.label
+        # named as the run names the deployment (its logs are kept under that name)
+        self.state_dir = platform.state_dir / (name or self.label)
         self.sidecars = mesh in SIDECAR_MESHES
         self.mtls = mesh == "envoy-mtls"
         self.admins: dict[str, EnvoyAdmin] = {}

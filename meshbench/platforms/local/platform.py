@@ -28,9 +28,10 @@ from meshbench import __version__
 from meshbench.cores import resolve
 from meshbench.errors import PlatformError, ScenarioError
 from meshbench.host import parse_cpu_list
+from meshbench.plan import PlanProblem, Trial
 from meshbench.platforms import commands
 from meshbench.platforms.base import Deployment, Platform
-from meshbench.platforms.local import netns
+from meshbench.platforms.local import capacity, netns
 from meshbench.platforms.local.cleanup import write_owner
 from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.platforms.local.envoy import (
@@ -46,6 +47,7 @@ from meshbench.platforms.local.names import (
     new_run_key,
 )
 from meshbench.preflight import run_preflight
+from meshbench.results import rundir
 from meshbench.scenario import Scenario
 from meshbench.topology import Topology
 
@@ -148,9 +150,13 @@ class LocalPlatform(Platform):
             },
         }
 
+    @classmethod
+    def capacity_problems(cls, scenario: Scenario, trials: list[Trial]) -> list[PlanProblem]:
+        return capacity.problems(scenario, trials)
+
     @contextmanager
     def deploy(
-        self, mesh: str, topology: Topology, mtls: bool | None = None
+        self, mesh: str, topology: Topology, mtls: bool | None = None, name: str | None = None
     ) -> Iterator[Deployment]:
         if mtls is not None:
             raise PlatformError(
@@ -160,7 +166,7 @@ class LocalPlatform(Platform):
             self._hub_up = True
             netns.add_hub(self.hub, hub_address())
         self._copies[mesh] = self._copies.get(mesh, 0) + 1
-        dep = LocalDeployment(self, mesh, topology, self._mesh_index, self._copies[mesh])
+        dep = LocalDeployment(self, mesh, topology, self._mesh_index, self._copies[mesh], name)
         self._mesh_index += 1
         try:
             dep.up()
@@ -178,10 +184,9 @@ class LocalPlatform(Platform):
             return str(path)
 
     def collect_logs(self, dest: Path) -> None:
-        for log in self.state_dir.rglob("*.log"):
-            target = dest / log.relative_to(self.state_dir)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(log, target)
+        """Every log under the state directory into ``dest/<deployment>/<pod>/...``."""
+        logs = sorted(self.state_dir.rglob("*.log"))
+        rundir.copy_all_in(dest.parent, dest.name, self.state_dir, logs)
 
     def close(self) -> None:
         if self._hub_up:

@@ -64,7 +64,8 @@ def test_sweep_tidies_killed_runs_and_leaves_live_ones(tmp_path: Path) -> None:
     live = _run(tmp_path, "live", "running")
     done = _run(tmp_path, "done", "complete")
     with locks.run_directory(live):
-        tidied, skipped = sweep_results(tmp_path)
+        sweep = sweep_results(tmp_path)
+    tidied, skipped = sweep.done, sweep.skipped
     assert json.loads((dead / "run.json").read_text())["status"] == "interrupted"
     assert "killed" in json.loads((dead / "run.json").read_text())["error"]
     assert not (dead / ".trials.csv.ab12cd34").exists()

@@ -42,7 +42,7 @@ def test_steal_busy_and_foreign_load_between_samples() -> None:
     assert load.busy_pct == (60.0 + 50.0) / 2
     assert math.isclose(load.foreign_cpu, (1.6 + 0.2) / 2)
     assert load.foreign_top[0] == ("7 stress", 0.8)
-    assert load.note(5.0, 0.2).startswith("CPU steal 10.0% > 5%; foreign load 0.90 cores")
+    assert load.note(5.0, 0.2).startswith("CPU steal 10% > 5%; foreign load 0.9 cores")
     assert load.note(20.0, 2.0) == ""
     only_1 = host.load_between(before, after, [1])
     assert only_1.steal_pct == 0.0 and only_1.busy_pct == 50.0

@@ -101,7 +101,7 @@ RULES: list[tuple[str, dict[str, float], dict[str, Any], float, list[str], str |
         {"achieved_rps": 94.9},
         1.0,
         [],
-        "achieved 95 rps < 0.95 x target 100 rps",
+        "achieved 94.9 rps < 0.95 x target 100 rps",
     ),
     (
         "rate-far-below",
@@ -369,7 +369,7 @@ class CannedDeployment(Deployment):
         return UsageSnapshot(taken_at_s=0.0)
 
     def run_load(self, request: LoadRequest, out_dir: Path) -> LoadSummary:
-        out_dir.mkdir(parents=True)
+        out_dir.mkdir(parents=True, exist_ok=True)
         merged = merge_summaries(self.workers)
         hists = {tag: new_histogram() for tag in ("latency", "service", "send_lag")}
         for v in range(merged.requests):
