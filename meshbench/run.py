@@ -480,7 +480,9 @@ def _run_trials(
                 progress.update(task, description=f"deploying {name}")
                 topology = trial.topology(scenario)
                 dep = stack.enter_context(
-                    platform.deploy(trial.mesh, topology, trial.mtls, name=name)
+                    platform.deploy(
+                        trial.mesh, topology, trial.mtls, name=name, capture=trial.capture == "on"
+                    )
                 )
                 proof = dep.verify()
                 write_json(run_dir / PROOF / f"{name}.json", proof.__dict__, root=run_dir)

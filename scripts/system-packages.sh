@@ -4,9 +4,9 @@
 set -euo pipefail
 
 # Usage: system-packages.sh [test|bench|image]
-#   (none)  what `meshbench run` needs on the local platform
+#   (none)  what `meshbench run` needs on the local platform (tcpdump: attribution mode)
 #   test    + Chromium, for the report's browser test
-#   bench   + wrk and h2load, the reference load generators, and tcpdump (wire timing)
+#   bench   + wrk and h2load, the reference load generators
 #   image   + podman, runc and debootstrap, for `make image-check` (the kind image, built
 #             from a local Debian base and run without a registry or a cluster)
 declare -A need=(
@@ -14,6 +14,7 @@ declare -A need=(
   [iptables-restore]=iptables
   [taskset]=util-linux
   [setpriv]=util-linux
+  [tcpdump]=tcpdump
 )
 if [ "${1:-}" = test ]; then
   need[chromium]=chromium
@@ -21,7 +22,6 @@ fi
 if [ "${1:-}" = bench ]; then
   need[wrk]=wrk
   need[h2load]=nghttp2-client
-  need[tcpdump]=tcpdump
 fi
 if [ "${1:-}" = image ]; then
   need[podman]=podman

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from meshbench.analysis import histograms as hist
+from meshbench.analysis.attribution import Attribution, attribute_run
 from meshbench.analysis.cells import cell_percentiles, trial_counts
 from meshbench.analysis.diagnostics import design_diagnostics
 from meshbench.analysis.overhead import overhead
@@ -38,6 +39,8 @@ class Analysis:
     notes: list[str] = field(default_factory=list)
     stalls: list[Stall] = field(default_factory=list)
     """Trials whose tail rests on one stalled second (:mod:`~meshbench.analysis.stalls`)."""
+    attribution: Attribution | None = None
+    """Where the overhead goes, when the run captured (``attribution:``)."""
 
     @property
     def confidence(self) -> float:
@@ -134,6 +137,14 @@ def analyse(
                 f"{row['p_value']:.4f}; the repeats' contrasts are far from normal"
             )
     stalls = find_stalls(run)
+    attribution = None
+    if "on" in set(run.trials.get("capture", ())):
+        attribution = attribute_run(run)
+        notes.append(
+            "attribution mode was on: trials with capture on ran with every pod's interfaces "
+            "captured and every request named; their overhead is shown beside the "
+            "uncaptured trials' (observer effect), and the split is in 'Where the overhead goes'"
+        )
     if stalls:
         warnings.append(
             f"{len(stalls)} trial(s) have a tail resting on one stalled second: "
@@ -155,4 +166,5 @@ def analyse(
         warnings,
         notes,
         stalls,
+        attribution,
     )

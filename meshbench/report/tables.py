@@ -11,6 +11,7 @@ import pandas as pd
 
 from meshbench.analysis import histograms as hist
 from meshbench.analysis import verdicts as vd
+from meshbench.analysis.attribution import CONFIDENCE, depth_scaling
 from meshbench.analysis.compare import Comparison
 from meshbench.analysis.stalls import STALL_FACTOR, describe
 from meshbench.analysis.summary import Analysis
@@ -316,6 +317,194 @@ def stall_table(an: Analysis) -> Table | None:
         "second, and the connections and TLS handshakes each sidecar opened. Steal or a "
         "busy CPU with our processes quiet points at the host; a sidecar's connections or "
         "handshakes jumping points at the mesh.",
+    )
+
+
+def attribution_tables(an: Analysis) -> list[Table | None]:
+    """Where the overhead goes (attribution mode): by kind of part and by part, the
+    reconciliation with the generator, the observer effect, the sidecars' own clocks."""
+    a = an.attribution
+    if a is None or a.empty:
+        return []
+    conf = round(CONFIDENCE * 100)
+
+    def ci(r: Mapping[Any, Any]) -> str:
+        return fmt.ci(r["ci_low_ms"], r["ci_high_ms"])
+
+    groups = Table(
+        title="Where the overhead goes: by kind of part (mean per request)",
+        columns=["mesh", "cell", "part", "overhead ms", f"{conf}% CI ms", "share of overhead"],
+        rows=[
+            [
+                str(r["mesh"]),
+                cell_of({**r, "capture": "on"}).title(an.run.swept),
+                f"{r['group']} ({r['parts']})",
+                fmt.delta_ms(r["overhead_ms"]),
+                ci(r),
+                f"{r['share_pct']:.0f} %",
+            ]
+            for r in a.groups.to_dict("records")
+        ],
+        caption="Each request's round trip on the load pod's wire split at every pod's "
+        "boundaries (kernel capture times): inbound and outbound = the sidecars' passes (both "
+        "directions), apps = the services' own time, wire = the hops between pods. Means "
+        "add up to the round trip; the overhead is mesh - none, paired per repeat, with a t "
+        "interval over the repeats.",
+    )
+    parts = Table(
+        title="Where the overhead goes: by part",
+        columns=[
+            "mesh",
+            "part",
+            "none ms",
+            "mesh ms",
+            "overhead ms",
+            f"{conf}% CI ms",
+            "share",
+            "p50 overhead ms",
+            "p99 overhead ms",
+        ],
+        rows=[
+            [
+                str(r["mesh"]),
+                str(r["part"]),
+                fmt.ms(r["none_ms"]),
+                fmt.ms(r["mesh_ms"]),
+                fmt.delta_ms(r["overhead_ms"]),
+                ci(r),
+                f"{r['share_pct']:.0f} %",
+                fmt.delta_ms(r["p50_overhead_ms"]),
+                fmt.delta_ms(r["p99_overhead_ms"]),
+            ]
+            for r in a.parts.to_dict("records")
+        ],
+        caption="Means are per request and add up; a part's p50 and p99 overheads are "
+        "descriptive (percentiles of parts do not add up to the percentile of the whole).",
+    )
+    recon = Table(
+        title="Do the parts add up to what the generator measured?",
+        columns=[
+            "mesh",
+            "statistic",
+            "generator overhead ms",
+            "parts overhead ms",
+            "residual ms",
+            f"{conf}% CI ms",
+            "residual %",
+        ],
+        rows=[
+            [
+                str(r["mesh"]),
+                str(r["statistic"]),
+                fmt.delta_ms(r["generator_ms"]),
+                fmt.delta_ms(r["parts_ms"]),
+                fmt.delta_ms(r["residual_ms"]),
+                ci(r),
+                f"{r['residual_pct']:+.0f} %",
+            ]
+            for r in a.reconciliation.to_dict("records")
+        ],
+        caption="The parts' sum is the round trip on the load pod's wire; the generator "
+        "measures from each request's intended send to its last byte in the client. The "
+        "residual is what the client side and the schedule add to the overhead (mean: exact "
+        "sums; p50: the two distributions' medians).",
+    )
+    out: list[Table | None] = [groups, parts, recon]
+    if not a.observer.empty:
+        out.append(
+            Table(
+                title="What capturing changed (observer effect)",
+                columns=[
+                    "mesh",
+                    "statistic",
+                    "overhead captured ms",
+                    "overhead uncaptured ms",
+                    "difference ms",
+                    f"{conf}% CI ms",
+                ],
+                rows=[
+                    [
+                        str(r["mesh"]),
+                        str(r["statistic"]),
+                        fmt.delta_ms(r["overhead_on_ms"]),
+                        fmt.delta_ms(r["overhead_off_ms"]),
+                        fmt.delta_ms(r["difference_ms"]),
+                        ci(r),
+                    ]
+                    for r in a.observer.to_dict("records")
+                ],
+                caption="The generator's overhead (mesh - none) in trials with every pod "
+                "captured minus in trials without, paired per repeat of the same run.",
+            )
+        )
+    if not a.sidecar_clock.empty:
+        out.append(
+            Table(
+                title="The sidecars' own clocks against the wire",
+                columns=[
+                    "mesh",
+                    "pod",
+                    "sidecar pass",
+                    "Envoy ms",
+                    "wire ms",
+                    "wire - Envoy ms",
+                    f"{conf}% CI ms",
+                ],
+                rows=[
+                    [
+                        str(r["mesh"]),
+                        str(r["pod"]),
+                        str(r["part"]),
+                        fmt.ms(r["envoy_ms"]),
+                        fmt.ms(r["wire_ms"]),
+                        fmt.delta_ms(r["wire_minus_envoy_ms"]),
+                        ci(r),
+                    ]
+                    for r in a.sidecar_clock.to_dict("records")
+                ],
+                caption="Envoy's access log (first byte in to first byte out, on the request "
+                "and on the response) against the same requests' part on the kernel's "
+                "capture clock; the difference is what Envoy's clock does not see (socket "
+                "buffers, the redirect, scheduling before Envoy reads).",
+            )
+        )
+    return out
+
+
+def depth_table(an: Analysis) -> Table | None:
+    """With a depth sweep: does the overhead grow by the hop, and linearly?"""
+    d = depth_scaling(an.run)
+    if d.empty:
+        return None
+    conf = round(CONFIDENCE * 100)
+    return Table(
+        title="Per hop: how the overhead grows with call depth",
+        columns=[
+            "mesh",
+            "rate",
+            "statistic",
+            "depths",
+            "per hop ms",
+            f"{conf}% CI ms",
+            "curvature ms/hop²",
+            f"{conf}% CI",
+        ],
+        rows=[
+            [
+                str(r["mesh"]),
+                f"{r['rate_rps']:g} rps",
+                str(r["statistic"]),
+                str(r["depths"]),
+                fmt.delta_ms(r["slope_ms_per_hop"]),
+                fmt.ci(r["slope_ci_low_ms"], r["slope_ci_high_ms"]),
+                fmt.delta_ms(r["curvature_ms"]),
+                fmt.ci(r["curvature_ci_low_ms"], r["curvature_ci_high_ms"]),
+            ]
+            for r in d.to_dict("records")
+        ],
+        caption="The generator's overhead (mesh - none) fitted against depth within each "
+        "repeat: the slope is the cost of one more hop; the quadratic term is the departure "
+        "from a straight line (an interval around 0: it compounds linearly, hop by hop).",
     )
 
 

@@ -59,6 +59,9 @@ CAPTIONS = {
     "p99_over_time": "p99 of each ~1 s interval of every trial; dashed = warm-up (excluded), "
     "dotted = invalid trial.",
     "resource_cost": "Mean CPU and memory per trial by component (sidecars summed over pods).",
+    "where_overhead_goes": "Each arm's mean request, part by part along its path (wire into a "
+    "pod, its inbound sidecar, its app, its outbound sidecar, and back), from the kernel's "
+    "capture times at every pod's boundaries (attribution mode).",
     "overhead_vs_depth": "Overhead against call-chain depth, with its interval.",
     "overhead_vs_payload": "Overhead against response payload size, with its interval.",
     "overhead_vs_connections": "Overhead against the number of connections, with its interval.",
@@ -89,6 +92,9 @@ def _sections(an: Analysis) -> list[tuple[str, Sequence[Table | None]]]:
         )
     out.append(("Latency budget", [tables.slo_table(an), tables.max_rate_table(an)]))
     out.append(("Stalls", [tables.stall_table(an)]))
+    out.append(
+        ("Where the overhead goes", [*tables.attribution_tables(an), tables.depth_table(an)])
+    )
     out.append(("Resource cost", [tables.cost_table(an)]))
     out.append(
         (

@@ -10,6 +10,7 @@ one colour per mesh, the same in every plot.
 - :mod:`.overhead_plots`: overhead with intervals and verdicts, the repeats behind it,
   overhead against a swept setting (:mod:`.verdict_marks` draws the verdicts)
 - :mod:`.cost`: CPU and memory by component
+- :mod:`.attribution_plot`: where each arm's time goes, part by part (attribution mode)
 - :mod:`.comparison`: two runs (``meshbench compare``)
 
 This module is the registry the report renders (:data:`PLOTS`) and the names a notebook
@@ -22,6 +23,7 @@ from collections.abc import Callable
 
 from matplotlib.figure import Figure
 
+from meshbench.analysis.plots.attribution_plot import where_overhead_goes
 from meshbench.analysis.plots.cost import resource_cost
 from meshbench.analysis.plots.latency import (
     cdf,
@@ -41,6 +43,7 @@ PLOTS: dict[str, Callable[[Analysis], Figure | None]] = {
     "cdf": cdf,
     "p99_over_time": p99_over_time,
     "resource_cost": resource_cost,
+    "where_overhead_goes": where_overhead_goes,
     "overhead_vs_depth": lambda an: overhead_vs(an, "depth"),
     "overhead_vs_payload": lambda an: overhead_vs(an, "payload_bytes"),
     "overhead_vs_connections": lambda an: overhead_vs(an, "connections"),
@@ -58,4 +61,5 @@ __all__ = [
     "repeat_blocks",
     "resource_cost",
     "save",
+    "where_overhead_goes",
 ]

@@ -378,12 +378,19 @@ class KindPlatform(Platform):
         topology: Topology | None = None,
         mtls: bool | None = None,
         name: str | None = None,
+        capture: bool = False,
     ) -> Iterator[KindDeployment]:
         """Install ``mesh`` and ``topology`` (default: the scenario's) with ``mtls`` (default:
         ``kind.mtls``); remove both on exit, on every path. ``none-aa`` deploys like ``none``.
         ``name``: what its pods' logs are kept as (default: the mesh, and the mesh whose
-        install window a baseline arm ran in).
+        install window a baseline arm ran in). ``capture`` is refused: attribution runs on
+        the local platform only (the scenario check says so first).
         """
+        if capture:
+            raise PlatformError(
+                "attribution's captures run on the local platform only",
+                fix="set platform: local, or attribution: false",
+            )
         self.prepare()
         m = mesh_named(mesh)
         plan = self.steps.for_mesh(m.name)

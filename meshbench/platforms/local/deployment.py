@@ -13,38 +13,45 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from meshbench.errors import MeshbenchError, PlatformError
-from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
+from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary, measured_ids
 from meshbench.load.workers import START_DELAY_S, run_workers
 from meshbench.platforms import commands
 from meshbench.platforms.base import Deployment, Proof, UsageSnapshot
 from meshbench.platforms.local import capture, netns
 from meshbench.platforms.local.admin import EnvoyAdmin
+from meshbench.platforms.local.attribute import Observed, attribute, keep_compressed
 from meshbench.platforms.local.envoy import (
     INBOUND_PLAINTEXT_STAT,
     INBOUND_STAT,
     OUTBOUND_STAT,
+    Observation,
     bootstrap,
     envoy_binary,
 )
 from meshbench.platforms.local.mtls import CertificateAuthority
 from meshbench.platforms.local.names import (
     LOAD_POD,
+    OUTBOUND_PORT,
     PROXY_UID,
     netns_name,
     pod_address,
 )
 from meshbench.platforms.local.phase_usage import PhaseWindow, took_origin
+from meshbench.platforms.local.pod_capture import PodCaptures
 from meshbench.platforms.local.procs import ProcessSet, wrap
 from meshbench.platforms.local.timeline import SIDECAR_COUNTERS, Timeline
 from meshbench.service.app import service_args
 from meshbench.service.http1 import HEALTH_PATH
 from meshbench.service.probe import probe_url
 from meshbench.topology import Topology
+from meshbench.wire.hops import Pod
 
 if TYPE_CHECKING:
     from meshbench.platforms.local.platform import LocalPlatform
 
 READY_DEADLINE_S = 30.0
+KEY_LOG = "keys.log"
+"""A sidecar's TLS secrets in attribution mode (SSLKEYLOGFILE lines)."""
 SIDECAR_MESHES = ("envoy", "envoy-mtls")
 KEPT_STAT_PREFIXES = (
     "http.",
@@ -66,6 +73,7 @@ class LocalDeployment(Deployment):
         index: int,
         copy: int = 1,
         name: str | None = None,
+        capture: bool = False,
     ) -> None:
         self.platform = platform
         self.scenario = platform.scenario
@@ -86,6 +94,11 @@ class LocalDeployment(Deployment):
         self.admins: dict[str, EnvoyAdmin] = {}
         self.created: list[str] = []
         self._measured: tuple[UsageSnapshot, UsageSnapshot] | None = None
+        # attribution mode: every pod captured for the deployment's whole life
+        self.captures = (
+            PodCaptures(self.procs, self.state_dir, platform.pinning.load_cpus) if capture else None
+        )
+        self._observed: list[Observed] = []
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -101,6 +114,8 @@ class LocalDeployment(Deployment):
             ns = self.netns[pod]
             self.created.append(ns)
             netns.add_pod(hub, ns, first_index + i, self.address[pod])
+        if self.captures is not None:  # before any process: every connection from its start
+            self.captures.start(self.netns)
         ca = CertificateAuthority(f"meshbench {self.mesh} CA") if self.mtls else None
         self.ca = ca  # kept so a test can present identities the mesh must refuse
         for pod in self.sidecar_pods():
@@ -122,10 +137,45 @@ class LocalDeployment(Deployment):
         self.probe([*urls, self._probe_target()], max(1.0, deadline - time.monotonic()))
 
     def down(self) -> None:
-        self.procs.stop_all()
-        for ns in reversed(self.created):
-            netns.delete(ns)
-        self.created.clear()
+        self.procs.stop_all()  # sidecars flush their key and access logs; captures end
+        try:
+            self._attribute()
+        finally:
+            for ns in reversed(self.created):
+                netns.delete(ns)
+            self.created.clear()
+
+    def _attribute(self) -> None:
+        """Each captured trial's per-request times at every pod's boundaries (attribution
+        mode); the captures then removed, or kept gzipped as the scenario says."""
+        if self.captures is None:
+            return
+        pods = [
+            Pod(p, self.address[p], path, self.topology.port, OUTBOUND_PORT)
+            for p, path in self.captures.files.items()
+        ]
+        key_logs = [self.state_dir / p / "sidecar" / KEY_LOG for p in self.sidecar_pods()]
+        access = {
+            p: sorted((self.state_dir / p / "sidecar").glob("*.log")) for p in self.sidecar_pods()
+        }
+        access = {p: [f for f in fs if f.name != "envoy.log"] for p, fs in access.items()}
+        stats = self.captures.stats()
+        for observed in self._observed:
+            attribute(
+                observed,
+                pods,
+                self.pods,
+                {p: p in self.sidecar_pods() for p in self.pods},
+                key_logs,
+                access,
+                stats,
+            )
+        if self.scenario.attribution.keep_captures == "compressed" and self.platform.logs_dest:
+            run_dir = self.platform.logs_dest.parent
+            keep_compressed(self.captures.files, run_dir / "captures" / self.state_dir.name)
+        for path in self.captures.files.values():
+            path.unlink(missing_ok=True)
+        self._observed.clear()
 
     def _start_sidecar(self, pod: str, ca: CertificateAuthority | None) -> None:
         d = self.state_dir / pod / "sidecar"
@@ -137,12 +187,14 @@ class LocalDeployment(Deployment):
         # plaintext only where a client without a sidecar enters the mesh (PERMISSIVE)
         plaintext = pod == self.topology.entry and not self.scenario.client_sidecar
         protocol = self.topology.protocol
+        observe = Observation(d / KEY_LOG, d) if self.captures is not None else None
         config = bootstrap(
             pod,
             self.mesh,
             app_port,
             admin_socket,
             tls,
+            observe=observe,
             accept_plaintext=plaintext,
             sidecar_protocol=self.scenario.local.sidecar_wire(protocol),
             app_protocol="http1" if protocol == "http1" else "h2",
@@ -371,6 +423,8 @@ class LocalDeployment(Deployment):
         if took_origin(out_dir / HLOG_FILE, start_at, request.label):
             self._measured = window.snapshots()
         timeline.write(out_dir)
+        if self.captures is not None and request.request_id_prefix:
+            self._observed.append(Observed(out_dir, measured_ids(request.request_id_prefix)))
         return summary
 
     def _app_pids(self) -> dict[str, int]:

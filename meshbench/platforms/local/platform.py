@@ -73,7 +73,10 @@ class LocalPlatform(Platform):
 
     @classmethod
     def check_scenario(cls, scenario: Scenario) -> None:
-        """The CPUs the scenario pins to must exist (and be allowed) on this host."""
+        """The CPUs the scenario pins to must exist (and be allowed) on this host, and
+        attribution mode's capture tool must be here: refused before anything is made."""
+        if scenario.attribution.enabled:
+            commands.require("tcpdump")
         allowed = os.sched_getaffinity(0)
         for field in ("load_cpus", "pod_cpus", "sidecar_cpus"):
             spec = getattr(scenario.local, field)
@@ -156,7 +159,12 @@ class LocalPlatform(Platform):
 
     @contextmanager
     def deploy(
-        self, mesh: str, topology: Topology, mtls: bool | None = None, name: str | None = None
+        self,
+        mesh: str,
+        topology: Topology,
+        mtls: bool | None = None,
+        name: str | None = None,
+        capture: bool = False,
     ) -> Iterator[Deployment]:
         if mtls is not None:
             raise PlatformError(
@@ -166,7 +174,9 @@ class LocalPlatform(Platform):
             self._hub_up = True
             netns.add_hub(self.hub, hub_address())
         self._copies[mesh] = self._copies.get(mesh, 0) + 1
-        dep = LocalDeployment(self, mesh, topology, self._mesh_index, self._copies[mesh], name)
+        dep = LocalDeployment(
+            self, mesh, topology, self._mesh_index, self._copies[mesh], name, capture
+        )
         self._mesh_index += 1
         try:
             dep.up()

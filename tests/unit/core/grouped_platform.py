@@ -68,7 +68,12 @@ class GroupedPlatform(Platform):
 
     @contextmanager
     def deploy(
-        self, mesh: str, topology: Topology, mtls: bool | None = None, name: str | None = None
+        self,
+        mesh: str,
+        topology: Topology,
+        mtls: bool | None = None,
+        name: str | None = None,
+        capture: bool = False,
     ) -> Iterator[Deployment]:
         d = self.state / (name or mesh)
         d.mkdir()  # a deployment named like an earlier one of this attempt fails here

@@ -56,7 +56,12 @@ class _Platform(Platform):
 
     @contextmanager
     def deploy(
-        self, mesh: str, topology: Topology, mtls: bool | None = None, name: str | None = None
+        self,
+        mesh: str,
+        topology: Topology,
+        mtls: bool | None = None,
+        name: str | None = None,
+        capture: bool = False,
     ) -> Iterator[Deployment]:
         self.deployed.append(mesh)
         yield self.dep_class(mesh, len(self.deployed), self.broken.get(len(self.deployed)))
@@ -129,7 +134,12 @@ class _OneMeshAtATime(_Platform):
 
     @contextmanager
     def deploy(
-        self, mesh: str, topology: Topology, mtls: bool | None = None, name: str | None = None
+        self,
+        mesh: str,
+        topology: Topology,
+        mtls: bool | None = None,
+        name: str | None = None,
+        capture: bool = False,
     ) -> Iterator[Deployment]:
         platform = self
 

@@ -65,7 +65,12 @@ class _Platform(Platform):
 
     @contextmanager
     def deploy(
-        self, mesh: str, topology: Topology, mtls: bool | None = None, name: str | None = None
+        self,
+        mesh: str,
+        topology: Topology,
+        mtls: bool | None = None,
+        name: str | None = None,
+        capture: bool = False,
     ) -> Iterator[Deployment]:
         self.calls.append(("deploy", (mesh, mtls)))
         yield _Dep(self, mesh)
