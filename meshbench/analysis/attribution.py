@@ -50,7 +50,9 @@ GROUP_NAMES = {
 CONFIDENCE = 0.95
 
 
-def _read_gz_csv(run: Run, trial_id: str, name: str) -> pd.DataFrame | None:
+def _read_gz_csv(
+    run: Run, trial_id: str, name: str, dtype: dict[str, str] | None = None
+) -> pd.DataFrame | None:
     path = run.path / store.TRIALS / trial_id / name
     try:
         data = gzip.decompress(path.read_bytes())
@@ -58,15 +60,30 @@ def _read_gz_csv(run: Run, trial_id: str, name: str) -> pd.DataFrame | None:
         return None
     except (OSError, EOFError) as e:
         raise ResultsError(f"{path}: unreadable ({e})") from None
-    return pd.read_csv(io.BytesIO(data))
+    return pd.read_csv(io.BytesIO(data), dtype=dtype)  # type: ignore[arg-type]
+
+
+HOPS_DTYPE = {"request_ns": "Int64", "response_ns": "Int64"}
+"""Epoch nanoseconds need 61 bits: read as integers, never as floats (which round them to
+256 ns)."""
+
+
+def _relative_ms(hops: pd.DataFrame) -> pd.DataFrame:
+    """The times in ms since the first request captured (exact before the division)."""
+    base = int(hops["request_ns"].min())
+    out = hops.copy()
+    for c in ("request_ns", "response_ns"):
+        out[c] = (out[c].astype("Int64") - base).astype("float64") / 1e6
+    return out
 
 
 def request_parts(hops: pd.DataFrame, chain: list[str]) -> pd.DataFrame:
     """One row per request that crossed every point, one column per part (ms), plus
-    ``total`` (the load pod's wire round trip) and ``request_id``."""
+    ``total`` (the load pod's wire round trip) and ``request_id``. ``hops``: the stored
+    long form (times in epoch ns, read as integers)."""
     if hops.empty:
         return pd.DataFrame()
-    wide = hops.pivot_table(
+    wide = _relative_ms(hops).pivot_table(
         index="request_id", columns=["pod", "point"], values=["request_ns", "response_ns"]
     )
 
@@ -83,7 +100,7 @@ def request_parts(hops: pd.DataFrame, chain: list[str]) -> pd.DataFrame:
     load = chain[0]
     out = pd.DataFrame(index=wide.index)
     l_req, l_resp = col("request_ns", load, "out_wire"), col("response_ns", load, "out_wire")
-    out["total"] = (l_resp - l_req) / 1e6
+    out["total"] = l_resp - l_req
     caller_req, caller_resp = l_req, l_resp
     caller = load
     services = chain[1:]
@@ -91,15 +108,15 @@ def request_parts(hops: pd.DataFrame, chain: list[str]) -> pd.DataFrame:
         leaf = i == len(services) - 1
         iw_req, iw_resp = col("request_ns", pod, "in_wire"), col("response_ns", pod, "in_wire")
         ia_req, ia_resp = at(pod, "in_app", "in_wire")
-        out[f"wire {caller} to {pod}"] = ((iw_req - caller_req) + (caller_resp - iw_resp)) / 1e6
-        out[f"{pod} inbound"] = ((ia_req - iw_req) + (iw_resp - ia_resp)) / 1e6
+        out[f"wire {caller} to {pod}"] = (iw_req - caller_req) + (caller_resp - iw_resp)
+        out[f"{pod} inbound"] = (ia_req - iw_req) + (iw_resp - ia_resp)
         if leaf:
-            out[f"{pod} app"] = (ia_resp - ia_req) / 1e6
+            out[f"{pod} app"] = ia_resp - ia_req
             break
         oa_req, oa_resp = at(pod, "out_app", "out_wire")
         ow_req, ow_resp = col("request_ns", pod, "out_wire"), col("response_ns", pod, "out_wire")
-        out[f"{pod} app"] = ((oa_req - ia_req) + (ia_resp - oa_resp)) / 1e6
-        out[f"{pod} outbound"] = ((ow_req - oa_req) + (oa_resp - ow_resp)) / 1e6
+        out[f"{pod} app"] = (oa_req - ia_req) + (ia_resp - oa_resp)
+        out[f"{pod} outbound"] = (ow_req - oa_req) + (oa_resp - ow_resp)
         caller, caller_req, caller_resp = pod, ow_req, ow_resp
     return out.dropna().reset_index()
 
@@ -127,7 +144,7 @@ class TrialParts:
 
 def trial_parts(run: Run, trial_id: str) -> TrialParts | None:
     """The parts of one trial (None: it was not captured)."""
-    hops = _read_gz_csv(run, trial_id, HOPS_FILE)
+    hops = _read_gz_csv(run, trial_id, HOPS_FILE, HOPS_DTYPE)
     if hops is None:
         return None
     meta = run.trial_json(trial_id, ATTRIBUTION_FILE)
@@ -357,7 +374,7 @@ def sidecar_clock(run: Run, per_trial: dict[str, TrialParts]) -> pd.DataFrame:
     wire: dict[tuple[str, str, str], list[float]] = {}
     for tid in per_trial:
         log = _read_gz_csv(run, tid, SIDECAR_TIMES_FILE)
-        hops = _read_gz_csv(run, tid, HOPS_FILE)
+        hops = _read_gz_csv(run, tid, HOPS_FILE, HOPS_DTYPE)
         if log is None or hops is None or log.empty:
             continue
         meta = run.trial_json(tid, ATTRIBUTION_FILE)

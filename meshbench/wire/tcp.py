@@ -76,13 +76,27 @@ class Flow:
 
 def flows(segments: Iterable[Segment], server_ports: Iterable[int] = ()) -> list[Flow]:
     """Reassemble every connection. The client is the SYN's sender; for a connection
-    captured mid-way, the side not on one of ``server_ports`` (else the higher port)."""
+    captured mid-way, the side not on one of ``server_ports`` (else the higher port).
+
+    A reply whose source is not the address its request went to is still its connection's:
+    a connection redirected by NAT on the same host (iptables REDIRECT to a sidecar) is
+    captured on loopback as ``client -> 127.0.0.1:<redirect port>`` one way and
+    ``<original destination> -> client`` the other; the client's endpoint, unique per
+    interface, ties the two together."""
     servers = set(server_ports)
+    found: list[Flow] = []
     by_key: dict[tuple[Endpoint, Endpoint], Flow] = {}
+    by_client: dict[tuple[int, Endpoint], Flow] = {}
     isn: dict[tuple[Endpoint, Endpoint], int] = {}  # (sender, receiver): first byte's seq
     for s in segments:
         a, b = (s.src, s.sport), (s.dst, s.dport)
         flow = by_key.get((a, b)) or by_key.get((b, a))
+        opening = bool(s.flags & SYN and not s.flags & ACK)
+        if opening and flow is not None and flow.up.data:
+            flow = None  # a new connection reusing a closed one's ports
+        if flow is None and not opening and (s.iface, b) in by_client:
+            flow = by_client[(s.iface, b)]  # a NATed reply to a known client
+            by_key[(b, a)] = flow
         if flow is None:
             if s.flags & SYN and not s.flags & ACK:
                 client, server, opened = a, b, True
@@ -93,6 +107,8 @@ def flows(segments: Iterable[Segment], server_ports: Iterable[int] = ()) -> list
                 client, server = (b, a) if a_serves else (a, b)
                 opened = False
             flow = by_key[(client, server)] = Flow(client, server, s.iface, opened)
+            by_client[(s.iface, client)] = flow
+            found.append(flow)
         if s.flags & SYN:
             isn[(a, b)] = (s.seq + 1) % _SEQ_MOD
             continue
@@ -102,4 +118,4 @@ def flows(segments: Iterable[Segment], server_ports: Iterable[int] = ()) -> list
         if stream._next is None and (a, b) in isn:
             stream._next = isn[(a, b)]
         stream.add(s.seq, s.t_ns, s.payload)
-    return list(by_key.values())
+    return found

@@ -1,13 +1,16 @@
-"""TLS 1.3 connections opened with their endpoints' key logs (SSLKEYLOGFILE format, which
+"""TLS connections opened with their endpoints' key logs (SSLKEYLOGFILE format, which
 Envoy writes with ``common_tls_context.key_log``), so the requests inside mutual-TLS hops
 can be told apart and timed like plaintext ones.
 
-For each direction, records are decrypted with the handshake traffic key, then (once that
-no longer authenticates) the application traffic key, following key updates; application
-data is appended to a plaintext :class:`~meshbench.wire.tcp.Stream` whose bytes carry the
-capture time of the TLS record they came in. Cipher suites: the three TLS 1.3 ones
-(AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305). TLS 1.2 connections are not opened
-(:class:`TlsError` says so).
+Application data is appended to a plaintext :class:`~meshbench.wire.tcp.Stream` whose
+bytes carry the capture time of the TLS record they came in.
+
+- TLS 1.3 (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305): for each direction, records are
+  decrypted with the handshake traffic key, then (once that no longer authenticates) the
+  application traffic key, following key updates.
+- TLS 1.2 with an AEAD suite (ECDHE with AES-GCM or ChaCha20-Poly1305; what Envoy's
+  upstream TLS negotiates by default): keys expanded from the logged master secret, each
+  direction encrypted from its ChangeCipherSpec on.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from meshbench.wire.tcp import Flow, Stream
 
-HANDSHAKE, APPLICATION_DATA = 22, 23
+CHANGE_CIPHER_SPEC, HANDSHAKE, APPLICATION_DATA = 20, 22, 23
 CLIENT_HELLO, SERVER_HELLO, KEY_UPDATE = 1, 2, 24
 
 SUITES: dict[int, tuple[type[AESGCM] | type[ChaCha20Poly1305], int, hashes.HashAlgorithm]] = {
@@ -31,6 +34,16 @@ SUITES: dict[int, tuple[type[AESGCM] | type[ChaCha20Poly1305], int, hashes.HashA
     0x1303: (ChaCha20Poly1305, 32, hashes.SHA256()),
 }
 """TLS 1.3 cipher suites: AEAD, key length, hash."""
+
+TLS12_SUITES: dict[int, tuple[type[AESGCM] | type[ChaCha20Poly1305], int, hashes.HashAlgorithm]] = {
+    0xC02B: (AESGCM, 16, hashes.SHA256()),  # ECDHE-ECDSA-AES128-GCM-SHA256
+    0xC02F: (AESGCM, 16, hashes.SHA256()),  # ECDHE-RSA-AES128-GCM-SHA256
+    0xC02C: (AESGCM, 32, hashes.SHA384()),  # ECDHE-ECDSA-AES256-GCM-SHA384
+    0xC030: (AESGCM, 32, hashes.SHA384()),  # ECDHE-RSA-AES256-GCM-SHA384
+    0xCCA9: (ChaCha20Poly1305, 32, hashes.SHA256()),  # ECDHE-ECDSA-CHACHA20-POLY1305
+    0xCCA8: (ChaCha20Poly1305, 32, hashes.SHA256()),  # ECDHE-RSA-CHACHA20-POLY1305
+}
+"""TLS 1.2 AEAD cipher suites: AEAD, key length, PRF hash."""
 
 Keylog = dict[bytes, dict[str, bytes]]
 """client random -> {label: secret}."""
@@ -124,17 +137,98 @@ def _suite(server_hello: bytes) -> int:
     return int(struct.unpack("!H", server_hello[39 + sid_len : 41 + sid_len])[0])
 
 
+def _prf(secret: bytes, label: bytes, seed: bytes, length: int, h: hashes.HashAlgorithm) -> bytes:
+    """TLS 1.2's PRF (P_hash of RFC 5246, section 5)."""
+    from cryptography.hazmat.primitives import hmac
+
+    def mac(data: bytes) -> bytes:
+        m = hmac.HMAC(secret, h)
+        m.update(data)
+        return m.finalize()
+
+    out, a = b"", label + seed
+    while len(out) < length:
+        a = mac(a)
+        out += mac(a + label + seed)
+    return out[:length]
+
+
+def _decrypt12(
+    flow: Flow,
+    up_records: list[tuple[int, int, bytes, bytes]],
+    down_records: list[tuple[int, int, bytes, bytes]],
+    client_random: bytes,
+    server_hello: bytes,
+    suite: int,
+    secrets: dict[str, bytes],
+) -> tuple[Stream, Stream]:
+    if "CLIENT_RANDOM" not in secrets:
+        raise TlsError("the key log lacks the TLS 1.2 master secret (CLIENT_RANDOM)")
+    aead, key_len, hash_alg = TLS12_SUITES[suite]
+    chacha = aead is ChaCha20Poly1305
+    iv_len = 12 if chacha else 4
+    server_random = server_hello[6:38]
+    block = _prf(
+        secrets["CLIENT_RANDOM"],
+        b"key expansion",
+        server_random + client_random,
+        2 * key_len + 2 * iv_len,
+        hash_alg,
+    )
+    keys = {
+        "client": (block[:key_len], block[2 * key_len : 2 * key_len + iv_len]),
+        "server": (block[key_len : 2 * key_len], block[2 * key_len + iv_len :]),
+    }
+    out = []
+    for records, stream, side in (
+        (up_records, flow.up, "client"),
+        (down_records, flow.down, "server"),
+    ):
+        key, iv = keys[side]
+        cipher = aead(key)
+        seq, encrypted = 0, False
+        plain = Stream()
+        for offset, ctype, header, body in records:
+            if ctype == CHANGE_CIPHER_SPEC:
+                encrypted = True
+                continue
+            if not encrypted:
+                continue
+            if chacha:
+                nonce = bytes(a ^ b for a, b in zip(iv, seq.to_bytes(12, "big"), strict=True))
+                ciphertext = body
+            else:
+                nonce, ciphertext = iv + body[:8], body[8:]
+            aad = seq.to_bytes(8, "big") + header[:3] + struct.pack("!H", len(ciphertext) - 16)
+            try:
+                content = cipher.decrypt(nonce, ciphertext, aad)
+            except InvalidTag:
+                raise TlsError(
+                    "a TLS 1.2 record did not authenticate with the logged keys"
+                ) from None
+            seq += 1
+            if ctype == APPLICATION_DATA and content:
+                plain._append(stream.time_at(offset), content)
+        out.append(plain)
+    return out[0], out[1]
+
+
 def decrypt(flow: Flow, keylog: Keylog) -> tuple[Stream, Stream]:
-    """The plaintext (client -> server, server -> client) of a TLS 1.3 connection whose
-    opening was captured and whose secrets are in ``keylog``."""
+    """The plaintext (client -> server, server -> client) of a TLS 1.3 or TLS 1.2 (AEAD)
+    connection whose opening was captured and whose secrets are in ``keylog``."""
     up_records, down_records = _records(flow.up), _records(flow.down)
     client_random = _hello(up_records, CLIENT_HELLO)[6:38]
-    suite = _suite(_hello(down_records, SERVER_HELLO))
-    if suite not in SUITES:
-        raise TlsError(f"cipher suite {suite:#06x} is not a TLS 1.3 suite (TLS 1.2?)")
+    server_hello = _hello(down_records, SERVER_HELLO)
+    suite = _suite(server_hello)
     secrets = keylog.get(client_random)
     if not secrets:
         raise TlsError(f"no key log line for client random {client_random.hex()[:16]}...")
+    if suite in TLS12_SUITES:
+        return _decrypt12(
+            flow, up_records, down_records, client_random, server_hello, suite, secrets
+        )
+    if suite not in SUITES:
+        raise TlsError(f"cipher suite {suite:#06x} is not one meshbench opens (AEAD suites only)")
     out = []
     for records, stream, side in (
         (up_records, flow.up, "CLIENT"),

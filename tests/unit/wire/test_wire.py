@@ -147,14 +147,18 @@ def _certificate(tmp: Path) -> tuple[Path, Path]:
 Wire = list[tuple[bool, bytes]]
 
 
-def _tls_session(tmp: Path, messages: Wire) -> tuple[Wire, str]:
+def _tls_session(tmp: Path, messages: Wire, version: str = "1.3") -> tuple[Wire, str]:
     """A TLS 1.3 session in memory: the wire bytes each side sent (in order) while
     exchanging ``messages`` ((from client?, plaintext)), and the client's key log."""
     cert, key = _certificate(tmp)
     keylog = tmp / "keys.log"
     cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     cctx.check_hostname, cctx.verify_mode = False, ssl.CERT_NONE
-    cctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    if version == "1.3":
+        cctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    else:  # TLS 1.2 with an AEAD suite, as Envoy's upstream TLS negotiates by default
+        cctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        cctx.set_ciphers(version)
     cctx.keylog_filename = str(keylog)
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     sctx.load_cert_chain(cert, key)
@@ -193,10 +197,21 @@ def _streams(wire: Wire) -> tuple[Stream, Stream, list[int]]:
     return up, down, times
 
 
-def test_tls13_is_opened_with_the_key_log() -> None:
+@pytest.mark.parametrize(
+    "version",
+    [
+        "1.3",
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+    ],
+)
+def test_tls_is_opened_with_the_key_log(version: str) -> None:
+    """TLS 1.3, and TLS 1.2 with each AEAD suite (Envoy's upstream TLS negotiates 1.2
+    unless told otherwise)."""
     with tempfile.TemporaryDirectory() as d:
         messages = [(True, _get("tls-1")), (False, OK), (True, _get("tls-2")), (False, OK)]
-        wire, log = _tls_session(Path(d), messages)
+        wire, log = _tls_session(Path(d), messages, version)
     up, down, _ = _streams(wire)
     flow = Flow(("198.18.0.10", 1), ("198.18.0.11", 2), 2, True, up, down)
     plain_up, plain_down = decrypt(flow, parse_keylog(log))
@@ -277,3 +292,24 @@ def test_a_real_tcpdump_capture_reads_back_if_tcpdump_is_here(tmp_path: Path) ->
     [flow] = flows(read_segments(path), [port])
     [ex] = exchanges(flow.up, flow.down)
     assert (ex.request_id, ex.status) == ("real-1", 200) and _rtt(ex) > 0
+
+
+def test_a_redirected_connections_replies_join_it(tmp_path: Path) -> None:
+    """The app's call redirected to its sidecar: captured on loopback as app -> 127.0.0.1:
+    15001 one way and <the original destination> -> app the other (NAT undone on the
+    reply); one connection, its replies paired with its requests."""
+    cap = Capture()
+    app, redirect, original = ("198.18.0.11", 42000), ("127.0.0.1", 15001), ("198.18.0.12", 8080)
+    up = Conn(app, redirect, iface=1)
+    back = Conn(app, original, iface=1)
+    cap.open(up, T0)
+    # the SYN-ACK and every reply come from the original destination
+    cap.frames[-1] = (T0 + 1, frame(original, app, up.seq_s - 1, 0x12, iface=1))
+    back.seq_s = up.seq_s
+    for i in range(2):
+        cap.send(up, T0 + (10 * i + 1) * MS, _get(f"r{i}"), from_client=True)
+        cap.send(back, T0 + (10 * i + 3) * MS, OK, from_client=False)
+    [flow] = flows(read_segments(cap.write(tmp_path / "nat.pcap")), [15001])
+    assert (flow.client, flow.server) == (app, redirect)
+    got = [(e.request_id, _rtt(e)) for e in exchanges(flow.up, flow.down)]
+    assert got == [("r0", 2 * MS), ("r1", 2 * MS)]
