@@ -60,7 +60,7 @@ def _read_gz_csv(
         return None
     except (OSError, EOFError) as e:
         raise ResultsError(f"{path}: unreadable ({e})") from None
-    return pd.read_csv(io.BytesIO(data), dtype=dtype)  # type: ignore[arg-type]
+    return pd.read_csv(io.BytesIO(data), dtype=dtype)
 
 
 HOPS_DTYPE = {"request_ns": "Int64", "response_ns": "Int64"}
