@@ -71,6 +71,12 @@ class LocalSpec(_Model):
     envoy_log_level: Literal["trace", "debug", "info", "warning", "error", "critical", "off"] = (
         "warning"
     )
+    sidecar_inbound_delay_ms: dict[str, float] = Field(
+        default_factory=dict,
+        description="a fixed delay (ms) Envoy's fault filter adds to every request entering "
+        "the named services' sidecars, e.g. {middle: 2}: a known cost, for checking where "
+        "attribution puts it (none by default)",
+    )
 
     @model_validator(mode="after")
     def _cpu_lists(self) -> LocalSpec:
@@ -78,6 +84,11 @@ class LocalSpec(_Model):
             value = getattr(self, name)
             if value is not None:
                 _cpu_list(value, name)
+        bad = {k: v for k, v in self.sidecar_inbound_delay_ms.items() if not 0 < v <= 10_000}
+        if bad:
+            raise ValueError(
+                f"sidecar_inbound_delay_ms values must be > 0 and <= 10000 ms; got {bad}"
+            )
         return self
 
 

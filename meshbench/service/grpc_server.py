@@ -28,6 +28,7 @@ from meshbench.service.behaviour import (
 )
 from meshbench.service.http1client import REQUEST_ID_HEADER
 from meshbench.service.rotation import Rotating
+from meshbench.service.worktime import WorkClock
 
 Context = grpc.aio.ServicerContext[bytes, bytes]
 REQUEST_ID = REQUEST_ID_HEADER.decode()
@@ -43,6 +44,7 @@ def _server(config: ServiceConfig) -> grpc.aio.Server:
     behaviour = Behaviour(config)
     pools: dict[str, Rotating[grpc.aio.Channel]] = {}
     chunk_wait_s = config.chunk_interval_ms / 1000.0
+    clock = WorkClock()
 
     def pool(url: str) -> Rotating[grpc.aio.Channel]:
         if url not in pools:
@@ -75,19 +77,15 @@ def _server(config: ServiceConfig) -> grpc.aio.Server:
 
     async def get(request: bytes, context: Context) -> bytes:
         await downstream(context)
-        work_s = behaviour.work_s()
-        if work_s > 0:
-            await asyncio.sleep(work_s)
+        await clock.sleep(behaviour.work_s())
         return behaviour.body()
 
     async def stream(request: bytes, context: Context) -> AsyncIterator[bytes]:
         await downstream(context)
-        work_s = behaviour.work_s()
-        if work_s > 0:
-            await asyncio.sleep(work_s)
+        await clock.sleep(behaviour.work_s())
         for i, piece in enumerate(behaviour.chunks(behaviour.body())):
-            if i and chunk_wait_s > 0:
-                await asyncio.sleep(chunk_wait_s)
+            if i:
+                await clock.sleep(chunk_wait_s)
             yield piece
 
     async def health(request: bytes, context: Context) -> bytes:

@@ -26,6 +26,7 @@ from meshbench.service.behaviour import Behaviour, ServiceConfig, split_url
 from meshbench.service.h2client import H2Connection
 from meshbench.service.http1client import REQUEST_ID_HEADER, nodelay
 from meshbench.service.rotation import Rotating
+from meshbench.service.worktime import WorkClock
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 OCTETS = (b"content-type", b"application/octet-stream")
@@ -52,6 +53,7 @@ class Service:
         self.instant = not config.calls and not config.stream_chunks and config.work.median_ms <= 0
         self.health = f"ok {config.name}\n".encode()
         self.connections: set[Connection] = set()
+        self.clock = WorkClock()
 
     def _pool(self, url: str) -> Rotating[H2Connection]:
         return Rotating(
@@ -86,6 +88,7 @@ class Service:
         self.http1.close()
         for p in self.pools:
             await p.aclose()
+        self.clock.close()
 
 
 class Connection(asyncio.Protocol):
@@ -193,9 +196,7 @@ class Connection(asyncio.Protocol):
         if failed:
             self._reply(sid, failed.encode() + b"\n", b"502")
             return
-        work_s = svc.behaviour.work_s()
-        if work_s > 0:
-            await asyncio.sleep(work_s)
+        await svc.clock.sleep(svc.behaviour.work_s())
         body = svc.behaviour.body()
         if svc.config.stream_chunks > 0:
             await self._stream(sid, svc.behaviour.chunks(body))
@@ -223,8 +224,8 @@ class Connection(asyncio.Protocol):
         if not self._headers(sid, [(b":status", b"200"), OCTETS], False):
             return
         for i, piece in enumerate(pieces):
-            if i and self.service.chunk_wait_s > 0:
-                await asyncio.sleep(self.service.chunk_wait_s)
+            if i:
+                await self.service.clock.sleep(self.service.chunk_wait_s)
             flushed = self._send(sid, piece, i + 1 == len(pieces))
             if flushed is not None:
                 try:

@@ -22,6 +22,7 @@ import httptools
 
 from meshbench.service.behaviour import Behaviour, ServiceConfig
 from meshbench.service.http1client import REQUEST_ID_HEADER, DownstreamError, Pool, nodelay
+from meshbench.service.worktime import WorkClock
 
 HEALTH_PATH = "/healthz"
 _OCTETS = b"Content-Type: application/octet-stream\r\n"
@@ -72,6 +73,7 @@ class Service:
             for url in config.calls
         ]
         self.replies = _Replies()
+        self.clock = WorkClock()
         self.health = f"ok {config.name}\n".encode()
         self.chunk_wait_s = config.chunk_interval_ms / 1000.0
         # answered without a task: nothing to wait for
@@ -97,6 +99,7 @@ class Service:
                 c.transport.close()
         for p in self.pools:
             p.close()
+        self.clock.close()
 
 
 class Connection(asyncio.Protocol):
@@ -181,9 +184,7 @@ class Connection(asyncio.Protocol):
             if failed is not None:
                 self._write(svc.replies.full(failed, "502 Bad Gateway", req.close), req.close)
                 return
-            work_s = svc.behaviour.work_s()
-            if work_s > 0:
-                await asyncio.sleep(work_s)
+            await svc.clock.sleep(svc.behaviour.work_s())
             body = svc.behaviour.body()
             if svc.config.stream_chunks <= 0:
                 self._write(svc.replies.full(body, close=req.close), req.close)
@@ -200,8 +201,8 @@ class Connection(asyncio.Protocol):
         extra = b"Transfer-Encoding: chunked\r\n" + (b"Connection: close\r\n" if close else b"")
         self._write(_head("200 OK", extra) + b"\r\n", False)
         for i, piece in enumerate(svc.behaviour.chunks(body)):
-            if i and svc.chunk_wait_s > 0:
-                await asyncio.sleep(svc.chunk_wait_s)
+            if i:
+                await svc.clock.sleep(svc.chunk_wait_s)
             if piece:
                 self._write(b"%x\r\n%b\r\n" % (len(piece), piece), False)
         self._write(b"0\r\n\r\n", close)

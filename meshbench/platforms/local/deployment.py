@@ -195,6 +195,7 @@ class LocalDeployment(Deployment):
             admin_socket,
             tls,
             observe=observe,
+            inbound_delay_ms=self.scenario.local.sidecar_inbound_delay_ms.get(pod, 0.0),
             accept_plaintext=plaintext,
             sidecar_protocol=self.scenario.local.sidecar_wire(protocol),
             app_protocol="http1" if protocol == "http1" else "h2",

@@ -80,7 +80,29 @@ class Observation:
     access_logs: Path
 
 
-def _hcm(stat_prefix: str, cluster: str, observe: Observation | None = None) -> dict[str, Any]:
+_FAULT = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"
+
+
+def _delay_filter(delay_ms: float) -> dict[str, Any]:
+    """Envoy's fault filter delaying every request by ``delay_ms``."""
+    return {
+        "name": "envoy.filters.http.fault",
+        "typed_config": {
+            "@type": _FAULT,
+            "delay": {
+                "fixed_delay": f"{delay_ms / 1000:.6f}s",
+                "percentage": {"numerator": 100, "denominator": "HUNDRED"},
+            },
+        },
+    }
+
+
+def _hcm(
+    stat_prefix: str,
+    cluster: str,
+    observe: Observation | None = None,
+    delay_ms: float = 0.0,
+) -> dict[str, Any]:
     hcm: dict[str, Any] = {
         "name": "envoy.filters.network.http_connection_manager",
         "typed_config": {
@@ -110,6 +132,8 @@ def _hcm(stat_prefix: str, cluster: str, observe: Observation | None = None) -> 
             ],
         },
     }
+    if delay_ms:
+        hcm["typed_config"]["http_filters"].insert(0, _delay_filter(delay_ms))
     if observe is not None:
         hcm["typed_config"]["access_log"] = [
             {
@@ -189,6 +213,7 @@ def bootstrap(
     app_protocol: Wire = "http1",
     sidecar_requests_per_connection: int = 0,
     observe: Observation | None = None,
+    inbound_delay_ms: float = 0.0,
 ) -> dict[str, Any]:
     """The Envoy bootstrap for ``pod``; ``app_port=None`` for a client-only pod (no inbound).
     With ``tls``, ``accept_plaintext`` keeps a plaintext inbound chain beside the mTLS one
@@ -196,7 +221,8 @@ def bootstrap(
     what this sidecar speaks to the next sidecar; ``app_protocol``: to its own app;
     ``sidecar_requests_per_connection``: requests per connection to the next sidecar
     (0: pooled for as long as the peer keeps them); ``observe``: attribution mode's key
-    log and access logs."""
+    log and access logs; ``inbound_delay_ms``: a fixed delay on every inbound request
+    (Envoy's fault filter)."""
     outbound_cluster: dict[str, Any] = {
         "name": OUTBOUND_CLUSTER,
         "type": "ORIGINAL_DST",
@@ -231,10 +257,11 @@ def bootstrap(
     ]
     clusters: list[dict[str, Any]] = [outbound_cluster]
     if app_port is not None:
+        inbound_hcm = _hcm(INBOUND_STAT, INBOUND_CLUSTER, observe, inbound_delay_ms)
         inbound: dict[str, Any] = {
             "name": "inbound",
             "address": _addr("0.0.0.0", INBOUND_PORT),
-            "filter_chains": [{"filters": [_hcm(INBOUND_STAT, INBOUND_CLUSTER, observe)]}],
+            "filter_chains": [{"filters": [inbound_hcm]}],
         }
         if tls is not None:
             inbound["listener_filters"] = [
@@ -254,14 +281,16 @@ def bootstrap(
                             "common_tls_context": _common_tls(tls, ["h2", "http/1.1"], observe),
                         },
                     },
-                    "filters": [_hcm(INBOUND_STAT, INBOUND_CLUSTER, observe)],
+                    "filters": [inbound_hcm],
                 },
             ]
             if accept_plaintext:
                 inbound["filter_chains"].append(
                     {
                         "filter_chain_match": {"transport_protocol": "raw_buffer"},
-                        "filters": [_hcm(INBOUND_PLAINTEXT_STAT, INBOUND_CLUSTER, observe)],
+                        "filters": [
+                            _hcm(INBOUND_PLAINTEXT_STAT, INBOUND_CLUSTER, observe, inbound_delay_ms)
+                        ],
                     }
                 )
         listeners.append(inbound)

@@ -2,12 +2,13 @@
 process starts until after the last one stops, so every connection (and every TLS
 handshake and HTTP/2 header table) is captured from its first byte.
 
-Each pod gets one tcpdump on ``any`` (its veth and its loopback), Linux cooked v2 headers
-(which carry the interface index), full packets and nanosecond stamps, handed over and
-written packet by packet (``--immediate-mode``: libpcap otherwise hands packets over in
-blocks, and a tcpdump stopped before its block timeout drops its last block). The capture processes run on the load generator's CPUs: the kernel
-copies each packet where it is sent or received (the pods' CPU, part of what the
-observer effect measures), tcpdump's own reading and writing stays off the pods' core.
+Each pod gets one tcpdump on ``any`` (its veth and its loopback): Linux cooked v2 headers
+(which carry the interface index), full packets, nanosecond stamps, each packet handed
+over and written as it comes (``--immediate-mode``: libpcap otherwise hands packets over
+in blocks, and a tcpdump stopped before its block timeout drops its last block). The
+capture processes run on the load generator's CPUs: the kernel copies each packet where
+it is sent or received (the pods' CPU, part of what the observer effect measures), while
+tcpdump's own reading and writing stays off the pods' core.
 """
 
 from __future__ import annotations

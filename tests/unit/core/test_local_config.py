@@ -16,7 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from meshbench.platforms.local.capture import nat_rules
-from meshbench.platforms.local.envoy import Wire, bootstrap, envoy_binary
+from meshbench.platforms.local.envoy import Observation, Wire, bootstrap, envoy_binary
 from meshbench.platforms.local.mtls import CertificateAuthority, spiffe_id
 from meshbench.platforms.local.names import NETNS_RE, netns_name, pod_address
 
@@ -121,6 +121,34 @@ def test_envoy_accepts_every_protocol_setting(tmp_path: Path, wire: Wire) -> Non
         "common_tls_context"
     ]["alpn_protocols"]
     assert alpn == (["h2"] if wire == "h2" else ["http/1.1"])
+
+
+@pytest.mark.parametrize("mtls", [False, True])
+def test_envoy_accepts_attribution_and_a_known_inbound_delay(tmp_path: Path, mtls: bool) -> None:
+    """Attribution mode's key log and access logs, and a fault-filter delay on inbound
+    only: Envoy takes them; the delay is the inbound chains' first filter and nowhere else."""
+    tls = CertificateAuthority().write_identity(tmp_path / "tls", "m", "p") if mtls else None
+    observe = Observation(tmp_path / "keys.log", tmp_path)
+    cfg = bootstrap(
+        "p", "m", 8080, tmp_path / "admin.sock", tls, observe=observe, inbound_delay_ms=2.5
+    )
+    result = _validate(cfg, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for listener in cfg["static_resources"]["listeners"]:
+        for chain in listener["filter_chains"]:
+            hcm = chain["filters"][0]["typed_config"]
+            filters = [f["name"] for f in hcm["http_filters"]]
+            delayed = filters[0] == "envoy.filters.http.fault"
+            assert delayed is (listener["name"] == "inbound"), (listener["name"], filters)
+            if delayed:
+                delay = hcm["http_filters"][0]["typed_config"]["delay"]["fixed_delay"]
+                assert delay == "0.002500s"
+            assert hcm["access_log"][0]["typed_config"]["path"].endswith(".log")
+            assert hcm["preserve_external_request_id"] is True
+    if mtls:
+        clusters = {c["name"]: c for c in cfg["static_resources"]["clusters"]}
+        context = clusters["outbound_passthrough"]["transport_socket"]["typed_config"]
+        assert context["common_tls_context"]["key_log"] == {"path": str(tmp_path / "keys.log")}
 
 
 def test_envoy_rejects_a_broken_bootstrap(tmp_path: Path) -> None:
