@@ -168,6 +168,12 @@ lazy and at most ``load.generator.MAX_QUEUED`` sends wait. Measured peak RSS
 (``generator_rss_mib``, VmHWM) against an instant local service for 1 + 3 s: 64 MiB at
 150 rps, 66 MiB at 20,000 rps, 67 MiB at 1 M rps."""
 
+CAPTURE_BYTES_PER_REQUEST = 4500
+"""Captured bytes per request per pod in attribution mode (full packets, both the veth and
+the loopback): measured on the three-hop chain with sidecars, 1 KiB replies (16.7 kB a
+request over its four pods). Gzip keeps about a twentieth of a plaintext capture and a
+half of a mutual-TLS one."""
+
 PLAN_LIMIT_S = 24 * 3600.0
 """A plan longer than this is refused unless confirmed (``--yes``)."""
 PLAN_LIMIT_REQUESTS = 100_000_000
@@ -183,13 +189,22 @@ class Estimate:
     duration_s: float
     disk_bytes: int = 0
     memory_mb: int = 0
+    capture_bytes: int = 0  # attribution mode's captures, raw, over the whole plan
+    captures_kept: bool = False
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.trials} trials, about {self.requests:,} requests, about "
             f"{_human_s(self.duration_s)}, {_human_bytes(self.disk_bytes)} of histograms, "
             f"generator memory under {self.memory_mb} MB"
         )
+        if self.capture_bytes:
+            text += f", about {_human_bytes(self.capture_bytes)} of packet captures " + (
+                "(kept gzipped under RUN/captures)"
+                if self.captures_kept
+                else "(each deployment's removed once read)"
+            )
+        return text
 
     def excesses(self) -> list[str]:
         """What exceeds the limits that need confirming, in words (empty: nothing)."""
@@ -219,8 +234,21 @@ def estimate(scenario: Scenario, trials: list[Trial]) -> Estimate:
     deployments = len({t.deployment_key for t in trials})
     duration = len(trials) * (per_trial_s + TRIAL_OVERHEAD_S) + deployments * DEPLOY_S
     disk = int(len(trials) * per_trial_s * HLOG_BYTES_PER_S)
+    captured = sum(
+        int(t.rate_rps * per_trial_s)
+        * (len(list(t.topology(scenario).reachable())) + 1)
+        * CAPTURE_BYTES_PER_REQUEST
+        for t in trials
+        if t.capture == "on"
+    )
     return Estimate(
-        len(trials), requests, duration, disk, scenario.load.workers * GENERATOR_MEMORY_MB
+        len(trials),
+        requests,
+        duration,
+        disk,
+        scenario.load.workers * GENERATOR_MEMORY_MB,
+        captured,
+        scenario.attribution.keep_captures == "compressed",
     )
 
 

@@ -23,13 +23,16 @@ from meshbench.plan import PlanProblem, Trial
 from meshbench.platforms.local.deployment import READY_DEADLINE_S, SIDECAR_MESHES
 from meshbench.scenario import Scenario
 
-APP_CPU_MS = 0.45
-"""CPU time of one app per request it serves, its own downstream calls included
-(tests/data/smoke-run and calibration-run: service CPU 0.25-0.31 cores for a 3-service
-chain at 200 rps, 0.18-0.26 at 150 rps)."""
+APP_CPU_MS: dict[str, float] = {"http1": 0.17, "h2c": 0.7, "grpc": 0.7}
+"""CPU time of one app per request it serves, its own downstream calls included, per
+protocol, at the rates that load a core (what saturation depends on; less loaded, a
+request costs more but the core is idle): the default run at 400 rps had service CPU
+0.19-0.22 cores for its three HTTP/1.1 services (0.16-0.18 ms each); bench/service_floor.py
+at 500 rps: h2c (the h2 library) 0.36-0.75 ms, gRPC (grpcio) 0.37-0.81 ms."""
 SIDECAR_CPU_MS = 0.4
 """CPU time of one pod's sidecar per request through that pod, inbound and outbound
-(same runs: sidecar CPU 0.21-0.25 cores at 200 rps, 0.15-0.19 at 150 rps)."""
+(the default run at 400 rps: sidecar CPU 0.42-0.51 cores for three sidecars; 0.25 at
+150 rps)."""
 APP_START_CPU_S = 0.3
 """CPU time of one app from ``python -m meshbench.service`` to its first answer
 (measured: 0.27-0.31 s, five starts)."""
@@ -89,7 +92,8 @@ def problems(scenario: Scenario, trials: list[Trial]) -> list[PlanProblem]:
     for t in trials:
         topology = t.topology(scenario)
         served = sum(topology.requests_per_entry_request().values())
-        app = t.rate_rps * served * APP_CPU_MS / 1000
+        app_ms = APP_CPU_MS.get(topology.protocol, max(APP_CPU_MS.values()))
+        app = t.rate_rps * served * app_ms / 1000
         through = served + (1 if scenario.client_sidecar else 0)
         sidecar = t.rate_rps * through * SIDECAR_CPU_MS / 1000 if t.mesh in SIDECAR_MESHES else 0
         share = cores.load(app, sidecar)
@@ -97,7 +101,7 @@ def problems(scenario: Scenario, trials: list[Trial]) -> list[PlanProblem]:
             worst_load = (
                 share,
                 f"at {t.rate_rps:g} rps the {t.mesh} arm needs about {app + sidecar:.2g} "
-                f"cores ({served} request(s) per entry request at ~{APP_CPU_MS:g} ms of app"
+                f"cores ({served} request(s) per entry request at ~{app_ms:g} ms of app"
                 + (f" and ~{SIDECAR_CPU_MS:g} ms of sidecar" if sidecar else "")
                 + f" CPU each); this host gives its pods {cores}",
             )

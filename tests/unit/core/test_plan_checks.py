@@ -91,11 +91,11 @@ def _fan_out(services: int) -> dict[str, Any]:
 def test_a_topology_one_core_cannot_serve_is_refused_unless_confirmed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """64 services fanned out at 100 rps on one pod CPU: about 5 cores of demand."""
+    """64 services fanned out at 100 rps on one pod CPU: about 3.6 cores of demand."""
     path = _write(tmp_path, topology=_fan_out(64), local={"pod_cpus": "0", "sidecar_cpus": "0"})
     assert _dry(path) == 2
     out, err = capsys.readouterr()
-    assert "refused unless --yes: at 100 rps the envoy arm needs about 5.4 cores" in out
+    assert "refused unless --yes: at 100 rps the envoy arm needs about 3.6 cores" in out
     assert "64 request(s) per entry request" in out and "the pods would saturate" in err
     assert "warning: deploying the envoy arm starts 64 app(s) and 64 sidecar(s)" in out
     assert _dry(path, "--yes") == 0
