@@ -369,9 +369,11 @@ def sidecar_clock(run: Run, per_trial: dict[str, TrialParts]) -> pd.DataFrame:
     pass) against the wire's split of the same requests (the pod's inbound or outbound
     part), averaged per trial; the difference with a t interval over trials."""
     rows = []
-    diffs: dict[tuple[str, str, str], list[float]] = {}
-    envoy: dict[tuple[str, str, str], list[float]] = {}
-    wire: dict[tuple[str, str, str], list[float]] = {}
+    cell_cols = [d for d in DIMS if d != "capture"]
+    Key = tuple[str, tuple[Any, ...], str, str]  # mesh, cell, pod, inbound/outbound
+    diffs: dict[Key, list[float]] = {}
+    envoy: dict[Key, list[float]] = {}
+    wire: dict[Key, list[float]] = {}
     for tid in per_trial:
         log = _read_gz_csv(run, tid, SIDECAR_TIMES_FILE)
         hops = _read_gz_csv(run, tid, HOPS_FILE, HOPS_DTYPE)
@@ -379,7 +381,8 @@ def sidecar_clock(run: Run, per_trial: dict[str, TrialParts]) -> pd.DataFrame:
             continue
         meta = run.trial_json(tid, ATTRIBUTION_FILE)
         parts = request_parts(hops, list(meta["chain"])).set_index("request_id")
-        mesh = str(run.trials.loc[run.trials["trial_id"] == tid, "mesh"].iloc[0])
+        row = run.trials.loc[run.trials["trial_id"] == tid].iloc[0]
+        mesh, cell = str(row["mesh"]), tuple(row[c] for c in cell_cols)
         log = log[pd.to_numeric(log["request_us"], errors="coerce").notna()]
         log = log[pd.to_numeric(log["response_us"], errors="coerce").notna()]
         for (pod, listener), g in log.groupby(["pod", "listener"]):
@@ -394,17 +397,18 @@ def sidecar_clock(run: Run, per_trial: dict[str, TrialParts]) -> pd.DataFrame:
             own = (
                 pd.to_numeric(g.loc[both, "request_us"]) + pd.to_numeric(g.loc[both, "response_us"])
             ) / 1000
-            key = (mesh, str(pod), kind)
+            key = (mesh, cell, str(pod), kind)
             envoy.setdefault(key, []).append(float(own.mean()))
             wire.setdefault(key, []).append(float(parts.loc[both, part].mean()))
             diffs.setdefault(key, []).append(float((parts.loc[both, part] - own).mean()))
-    for key, d in sorted(diffs.items()):
+    for key, d in sorted(diffs.items(), key=lambda kv: str(kv[0])):
         est = _t_interval(d)
         rows.append(
             {
                 "mesh": key[0],
-                "pod": key[1],
-                "part": key[2],
+                **dict(zip(cell_cols, key[1], strict=True)),
+                "pod": key[2],
+                "part": key[3],
                 "envoy_ms": float(np.mean(envoy[key])),
                 "wire_ms": float(np.mean(wire[key])),
                 "wire_minus_envoy_ms": est[0],

@@ -331,13 +331,16 @@ def attribution_tables(an: Analysis) -> list[Table | None]:
     def ci(r: Mapping[Any, Any]) -> str:
         return fmt.ci(r["ci_low_ms"], r["ci_high_ms"])
 
+    def title(r: Mapping[Any, Any]) -> str:
+        return cell_of({**r, "capture": "on"}).title(an.run.swept)
+
     groups = Table(
         title="Where the overhead goes: by kind of part (mean per request)",
         columns=["mesh", "cell", "part", "overhead ms", f"{conf}% CI ms", "share of overhead"],
         rows=[
             [
                 str(r["mesh"]),
-                cell_of({**r, "capture": "on"}).title(an.run.swept),
+                title(r),
                 f"{r['group']} ({r['parts']})",
                 fmt.delta_ms(r["overhead_ms"]),
                 ci(r),
@@ -355,6 +358,7 @@ def attribution_tables(an: Analysis) -> list[Table | None]:
         title="Where the overhead goes: by part",
         columns=[
             "mesh",
+            "cell",
             "part",
             "none ms",
             "mesh ms",
@@ -367,6 +371,7 @@ def attribution_tables(an: Analysis) -> list[Table | None]:
         rows=[
             [
                 str(r["mesh"]),
+                title(r),
                 str(r["part"]),
                 fmt.ms(r["none_ms"]),
                 fmt.ms(r["mesh_ms"]),
@@ -385,6 +390,7 @@ def attribution_tables(an: Analysis) -> list[Table | None]:
         title="Do the parts add up to what the generator measured?",
         columns=[
             "mesh",
+            "cell",
             "statistic",
             "generator overhead ms",
             "parts overhead ms",
@@ -395,6 +401,7 @@ def attribution_tables(an: Analysis) -> list[Table | None]:
         rows=[
             [
                 str(r["mesh"]),
+                title(r),
                 str(r["statistic"]),
                 fmt.delta_ms(r["generator_ms"]),
                 fmt.delta_ms(r["parts_ms"]),
@@ -416,6 +423,7 @@ def attribution_tables(an: Analysis) -> list[Table | None]:
                 title="What capturing changed (observer effect)",
                 columns=[
                     "mesh",
+                    "cell",
                     "statistic",
                     "overhead captured ms",
                     "overhead uncaptured ms",
@@ -425,6 +433,7 @@ def attribution_tables(an: Analysis) -> list[Table | None]:
                 rows=[
                     [
                         str(r["mesh"]),
+                        title(r),
                         str(r["statistic"]),
                         fmt.delta_ms(r["overhead_on_ms"]),
                         fmt.delta_ms(r["overhead_off_ms"]),
@@ -443,6 +452,7 @@ def attribution_tables(an: Analysis) -> list[Table | None]:
                 title="The sidecars' own clocks against the wire",
                 columns=[
                     "mesh",
+                    "cell",
                     "pod",
                     "sidecar pass",
                     "Envoy ms",
@@ -453,6 +463,7 @@ def attribution_tables(an: Analysis) -> list[Table | None]:
                 rows=[
                     [
                         str(r["mesh"]),
+                        title(r),
                         str(r["pod"]),
                         str(r["part"]),
                         fmt.ms(r["envoy_ms"]),
