@@ -24,6 +24,7 @@ from __future__ import annotations
 import gzip
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from meshbench.analysis.stored_run import Run
-from meshbench.dimensions import BASELINE, DIMS
+from meshbench.dimensions import BASELINE, DIMS, cell_of
 from meshbench.errors import ResultsError
 from meshbench.results import store
 
@@ -465,21 +466,28 @@ def depth_scaling(run: Run) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def largest_part_sentence(a: Attribution, mesh: str) -> str:
-    """E.g. ``envoy: 62 % of the +1.22 ms mean overhead is in the inbound sidecars (+0.76
-    ms [+0.70, +0.82]); outbound sidecars +0.30 ...``."""
-    g = a.groups[a.groups["mesh"] == mesh]
-    if g.empty:
-        return ""
-    total = float(g["overhead_ms"].sum())
-    g = g.sort_values("overhead_ms", ascending=False)
-    first = g.iloc[0]
-    rest = "; ".join(
-        f"{r['group']} {r['overhead_ms']:+.3f} ms [{r['ci_low_ms']:+.3f}, {r['ci_high_ms']:+.3f}]"
-        for r in g.iloc[1:].to_dict("records")
-    )
-    return (
-        f"{mesh}: {first['share_pct']:.0f} % of the {total:+.3f} ms mean overhead is in the "
-        f"{first['group']} ({first['overhead_ms']:+.3f} ms [{first['ci_low_ms']:+.3f}, "
-        f"{first['ci_high_ms']:+.3f}]); {rest}"
-    )
+def largest_part_sentences(a: Attribution, swept: Sequence[str]) -> list[str]:
+    """One sentence per mesh and cell, e.g. ``envoy, 400 rps, http1: 62 % of the +1.22 ms
+    mean overhead is in the inbound sidecars (+0.76 ms [+0.70, +0.82]); outbound sidecars
+    +0.30 ...``. Shares are of that cell's summed means (means add up; percentiles do not)."""
+    cell_cols = [d for d in DIMS if d in a.groups.columns]
+    out = []
+    for _, g in a.groups.groupby(["mesh", *cell_cols], dropna=False, sort=True):
+        first_row = g.iloc[0]
+        where = cell_of({**first_row.to_dict(), "capture": "on"}).title(
+            [d for d in swept if d != "capture"]  # captured trials only
+        )
+        total = float(g["overhead_ms"].sum())
+        g = g.sort_values("overhead_ms", ascending=False)
+        first = g.iloc[0]
+        rest = "; ".join(
+            f"{r['group']} {r['overhead_ms']:+.3f} ms "
+            f"[{r['ci_low_ms']:+.3f}, {r['ci_high_ms']:+.3f}]"
+            for r in g.iloc[1:].to_dict("records")
+        )
+        out.append(
+            f"{first_row['mesh']}, {where}: {first['share_pct']:.0f} % of the {total:+.3f} ms "
+            f"mean overhead is in the {first['group']} ({first['overhead_ms']:+.3f} ms "
+            f"[{first['ci_low_ms']:+.3f}, {first['ci_high_ms']:+.3f}]); {rest}"
+        )
+    return out

@@ -10,7 +10,7 @@ import numpy as np
 
 from meshbench.analysis import histograms as hist
 from meshbench.analysis import verdicts as vd
-from meshbench.analysis.attribution import largest_part_sentence
+from meshbench.analysis.attribution import largest_part_sentences
 from meshbench.analysis.summary import Analysis
 from meshbench.dimensions import AA_CONTROL, BASELINE, Cell
 from meshbench.report import fmt
@@ -42,9 +42,8 @@ def verdict_lines(an: Analysis) -> list[str]:
                     s += _budget_clause(an, mesh, cell, q, fmt.num(r["overhead_ms"]))
                 lines.append(s + ".")
     if an.attribution is not None and not an.attribution.empty:
-        for mesh in sorted(set(an.attribution.groups["mesh"])):
-            if sentence := largest_part_sentence(an.attribution, mesh):
-                lines.append(f"Where the overhead goes (captured trials), {sentence}.")
+        for sentence in largest_part_sentences(an.attribution, run.swept):
+            lines.append(f"Where the overhead goes (captured trials), {sentence}.")
     return lines
 
 

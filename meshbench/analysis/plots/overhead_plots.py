@@ -21,7 +21,10 @@ DIM_LABELS = {d.name: d.axis for d in DIMENSIONS if d.axis}
 
 
 def overhead_ci(an: Analysis) -> Figure:
-    """Overhead against none per percentile with its interval and a marker per verdict."""
+    """Overhead against none per percentile with its interval and a marker per verdict.
+    With one cell, each percentile gets its own panel and scale (a p50 interval of a few
+    tenths of a millisecond is invisible on the axis of a p99.9 one of tens); with
+    several, one panel per cell on a symmetric-log axis (linear within 1 ms)."""
     run = an.run
     o = an.overhead
     if o.empty:
@@ -32,10 +35,17 @@ def overhead_ci(an: Analysis) -> Figure:
         )
     colours = mesh_colours(run.meshes)
     cells = run.cells
-    fig, axes = figure(len(cells))
     meshes = [m for m in run.meshes if m != BASELINE]
-    width = 0.8 / max(len(meshes), 1)
     labels = [hist.label(q) for q in an.percentiles if q < 100]
+    conf = round(an.confidence * 100)
+    title = (
+        f"Sidecar overhead, within-repeat contrasts with {conf}% interval "
+        "(grey band: practical threshold)"
+    )
+    if len(cells) == 1:
+        return _per_percentile(an, cells[0], meshes, labels, colours, title)
+    fig, axes = figure(len(cells))
+    width = 0.8 / max(len(meshes), 1)
     for ax, cell in zip(axes, cells, strict=False):
         g = o[cell.matches(o)]
         base = g[g["mesh"] == meshes[0]].set_index("label").reindex(labels) if meshes else g
@@ -45,16 +55,42 @@ def overhead_ci(an: Analysis) -> Figure:
             x = np.arange(len(labels)) + (i - (len(meshes) - 1) / 2) * width
             verdict_points(ax, x, m, colours[mesh], mesh, "overhead_ms")
         ax.axhline(0, color="black", lw=1)
+        ax.set_yscale("symlog", linthresh=1.0)
         ax.set_xticks(np.arange(len(labels)), labels)
-        ax.set_ylabel("overhead vs none (ms)", fontsize=FONT_PT)
+        ax.set_ylabel("overhead vs none (ms, symlog)", fontsize=FONT_PT)
         ax.set_title(cell.title(run.swept), fontsize=FONT_PT + 1)
     legend(axes, fontsize=FONT_PT - 3)
-    conf = round(an.confidence * 100)
-    fig.suptitle(
-        f"Sidecar overhead, within-repeat contrasts with {conf}% interval "
-        "(grey band: practical threshold)",
-        fontsize=FONT_PT + 2,
-    )
+    fig.suptitle(title, fontsize=FONT_PT + 2)
+    return fig
+
+
+def _per_percentile(
+    an: Analysis,
+    cell: Cell,
+    meshes: list[str],
+    labels: list[str],
+    colours: dict[str, str],
+    title: str,
+) -> Figure:
+    """One cell: a panel per percentile, each with its own scale, the meshes side by side."""
+    o = an.overhead
+    g = o[cell.matches(o)]
+    fig, axes = figure(len(labels))
+    x = np.arange(len(meshes), dtype=float)
+    for ax, label in zip(axes, labels, strict=False):
+        rows = g[g["label"] == label].set_index("mesh").reindex(meshes)
+        threshold_band(ax, rows, x)
+        for i, mesh in enumerate(meshes):
+            verdict_points(
+                ax, x[i : i + 1], rows.iloc[i : i + 1], colours[mesh], mesh, "overhead_ms"
+            )
+        ax.axhline(0, color="black", lw=1)
+        ax.set_xticks(x, meshes)
+        ax.set_xlim(-0.6, len(meshes) - 0.4)
+        ax.set_ylabel("overhead vs none (ms)", fontsize=FONT_PT)
+        ax.set_title(f"{label}, {cell.title(an.run.swept)}", fontsize=FONT_PT + 1)
+    legend(axes, fontsize=FONT_PT - 3)
+    fig.suptitle(title, fontsize=FONT_PT + 2)
     return fig
 
 

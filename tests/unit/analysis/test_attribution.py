@@ -16,6 +16,7 @@ import pytest
 
 from meshbench.analysis import analyse, load_run
 from meshbench.analysis.attribution import attribute_run, depth_scaling, request_parts
+from meshbench.analysis.plots import where_overhead_goes
 from meshbench.report.tables import attribution_tables
 from meshbench.report.verdict import verdict_lines
 from meshbench.testing.synthetic import lognormal_sampler, write_synthetic_run
@@ -100,8 +101,13 @@ def _write_hops(run_dir: Path, trial_id: str, mesh: str, order: int, seed: int) 
     (d / "attribution.json").write_text(json.dumps(meta))
 
 
-def _run(tmp_path: Path, observer: bool = True, capture_cost_us: float = 0.0) -> Path:
-    scenario = scenario_dict(["none", "envoy"], [200.0], 4)
+def _run(
+    tmp_path: Path,
+    observer: bool = True,
+    capture_cost_us: float = 0.0,
+    rates_rps: tuple[float, ...] = (200.0,),
+) -> Path:
+    scenario = scenario_dict(["none", "envoy"], list(rates_rps), 4)
     scenario["attribution"] = {"enabled": True, "observer": observer, "keep_captures": "none"}
     base = lognormal_sampler({"none": 0.0, "envoy": 1500.0}, repeat_jitter=[1.0])
 
@@ -184,6 +190,29 @@ def test_the_report_says_where_the_overhead_goes(tmp_path: Path) -> None:
     sentence = [line for line in verdict_lines(an) if line.startswith("Where the overhead goes")]
     assert sentence and "inbound sidecars" in sentence[0], sentence
     assert any("attribution mode was on" in n for n in an.notes)
+    fig = where_overhead_goes(an)
+    assert fig is not None
+    drawn = [ax for ax in fig.axes if ax.get_label() != "spare"]
+    assert len(drawn) == 1 and {"none", "envoy"} <= {
+        t.get_text() for t in drawn[0].get_yticklabels()
+    }
+
+
+def test_each_cell_gets_its_own_sentence_and_panel(tmp_path: Path) -> None:
+    """Two rates: one sentence and one waterfall per mesh and cell, each naming its cell,
+    with that cell's own total (not the sum over cells)."""
+    an = analyse(load_run(_run(tmp_path, rates_rps=(100.0, 200.0))))
+    sentences = [s for s in verdict_lines(an) if s.startswith("Where the overhead goes")]
+    assert len(sentences) == 2, sentences
+    for rate, sentence in zip(("100 rps", "200 rps"), sentences, strict=True):
+        assert f"envoy, {rate}:" in sentence and "capture on" not in sentence, sentence
+        total = float(sentence.split(" of the ")[1].split(" ms")[0])
+        expected = 3 * 2 * INBOUND_MS + 2 * 2 * OUTBOUND_MS  # every pass, both ways
+        assert total == pytest.approx(expected, rel=0.1), sentence
+    fig = where_overhead_goes(an)
+    assert fig is not None
+    titles = [ax.get_title() for ax in fig.axes if ax.get_label() != "spare"]
+    assert titles == ["100 rps", "200 rps"], titles
 
 
 def test_a_run_without_captures_has_no_attribution(tmp_path: Path) -> None:
@@ -196,6 +225,7 @@ def test_a_run_without_captures_has_no_attribution(tmp_path: Path) -> None:
     )
     an = analyse(load_run(run_dir))
     assert an.attribution is None and attribution_tables(an) == []
+    assert where_overhead_goes(an) is None
 
 
 @pytest.mark.parametrize(("quadratic_us", "linear"), [(0.0, True), (150.0, False)])

@@ -18,7 +18,11 @@ from meshbench.testing.synthetic import lognormal_sampler, write_synthetic_run
 
 from .conftest import SampleReport
 
-ALWAYS_PLOTTED = [p for p in PLOTS if not p.startswith("overhead_vs_")]
+ONLY_WHEN_MEASURED = {"where_overhead_goes"}
+"""Plots drawn only when the run measured what they show (attribution mode's captures)."""
+ALWAYS_PLOTTED = [
+    p for p in PLOTS if not p.startswith("overhead_vs_") and p not in ONLY_WHEN_MEASURED
+]
 
 
 def synthetic(run_dir: Path, meshes: list[str], repeats: int = 2) -> Path:
