@@ -102,7 +102,7 @@ def test_report_killed_at_random_moments_leaves_every_file_complete_or_absent(
     original = synthetic(tmp_path / "original", ["none", "envoy"])
     rng = random.Random(28)
     kills = []
-    for i in range(8):
+    for i in range(6):
         run = tmp_path / f"run{i}"
         shutil.copytree(original, run)
         proc = subprocess.Popen(
