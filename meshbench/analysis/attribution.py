@@ -24,7 +24,7 @@ from __future__ import annotations
 import gzip
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,10 @@ from meshbench.analysis.stored_run import Run
 from meshbench.dimensions import BASELINE, DIMS, cell_of
 from meshbench.errors import ResultsError
 from meshbench.results import store
+
+CELL_COLS: tuple[str, ...] = tuple(d for d in DIMS if d != "capture")
+"""The columns naming an attribution row's cell: the run's cell without ``capture``
+(attribution compares captured trials; the observer effect pairs on with off)."""
 
 HOPS_FILE = "hops.csv.gz"
 SIDECAR_TIMES_FILE = "sidecar_times.csv.gz"
@@ -204,7 +208,7 @@ def attribute_run(run: Run) -> Attribution:
         tp = trial_parts(run, str(tid))
         if tp is not None and tp.followed:
             per_trial[str(tid)] = tp
-    cell_cols = [d for d in DIMS if d != "capture"]
+    cell_cols = list(CELL_COLS)
     part_rows: list[dict[str, Any]] = []
     group_rows: list[dict[str, Any]] = []
     recon_rows: list[dict[str, Any]] = []
@@ -331,7 +335,7 @@ def observer_effect(run: Run) -> pd.DataFrame:
     t = run.trials[run.trials["included"]]
     if "off" not in set(t["capture"]) or "on" not in set(t["capture"]):
         return pd.DataFrame()
-    cell_cols = [d for d in DIMS if d != "capture"]
+    cell_cols = list(CELL_COLS)
     rows = []
     for cell_key, cell in t.groupby(cell_cols, dropna=False):
         cell_dict = dict(zip(cell_cols, cell_key, strict=True))
@@ -370,7 +374,7 @@ def sidecar_clock(run: Run, per_trial: dict[str, TrialParts]) -> pd.DataFrame:
     pass) against the wire's split of the same requests (the pod's inbound or outbound
     part), averaged per trial; the difference with a t interval over trials."""
     rows = []
-    cell_cols = [d for d in DIMS if d != "capture"]
+    cell_cols = list(CELL_COLS)
     Key = tuple[str, tuple[Any, ...], str, str]  # mesh, cell, pod, inbound/outbound
     diffs: dict[Key, list[float]] = {}
     envoy: dict[Key, list[float]] = {}
@@ -466,17 +470,20 @@ def depth_scaling(run: Run) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def captured_cell_title(row: Mapping[Any, Any], swept: Sequence[str]) -> str:
+    """The name of an attribution row's cell (a record with the :data:`CELL_COLS`):
+    ``"100 rps, grpc"``; capture is left out, every such row being of captured trials."""
+    return cell_of({**row, "capture": "on"}).title([d for d in swept if d != "capture"])
+
+
 def largest_part_sentences(a: Attribution, swept: Sequence[str]) -> list[str]:
     """One sentence per mesh and cell, e.g. ``envoy, 400 rps, http1: 62 % of the +1.22 ms
     mean overhead is in the inbound sidecars (+0.76 ms [+0.70, +0.82]); outbound sidecars
     +0.30 ...``. Shares are of that cell's summed means (means add up; percentiles do not)."""
-    cell_cols = [d for d in DIMS if d in a.groups.columns]
     out = []
-    for _, g in a.groups.groupby(["mesh", *cell_cols], dropna=False, sort=True):
+    for _, g in a.groups.groupby(["mesh", *CELL_COLS], dropna=False, sort=True):
         first_row = g.iloc[0]
-        where = cell_of({**first_row.to_dict(), "capture": "on"}).title(
-            [d for d in swept if d != "capture"]  # captured trials only
-        )
+        where = captured_cell_title(first_row.to_dict(), swept)
         total = float(g["overhead_ms"].sum())
         g = g.sort_values("overhead_ms", ascending=False)
         first = g.iloc[0]

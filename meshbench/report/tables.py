@@ -11,7 +11,7 @@ import pandas as pd
 
 from meshbench.analysis import histograms as hist
 from meshbench.analysis import verdicts as vd
-from meshbench.analysis.attribution import CONFIDENCE, depth_scaling
+from meshbench.analysis.attribution import CONFIDENCE, captured_cell_title, depth_scaling
 from meshbench.analysis.compare import Comparison
 from meshbench.analysis.stalls import STALL_FACTOR, describe
 from meshbench.analysis.summary import Analysis
@@ -331,10 +331,8 @@ def attribution_tables(an: Analysis) -> list[Table | None]:
     def ci(r: Mapping[Any, Any]) -> str:
         return fmt.ci(r["ci_low_ms"], r["ci_high_ms"])
 
-    swept = [d for d in an.run.swept if d != "capture"]  # every table here says which
-
     def title(r: Mapping[Any, Any]) -> str:
-        return cell_of({**r, "capture": "on"}).title(swept)
+        return captured_cell_title(r, an.run.swept)
 
     groups = Table(
         title="Where the overhead goes: by kind of part (mean per request)",

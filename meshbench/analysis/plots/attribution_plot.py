@@ -10,10 +10,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from meshbench.analysis.attribution import KINDS
+from meshbench.analysis.attribution import CELL_COLS, KINDS, captured_cell_title
 from meshbench.analysis.plots.style import FONT_PT, figure
 from meshbench.analysis.summary import Analysis
-from meshbench.dimensions import BASELINE, DIMS, cell_of
+from meshbench.dimensions import BASELINE
 
 MAX_PANELS = 6
 """Cells drawn at most; the tables list every cell."""
@@ -30,15 +30,12 @@ def where_overhead_goes(an: Analysis) -> Figure | None:
     if a is None or a.empty:
         return None
     parts = a.parts
-    cell_cols = [d for d in DIMS if d in parts.columns]
-    cells = list(parts.groupby(cell_cols, dropna=False, sort=False))[:MAX_PANELS]
+    cells = list(parts.groupby(list(CELL_COLS), dropna=False, sort=False))[:MAX_PANELS]
     fig, axes = figure(len(cells), bottom_in=1.1)
     fig.subplots_adjust(left=LEFT_IN / fig.get_figwidth())  # room for the arms' names
     for i, (ax, (_, cell)) in enumerate(zip(axes, cells, strict=False)):
         _waterfall(ax, cell, names=i % 3 == 0)
-        swept = [d for d in an.run.swept if d != "capture"]  # captured trials only
-        title = cell_of({**cell.iloc[0].to_dict(), "capture": "on"}).title(swept)
-        ax.set_title(title, fontsize=FONT_PT)
+        ax.set_title(captured_cell_title(cell.iloc[0].to_dict(), an.run.swept), fontsize=FONT_PT)
     fig.legend(
         handles=[Patch(color=KIND_COLOURS[k], label=k) for k in KINDS],
         fontsize=FONT_PT - 1,
