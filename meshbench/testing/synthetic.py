@@ -24,6 +24,7 @@ from meshbench.dimensions import AA_CONTROL, BASELINE
 from meshbench.plan import Trial, interleave
 from meshbench.results import hlog, store
 from meshbench.results.trial_record import TrialRecord
+from meshbench.scenario import parse_scenario
 
 TrialKey = Trial
 """Which cell a synthetic trial belongs to: a planned trial (None: not swept)."""
@@ -253,6 +254,30 @@ def write_synthetic_run(
         },
     )
     return trials
+
+
+def small_run(run_dir: Path, meshes: list[str], repeats: int = 2) -> Path:
+    """A tiny stored run in ``run_dir`` (created): ``meshes`` at 100 rps, ``repeats``
+    repeats of two measured 1 s intervals of 200 samples, every mesh drawn from the same
+    distribution (no overhead). For tests of what reads and writes runs."""
+    scenario: dict[str, Any] = parse_scenario(
+        {
+            "name": "t",
+            "meshes": meshes,
+            "repeats": repeats,
+            "load": {"rates_rps": [100], "duration_s": 2, "warmup_s": 1},
+        }
+    ).model_dump(mode="json")
+    run_dir.mkdir(parents=True)
+    write_synthetic_run(
+        run_dir,
+        scenario,
+        lognormal_sampler({m: 0.0 for m in meshes}),
+        measured_intervals=2,
+        warmup_intervals=1,
+        samples_per_interval=lambda _t: 200,
+    )
+    return run_dir
 
 
 def _iso(epoch_s: float) -> str:

@@ -12,7 +12,6 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,8 +20,7 @@ from meshbench.cli import main
 from meshbench.platforms.local import cleanup
 from meshbench.results import rundir
 from meshbench.results.store import read_run_json, read_trial_rows
-from meshbench.scenario import parse_scenario
-from meshbench.testing.synthetic import lognormal_sampler, write_synthetic_run
+from meshbench.testing.synthetic import small_run
 
 from .grouped_platform import GroupedPlatform, use_grouped_platform
 
@@ -68,27 +66,6 @@ def _read_only(disk: Path) -> None:
     subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
 
 
-def _synthetic(run_dir: Path, meshes: list[str]) -> Path:
-    sc: dict[str, Any] = parse_scenario(
-        {
-            "name": "t",
-            "meshes": meshes,
-            "repeats": 2,
-            "load": {"rates_rps": [100], "duration_s": 2, "warmup_s": 1},
-        }
-    ).model_dump(mode="json")
-    run_dir.mkdir(parents=True)
-    write_synthetic_run(
-        run_dir,
-        sc,
-        lognormal_sampler({m: 0.0 for m in meshes}),
-        measured_intervals=2,
-        warmup_intervals=1,
-        samples_per_interval=lambda _t: 200,
-    )
-    return run_dir
-
-
 def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err
     assert "Traceback" not in err, err
@@ -100,7 +77,7 @@ def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 def test_report_on_a_full_disk_says_which_file_and_how_to_fix_it(
     disk: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_dir = _synthetic(disk / "run", ["none", "envoy"])
+    run_dir = small_run(disk / "run", ["none", "envoy"])
     filler = _fill(disk)
     assert main(["report", str(run_dir)]) == 2
     line = _one_error_line(capsys)
@@ -150,7 +127,7 @@ def test_a_run_that_fills_its_disk_fails_in_one_line_and_resumes_once_freed(
 def read_only(disk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """On one disk, then remounted read-only: a complete run, a failed run to resume, a
     killed run with a temporary file for `clean` to tidy."""
-    done = _synthetic(disk / "results" / "done", ["none", "envoy"])
+    done = small_run(disk / "results" / "done", ["none", "envoy"])
     scenario = use_grouped_platform(tmp_path, monkeypatch)
     GroupedPlatform.fail_at = 2
     with pytest.raises(Exception, match="pod exploded"):

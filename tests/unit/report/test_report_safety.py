@@ -16,8 +16,7 @@ import pytest
 from meshbench import locks
 from meshbench.cli import main
 from meshbench.report.write import PLOTS_DIR, REPORT_HTML, SUMMARY_MD
-
-from .test_report_write import synthetic
+from meshbench.testing.synthetic import small_run as synthetic
 
 PNG_END = b"IEND\xaeB`\x82"
 

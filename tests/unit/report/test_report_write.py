@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from io import StringIO
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rich.console import Console
@@ -13,8 +12,7 @@ from rich.console import Console
 from meshbench.analysis.plots import PLOTS
 from meshbench.cli import main
 from meshbench.report import report_run
-from meshbench.scenario import parse_scenario
-from meshbench.testing.synthetic import lognormal_sampler, write_synthetic_run
+from meshbench.testing.synthetic import small_run as synthetic
 
 from .conftest import SampleReport
 
@@ -23,27 +21,6 @@ ONLY_WHEN_MEASURED = {"where_overhead_goes"}
 ALWAYS_PLOTTED = [
     p for p in PLOTS if not p.startswith("overhead_vs_") and p not in ONLY_WHEN_MEASURED
 ]
-
-
-def synthetic(run_dir: Path, meshes: list[str], repeats: int = 2) -> Path:
-    sc: dict[str, Any] = parse_scenario(
-        {
-            "name": "t",
-            "meshes": meshes,
-            "repeats": repeats,
-            "load": {"rates_rps": [100], "duration_s": 2, "warmup_s": 1},
-        }
-    ).model_dump(mode="json")
-    run_dir.mkdir(parents=True)
-    write_synthetic_run(
-        run_dir,
-        sc,
-        lognormal_sampler({m: 0.0 for m in meshes}),
-        measured_intervals=2,
-        warmup_intervals=1,
-        samples_per_interval=lambda _t: 200,
-    )
-    return run_dir
 
 
 def test_terminal_tables(sample_report: SampleReport) -> None:
