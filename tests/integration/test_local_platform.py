@@ -24,6 +24,7 @@ from meshbench.platforms.local.cleanup import clean
 from meshbench.platforms.local.names import RUN_KEY_ENV
 from meshbench.results.store import read_run_json, read_trial_rows
 from meshbench.run import run_scenario
+from meshbench.testing.stalls import assert_valid_or_host_stalled
 
 pytestmark = pytest.mark.integration
 
@@ -84,15 +85,8 @@ def test_smoke_run_rows(smoke_run: Path) -> None:
     for mesh in ("none", "envoy", "envoy-mtls"):  # a fresh deployment per group, each proven
         assert (smoke_run / "proof" / f"{mesh}.json").exists()
         assert (smoke_run / "proof" / f"{mesh}-g2.json").exists()
+    assert_valid_or_host_stalled(rows, max_stalled=1)
     for r in rows:
-        assert r["errors"] == "0", r
-        # A shared CI host can stall the pods' core for a few hundred ms (seen once in a
-        # fresh-clone run: 0.3 s at one trial's measured-phase start, send lag p99 262 ms);
-        # the trial is then stored invalid with that reason, which is the instrument doing
-        # its job. Any other reason (errors, accounting, a starved generator) fails here.
-        reason = r["invalid_reason"]
-        host_stall = ";" not in reason and "every connection was busy" in reason
-        assert r["valid"] == "true" or host_stall, reason
         assert 0 <= float(r["host_steal_pct"]) <= 100 and 0 < float(r["host_busy_pct"]) <= 100
         assert float(r["host_foreign_cpu"]) >= 0
         assert (smoke_run / "trials" / r["trial_id"] / "host.json").exists()
@@ -100,7 +94,6 @@ def test_smoke_run_rows(smoke_run: Path) -> None:
         assert float(r["p50_ms"]) <= float(r["p99_ms"]) <= float(r["p999_ms"]) <= float(r["max_ms"])
         assert (smoke_run / r["histogram"]).exists()
         assert (smoke_run / "trials" / r["trial_id"] / "locust_stats.json").exists()
-    assert sum(r["valid"] != "true" for r in rows) <= 1, [r["invalid_reason"] for r in rows]
 
 
 def _trials(smoke_run: Path, mesh: str) -> list[tuple[dict[str, str], dict[str, Any]]]:
