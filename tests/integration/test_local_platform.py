@@ -18,6 +18,7 @@ from typing import Any
 
 import psutil
 import pytest
+import yaml
 
 from meshbench.platforms.local import netns
 from meshbench.platforms.local.cleanup import clean
@@ -163,15 +164,29 @@ def test_nothing_left_behind(smoke_run: Path) -> None:
     assert (smoke_run / "logs" / "envoy" / "frontend" / "sidecar" / "envoy.log").exists()
 
 
-def interrupted_smoke_run(results: Path, repo: Path, gaps_s: list[float]) -> tuple[str, str, int]:
-    """Start the smoke run, wait until its pods exist, then send SIGINT once per entry of
-    ``gaps_s`` (each after that many seconds); return the run key, stderr, exit code."""
+@pytest.fixture(scope="module")
+def brief(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Path:
+    """The smoke scenario with 1 s phases: for the tests that interrupt, kill and resume,
+    which need trials to happen, not to measure much."""
+    scenario = yaml.safe_load((repo / "scenarios" / "smoke.yaml").read_text())
+    scenario["load"].update(duration_s=1, warmup_s=1)
+    path = tmp_path_factory.mktemp("brief") / "brief.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    return path
+
+
+def interrupted_smoke_run(
+    results: Path, scenario: Path, gaps_s: list[float]
+) -> tuple[str, str, int]:
+    """Start a run of ``scenario``, wait until its pods exist, then send SIGINT once per
+    entry of ``gaps_s`` (each after that many seconds); return the run key, stderr, exit
+    code."""
     cmd = [
         sys.executable,
         "-m",
         "meshbench.cli",
         "run",
-        str(repo / "scenarios" / "smoke.yaml"),
+        str(scenario),
         "--results",
         str(results),
     ]
@@ -200,25 +215,25 @@ def interrupted_smoke_run(results: Path, repo: Path, gaps_s: list[float]) -> tup
 
 @pytest.mark.parametrize("second_after_s", [0.02, 0.1])
 def test_a_second_ctrl_c_during_cleanup_leaves_nothing_behind(
-    tmp_path: Path, repo: Path, second_after_s: float
+    tmp_path: Path, brief: Path, second_after_s: float
 ) -> None:
     """An impatient user presses Ctrl-C again while namespaces are being removed: the
     cleanup must still finish and the exit code stay 130 (before: a namespace left after
     0.02 s, death by SIGINT with exit -2 after 0.1 s)."""
-    run_key, err, code = interrupted_smoke_run(tmp_path, repo, [0.0, second_after_s])
+    run_key, err, code = interrupted_smoke_run(tmp_path, brief, [0.0, second_after_s])
     assert code == 130, err
     assert leftovers(run_key) == []
 
 
-def test_ctrl_c_removes_everything_and_resume_finishes(tmp_path: Path, repo: Path) -> None:
-    run_key, err, code = interrupted_smoke_run(tmp_path, repo, [0.0])
+def test_ctrl_c_removes_everything_and_resume_finishes(tmp_path: Path, brief: Path) -> None:
+    run_key, err, code = interrupted_smoke_run(tmp_path, brief, [0.0])
     assert code == 130, err
     assert leftovers(run_key) == []
     run_dir = next(tmp_path.iterdir())
     assert read_run_json(run_dir)["status"] == "interrupted"
     assert "--resume" in err
 
-    resumed = run_scenario(repo / "scenarios" / "smoke.yaml", tmp_path, resume=run_dir)
+    resumed = run_scenario(brief, tmp_path, resume=run_dir)
     assert resumed == run_dir
     assert read_run_json(run_dir)["status"] == "complete"
     rows = read_trial_rows(run_dir)
@@ -295,12 +310,12 @@ def _wait_rows(results: Path, n: int, proc: subprocess.Popen[str]) -> Path:
 
 
 def test_sigterm_mid_trial_keeps_finished_trials_and_resume_finishes(
-    tmp_path: Path, repo: Path
+    tmp_path: Path, brief: Path
 ) -> None:
-    proc = _smoke_proc(tmp_path, repo / "scenarios" / "smoke.yaml")
+    proc = _smoke_proc(tmp_path, brief)
     try:
         run_dir = _wait_rows(tmp_path, 1, proc)
-        time.sleep(1.5)  # inside the next trial's load
+        time.sleep(1.0)  # inside the next trial's warm-up or load
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -311,16 +326,14 @@ def test_sigterm_mid_trial_keeps_finished_trials_and_resume_finishes(
     assert leftovers(run_key) == []
     kept = {r["trial_id"] for r in read_trial_rows(run_dir)}
     assert kept and read_run_json(run_dir)["status"] == "interrupted"
-    run_scenario(repo / "scenarios" / "smoke.yaml", tmp_path, resume=run_dir)
+    run_scenario(brief, tmp_path, resume=run_dir)
     rows = read_trial_rows(run_dir)
     assert kept <= {r["trial_id"] for r in rows} and len(rows) == 6
     assert read_run_json(run_dir)["status"] == "complete"
 
 
-def test_an_envoy_killed_mid_run_is_redeployed_and_cleaned_up(tmp_path: Path, repo: Path) -> None:
-    import yaml
-
-    scenario = yaml.safe_load((repo / "scenarios" / "smoke.yaml").read_text())
+def test_an_envoy_killed_mid_run_is_redeployed_and_cleaned_up(tmp_path: Path, brief: Path) -> None:
+    scenario = yaml.safe_load(brief.read_text())
     scenario.update(meshes=["none", "envoy"], repeats=3, deployments=1)
     path = tmp_path / "three-repeats.yaml"
     path.write_text(yaml.safe_dump(scenario))
