@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from meshbench.analysis import analyse, load_run
+from meshbench.config.scenario import parse_scenario
 from meshbench.report.write import write_plots, write_report
-from meshbench.scenario import parse_scenario
 from meshbench.testing.synthetic import lognormal_sampler, write_synthetic_run
 
 TRIALS = 100

@@ -1,4 +1,4 @@
-"""Copy the /proc and /sys files :mod:`meshbench.preflight` reads into a fixture folder.
+"""Copy the /proc and /sys files :mod:`meshbench.host.preflight` reads into a fixture folder.
 
     python bench/capture_host.py tests/data/hosts/<name> [--gap 1.0]
 

@@ -3,7 +3,7 @@ send-lag p99 under 1 ms, against a target that answers instantly, and how it sca
 
     .venv/bin/python bench/generator_capacity.py [--duration 5] [--workers 1,2,4,8]
 
-Cores are chosen as a local run would choose them (:mod:`meshbench.cores`: CPU 0's core
+Cores are chosen as a local run would choose them (:mod:`meshbench.host.cores`: CPU 0's core
 avoided where there are cores to spare, one thread per core, quietest first); the target
 gets cores the generator does not use. The target is an Envoy answering directly where
 ``envoy`` is on PATH, else ``bench/instant_server.py``. Each worker count is ramped
@@ -28,8 +28,8 @@ from pathlib import Path
 
 from _common import HEADER, meshbench_load
 
-from meshbench.cores import choose
-from meshbench.preflight import run_preflight
+from meshbench.host.cores import choose
+from meshbench.host.preflight import run_preflight
 
 LAG_P99_LIMIT_MS = 1.0
 PORT = 18990

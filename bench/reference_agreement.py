@@ -46,7 +46,8 @@ import numpy as np
 import wire
 from scipy import stats
 
-from meshbench import interrupts
+from meshbench.config.scenario import load_scenario
+from meshbench.host import interrupts
 from meshbench.load.spec import HLOG_FILE, LoadRequest
 from meshbench.load.workers import run_workers
 from meshbench.platforms.local.deployment import LocalDeployment
@@ -54,7 +55,6 @@ from meshbench.platforms.local.names import LOAD_POD
 from meshbench.platforms.local.netns import POD_IFACE, exec_prefix
 from meshbench.platforms.local.platform import LocalPlatform
 from meshbench.results import hlog
-from meshbench.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 PERCENTILES = (50.0, 90.0, 99.0)

@@ -30,15 +30,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from meshbench.config.scenario import Scenario, parse_scenario
+from meshbench.config.topology import Topology, chain
+from meshbench.config.workload import PROTOCOLS, Protocol
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
 from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.platforms.local.platform import LocalPlatform
 from meshbench.results import hlog
-from meshbench.scenario import Scenario, parse_scenario
 from meshbench.testing.targets import instant_envoy
-from meshbench.topology import Topology, chain
-from meshbench.workload import PROTOCOLS, Protocol
 
 LOAD_CPU = "0"
 POD_CPU = "1"

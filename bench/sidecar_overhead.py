@@ -15,11 +15,11 @@ from pathlib import Path
 
 from _common import HEADER, Figures, h2load, have, meshbench_load, wrk
 
+from meshbench.config.scenario import load_scenario
 from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.platforms.local.names import LOAD_POD
 from meshbench.platforms.local.netns import exec_prefix
 from meshbench.platforms.local.platform import LocalPlatform
-from meshbench.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -27,8 +27,8 @@ AREAS = {
     "meshbench/load/": "load/",
     "meshbench/results/": "results/",
     "meshbench/analysis/": "analysis/",
-    "meshbench/run.py": "validity and accounting",
-    "meshbench/validity.py": "validity and accounting",
+    "meshbench/runner/run.py": "validity and accounting",
+    "meshbench/load/validity.py": "validity and accounting",
     "meshbench/platforms/local/deployment.py": "validity and accounting",
 }
 ONLY_FUNCTIONS = {

@@ -20,7 +20,7 @@ from meshbench.analysis.sizing import Sizing, size_run
 from meshbench.analysis.slo import Slo, max_rate_within_budget, slo_verdicts
 from meshbench.analysis.stored_run import Run, load_run
 from meshbench.analysis.summary import Analysis, analyse
-from meshbench.dimensions import AA_CONTROL, BASELINE, CELL, DIMS, Cell
+from meshbench.config.dimensions import AA_CONTROL, BASELINE, CELL, DIMS, Cell
 
 __all__ = [
     "AA_CONTROL",

@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from meshbench.analysis.stored_run import Run
-from meshbench.dimensions import BASELINE, DIMS, cell_of
+from meshbench.config.dimensions import BASELINE, DIMS, cell_of
 from meshbench.errors import ResultsError
 from meshbench.results import store
 

@@ -8,7 +8,7 @@ import pandas as pd
 
 from meshbench.analysis import histograms as hist
 from meshbench.analysis.stored_run import Run
-from meshbench.dimensions import DIMS, cell_of
+from meshbench.config.dimensions import DIMS, cell_of
 
 CELL_COLUMNS = [
     "mesh",

@@ -37,9 +37,9 @@ from meshbench.analysis.verdicts import (
     tail_check,
     threshold_ms,
 )
-from meshbench.dimensions import BASELINE, DIMS, Cell, cell_of
+from meshbench.config.dimensions import BASELINE, DIMS, Cell, cell_of
+from meshbench.config.scenario import AnalysisSpec
 from meshbench.errors import ResultsError
-from meshbench.scenario import AnalysisSpec
 
 DIFF_COLUMNS = [
     "mesh",

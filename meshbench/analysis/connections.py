@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from meshbench.analysis.stored_run import Run
-from meshbench.dimensions import DIMS
+from meshbench.config.dimensions import DIMS
 from meshbench.errors import ResultsError
 
 COLUMNS = ("generator_connections_per_request", "tls_handshakes_per_request")

@@ -19,7 +19,7 @@ from meshbench.analysis import blocks
 from meshbench.analysis import histograms as hist
 from meshbench.analysis.overhead import cell_matrix
 from meshbench.analysis.stored_run import Run
-from meshbench.dimensions import AA_CONTROL, DIMS
+from meshbench.config.dimensions import AA_CONTROL, DIMS
 
 DIAGNOSTIC_COLUMNS = [
     *DIMS,

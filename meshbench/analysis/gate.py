@@ -38,10 +38,10 @@ from pydantic import ValidationError
 from meshbench.analysis import verdicts as vd
 from meshbench.analysis.compare import OVERHEAD, Comparison, compare_runs, metadata_differences
 from meshbench.analysis.stored_run import Run, load_run
-from meshbench.dimensions import AA_CONTROL, BASELINE, DIMS
+from meshbench.config.dimensions import AA_CONTROL, BASELINE, DIMS
+from meshbench.config.scenario import AnalysisSpec
 from meshbench.errors import MeshbenchError, ResultsError
 from meshbench.results.fingerprint import host_differences
-from meshbench.scenario import AnalysisSpec
 
 PASS = "pass"
 REGRESSION = "regression"

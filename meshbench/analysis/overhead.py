@@ -40,8 +40,8 @@ from meshbench.analysis.verdicts import (
     tail_check,
     threshold_ms,
 )
-from meshbench.dimensions import AA_CONTROL, BASELINE, DIMS, Cell
-from meshbench.scenario import AnalysisSpec
+from meshbench.config.dimensions import AA_CONTROL, BASELINE, DIMS, Cell
+from meshbench.config.scenario import AnalysisSpec
 
 SIGN_FLIP_FROM = 8
 """From this many blocks, an exact (or sampled) sign-flip test of the contrasts is

@@ -35,7 +35,7 @@ from meshbench.analysis.overhead import cell_matrix, overhead
 from meshbench.analysis.stored_run import Run
 from meshbench.analysis.variance import one_way, within_trial_var_us2
 from meshbench.analysis.verdicts import MIN_TAIL_SAMPLES, analysis_spec
-from meshbench.dimensions import AA_CONTROL, BASELINE, Cell, cell_of
+from meshbench.config.dimensions import AA_CONTROL, BASELINE, Cell, cell_of
 from meshbench.errors import MeshbenchError
 
 DURATION_FACTORS = (0.5, 1.0, 2.0, 4.0)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from meshbench.analysis import histograms as hist
-from meshbench.dimensions import BASELINE, DIMS, VARIANT_DIMS
+from meshbench.config.dimensions import BASELINE, DIMS, VARIANT_DIMS
 from meshbench.errors import ResultsError
 
 

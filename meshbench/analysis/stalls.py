@@ -26,7 +26,7 @@ from typing import Any
 
 from meshbench.analysis.stored_run import Run
 from meshbench.errors import ResultsError
-from meshbench.host import cpu_shares
+from meshbench.host.activity import cpu_shares
 from meshbench.results import hlog
 
 STALL_FACTOR = 10.0

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 from hdrh.histogram import HdrHistogram
 
-from meshbench import locks
 from meshbench.analysis import histograms as hist
 from meshbench.analysis.interval_log import INTERVAL_COLUMNS, read_trial_log
 from meshbench.analysis.slo import Slo
@@ -31,9 +30,9 @@ from meshbench.analysis.trial_frames import (
     percentile_frame,
     trial_frame,
 )
-from meshbench.dimensions import AA_CONTROL, BASELINE, DIMS, Cell, by_name, cell_of
+from meshbench.config.dimensions import AA_CONTROL, BASELINE, DIMS, Cell, by_name, cell_of
 from meshbench.errors import ResultsError
-from meshbench.results import hlog, rundir, store
+from meshbench.results import hlog, locks, rundir, store
 
 
 @dataclass

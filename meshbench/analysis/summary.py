@@ -15,8 +15,8 @@ from meshbench.analysis.slo import Slo, max_rate_within_budget, slo_verdicts
 from meshbench.analysis.stalls import Stall, find_stalls
 from meshbench.analysis.stored_run import Run
 from meshbench.analysis.verdicts import FASTER, SLOWER, analysis_spec, primary_percentiles
-from meshbench.dimensions import AA_CONTROL, BASELINE, cell_of
-from meshbench.scenario import AnalysisSpec
+from meshbench.config.dimensions import AA_CONTROL, BASELINE, cell_of
+from meshbench.config.scenario import AnalysisSpec
 
 
 @dataclass

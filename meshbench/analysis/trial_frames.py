@@ -17,7 +17,7 @@ import pandas as pd
 from hdrh.histogram import HdrHistogram
 
 from meshbench.analysis import histograms as hist
-from meshbench.dimensions import DIMENSIONS, DIMS
+from meshbench.config.dimensions import DIMENSIONS, DIMS
 from meshbench.errors import ResultsError
 from meshbench.results import hlog, store
 from meshbench.results.trial_record import COLUMN_TYPES, TRIAL_COLUMNS, TrialRecord

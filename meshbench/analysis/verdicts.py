@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from meshbench.analysis import blocks
 from meshbench.analysis import histograms as hist
 from meshbench.analysis.stored_run import Run
-from meshbench.scenario import AnalysisSpec
+from meshbench.config.scenario import AnalysisSpec
 
 SLOWER = "slower"
 FASTER = "faster"

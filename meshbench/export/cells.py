@@ -16,7 +16,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from meshbench.analysis.stored_run import Run
-from meshbench.dimensions import DIMENSIONS, RATE, Cell
+from meshbench.config.dimensions import DIMENSIONS, RATE, Cell
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from typing import Any
 
 from meshbench.analysis import histograms as hist
 from meshbench.analysis.stored_run import Run
-from meshbench.dimensions import AA_CONTROL, BASELINE
+from meshbench.config.dimensions import AA_CONTROL, BASELINE
 from meshbench.export.cells import CellResult, cell_results
 from meshbench.results.store import atomic_write_text
 
@@ -78,7 +78,7 @@ def latencies_ms(r: CellResult) -> dict[str, float]:
 def _labels(run: Run, extra: Mapping[str, object]) -> dict[str, str]:
     return {
         "meshbench.run_id": run.run_id,
-        "meshbench.scenario": str(run.scenario.get("name", "")),
+        "meshbench.config.scenario": str(run.scenario.get("name", "")),
         "meshbench.platform": run.platform,
         **{k: str(v) for k, v in extra.items()},
     }

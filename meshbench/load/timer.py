@@ -3,7 +3,7 @@
 ``gevent.sleep`` hands libev a timeout that epoll rounds up to whole milliseconds, so a
 sleeping dispatcher wakes 0.1-1 ms late (measured here). Busy-waiting the last stretch
 fixes that but starves the I/O of the very connections it feeds. A timerfd
-(:mod:`meshbench.timerfd`) wakes epoll as an ordinary readable descriptor, so the hub
+(:mod:`meshbench.host.timerfd`) wakes epoll as an ordinary readable descriptor, so the hub
 keeps serving I/O until the exact moment and then switches to the dispatcher.
 
 Falls back to ``gevent.sleep`` where timerfd is unavailable (not Linux).
@@ -15,7 +15,7 @@ import time
 
 import gevent
 
-from meshbench.timerfd import TimerFd
+from meshbench.host.timerfd import TimerFd
 
 
 class DueTimer:

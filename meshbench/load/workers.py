@@ -18,8 +18,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from meshbench import interrupts
 from meshbench.errors import MeshbenchError
+from meshbench.host import interrupts
 from meshbench.load.merge import merge_worker_dirs
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.results.hlog import LogWriter

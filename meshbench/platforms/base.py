@@ -1,6 +1,6 @@
 """The interface every platform implements.
 
-The orchestrator (:mod:`meshbench.run`) only talks to these two classes, so a scenario
+The orchestrator (:mod:`meshbench.runner.run`) only talks to these two classes, so a scenario
 runs unchanged on the local platform and on Kubernetes.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meshbench.config.scenario import Scenario
+from meshbench.config.topology import Topology
 from meshbench.load.spec import LoadRequest, LoadSummary
-from meshbench.plan import PlanProblem, Trial, estimate
-from meshbench.scenario import Scenario
-from meshbench.topology import Topology
+from meshbench.planning.plan import PlanProblem, Trial, estimate
 
 
 @dataclass
@@ -118,7 +118,7 @@ class Platform(abc.ABC):
     baseline_beside_each_mesh: bool = False
     """True when meshes run one at a time but the baseline arms can be deployed beside each
     (their own unmeshed namespaces): trials then run in install windows
-    (:mod:`meshbench.windows`), the baseline interleaved with every mesh."""
+    (:mod:`meshbench.planning.windows`), the baseline interleaved with every mesh."""
     shares_host: bool = False
     """True when the pods and the generator run on this host's CPUs: a run then holds the
     host lock, so two runs never measure each other."""

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from meshbench.analysis.compare import Comparison
 from meshbench.analysis.summary import Analysis
-from meshbench.dimensions import DIMS, cell_of
+from meshbench.config.dimensions import DIMS, cell_of
 from meshbench.report import tables
 from meshbench.report.tables import Table
 from meshbench.report.verdict import verdict_lines

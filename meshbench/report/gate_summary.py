@@ -17,7 +17,7 @@ from typing import Any
 from meshbench.analysis import gate as gt
 from meshbench.analysis import verdicts as vd
 from meshbench.analysis.compare import LEVEL
-from meshbench.dimensions import cell_of
+from meshbench.config.dimensions import cell_of
 from meshbench.report import fmt
 
 

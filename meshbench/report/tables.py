@@ -15,7 +15,7 @@ from meshbench.analysis.attribution import CONFIDENCE, captured_cell_title, dept
 from meshbench.analysis.compare import Comparison
 from meshbench.analysis.stalls import STALL_FACTOR, describe
 from meshbench.analysis.summary import Analysis
-from meshbench.dimensions import BASELINE, DIMS, VARIANT_DIMS, Cell, cell_of
+from meshbench.config.dimensions import BASELINE, DIMS, VARIANT_DIMS, Cell, cell_of
 from meshbench.report import fmt
 
 VARIANT = list(VARIANT_DIMS)

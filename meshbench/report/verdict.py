@@ -12,7 +12,7 @@ from meshbench.analysis import histograms as hist
 from meshbench.analysis import verdicts as vd
 from meshbench.analysis.attribution import largest_part_sentences
 from meshbench.analysis.summary import Analysis
-from meshbench.dimensions import AA_CONTROL, BASELINE, Cell
+from meshbench.config.dimensions import AA_CONTROL, BASELINE, Cell
 from meshbench.report import fmt
 
 

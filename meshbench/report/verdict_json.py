@@ -30,7 +30,7 @@ from meshbench.analysis import gate as gt
 from meshbench.analysis.compare import Comparison
 from meshbench.analysis.stored_run import Run
 from meshbench.analysis.summary import Analysis
-from meshbench.dimensions import cell_of
+from meshbench.config.dimensions import cell_of
 from meshbench.errors import ResultsError
 from meshbench.report import fmt
 from meshbench.report.tables import interval_scope

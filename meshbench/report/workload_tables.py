@@ -9,7 +9,7 @@ import pandas as pd
 
 from meshbench.analysis.connections import COLUMNS, connection_frame, first_byte_frame
 from meshbench.analysis.summary import Analysis
-from meshbench.dimensions import DIMS, cell_of
+from meshbench.config.dimensions import DIMS, cell_of
 from meshbench.report import fmt
 from meshbench.report.tables import Table
 

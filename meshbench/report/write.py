@@ -21,7 +21,7 @@ from meshbench.analysis.plots.comparison import COMPARISON_PLOTS
 from meshbench.analysis.plots.style import render
 from meshbench.analysis.stored_run import Run, load_run
 from meshbench.analysis.summary import Analysis, analyse
-from meshbench.dimensions import DIMS, cell_of
+from meshbench.config.dimensions import DIMS, cell_of
 from meshbench.errors import ResultsError
 from meshbench.report import fmt, html, markdown, tables, workload_tables
 from meshbench.report.console import make_console, print_analysis, print_comparison

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from meshbench import locks
 from meshbench.errors import MeshbenchError
-from meshbench.results import rundir
+from meshbench.results import locks, rundir
 from meshbench.results.store import HISTOGRAMS, RUN_JSON, TRIALS, write_json
 
 _TEMP = re.compile(r"^\.[^/]+\.[A-Za-z0-9_]{8}$")

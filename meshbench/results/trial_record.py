@@ -2,7 +2,7 @@
 back and checked.
 
 The sweep settings of a trial are not fields of their own: :attr:`TrialRecord.sweep` holds
-one value per :data:`~meshbench.dimensions.DIMENSIONS` entry, and their columns follow
+one value per :data:`~meshbench.config.dimensions.DIMENSIONS` entry, and their columns follow
 that model, so a new dimension needs no change here. Everything else a row holds is a
 field of :class:`TrialRecord`, and its annotation is the column's type.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
-from meshbench.dimensions import DIMENSIONS, DIMS
+from meshbench.config.dimensions import DIMENSIONS, DIMS
 
 
 class FieldError(ValueError):
@@ -35,7 +35,7 @@ class TrialRecord:
 
     Figures are None where nothing was measured or where the run was recorded before the
     column existed (empty in the file); ``deployment`` None reads as 1 (runs before fresh
-    deployments existed). ``host_*`` (:mod:`meshbench.host`): CPU steal (max over the
+    deployments existed). ``host_*`` (:mod:`meshbench.host.activity`): CPU steal (max over the
     pinned CPUs, %), their busy share (%), cores used by processes that are not
     meshbench's, CPU frequency (MHz), and why the host state was flagged ('' = it was not).
     """
@@ -115,7 +115,7 @@ class TrialRecord:
 
     def stored_sweep(self, defaults: Mapping[str, Any]) -> dict[str, Any]:
         """This trial's cell as analysis reads it: every dimension's stored value
-        (:meth:`~meshbench.dimensions.Dimension.from_stored`), ``defaults`` (by dimension
+        (:meth:`~meshbench.config.dimensions.Dimension.from_stored`), ``defaults`` (by dimension
         name, what the scenario used) where the setting was not swept."""
         return {
             d.name: d.from_stored(format_field(self.sweep[d.name]), defaults[d.name])
@@ -195,7 +195,7 @@ COLUMN_TYPES: Mapping[str, type] = MappingProxyType(
     }
 )
 """The type of every column that is not a sweep dimension: ``float``, ``int``, ``bool`` or
-``str`` (the sweep columns have their :class:`~meshbench.dimensions.Dimension`'s)."""
+``str`` (the sweep columns have their :class:`~meshbench.config.dimensions.Dimension`'s)."""
 
 _KEY = ("trial_id", "order", "mesh", "repeat", "deployment")
 _MEASURED = tuple(f.name for f in fields(TrialRecord) if f.name not in (*_KEY, "sweep"))
@@ -207,7 +207,7 @@ TRIAL_COLUMNS: tuple[str, ...] = (
     DIMS[0],  # the rate
     "repeat",
     "deployment",
-    *DIMS[1:],  # the other sweep dimensions (meshbench.dimensions)
+    *DIMS[1:],  # the other sweep dimensions (meshbench.config.dimensions)
     *_MEASURED,
 )
 """Columns of ``trials.csv``, in order (the order of schema 1: old runs still read).

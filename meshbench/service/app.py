@@ -16,9 +16,9 @@ import gc
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 
+from meshbench.config.topology import ServiceSpec
+from meshbench.config.workload import PROTOCOLS, SERVERS, PayloadMix, Protocol, Work
 from meshbench.service.behaviour import ServiceConfig
-from meshbench.topology import ServiceSpec
-from meshbench.workload import PROTOCOLS, SERVERS, PayloadMix, Protocol, Work
 
 
 async def serve(config: ServiceConfig) -> None:

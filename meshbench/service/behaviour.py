@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from meshbench.workload import PayloadMix, Protocol, Server, Work
+from meshbench.config.workload import PayloadMix, Protocol, Server, Work
 
 GRPC_METHOD = "/meshbench.Bench/Get"
 """The one unary method every gRPC service serves (request and response are raw bytes)."""
@@ -50,7 +50,7 @@ class ServiceConfig:
     downstream_timeout_s: float = 30.0
     seed: int = 0
     server: Server = "python"
-    """What plays the service (:data:`meshbench.workload.SERVERS`)."""
+    """What plays the service (:data:`meshbench.config.workload.SERVERS`)."""
 
 
 class Behaviour:

@@ -3,7 +3,7 @@
 ``asyncio.sleep`` is woken by epoll with a timeout rounded up to whole milliseconds, so a
 5 ms work time lasted 5-6 ms; a known work time must show up as itself wherever it is
 measured (attribution's known-answer tests rest on it). Each wait arms a timerfd
-(:mod:`meshbench.timerfd`) and waits for it to become readable on the running loop; the
+(:mod:`meshbench.host.timerfd`) and waits for it to become readable on the running loop; the
 timers are reused. Falls back to ``asyncio.sleep`` where there is no timerfd.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from meshbench.timerfd import TimerFd
+from meshbench.host.timerfd import TimerFd
 
 
 class WorkClock:

@@ -20,11 +20,11 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 from numpy.typing import NDArray
 
-from meshbench.dimensions import AA_CONTROL, BASELINE
-from meshbench.plan import Trial, interleave
+from meshbench.config.dimensions import AA_CONTROL, BASELINE
+from meshbench.config.scenario import parse_scenario
+from meshbench.planning.plan import Trial, interleave
 from meshbench.results import hlog, store
 from meshbench.results.trial_record import TrialRecord
-from meshbench.scenario import parse_scenario
 
 TrialKey = Trial
 """Which cell a synthetic trial belongs to: a planned trial (None: not swept)."""
@@ -117,7 +117,7 @@ def _percentiles_ms(h: HdrHistogram) -> dict[str, float]:
 
 
 def plan(scenario: Mapping[str, Any]) -> list[TrialKey]:
-    """Trials of a scenario mapping, interleaved like :mod:`meshbench.plan` does (every
+    """Trials of a scenario mapping, interleaved like :mod:`meshbench.planning.plan` does (every
     repeat runs every sweep cell; meshes rotate each repeat), with the same trial ids,
     but without the seeded shuffle."""
     meshes = list(scenario["meshes"])
@@ -148,7 +148,7 @@ def write_synthetic_run(
     load.rates_rps, repeats are taken from it). Service time is the latency minus a
     small send lag. ``invalid`` maps trial ids to the reason they are stored invalid.
     Everything is deterministic for a given ``seed``. ``order``: how the platform runs
-    the plan's trials (e.g. :func:`meshbench.windows.in_windows`); default as planned.
+    the plan's trials (e.g. :func:`meshbench.planning.windows.in_windows`); default as planned.
     """
     invalid = invalid or {}
     rng = np.random.default_rng(seed)

@@ -11,11 +11,11 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from meshbench.config.workload import PayloadMix
 from meshbench.platforms.local.envoy import envoy_binary
 from meshbench.platforms.local.probe import wait_ok
 from meshbench.service import envoy_app
 from meshbench.service.behaviour import ServiceConfig
-from meshbench.workload import PayloadMix
 
 
 @contextmanager

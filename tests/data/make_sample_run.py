@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from meshbench.config.scenario import parse_scenario
 from meshbench.errors import ScenarioError
-from meshbench.scenario import parse_scenario
 from meshbench.testing.synthetic import TrialKey, plan, write_synthetic_run
 
 HERE = Path(__file__).resolve().parent

@@ -63,7 +63,7 @@ pytestmark = [
 
 
 def test_smoke_scenario_on_kind(tmp_path: Path) -> None:
-    from meshbench.run import run_scenario
+    from meshbench.runner.run import run_scenario
 
     scenario_path = tmp_path / "kind-smoke.yaml"
     scenario_path.write_text(yaml.safe_dump(SMOKE, sort_keys=False))

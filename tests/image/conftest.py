@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from meshbench.dimensions import BASELINE
+from meshbench.config.dimensions import BASELINE
+from meshbench.config.scenario import Scenario, load_scenario, parse_scenario
 from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind import tool_steps
 from meshbench.platforms.kind.target import Target, target_for
-from meshbench.scenario import Scenario, load_scenario, parse_scenario
 
 from . import pods
 from .podman import DEBIAN_SUITE, Podman

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from meshbench.dimensions import BASELINE
+from meshbench.config.dimensions import BASELINE
 from meshbench.load.merge import merge_worker_dirs
 from meshbench.load.spec import HLOG_FILE
-from meshbench.plan import plan_trials
+from meshbench.planning.plan import plan_trials
 from meshbench.platforms.kind import bundle
 from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind.deployment import ORIGIN_TOLERANCE_S

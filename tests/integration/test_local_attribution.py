@@ -20,7 +20,7 @@ import yaml
 from meshbench.analysis import load_run
 from meshbench.analysis.attribution import HOPS_DTYPE, TrialParts, request_parts, trial_parts
 from meshbench.results.store import read_trial_rows
-from meshbench.run import run_scenario
+from meshbench.runner.run import run_scenario
 from meshbench.service.worktime import WorkClock
 from meshbench.testing.stalls import assert_valid_or_host_stalled
 

@@ -19,13 +19,13 @@ from pathlib import Path
 import psutil
 import pytest
 
+from meshbench.config.scenario import load_scenario
 from meshbench.platforms.local.cleanup import clean
 from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.platforms.local.mtls import CertificateAuthority, spiffe_id
 from meshbench.platforms.local.names import LOAD_POD, RUN_KEY_ENV
 from meshbench.platforms.local.netns import exec_prefix
 from meshbench.platforms.local.platform import LocalPlatform
-from meshbench.scenario import load_scenario
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ from meshbench.platforms.local import netns
 from meshbench.platforms.local.cleanup import clean
 from meshbench.platforms.local.names import RUN_KEY_ENV
 from meshbench.results.store import read_run_json, read_trial_rows
-from meshbench.run import run_scenario
+from meshbench.runner.run import run_scenario
 from meshbench.testing.stalls import assert_valid_or_host_stalled
 
 pytestmark = pytest.mark.integration
@@ -270,8 +270,8 @@ def test_clean_removes_what_a_killed_run_left(tmp_path: Path) -> None:
 
 
 def test_a_killed_runs_namespaces_are_flagged_before_the_next_run(repo: Path) -> None:
+    from meshbench.config.scenario import load_scenario
     from meshbench.platforms.local.platform import LocalPlatform
-    from meshbench.scenario import load_scenario
 
     leftover = "mb-dead01-envoy-frontend"
     netns.add(leftover)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from meshbench.results.store import read_trial_rows
-from meshbench.run import run_scenario
+from meshbench.runner.run import run_scenario
 from meshbench.testing.stalls import assert_valid_or_host_stalled
 
 pytestmark = pytest.mark.integration

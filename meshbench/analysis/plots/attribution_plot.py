@@ -13,7 +13,7 @@ from matplotlib.patches import Patch
 from meshbench.analysis.attribution import CELL_COLS, KINDS, captured_cell_title
 from meshbench.analysis.plots.style import FONT_PT, figure
 from meshbench.analysis.summary import Analysis
-from meshbench.dimensions import BASELINE
+from meshbench.config.dimensions import BASELINE
 
 MAX_PANELS = 6
 """Cells drawn at most; the tables list every cell."""

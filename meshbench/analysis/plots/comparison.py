@@ -11,7 +11,7 @@ from meshbench.analysis.compare import Comparison
 from meshbench.analysis.plots.latency import nines_axis, plot_spectrum
 from meshbench.analysis.plots.style import FONT_PT, empty, figure, legend, mesh_colours
 from meshbench.analysis.plots.verdict_marks import verdict_points
-from meshbench.dimensions import DIMS, cell_of
+from meshbench.config.dimensions import DIMS, cell_of
 
 
 def comparison_spectrum(cmp: Comparison) -> Figure:

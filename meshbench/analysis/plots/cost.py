@@ -8,7 +8,7 @@ from matplotlib.patches import Patch
 
 from meshbench.analysis.plots.style import FONT_PT, empty, figure, mesh_colours
 from meshbench.analysis.summary import Analysis
-from meshbench.dimensions import DIMS
+from meshbench.config.dimensions import DIMS
 
 HATCHES = {"sidecar": "", "service": "//", "generator": ".."}
 """Hatching per component, in stacking order (bottom first)."""

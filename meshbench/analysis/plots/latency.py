@@ -17,7 +17,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from meshbench.analysis import histograms as hist
 from meshbench.analysis.plots.style import FONT_PT, empty, figure, legend, mesh_colours
 from meshbench.analysis.summary import Analysis
-from meshbench.dimensions import VARIANT_DIMS, Cell
+from meshbench.config.dimensions import VARIANT_DIMS, Cell
 
 CDF_POINTS = 400
 NINES_TICKS = {

@@ -14,7 +14,7 @@ from meshbench.analysis.overhead import cell_matrix
 from meshbench.analysis.plots.style import FONT_PT, empty, figure, legend, mesh_colours
 from meshbench.analysis.plots.verdict_marks import threshold_band, verdict_points
 from meshbench.analysis.summary import Analysis
-from meshbench.dimensions import BASELINE, DIMENSIONS, DIMS, Cell
+from meshbench.config.dimensions import BASELINE, DIMENSIONS, DIMS, Cell
 
 DIM_LABELS = {d.name: d.axis for d in DIMENSIONS if d.axis}
 """Axis label of every dimension that has an overhead-against-it plot."""

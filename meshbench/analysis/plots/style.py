@@ -15,7 +15,7 @@ from typing import Literal
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from meshbench.dimensions import AA_CONTROL, BASELINE
+from meshbench.config.dimensions import AA_CONTROL, BASELINE
 from meshbench.results import rundir
 
 FONT_PT = 11

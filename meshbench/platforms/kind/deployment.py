@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from meshbench.config.scenario import Scenario
 from meshbench.errors import MeshbenchError, PlatformError, ReadFailed
 from meshbench.load.merge import merge_worker_dirs
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
+from meshbench.planning.windows import BASELINE_ARMS
 from meshbench.platforms.base import Deployment, Proof, UsageSnapshot
 from meshbench.platforms.kind import bundle
 from meshbench.platforms.kind import manifests as mf
@@ -34,8 +36,6 @@ from meshbench.platforms.kind.usage import (
 from meshbench.platforms.kind.usage import snapshot as usage_snapshot
 from meshbench.platforms.kind.waits import wait_for
 from meshbench.results.hlog import start_time
-from meshbench.scenario import Scenario
-from meshbench.windows import BASELINE_ARMS
 
 if TYPE_CHECKING:
     from meshbench.platforms.kind.plan import KindPlan

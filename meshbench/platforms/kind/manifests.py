@@ -1,5 +1,5 @@
 """Kubernetes objects rendered from the scenario: the cluster config, the sample
-application (from the same :class:`~meshbench.topology.Topology` the local platform
+application (from the same :class:`~meshbench.config.topology.Topology` the local platform
 uses), the load-generator Job, the connectivity probe and each mesh's mTLS settings.
 
 Everything here is a pure function returning plain dicts, so tests validate them
@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from meshbench.config.scenario import Scenario
+from meshbench.config.topology import ServiceSpec, Topology
 from meshbench.load.spec import LoadRequest
 from meshbench.platforms.kind.target import (
     CLUSTER_MARKER_KEY,
@@ -23,11 +25,9 @@ from meshbench.platforms.kind.target import (
     ROLE_KEY,
     Target,
 )
-from meshbench.scenario import Scenario
 from meshbench.service.app import service_args
 from meshbench.service.http1 import HEALTH_PATH
 from meshbench.service.probe import probe_url
-from meshbench.topology import ServiceSpec, Topology
 
 Obj = dict[str, Any]
 

@@ -11,9 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import meshbench
-from meshbench.dimensions import deployment_phrase
+from meshbench.config.dimensions import deployment_phrase
+from meshbench.config.scenario import Scenario
+from meshbench.config.topology import Topology
 from meshbench.load.spec import LoadRequest
-from meshbench.plan import Trial, plan_trials
+from meshbench.planning.plan import Trial, plan_trials
+from meshbench.planning.windows import BASELINE_ARMS, deploy_rank, in_windows, window_key, window_of
 from meshbench.platforms.kind import clocks, versions
 from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind import tool_steps as cmd
@@ -28,9 +31,6 @@ from meshbench.platforms.kind.target import (
     target_for,
 )
 from meshbench.platforms.kind.unmeshed import unmeshed_namespace
-from meshbench.scenario import Scenario
-from meshbench.topology import Topology
-from meshbench.windows import BASELINE_ARMS, deploy_rank, in_windows, window_key, window_of
 
 # Keys of the plan's "api" steps, each run by a handler of the platform.
 CHECK_CLUSTER_MARKER = "check-cluster-marker"
@@ -241,7 +241,7 @@ class KindPlan:
 def plan_steps(scenario: Scenario) -> list[Step]:
     """Every step of a run of ``scenario`` on kind, in order, without executing anything.
 
-    One block per install window (:func:`~meshbench.windows.in_windows`: a mesh, plus any
+    One block per install window (:func:`~meshbench.planning.windows.in_windows`: a mesh, plus any
     swept depth, payload or mTLS setting, and beside it the baseline arms in their own
     unmeshed namespaces), in the order the orchestrator runs them: the mesh's install,
     each arm's namespaces + mTLS settings + workload, readiness and sidecar checks and

@@ -2,7 +2,7 @@
 
 Life of a run (the orchestrator runs one mesh at a time, meshes conflict on one cluster,
 with the baseline arms deployed beside each mesh in their own unmeshed namespaces: one
-install window per mesh, :mod:`meshbench.windows`):
+install window per mesh, :mod:`meshbench.planning.windows`):
 
 1. :meth:`KindPlatform.prepare` (called by :meth:`environment` and :meth:`deploy`):
    create or reuse meshbench's kind cluster (or check the explicitly named context),
@@ -34,8 +34,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from meshbench.config.scenario import Scenario
+from meshbench.config.topology import Topology
 from meshbench.errors import MeshbenchError, PlatformError
-from meshbench.plan import Trial
+from meshbench.planning.plan import Trial
+from meshbench.planning.windows import BASELINE_ARMS
 from meshbench.platforms.base import Platform
 from meshbench.platforms.kind import certs, clocks, versions
 from meshbench.platforms.kind import manifests as mf
@@ -71,9 +74,6 @@ from meshbench.platforms.kind.target import (
 from meshbench.platforms.kind.usage import timing_statement
 from meshbench.platforms.kind.waits import Clock
 from meshbench.results import rundir
-from meshbench.scenario import Scenario
-from meshbench.topology import Topology
-from meshbench.windows import BASELINE_ARMS
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class KindPlatform(Platform):
     concurrent_meshes = False
     baseline_beside_each_mesh = True
     """The baseline arms run in their own unmeshed namespaces inside every mesh's install
-    window (:mod:`meshbench.windows`, :mod:`~meshbench.platforms.kind.unmeshed`)."""
+    window (:mod:`meshbench.planning.windows`, :mod:`~meshbench.platforms.kind.unmeshed`)."""
 
     @classmethod
     def plan(cls, scenario: Scenario, trials: list[Trial]) -> str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from meshbench.config.scenario import Scenario, parse_scenario
 from meshbench.platforms.kind.manifests import kind_cluster_config, to_yaml
 from meshbench.platforms.kind.meshes import MESHES
 from meshbench.platforms.kind.target import target_for
-from meshbench.scenario import Scenario, parse_scenario
 
 CLUSTER_HEADER = """\
 # kind cluster for meshbench. meshbench renders this same config

@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from meshbench import __version__
-from meshbench.dimensions import AA_CONTROL, BASELINE
-from meshbench.scenario import Scenario
+from meshbench.config.dimensions import AA_CONTROL, BASELINE
+from meshbench.config.scenario import Scenario
 
 MANAGED_BY_KEY = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "meshbench"
@@ -37,7 +37,7 @@ CONTROL_PLANE_NAMESPACE = {
 BASELINE_NAMESPACE_INFIX = {BASELINE: "base", AA_CONTROL: "base-aa"}
 """A baseline arm's namespaces: ``<prefix>-base-app`` / ``<prefix>-base-load`` for ``none``,
 ``<prefix>-base-aa-*`` for ``none-aa``, so each can run beside a mesh in its install window
-(:mod:`meshbench.windows`) without sharing the mesh's namespaces."""
+(:mod:`meshbench.planning.windows`) without sharing the mesh's namespaces."""
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import psutil
 
-from meshbench.cores import MAX_POD_CORES
-from meshbench.host import parse_cpu_list
-from meshbench.plan import PlanProblem, Trial
+from meshbench.config.scenario import Scenario
+from meshbench.host.activity import parse_cpu_list
+from meshbench.host.cores import MAX_POD_CORES
+from meshbench.planning.plan import PlanProblem, Trial
 from meshbench.platforms.local.deployment import READY_DEADLINE_S, SIDECAR_MESHES
-from meshbench.scenario import Scenario
 
 APP_CPU_MS: dict[str, float] = {"http1": 0.17, "h2c": 0.7, "grpc": 0.7}
 """CPU time of one app per request it serves, its own downstream calls included, per
@@ -64,7 +64,7 @@ class PodCores:
 
 def pod_cores(scenario: Scenario) -> PodCores:
     """The scenario's CPU lists where set; else what the automatic choice would give on
-    this host's physical cores (:func:`meshbench.cores.choose`, without its preflight)."""
+    this host's physical cores (:func:`meshbench.host.cores.choose`, without its preflight)."""
     local = scenario.local
     if local.pod_cpus:
         apps = set(parse_cpu_list(local.pod_cpus))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from meshbench.config.topology import Topology
 from meshbench.errors import MeshbenchError, PlatformError
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary, measured_ids
 from meshbench.load.workers import START_DELAY_S, run_workers
@@ -43,7 +44,6 @@ from meshbench.platforms.local.timeline import SIDECAR_COUNTERS, Timeline
 from meshbench.service.app import service_args
 from meshbench.service.http1 import HEALTH_PATH
 from meshbench.service.probe import probe_url
-from meshbench.topology import Topology
 from meshbench.wire.hops import Pod
 
 if TYPE_CHECKING:

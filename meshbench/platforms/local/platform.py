@@ -11,7 +11,7 @@ Layout of one deployment (mesh ``envoy``, default chain)::
 All meshes are deployed side by side (one address block each), so trials interleave
 without redeploying. The generator is pinned to ``local.load_cpus``, the apps to
 ``local.pod_cpus`` and the sidecars to ``local.sidecar_cpus``; those left unset are
-chosen from a host preflight (:mod:`meshbench.cores`), which run.json records.
+chosen from a host preflight (:mod:`meshbench.host.cores`), which run.json records.
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from meshbench import __version__
-from meshbench.cores import resolve
+from meshbench.config.scenario import Scenario
+from meshbench.config.topology import Topology
 from meshbench.errors import PlatformError, ScenarioError
-from meshbench.host import parse_cpu_list
-from meshbench.plan import PlanProblem, Trial
+from meshbench.host.activity import parse_cpu_list
+from meshbench.host.cores import resolve
+from meshbench.host.preflight import run_preflight
+from meshbench.planning.plan import PlanProblem, Trial
 from meshbench.platforms import commands
 from meshbench.platforms.base import Deployment, Platform
 from meshbench.platforms.local import capacity, netns
@@ -46,10 +49,7 @@ from meshbench.platforms.local.names import (
     netns_name,
     new_run_key,
 )
-from meshbench.preflight import run_preflight
 from meshbench.results import rundir
-from meshbench.scenario import Scenario
-from meshbench.topology import Topology
 
 
 def check_privileges() -> None:

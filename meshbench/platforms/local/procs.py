@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from meshbench import interrupts
+from meshbench.host import interrupts
 from meshbench.platforms.local.netns import exec_prefix
 
 STOP_GRACE_S = 3.0

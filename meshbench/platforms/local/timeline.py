@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from meshbench.host import cpu_counters
+from meshbench.host.activity import cpu_counters
 from meshbench.platforms.base import UsageSnapshot
 from meshbench.results.store import write_json
 

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from meshbench.scenario import parse_scenario
-from meshbench.topology import chain
+from meshbench.config.scenario import parse_scenario
+from meshbench.config.topology import chain
 
 RunFactory = Callable[..., Path]
 

@@ -1,5 +1,5 @@
 """A platform that runs one mesh at a time (kind) runs the baseline beside every mesh, in
-each mesh's install window (meshbench.windows); analysis pairs each mesh only with the
+each mesh's install window (meshbench.planning.windows); analysis pairs each mesh only with the
 baseline trials of its own window, so drift between windows is not read as overhead."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from numpy.typing import NDArray
 
 from meshbench.analysis import load_run, overhead
 from meshbench.analysis.overhead import cell_matrix
-from meshbench.plan import Trial
+from meshbench.planning.plan import Trial
+from meshbench.planning.windows import in_windows
 from meshbench.testing.frames import row, value
 from meshbench.testing.synthetic import write_synthetic_run
-from meshbench.windows import in_windows
 
 from .analysis_synth import scenario_dict
 

@@ -14,13 +14,13 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from meshbench import run
+from meshbench.config.scenario import Scenario
+from meshbench.config.topology import Topology
 from meshbench.errors import PlatformError
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.platforms.base import Deployment, Platform
-from meshbench.scenario import Scenario
+from meshbench.runner import run
 from meshbench.testing.fake_deployment import NoSidecarDeployment, canned_load
-from meshbench.topology import Topology
 
 
 class _Dep(NoSidecarDeployment):

@@ -14,7 +14,7 @@ import meshbench
 FORBIDDEN = (
     "meshbench.platforms",
     "meshbench.load",
-    "meshbench.run",
+    "meshbench.runner.run",
     "meshbench.service",
     "locust",
     "gevent",

@@ -11,8 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from meshbench import locks
 from meshbench.platforms.local.cleanup import OWNER_FILE, owner, write_owner
+from meshbench.results import locks
 from meshbench.results.sweep import sweep_results
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from meshbench.config.scenario import parse_scenario
 from meshbench.platforms.base import Platform
 from meshbench.platforms.kind.platform import KindPlatform
 from meshbench.platforms.local.platform import LocalPlatform
 from meshbench.results.rundir import LinkRefused
-from meshbench.scenario import parse_scenario
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from meshbench import run
 from meshbench.cli import main
 from meshbench.platforms.local import cleanup
 from meshbench.results import rundir
 from meshbench.results.store import read_run_json, read_trial_rows
+from meshbench.runner import run
 from meshbench.testing.synthetic import small_run
 
 from .grouped_platform import GroupedPlatform, use_grouped_platform

@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
+from meshbench.config.workload import PayloadMix
 from meshbench.service.behaviour import ServiceConfig
 from meshbench.service.h2client import H2Connection
 from meshbench.service.h2server import serve
-from meshbench.workload import PayloadMix
 
 from .loopback import free_port
 

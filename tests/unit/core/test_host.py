@@ -7,7 +7,7 @@ import math
 import subprocess
 import time
 
-from meshbench import host
+from meshbench.host import activity
 
 
 def counters(user: int, idle: int, steal: int) -> tuple[int, ...]:
@@ -16,35 +16,35 @@ def counters(user: int, idle: int, steal: int) -> tuple[int, ...]:
 
 
 def test_cpu_list_syntax() -> None:
-    assert host.parse_cpu_list("0") == [0]
-    assert host.parse_cpu_list("0,2-3, 5") == [0, 2, 3, 5]
+    assert activity.parse_cpu_list("0") == [0]
+    assert activity.parse_cpu_list("0,2-3, 5") == [0, 2, 3, 5]
 
 
 def test_proc_stat_is_read_per_cpu() -> None:
     text = "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\ncpu1 0 0 0 1 0 0 0 0 0 0\nintr 5"
-    assert host.cpu_counters(text) == {
+    assert activity.cpu_counters(text) == {
         0: (1, 2, 3, 4, 5, 6, 7, 8, 0, 0),
         1: (0, 0, 0, 1, 0, 0, 0, 0, 0, 0),
     }
 
 
 def test_steal_busy_and_foreign_load_between_samples() -> None:
-    before = host.HostSample(
+    before = activity.HostSample(
         10.0, {0: counters(0, 0, 0), 1: counters(0, 0, 0)}, {"7 stress": 1.0, "8 idle-daemon": 5.0}
     )
-    after = host.HostSample(
+    after = activity.HostSample(
         12.0,
         {0: counters(50, 40, 10), 1: counters(100, 100, 0)},
         {"7 stress": 2.6, "8 idle-daemon": 5.0, "9 newcomer": 0.2},
     )
-    load = host.load_between(before, after, [0, 1])
+    load = activity.load_between(before, after, [0, 1])
     assert load.steal_pct == 10.0  # the worse of the two CPUs
     assert load.busy_pct == (60.0 + 50.0) / 2
     assert math.isclose(load.foreign_cpu, (1.6 + 0.2) / 2)
     assert load.foreign_top[0] == ("7 stress", 0.8)
     assert load.note(5.0, 0.2).startswith("CPU steal 10% > 5%; foreign load 0.9 cores")
     assert load.note(20.0, 2.0) == ""
-    only_1 = host.load_between(before, after, [1])
+    only_1 = activity.load_between(before, after, [1])
     assert only_1.steal_pct == 0.0 and only_1.busy_pct == 50.0
 
 
@@ -59,9 +59,9 @@ def test_a_busy_process_outside_meshbench_is_foreign_load() -> None:
     )
     try:
         time.sleep(0.3)
-        before = host.sample()
+        before = activity.sample()
         time.sleep(1.5)
-        load = host.load_between(before, host.sample(), [0, 1])
+        load = activity.load_between(before, activity.sample(), [0, 1])
         assert load.foreign_cpu > 0.3, load
         assert any(name.endswith(" sh") for name, _ in load.foreign_top), load
     finally:
@@ -72,9 +72,9 @@ def test_our_own_children_are_not_foreign() -> None:
     busy = subprocess.Popen(["sh", "-c", "while :; do :; done"])  # killed below, no wrapper
     try:
         time.sleep(0.2)
-        before = host.sample()
+        before = activity.sample()
         time.sleep(1.0)
-        load = host.load_between(before, host.sample(), [0, 1])
+        load = activity.load_between(before, activity.sample(), [0, 1])
         assert not any(name.startswith(f"{busy.pid} ") for name, _ in load.foreign_top), load
     finally:
         busy.kill()

@@ -8,9 +8,9 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from meshbench.config.workload import PayloadMix, Work
 from meshbench.service.behaviour import ServiceConfig
 from meshbench.service.http1 import serve
-from meshbench.workload import PayloadMix, Work
 
 from .loopback import free_port
 

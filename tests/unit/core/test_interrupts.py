@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from meshbench import interrupts
+from meshbench.host import interrupts
 from meshbench.platforms.local import procs
 
 

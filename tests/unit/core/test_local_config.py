@@ -185,7 +185,7 @@ def _run_as_nobody(shared: Path) -> subprocess.CompletedProcess[str]:
     scenario.chmod(0o644)
     become_nobody = (
         "import os, sys\n"
-        "import meshbench.cli, meshbench.run, meshbench.platforms.local.platform\n"
+        "import meshbench.cli, meshbench.runner.run, meshbench.platforms.local.platform\n"
         "os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)\n"
         "sys.exit(meshbench.cli.main(sys.argv[1:]))\n"
     )

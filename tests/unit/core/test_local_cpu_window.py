@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from meshbench.cores import Pinning
+from meshbench.config.scenario import parse_scenario
+from meshbench.config.topology import chain
+from meshbench.host.cores import Pinning
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.platforms.base import UsageSnapshot
 from meshbench.platforms.local import deployment as local_deployment
 from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.platforms.local.platform import LocalPlatform
 from meshbench.results.hlog import LogWriter
-from meshbench.scenario import parse_scenario
-from meshbench.topology import chain
 
 WARMUP_S, DURATION_S = 0.4, 0.5
 WARMUP_CORES, MEASURED_CORES, AFTER_CORES = 3.0, 0.5, 3.0

@@ -20,16 +20,16 @@ from typing import Any
 import psutil
 import pytest
 
-from meshbench.cores import Pinning
+from meshbench.config.scenario import Scenario, parse_scenario
+from meshbench.config.topology import ServiceSpec, Topology, chain
 from meshbench.errors import PlatformError
+from meshbench.host.cores import Pinning
 from meshbench.platforms import commands
 from meshbench.platforms.local import netns
 from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.platforms.local.envoy import INBOUND_PLAINTEXT_STAT, INBOUND_STAT, OUTBOUND_STAT
 from meshbench.platforms.local.names import LOAD_POD, PROXY_UID
 from meshbench.platforms.local.platform import LocalPlatform
-from meshbench.scenario import Scenario, parse_scenario
-from meshbench.topology import ServiceSpec, Topology, chain
 
 DIAMOND = Topology(
     services=(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from meshbench import locks
-from meshbench.run import run_scenario
+from meshbench.results import locks
+from meshbench.runner.run import run_scenario
 
 
 def test_a_second_holder_is_refused_with_the_first_named(tmp_path: Path) -> None:
@@ -32,7 +32,7 @@ def test_a_second_holder_is_refused_with_the_first_named(tmp_path: Path) -> None
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     lock = tmp_path / "x.lock"
     code = (
-        "import sys, time; from pathlib import Path; from meshbench import locks\n"
+        "import sys, time; from pathlib import Path; from meshbench.results import locks\n"
         "with locks.exclusive(Path(sys.argv[1]), 'x', 'holder', fix='-'):\n"
         "    print('held', flush=True); time.sleep(60)\n"
     )

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from meshbench.config.scenario import parse_scenario
 from meshbench.errors import MeshbenchError
-from meshbench.plan import plan_trials
-from meshbench.scenario import parse_scenario
+from meshbench.planning.plan import plan_trials
 
 
 def scenario(seed: int = 3, repeats: int = 3, rates: list[float] | None = None):  # type: ignore[no-untyped-def]
@@ -48,7 +48,7 @@ def test_balanced_positions() -> None:
 
 
 def test_fresh_deployments_split_the_repeats_into_consecutive_groups() -> None:
-    from meshbench.plan import deployment_of
+    from meshbench.planning.plan import deployment_of
 
     assert [deployment_of(r, 6, 3) for r in range(1, 7)] == [1, 1, 2, 2, 3, 3]
     assert [deployment_of(r, 5, 2) for r in range(1, 6)] == [1, 1, 1, 2, 2]
@@ -69,7 +69,7 @@ def test_fresh_deployments_split_the_repeats_into_consecutive_groups() -> None:
 
 
 def test_the_estimate_counts_trials_requests_and_time() -> None:
-    from meshbench.plan import DEPLOY_S, HLOG_BYTES_PER_S, TRIAL_OVERHEAD_S, estimate
+    from meshbench.planning.plan import DEPLOY_S, HLOG_BYTES_PER_S, TRIAL_OVERHEAD_S, estimate
 
     s = parse_scenario(
         {
@@ -89,7 +89,7 @@ def test_the_estimate_counts_trials_requests_and_time() -> None:
 
 
 def test_plans_beyond_the_limits_need_confirming() -> None:
-    from meshbench.plan import confirm_limits, estimate, load_estimate
+    from meshbench.planning.plan import confirm_limits, estimate, load_estimate
 
     s = parse_scenario(
         {
@@ -115,7 +115,7 @@ def test_a_kind_plans_limit_counts_the_baseline_run_again_in_every_window(
 ) -> None:
     """20 one-hour trials fit the 24 h limit; on kind the baseline's 5 run again beside
     each of 3 meshes (30 trials, ~30 h), and that is what must be confirmed."""
-    from meshbench.run import run_scenario
+    from meshbench.runner.run import run_scenario
 
     sc = {
         "name": "windows",

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from meshbench.cli import main
+from meshbench.config.scenario import parse_scenario
 from meshbench.errors import ScenarioError, ToolMissingError
 from meshbench.platforms import commands
-from meshbench.scenario import parse_scenario
 
 
 def _write(tmp_path: Path, **fields: Any) -> Path:

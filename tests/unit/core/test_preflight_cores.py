@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from meshbench.cores import choose, resolve
-from meshbench.host import parse_cpu_list
-from meshbench.preflight import HostFacts, Jitter, Preflight, busy_between, read_facts
+from meshbench.host.activity import parse_cpu_list
+from meshbench.host.cores import choose, resolve
+from meshbench.host.preflight import HostFacts, Jitter, Preflight, busy_between, read_facts
 
 HOSTS = Path(__file__).resolve().parents[2] / "data" / "hosts"
 QUIET = Jitter(p50_us=60.0, p99_us=110.0, max_us=300.0, wakeups=1000)
@@ -242,7 +242,7 @@ def test_cpus_set_in_the_scenario_win_and_are_left_to_their_role(tmp_path: Path)
 def test_the_jitter_probe_measures_each_cpu_it_is_given() -> None:
     import os
 
-    from meshbench.preflight import probe_jitter
+    from meshbench.host.preflight import probe_jitter
 
     cpus = sorted(os.sched_getaffinity(0))
     got = probe_jitter(cpus, seconds=0.1)

@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
+from meshbench.config.topology import ServiceSpec
+from meshbench.config.workload import PayloadMix, Protocol, Work
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
 from meshbench.platforms.local.probe import wait_ok
 from meshbench.results import hlog
 from meshbench.service.app import service_args
 from meshbench.service.probe import probe_url, request_once
-from meshbench.topology import ServiceSpec
-from meshbench.workload import PayloadMix, Protocol, Work
 
 from .loopback import free_port
 
@@ -310,7 +310,7 @@ def test_envoy_cannot_play_a_service_with_behaviour_of_its_own() -> None:
 
 
 def test_envoy_is_refused_for_grpc_with_the_fix() -> None:
-    from meshbench.topology import Topology
+    from meshbench.config.topology import Topology
 
     with pytest.raises(ValueError, match=r"\['backend'\] have server: envoy.*protocol: h2c"):
         Topology(

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
+from meshbench.config.scenario import Scenario, parse_scenario
+from meshbench.config.topology import Topology
 from meshbench.errors import PlatformError
 from meshbench.load.spec import LoadRequest, LoadSummary
-from meshbench.plan import plan_trials
+from meshbench.planning.plan import plan_trials
 from meshbench.platforms.base import Deployment, Platform, Proof
 from meshbench.results.trial_record import TrialRecord
-from meshbench.run import MAX_REDEPLOYS, _run_trials, execution_order
-from meshbench.scenario import Scenario, parse_scenario
+from meshbench.runner.run import MAX_REDEPLOYS, _run_trials, execution_order
 from meshbench.testing.fake_deployment import NoSidecarDeployment, canned_load
-from meshbench.topology import Topology
 
 
 class _Dep(NoSidecarDeployment):
@@ -163,7 +163,7 @@ class _OneMeshAtATime(_Platform):
 
 
 def test_one_mesh_at_a_time_runs_the_baseline_beside_every_mesh(tmp_path: Path) -> None:
-    from meshbench.windows import window_of
+    from meshbench.planning.windows import window_of
 
     s = parse_scenario(
         {

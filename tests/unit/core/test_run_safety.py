@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from meshbench import host, run
 from meshbench.cli import main
+from meshbench.config.scenario import parse_scenario
 from meshbench.errors import PlatformError
+from meshbench.host import activity
 from meshbench.results.store import read_run_json, read_trial_rows
-from meshbench.scenario import parse_scenario
+from meshbench.runner import run
 
 from .grouped_platform import GroupedPlatform, use_grouped_platform
 
@@ -96,8 +97,8 @@ def test_a_cleanup_error_is_added_to_the_first_error_not_put_in_its_place(
     assert note.startswith("keeping the logs failed too: cannot write")
 
 
-def _load(steal_pct: float, foreign_cpu: float) -> host.HostLoad:
-    return host.HostLoad(steal_pct, 50.0, foreign_cpu, 2000.0, [("1 busy", foreign_cpu)])
+def _load(steal_pct: float, foreign_cpu: float) -> activity.HostLoad:
+    return activity.HostLoad(steal_pct, 50.0, foreign_cpu, 2000.0, [("1 busy", foreign_cpu)])
 
 
 def test_host_flags_fire_beyond_the_limit_as_recorded_never_at_it() -> None:

@@ -13,15 +13,15 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from meshbench import run
+from meshbench.config.scenario import Scenario
+from meshbench.config.topology import Topology
 from meshbench.load import spec, workers
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
 from meshbench.platforms.base import Deployment, Platform
 from meshbench.results.store import read_run_json, read_trial_rows
-from meshbench.scenario import Scenario
+from meshbench.runner import run
 from meshbench.testing.fake_deployment import NoSidecarDeployment, canned_load
-from meshbench.topology import Topology
 
 STOPS_ITSELF = ["sh", "-c", 'kill -STOP $$ && exec "$@"', "sh"]
 """A launcher that stops itself before the generator runs: a generator starved for good."""

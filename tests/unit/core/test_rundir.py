@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from meshbench import locks
 from meshbench.errors import ResultsError, StorageError
-from meshbench.results import rundir
+from meshbench.results import locks, rundir
 from meshbench.results.store import (
     SCHEMA_VERSION,
     read_run_json,

@@ -12,15 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from meshbench import cli, interrupts
+from meshbench import cli
+from meshbench.config.scenario import parse_scenario
+from meshbench.host import interrupts
 from meshbench.load import workers as load_workers
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
-from meshbench.plan import Trial
+from meshbench.planning.plan import Trial
 from meshbench.results.hlog import read_log
 from meshbench.results.store import read_trial_rows, write_trials
-from meshbench.run import run_trial
-from meshbench.scenario import parse_scenario
+from meshbench.runner.run import run_trial
 from meshbench.testing.fake_deployment import NoSidecarDeployment
 from meshbench.testing.targets import instant_envoy
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from meshbench.config.scenario import load_scenario, parse_scenario
 from meshbench.errors import ScenarioError
-from meshbench.scenario import load_scenario, parse_scenario
 
 MINIMAL = {"name": "t", "meshes": ["none", "envoy"], "load": {"rates_rps": [100], "duration_s": 2}}
 
@@ -156,7 +156,7 @@ def test_pinning_to_cpus_this_host_lacks_is_refused_before_anything_runs(
 ) -> None:
     import os
 
-    from meshbench.run import run_scenario
+    from meshbench.runner.run import run_scenario
 
     text = (
         (repo / "scenarios" / "smoke.yaml").read_text().replace('pod_cpus: "1"', 'pod_cpus: "999"')
@@ -183,7 +183,7 @@ def test_mesh_and_rate_errors_name_their_field() -> None:
 
 
 def test_the_number_of_trials_is_bounded_and_the_factors_named() -> None:
-    from meshbench.scenario import MAX_TRIALS
+    from meshbench.config.scenario import MAX_TRIALS
 
     data = {
         "name": "wide",

@@ -17,9 +17,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from meshbench.config.scenario import Scenario, load_scenario
 from meshbench.errors import ScenarioError
-from meshbench.plan import estimate, plan_trials
-from meshbench.scenario import Scenario, load_scenario
+from meshbench.planning.plan import estimate, plan_trials
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[3] / "scenarios").glob("*.yaml"))
 FUZZ = settings(

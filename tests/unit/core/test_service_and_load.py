@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from meshbench.config.topology import ServiceSpec
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
 from meshbench.platforms.local.probe import wait_ok
 from meshbench.results import hlog
 from meshbench.service.app import service_args
-from meshbench.topology import ServiceSpec
 
 from .loopback import free_port
 

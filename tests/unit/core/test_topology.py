@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from meshbench.topology import ServiceSpec, Topology, chain
+from meshbench.config.topology import ServiceSpec, Topology, chain
 
 
 def test_chain_shapes() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from meshbench.dimensions import DIMENSIONS, DIMS
+from meshbench.config.dimensions import DIMENSIONS, DIMS
 from meshbench.results.trial_record import (
     COLUMN_TYPES,
     TRIAL_COLUMNS,

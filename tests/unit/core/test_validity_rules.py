@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
+from meshbench.config.scenario import Scenario, parse_scenario
 from meshbench.load.merge import merge_summaries
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
-from meshbench.plan import Trial
+from meshbench.planning.plan import Trial
 from meshbench.platforms.base import Deployment, Proof, UsageSnapshot
 from meshbench.results.hlog import LogWriter, new_histogram
 from meshbench.results.store import read_trial_rows, write_trials
-from meshbench.run import run_trial, validity
-from meshbench.scenario import Scenario, parse_scenario
+from meshbench.runner.run import run_trial, validity
 
 RATE_RPS = 100.0
 TRIAL = Trial("t001-envoy-100rps-r1", 1, "envoy", RATE_RPS, 1, 8)

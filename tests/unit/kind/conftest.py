@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from meshbench.config.scenario import Scenario
 from meshbench.platforms.kind.platform import KindPlatform
-from meshbench.scenario import Scenario
 
 from .fakes import (
     START_EPOCH_S,

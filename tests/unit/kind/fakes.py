@@ -10,11 +10,11 @@ from typing import Any
 
 import yaml
 
+from meshbench.config.scenario import Scenario, parse_scenario
 from meshbench.errors import ReadFailed
 from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.kubeapi import PodInfo
 from meshbench.platforms.kind.manifests import PROBE_REQUESTS
-from meshbench.scenario import Scenario, parse_scenario
 
 TOOLS = ("kind", "kubectl", "helm", "docker", "linkerd", "istioctl", "kumactl")
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from meshbench.config.scenario import Scenario
 from meshbench.errors import DeploymentBroken, ReadFailed
 from meshbench.load.spec import LoadRequest, LoadSummary
-from meshbench.plan import Trial, plan_trials
+from meshbench.planning.plan import Trial, plan_trials
 from meshbench.platforms.kind import bundle
 from meshbench.platforms.kind.deployment import KindDeployment
-from meshbench.run import run_trial
-from meshbench.scenario import Scenario
+from meshbench.runner.run import run_trial
 
 from .conftest import Build
 from .fakes import START_EPOCH_S, FakeKubeApi, scenario

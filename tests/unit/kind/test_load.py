@@ -220,7 +220,7 @@ def _cpu_s(t: float, start: float, end: float, busy: float, idle: float) -> floa
 def test_cpu_is_measured_over_the_measured_phase_only(build: Build, tmp_path: Path) -> None:
     """Issue 10: snapshots around all of run_load (start delay, warm-up, Job delete) and
     the harness's clock diluted the cores; cached kubelet samples carry their own time."""
-    from meshbench.run import _usage_row
+    from meshbench.runner.run import _usage_row
 
     sc = scenario(
         meshes=["istio"], kind={"load_workers": 1}, load={"duration_s": 30, "warmup_s": 5}

@@ -347,7 +347,7 @@ def test_environment_records_versions_and_coordination(build: Build) -> None:
 
 
 def test_deploy_a_swept_topology_with_mtls_off(build: Build) -> None:
-    from meshbench.topology import chain
+    from meshbench.config.topology import chain
 
     sc = scenario(meshes=["istio"])  # kind.mtls defaults to true
     platform, fake, _ = build(sc, sidecar="istio-proxy", services=["frontend", "backend"])

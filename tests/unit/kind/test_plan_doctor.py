@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from meshbench.plan import plan_trials
+from meshbench.config.scenario import load_scenario
+from meshbench.planning.plan import plan_trials
+from meshbench.planning.windows import in_windows, window_of
 from meshbench.platforms.kind import format_doctor, format_plan, plan_steps
 from meshbench.platforms.kind.doctor import Check, doctor, inotify_check, ready
 from meshbench.platforms.kind.versions import ISTIO_VERSION, KUMA_VERSION, LINKERD_CHART_VERSION
-from meshbench.scenario import load_scenario
-from meshbench.windows import in_windows, window_of
 
 from .fakes import FakeBin, Rule, apply_env
 

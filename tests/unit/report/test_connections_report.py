@@ -13,9 +13,9 @@ import pytest
 from meshbench.analysis.connections import COLUMNS, connection_frame, first_byte_frame
 from meshbench.analysis.stored_run import load_run
 from meshbench.analysis.summary import analyse
+from meshbench.config.scenario import parse_scenario
 from meshbench.report import workload_tables
 from meshbench.results import hlog
-from meshbench.scenario import parse_scenario
 from meshbench.testing.frames import cells
 from meshbench.testing.synthetic import histogram_from_us, lognormal_sampler, write_synthetic_run
 

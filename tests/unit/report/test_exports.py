@@ -32,7 +32,7 @@ from meshbench.analysis import histograms as hist
 from meshbench.analysis import load_run
 from meshbench.analysis.stored_run import Run
 from meshbench.cli import main
-from meshbench.dimensions import cell_of
+from meshbench.config.dimensions import cell_of
 from meshbench.export import export_run
 from meshbench.export.tidy_csv import RENAMED
 

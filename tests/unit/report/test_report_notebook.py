@@ -29,7 +29,7 @@ def test_notebook_uses_only_the_public_api() -> None:
     for forbidden in (
         "meshbench.platforms",
         "meshbench.load",
-        "meshbench.run ",
+        "meshbench.runner.run ",
         "meshbench.results",
     ):
         assert forbidden not in source

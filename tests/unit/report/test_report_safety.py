@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from meshbench import locks
 from meshbench.cli import main
 from meshbench.report.write import PLOTS_DIR, REPORT_HTML, SUMMARY_MD
+from meshbench.results import locks
 from meshbench.testing.synthetic import small_run as synthetic
 
 PNG_END = b"IEND\xaeB`\x82"

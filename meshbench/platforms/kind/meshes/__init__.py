@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from meshbench.dimensions import AA_CONTROL, BASELINE
+from meshbench.config.dimensions import AA_CONTROL, BASELINE
 from meshbench.platforms.kind.meshes.base import Mesh, StatsSource
 from meshbench.platforms.kind.meshes.istio import Istio, IstioAmbient
 from meshbench.platforms.kind.meshes.kuma import Kuma

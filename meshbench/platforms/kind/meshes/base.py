@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from meshbench.config.scenario import Scenario
 from meshbench.platforms.kind import tool_steps as cmd
 from meshbench.platforms.kind.manifests import Obj, namespace
 from meshbench.platforms.kind.steps import Step
 from meshbench.platforms.kind.target import CONTROL_PLANE_NAMESPACE, Target
-from meshbench.scenario import Scenario
 
 
 @dataclass(frozen=True)

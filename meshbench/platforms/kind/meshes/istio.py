@@ -3,13 +3,13 @@ sidecars), installed from its Helm charts with default HTTP retries turned off."
 
 from __future__ import annotations
 
+from meshbench.config.scenario import Scenario
 from meshbench.platforms.kind import tool_steps as cmd
 from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.manifests import Obj
 from meshbench.platforms.kind.meshes.base import Mesh, control_plane_placement, cp_namespace
 from meshbench.platforms.kind.steps import Step
 from meshbench.platforms.kind.target import MANAGED_BY, Target
-from meshbench.scenario import Scenario
 
 ISTIO_NO_RETRIES = ("meshConfig.defaultHttpRetryPolicy.attempts", "0")
 """Istio retries every HTTP request up to 2 times by default (meshConfig

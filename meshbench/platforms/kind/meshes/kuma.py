@@ -3,13 +3,13 @@ circuit-breaker policies), with the builtin CA for mTLS or without it."""
 
 from __future__ import annotations
 
+from meshbench.config.scenario import Scenario
 from meshbench.platforms.kind import tool_steps as cmd
 from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.manifests import Obj
 from meshbench.platforms.kind.meshes.base import Mesh, control_plane_placement, cp_namespace
 from meshbench.platforms.kind.steps import Step
 from meshbench.platforms.kind.target import MANAGED_BY, Target
-from meshbench.scenario import Scenario
 
 
 class Kuma(Mesh):

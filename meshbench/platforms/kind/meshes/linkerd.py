@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from meshbench.config.scenario import Scenario
 from meshbench.platforms.kind import tool_steps as cmd
 from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.meshes.base import Mesh, control_plane_placement, cp_namespace
 from meshbench.platforms.kind.steps import Step
 from meshbench.platforms.kind.target import Target
-from meshbench.scenario import Scenario
 
 LINKERD_CERT_FILES = ("ca.crt", "issuer.crt", "issuer.key")
 LINKERD_CERTS = "linkerd-certs"

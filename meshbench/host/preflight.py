@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meshbench.host import cpu_counters, cpu_shares, parse_cpu_list
+from meshbench.host.activity import cpu_counters, cpu_shares, parse_cpu_list
 
 JITTER_PROBE_S = 1.2
 """How long each CPU is probed: long enough to catch a stall that recurs once a second
@@ -49,7 +49,7 @@ while other CPUs could take it: warned about, with the IRQs to move."""
 IRQ_HEAVY_FACTOR = 2.0
 """A CPU that handled more than this many times an even share of the device interrupts
 since boot (a NIC queue's or a disk's line lands there) is ranked after every other by
-the automatic core choice (:func:`meshbench.cores.choose`)."""
+the automatic core choice (:func:`meshbench.host.cores.choose`)."""
 IRQ_NAMED = 3
 """How many of the busiest IRQs a warning names."""
 

@@ -7,7 +7,7 @@ trial ids, deployment names, report titles and plot axes, whether a new value ne
 deployment, and what it is in a stored run when the scenario did not sweep it. Plan, run,
 store, analysis, report, plots and the kind plan read :data:`DIMENSIONS` instead of
 repeating it: adding a setting is one :class:`Dimension` here, a field of
-:class:`~meshbench.plan.Trial`, of :class:`Cell` and of the scenario's ``sweep``, plus the
+:class:`~meshbench.planning.plan.Trial`, of :class:`Cell` and of the scenario's ``sweep``, plus the
 code that uses it.
 
 Two forms of a value: *planned* (``None`` where the scenario does not sweep the setting:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, replace
 
-from meshbench.dimensions import AA_CONTROL, BASELINE
-from meshbench.plan import Trial
+from meshbench.config.dimensions import AA_CONTROL, BASELINE
+from meshbench.planning.plan import Trial
 
 BASELINE_ARMS = (BASELINE, AA_CONTROL)
 

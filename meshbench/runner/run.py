@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from meshbench import host, interrupts, locks
+from meshbench.config.scenario import Scenario, load_scenario, parse_scenario
 from meshbench.errors import (
     STORAGE_ERRNOS,
     DeploymentBroken,
@@ -34,8 +34,10 @@ from meshbench.errors import (
     storage_error,
     translated,
 )
+from meshbench.host import activity, interrupts
 from meshbench.load.spec import HLOG_FILE, LoadSummary
-from meshbench.plan import (
+from meshbench.load.validity import load_reasons
+from meshbench.planning.plan import (
     Trial,
     confirm_limits,
     estimate,
@@ -43,9 +45,10 @@ from meshbench.plan import (
     plan_trials,
     refuse_problems,
 )
+from meshbench.planning.windows import deploy_rank, in_windows, window_key, window_of
 from meshbench.platforms import platform_class
 from meshbench.platforms.base import Deployment, Platform, UsageSnapshot
-from meshbench.results import hlog, rundir
+from meshbench.results import hlog, locks, rundir
 from meshbench.results.store import (
     HISTOGRAMS,
     TRIALS,
@@ -55,10 +58,7 @@ from meshbench.results.store import (
     write_trials,
 )
 from meshbench.results.trial_record import TrialRecord
-from meshbench.run_start import check_same_scenario, start_run, with_stored_pinning
-from meshbench.scenario import Scenario, load_scenario, parse_scenario
-from meshbench.validity import load_reasons
-from meshbench.windows import deploy_rank, in_windows, window_key, window_of
+from meshbench.runner.start import check_same_scenario, start_run, with_stored_pinning
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 SEVERITY_LABELS = {"refuse": "refused", "estimate": "refused unless --yes", "warn": "warning"}
@@ -68,7 +68,7 @@ LOGS = "logs"
 
 def execution_order(trials: list[Trial], platform: Platform | type[Platform]) -> list[Trial]:
     """Trials in the order they will run: as planned, in install windows where one mesh
-    runs at a time beside the baseline (:func:`~meshbench.windows.in_windows`), or grouped
+    runs at a time beside the baseline (:func:`~meshbench.planning.windows.in_windows`), or grouped
     by deployment when deployments conflict; the plan's order is kept inside a group."""
     if platform.concurrent_meshes:
         return trials
@@ -138,7 +138,7 @@ def validity(
     return reasons
 
 
-def _host_row(scenario: Scenario, load: host.HostLoad) -> dict[str, Any]:
+def _host_row(scenario: Scenario, load: activity.HostLoad) -> dict[str, Any]:
     v = scenario.validity
     # flagged on the values recorded, so a value stored at its limit is never flagged
     # (and one stored beyond it always is), whatever digits rounding dropped
@@ -163,7 +163,7 @@ def run_trial(
     rundir.remove(run_dir, trial_rel)  # leftovers of an interrupted attempt: not a result yet
     trial_dir = rundir.make_dir(run_dir, trial_rel)  # no link on the way: the generator
     request = trial.load_request(scenario, dep.target_url())
-    host_before = host.sample()
+    host_before = activity.sample()
     try:
         stats_before = dep.sidecar_stats()
     except READ_ERRORS as e:
@@ -186,7 +186,7 @@ def run_trial(
             f"sidecar counters unreadable after the trial ({e}): a sidecar died "
             "or stopped answering during it"
         ]
-    host_load = host.load_between(host_before, host.sample(), cpus or [])
+    host_load = activity.load_between(host_before, activity.sample(), cpus or [])
     host_json = {**host_load.__dict__, "cpus": cpus or "all"}
     write_json(trial_dir / "host.json", host_json, root=run_dir)
     stats = {"before": stats_before, "after": stats_after}
@@ -320,7 +320,7 @@ def run_scenario(
                     c
                     for role, spec in (env.get("pinning") or {}).items()
                     if role.endswith("_cpus") and isinstance(spec, str)
-                    for c in host.parse_cpu_list(spec)
+                    for c in activity.parse_cpu_list(spec)
                 }
             )
 

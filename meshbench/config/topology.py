@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from meshbench.workload import PayloadMix, Protocol, Server, Work, WorkDistribution
+from meshbench.config.workload import PayloadMix, Protocol, Server, Work, WorkDistribution
 
 MAX_SERVICES = 64
 """Most services a topology may have: each is a pod (a namespace, an app and a sidecar)."""

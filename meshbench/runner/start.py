@@ -11,6 +11,7 @@ from typing import Any
 import psutil
 
 from meshbench import __version__
+from meshbench.config.scenario import Scenario, load_scenario
 from meshbench.errors import ResultsError, ScenarioError
 from meshbench.results import rundir
 from meshbench.results.store import (
@@ -21,7 +22,6 @@ from meshbench.results.store import (
     utc_now,
 )
 from meshbench.results.trial_record import TrialRecord
-from meshbench.scenario import Scenario, load_scenario
 
 
 def host_info() -> dict[str, Any]:

@@ -1,12 +1,12 @@
 """Which CPUs the local platform pins the generator, the apps and the sidecars to.
 
-Chosen by measurement (:mod:`meshbench.preflight`) where the host has cores to spare:
+Chosen by measurement (:mod:`meshbench.host.preflight`) where the host has cores to spare:
 
 - CPU 0 and its SMT siblings are avoided (interrupts and housekeeping land there: on a
   16-core VM the generator pinned to CPU 0 stalled 20-65 ms once a second);
 - one thread per physical core, so no two roles share a core's execution units;
 - isolated cores first; cores that take most device interrupts last
-  (:data:`meshbench.preflight.IRQ_HEAVY_FACTOR`); within those, the quietest first
+  (:data:`meshbench.host.preflight.IRQ_HEAVY_FACTOR`); within those, the quietest first
   (lowest wake-up jitter, then least busy);
 - the generator gets one core per worker, then the sidecars and the apps get cores of
   their own (up to ``MAX_POD_CORES`` each).
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meshbench.host import parse_cpu_list
-from meshbench.preflight import HostFacts, Preflight
+from meshbench.host.activity import parse_cpu_list
+from meshbench.host.preflight import HostFacts, Preflight
 
 MAX_POD_CORES = 4
 """Most cores given to the apps, and separately to the sidecars, by the automatic choice:

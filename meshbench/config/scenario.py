@@ -18,12 +18,12 @@ from pydantic import (
     model_validator,
 )
 
-from meshbench.dimensions import AA_CONTROL, BASELINE, VARIANT_DIMS
+from meshbench.config.dimensions import AA_CONTROL, BASELINE, VARIANT_DIMS
+from meshbench.config.platform_settings import KindSpec, LocalSpec
+from meshbench.config.settings_model import SettingsModel as _Model
+from meshbench.config.topology import Topology, chain
+from meshbench.config.workload import Protocol
 from meshbench.errors import ScenarioError
-from meshbench.platform_settings import KindSpec, LocalSpec
-from meshbench.settings_model import SettingsModel as _Model
-from meshbench.topology import Topology, chain
-from meshbench.workload import Protocol
 
 MESH_NAMES: dict[str, tuple[str, ...]] = {
     "local": (BASELINE, "envoy", "envoy-mtls"),

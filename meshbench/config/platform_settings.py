@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from meshbench.settings_model import SettingsModel as _Model
-from meshbench.workload import Protocol
+from meshbench.config.settings_model import SettingsModel as _Model
+from meshbench.config.workload import Protocol
 
 
 def _cpu_list(value: str, field: str) -> str:
@@ -31,7 +31,7 @@ class LocalSpec(_Model):
         default=None,
         pattern=r"^[0-9,-]+$",
         description="generator CPUs (taskset list); unset: chosen by measurement "
-        "(meshbench.cores), CPU 0 on a 2-CPU host",
+        "(meshbench.host.cores), CPU 0 on a 2-CPU host",
     )
     pod_cpus: str | None = Field(
         default=None,

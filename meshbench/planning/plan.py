@@ -17,17 +17,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from meshbench import dimensions
+from meshbench.config import dimensions
+from meshbench.config.scenario import Scenario
+from meshbench.config.topology import Topology
 from meshbench.errors import MeshbenchError
 from meshbench.load.spec import LoadRequest
-from meshbench.scenario import Scenario
-from meshbench.topology import Topology
 
 
 @dataclass(frozen=True)
 class Trial:
     """One measured cell: a mesh at one point of the sweep, one repetition. The sweep
-    fields are :data:`~meshbench.dimensions.DIMENSIONS`, as planned."""
+    fields are :data:`~meshbench.config.dimensions.DIMENSIONS`, as planned."""
 
     trial_id: str
     order: int
@@ -92,7 +92,7 @@ class Trial:
     @property
     def deployment_key(self) -> tuple[object, ...]:
         """Trials with the same key run against the same deployment: the mesh, the settings
-        a deployment is built for (:data:`~meshbench.dimensions.DEPLOYED`), the group."""
+        a deployment is built for (:data:`~meshbench.config.dimensions.DEPLOYED`), the group."""
         return (self.mesh, *self.deployed(), self.deployment)
 
     def deployed(self) -> tuple[object, ...]:

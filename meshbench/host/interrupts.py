@@ -1,6 +1,6 @@
 """Ctrl-C and SIGTERM stop meshbench once; later ones must not stop its cleanup.
 
-One process-wide handler, shared by the CLI and :func:`meshbench.run.run_scenario`: the
+One process-wide handler, shared by the CLI and :func:`meshbench.runner.run.run_scenario`: the
 first signal raises ``KeyboardInterrupt`` (every ``finally`` and exit stack then removes
 what was created); any later one only says that cleanup is under way. Without this, a
 second impatient Ctrl-C left namespaces behind, or killed the process by SIGINT after

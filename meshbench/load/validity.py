@@ -4,14 +4,14 @@
 Each rule returns its reason in words; an empty list means the load did what was asked.
 Thresholds come from the scenario's ``validity:`` section (``ValiditySpec``), so a
 standalone load uses the same defaults a run does. Every threshold (these, the host flags
-of :meth:`meshbench.host.HostLoad.note`) follows one convention: a value at its limit
+of :meth:`meshbench.host.activity.HostLoad.note`) follows one convention: a value at its limit
 passes, only a value beyond it fires.
 """
 
 from __future__ import annotations
 
+from meshbench.config.scenario import ValiditySpec
 from meshbench.load.spec import LoadSummary
-from meshbench.scenario import ValiditySpec
 
 
 def format_kinds(kinds: dict[str, int]) -> str:

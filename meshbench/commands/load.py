@@ -6,22 +6,25 @@ meshbench's own network namespaces use: a load test must never leave the machine
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from meshbench.cores import choose
+from meshbench.commands import Subparsers
+from meshbench.config.scenario import ValiditySpec
 from meshbench.errors import MeshbenchError
-from meshbench.host import parse_cpu_list
+from meshbench.host.activity import parse_cpu_list
+from meshbench.host.cores import choose
+from meshbench.host.preflight import run_preflight
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
+from meshbench.load.validity import format_kinds, load_reasons
 from meshbench.load.workers import run_workers
-from meshbench.preflight import run_preflight
 from meshbench.results import hlog
-from meshbench.scenario import ValiditySpec
-from meshbench.validity import format_kinds, load_reasons
 
 ALLOWED_NETWORKS = (
     ipaddress.ip_network("127.0.0.0/8"),
@@ -102,7 +105,7 @@ class LoadReport:
 
 def measured_cpus(workers: int) -> tuple[str, list[str]]:
     """The generator's CPUs when ``--cpus`` is not given: the choice ``meshbench run``
-    makes (:func:`meshbench.cores.choose` over a host preflight: CPU 0's core avoided where
+    makes (:func:`meshbench.host.cores.choose` over a host preflight: CPU 0's core avoided where
     cores are spare, one quiet core per worker), and lines saying how they were chosen and
     what the preflight warns about them."""
     pre = run_preflight()
@@ -167,3 +170,64 @@ def format_report(r: LoadReport) -> str:
     else:
         lines.append("trustworthy: no validity rule fired (send lag, errors, rate, CPU, bounds)")
     return "\n".join(lines)
+
+
+def register(sub: Subparsers) -> None:
+    """Add this verb's parser to ``sub``."""
+    ld = sub.add_parser(
+        "load", help="the open-loop generator alone against a URL on loopback or our pods"
+    )
+    ld.add_argument("url", help="http://127.0.0.1:PORT/... or an address in 198.18.0.0/15")
+    ld.add_argument("--rate", type=float, required=True, help="requests per second")
+    ld.add_argument("--duration", type=float, default=10.0, help="measured seconds (10)")
+    ld.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds, excluded (2)")
+    ld.add_argument("--connections", type=int, default=16, help="concurrent connections (16)")
+    ld.add_argument("--workers", type=int, default=1, help="generator processes (1)")
+    ld.add_argument(
+        "--cpus",
+        default=None,
+        help="pin workers to these CPUs, e.g. 0 or 0-1 (default: chosen by measurement, "
+        "as `meshbench run` chooses the generator's)",
+    )
+    ld.add_argument("--schedule", choices=["constant", "poisson"], default="constant")
+    ld.add_argument("--timeout", type=float, default=5.0, help="per-request timeout, s (5)")
+    ld.add_argument("--out", help="output directory (default: results/<time>-load)")
+    ld.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 3 when a validity rule fires (send lag, errors, rate, CPU)",
+    )
+    ld.add_argument(
+        "--yes",
+        action="store_true",
+        help="run a load beyond the limits (24 h or 100 M requests) anyway",
+    )
+    ld.set_defaults(func=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    from meshbench.planning.plan import confirm_limits, load_estimate
+    from meshbench.results.store import new_run_dir
+
+    req = LoadRequest(
+        target_url=args.url,
+        rate_rps=args.rate,
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        connections=args.connections,
+        schedule=args.schedule,
+        timeout_s=args.timeout,
+        label="meshbench load",
+    )
+    check_target(req.target_url)  # before any folder is created
+    check_request(req, args.workers, args.cpus)
+    est = load_estimate(req.rate_rps, req.warmup_s, req.duration_s, args.workers)
+    confirm_limits(est, args.yes, "this load")
+    cpus = args.cpus
+    if cpus is None:  # as `meshbench run` pins the generator
+        cpus, lines = measured_cpus(args.workers)
+        print("\n".join(lines), file=sys.stderr)
+    out = Path(args.out) if args.out else new_run_dir(Path("results"), "load")
+    report = load_url(req, out, workers=args.workers, cpus=cpus)
+    print(format_report(report))
+    return 3 if args.strict and report.untrusted else 0
