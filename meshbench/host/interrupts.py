@@ -1,10 +1,10 @@
 """Ctrl-C and SIGTERM stop meshbench once; later ones must not stop its cleanup.
 
-One process-wide handler, shared by the CLI and :func:`meshbench.runner.run.run_scenario`: the
-first signal raises ``KeyboardInterrupt`` (every ``finally`` and exit stack then removes
-what was created); any later one only says that cleanup is under way. Without this, a
-second impatient Ctrl-C left namespaces behind, or killed the process by SIGINT after
-the cleanup had finished (exit -2 instead of 130).
+One process-wide handler, shared by the CLI, :func:`meshbench.runner.run.run_scenario`
+and the generator's workers: the first signal raises ``KeyboardInterrupt`` (every
+``finally`` and exit stack then removes what was created); any later one only says that
+cleanup is under way, so a second impatient Ctrl-C neither interrupts the removal of
+namespaces nor turns the exit code 130 into death by SIGINT.
 """
 
 from __future__ import annotations
