@@ -30,9 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from meshbench.config.protocols import PROTOCOLS, Protocol
 from meshbench.config.scenario import Scenario, parse_scenario
 from meshbench.config.topology import Topology, chain
-from meshbench.config.workload import PROTOCOLS, Protocol
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
 from meshbench.platforms.local.deployment import LocalDeployment

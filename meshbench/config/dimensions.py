@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from meshbench.config.protocols import Protocol
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -299,7 +301,7 @@ class Cell:
     payload_bytes: int
     depth: int
     mtls: str  # "on", "off" or "default"
-    protocol: str = "http1"
+    protocol: Protocol = "http1"
     requests_per_connection: int = 0
     capture: str = "off"
 

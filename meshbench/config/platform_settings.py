@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from meshbench.config.protocols import PROTOCOLS, Protocol, Wire
 from meshbench.config.settings_model import SettingsModel as _Model
-from meshbench.config.workload import Protocol
 
 
 def _cpu_list(value: str, field: str) -> str:
@@ -62,10 +62,10 @@ class LocalSpec(_Model):
         "TLS handshake",
     )
 
-    def sidecar_wire(self, protocol: Protocol) -> Literal["http1", "h2"]:
+    def sidecar_wire(self, protocol: Protocol) -> Wire:
         """What sidecars speak to each other when the apps speak ``protocol``."""
         if self.sidecar_protocol == "auto":
-            return "http1" if protocol == "http1" else "h2"
+            return PROTOCOLS[protocol].sidecar_wire
         return self.sidecar_protocol
 
     envoy_log_level: Literal["trace", "debug", "info", "warning", "error", "critical", "off"] = (

@@ -20,9 +20,9 @@ from pydantic import (
 
 from meshbench.config.dimensions import AA_CONTROL, BASELINE, VARIANT_DIMS
 from meshbench.config.platform_settings import KindSpec, LocalSpec
+from meshbench.config.protocols import PROTOCOLS, Protocol
 from meshbench.config.settings_model import SettingsModel as _Model
 from meshbench.config.topology import Topology, chain
-from meshbench.config.workload import Protocol
 from meshbench.errors import ScenarioError
 
 MESH_NAMES: dict[str, tuple[str, ...]] = {
@@ -285,9 +285,10 @@ class Scenario(_Model):
                 "mesh install is one deployment (set deployments: 1)"
             )
         protocols = self.sweep.protocol or (self.topology.protocol,)
-        if self.local.sidecar_protocol == "http1" and set(protocols) - {"http1"}:
+        needs_h2 = sorted({p for p in protocols if PROTOCOLS[p].app_wire != "http1"})
+        if self.local.sidecar_protocol == "http1" and needs_h2:
             raise ValueError(
-                f"local.sidecar_protocol: http1 cannot carry {sorted(set(protocols) - {'http1'})} "
+                f"local.sidecar_protocol: http1 cannot carry {needs_h2} "
                 "apps (gRPC and h2c need HTTP/2 end to end): use auto or h2"
             )
         if self.sweep.payload_bytes is not None and any(

@@ -11,7 +11,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from meshbench.config.workload import PayloadMix, Protocol, Server, Work, WorkDistribution
+from meshbench.config.protocols import PROTOCOLS, Protocol
+from meshbench.config.workload import PayloadMix, Server, Work, WorkDistribution
 
 MAX_SERVICES = 64
 """Most services a topology may have: each is a pod (a namespace, an app and a sidecar)."""
@@ -175,7 +176,7 @@ class Topology(BaseModel):
                     f"service {s.name!r} calls unknown service(s) {unknown}; known: {sorted(known)}"
                 )
         self._check_acyclic()
-        if self.protocol == "grpc":
+        if PROTOCOLS[self.protocol].grpc:
             envoys = [s.name for s in self.services if s.server == "envoy"]
             if envoys:
                 raise ValueError(

@@ -1,6 +1,7 @@
-"""What the sample application does per request, as data: the protocol it speaks, its
-work-time distribution and its response sizes. Pure (no I/O), so scenarios, analysis and
-the services share one definition; :mod:`meshbench.service` acts on it.
+"""What the sample application does per request, as data: its work-time distribution and
+its response sizes (the protocol it speaks is declared in :mod:`meshbench.config.protocols`).
+Pure (no I/O), so scenarios, analysis and the services share one definition;
+:mod:`meshbench.service` acts on it.
 """
 
 from __future__ import annotations
@@ -9,11 +10,6 @@ import math
 import random
 from dataclasses import dataclass
 from typing import Literal
-
-Protocol = Literal["http1", "h2c", "grpc"]
-PROTOCOLS: tuple[Protocol, ...] = ("http1", "h2c", "grpc")
-"""What the apps speak: HTTP/1.1 keep-alive, HTTP/2 over cleartext (prior knowledge), and
-gRPC (HTTP/2, unary or server-streaming calls of raw bytes)."""
 
 WorkDistribution = Literal["constant", "exponential", "lognormal"]
 

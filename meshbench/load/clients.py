@@ -19,6 +19,7 @@ import socket
 import time
 from typing import Any
 
+from meshbench.config.protocols import PROTOCOLS, Protocol
 from meshbench.load.spec import REQUEST_ID_HEADER
 from meshbench.service.behaviour import (
     GRPC_CHANNEL_OPTIONS,
@@ -34,10 +35,10 @@ READ_BYTES = 65536
 _grpc_ready = False
 
 
-def prepare(protocol: str) -> None:
+def prepare(protocol: Protocol) -> None:
     """Make the protocol's library cooperate with gevent (gRPC only; once per process)."""
     global _grpc_ready
-    if protocol == "grpc" and not _grpc_ready:
+    if PROTOCOLS[protocol].grpc and not _grpc_ready:
         from grpc.experimental import gevent as grpc_gevent
 
         grpc_gevent.init_gevent()

@@ -41,6 +41,7 @@ from gevent.queue import Queue
 from locust import FastHttpUser, User, events, task
 from locust.env import Environment
 
+from meshbench.config.protocols import Protocol
 from meshbench.load import clients
 from meshbench.load.recorder import Recorder
 from meshbench.load.schedule import send_offsets
@@ -191,23 +192,18 @@ class OpenLoopUser(FastHttpUser):
 
 class _ClientUser(User):
     """One HTTP/2 or gRPC connection (:mod:`meshbench.load.clients`) driven like the
-    HTTP/1.1 users."""
+    HTTP/1.1 users; a subclass opens its protocol's client."""
 
     abstract = True
     state: ClassVar[_State]
     path: ClassVar[str] = "/"
     _client: clients.H2Client | clients.GrpcClient
 
+    def _open(self, req: LoadRequest) -> clients.H2Client | clients.GrpcClient:
+        raise NotImplementedError
+
     def on_start(self) -> None:
-        req = self.state.req
-        if req.protocol == "grpc":
-            self._client = clients.GrpcClient(
-                self.host or "", req.timeout_s, req.requests_per_connection
-            )
-        else:
-            self._client = clients.H2Client(
-                self.host or "", self.path, req.timeout_s, req.requests_per_connection
-            )
+        self._client = self._open(self.state.req)
 
     def on_stop(self) -> None:
         self._client.close()
@@ -222,6 +218,27 @@ class _ClientUser(User):
     @task
     def send_due(self) -> None:
         _send_due(self.state, self._send)
+
+
+class _H2User(_ClientUser):
+    abstract = True
+
+    def _open(self, req: LoadRequest) -> clients.H2Client:
+        return clients.H2Client(
+            self.host or "", self.path, req.timeout_s, req.requests_per_connection
+        )
+
+
+class _GrpcUser(_ClientUser):
+    abstract = True
+
+    def _open(self, req: LoadRequest) -> clients.GrpcClient:
+        return clients.GrpcClient(self.host or "", req.timeout_s, req.requests_per_connection)
+
+
+USERS: dict[Protocol, type[User]] = {"http1": OpenLoopUser, "h2c": _H2User, "grpc": _GrpcUser}
+"""The Locust user that loads each protocol (one connection each): Locust's FastHttpUser
+for HTTP/1.1, the clients of :mod:`meshbench.load.clients` for HTTP/2 and gRPC."""
 
 
 def run_load(
@@ -245,7 +262,7 @@ def run_load(
     released = 0
 
     clients.prepare(req.protocol)
-    base: type[User] = OpenLoopUser if req.protocol == "http1" else _ClientUser
+    base = USERS[req.protocol]
     user_cls = type(
         "MeshbenchUser",
         (base,),

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from meshbench.config.protocols import Protocol
 from meshbench.results import rundir
 
 SUMMARY_FILE = "summary.json"
@@ -52,7 +53,7 @@ class LoadRequest:
     timeout_s: float = 5.0
     seed: int = 1
     label: str = "load"
-    protocol: Literal["http1", "h2c", "grpc"] = "http1"
+    protocol: Protocol = "http1"
     requests_per_connection: int = 0  # 0: keep-alive; N: a new connection every N requests
     stream: bool = False  # the response is streamed: record time to first byte too
     max_requests: int | None = None  # hard bound; default rate * (warmup + duration) + slack

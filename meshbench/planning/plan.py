@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from meshbench.config import dimensions
+from meshbench.config.protocols import Protocol
 from meshbench.config.scenario import Scenario
 from meshbench.config.topology import Topology
 from meshbench.errors import MeshbenchError
@@ -38,7 +39,7 @@ class Trial:
     payload_bytes: int | None = None  # None: as the topology says
     depth: int | None = None  # None: the scenario's own topology
     mtls: bool | None = None  # None: the mesh's default (kind: kind.mtls)
-    protocol: str | None = None  # None: the topology's
+    protocol: Protocol | None = None  # None: the topology's
     requests_per_connection: int | None = None  # None: the topology's
     capture: str | None = None  # "on"/"off" in attribution mode; None: no attribution
     deployment: int = 1  # which of the scenario's fresh deployments (1-based)
@@ -64,7 +65,7 @@ class Trial:
         return scenario.topology_for(
             self.depth,
             self.payload_bytes,
-            self.protocol,  # type: ignore[arg-type]  # a Protocol, as planned
+            self.protocol,
             self.requests_per_connection,
         )
 

@@ -1,9 +1,10 @@
 """The sample service every pod runs: ``python -m meshbench.service --protocol ...``.
 
 One behaviour (:mod:`meshbench.service.behaviour`: work time, payload, streaming,
-downstream calls in parallel) served in the topology's protocol: ``http1``
-(:mod:`~meshbench.service.http1`), ``h2c`` (:mod:`~meshbench.service.h2server`) or
-``grpc`` (grpcio's asyncio server, :mod:`~meshbench.service.grpc_server`). Every platform
+downstream calls in parallel) served in the topology's protocol by the server
+:data:`SERVERS_BY_PROTOCOL` names: ``http1`` (:mod:`~meshbench.service.http1`), ``h2c``
+(:mod:`~meshbench.service.h2server`) or ``grpc`` (grpcio's asyncio server,
+:mod:`~meshbench.service.grpc_server`). Every platform
 builds the command line with :func:`service_args`, so local pods and Kubernetes pods run
 the same service.
 """
@@ -13,12 +14,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 
+from meshbench.config.protocols import PROTOCOLS, Protocol
 from meshbench.config.topology import ServiceSpec
-from meshbench.config.workload import PROTOCOLS, SERVERS, PayloadMix, Protocol, Work
+from meshbench.config.workload import SERVERS, PayloadMix, Work
 from meshbench.service.behaviour import ServiceConfig
+
+SERVERS_BY_PROTOCOL: dict[Protocol, str] = {
+    "http1": "meshbench.service.http1",
+    "h2c": "meshbench.service.h2server",
+    "grpc": "meshbench.service.grpc_server",
+}
+"""The module whose ``serve(config, stop)`` serves each protocol, imported only when
+started (a service loads one protocol's libraries)."""
 
 
 async def serve(config: ServiceConfig) -> None:
@@ -27,13 +38,8 @@ async def serve(config: ServiceConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    server: Callable[[ServiceConfig, asyncio.Event], Awaitable[None]]
-    if config.protocol == "http1":
-        from meshbench.service.http1 import serve as server
-    elif config.protocol == "h2c":
-        from meshbench.service.h2server import serve as server
-    else:
-        from meshbench.service.grpc_server import serve as server
+    module = importlib.import_module(SERVERS_BY_PROTOCOL[config.protocol])
+    server: Callable[[ServiceConfig, asyncio.Event], Awaitable[None]] = module.serve
     # What start-up allocated (modules, the server's tables) never becomes garbage: move it
     # out of the collector's generations, so a collection only walks what requests made.
     gc.collect()

@@ -12,7 +12,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from meshbench.config.workload import PayloadMix, Protocol, Server, Work
+from meshbench.config.protocols import Protocol
+from meshbench.config.workload import PayloadMix, Server, Work
 
 GRPC_METHOD = "/meshbench.Bench/Get"
 """The one unary method every gRPC service serves (request and response are raw bytes)."""

@@ -21,6 +21,7 @@ import os
 import shutil
 from typing import Any, NoReturn
 
+from meshbench.config.protocols import PROTOCOLS
 from meshbench.service.behaviour import ServiceConfig, split_url
 from meshbench.service.http1 import HEALTH_PATH
 
@@ -98,7 +99,7 @@ def _downstream_cluster(service: ServiceConfig) -> dict[str, Any]:
     host, port = split_url(service.calls[0])
     explicit: dict[str, Any] = (
         {"http_protocol_options": {}}
-        if service.protocol == "http1"
+        if PROTOCOLS[service.protocol].app_wire == "http1"
         else {"http2_protocol_options": {}}
     )
     options: dict[str, Any] = {"@type": _HTTP_OPTIONS, "explicit_http_config": explicit}

@@ -13,14 +13,14 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
+from meshbench.config.protocols import PROTOCOLS, Protocol
 from meshbench.service.behaviour import GRPC_HEALTH_METHOD, GRPC_METHOD
 from meshbench.service.http1 import HEALTH_PATH
 
 
-def probe_url(protocol: str, host: str, port: int, path: str = "/") -> str:
+def probe_url(protocol: Protocol, host: str, port: int, path: str = "/") -> str:
     """The probe URL of a service speaking ``protocol``."""
-    scheme = "grpc" if protocol == "grpc" else "http"
-    return f"{scheme}://{host}:{port}{path}"
+    return f"{PROTOCOLS[protocol].probe_scheme}://{host}:{port}{path}"
 
 
 def request_once(url: str, timeout_s: float = 2.0) -> str:

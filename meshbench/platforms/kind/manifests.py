@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from meshbench.config.protocols import PROTOCOLS
 from meshbench.config.scenario import Scenario
 from meshbench.config.topology import ServiceSpec, Topology
 from meshbench.load.spec import LoadRequest
@@ -113,12 +114,6 @@ def _security_context() -> Obj:
     }
 
 
-PORT_PROTOCOL = {"http1": "http", "h2c": "http2", "grpc": "grpc"}
-"""The Service port's name and ``appProtocol`` for each app protocol: Istio reads either
-(``http``: HTTP/1.1, ``http2``: HTTP/2 cleartext, ``grpc``), Kuma reads ``appProtocol``
-(same values), Linkerd detects the protocol itself."""
-
-
 def kind_service_args(svc: ServiceSpec, topology: Topology, seed: int = 0) -> list[str]:
     """The sample service's command line; downstream URLs are ``http://<service>:<port>``."""
     port = topology.port
@@ -133,11 +128,12 @@ def kind_service_args(svc: ServiceSpec, topology: Topology, seed: int = 0) -> li
 
 
 def _readiness(topology: Topology, port_name: str) -> Obj:
-    """HTTP GET /healthz (HTTP/1.1: the h2c services answer it too); gRPC services are
-    asked by the probe module, in the container (no grpc.health.v1 service to call)."""
+    """HTTP GET /healthz where the protocol's probe is HTTP (HTTP/1.1: the h2c services
+    answer it too); other services (gRPC) are asked by the probe module, in the container
+    (no grpc.health.v1 service to call)."""
     timing = {"periodSeconds": 2, "failureThreshold": 3, "timeoutSeconds": 2}
-    if topology.protocol == "grpc":
-        url = probe_url("grpc", "127.0.0.1", topology.port, HEALTH_PATH)
+    if PROTOCOLS[topology.protocol].probe_scheme != "http":
+        url = probe_url(topology.protocol, "127.0.0.1", topology.port, HEALTH_PATH)
         command = ["python", "-m", "meshbench.service.probe", "--timeout", "1", url]
         return {"exec": {"command": command}, **timing}
     return {"httpGet": {"path": HEALTH_PATH, "port": port_name}, **timing}
@@ -148,7 +144,7 @@ def app_deployment(scenario: Scenario, target: Target, svc: ServiceSpec) -> Obj:
     k = scenario.kind
     topology = scenario.topology
     port = topology.port
-    port_name = PORT_PROTOCOL[topology.protocol]
+    port_name = PROTOCOLS[topology.protocol].port_name
     labels = _labels(svc.name, "app")
     limits = {"memory": k.app_memory_limit}
     if k.app_cpu_limit:
@@ -188,9 +184,10 @@ def app_deployment(scenario: Scenario, target: Target, svc: ServiceSpec) -> Obj:
 
 def app_service(scenario: Scenario, target: Target, svc: ServiceSpec) -> Obj:
     """The ClusterIP Service of one sample service; the port is named, and its
-    ``appProtocol`` set, for the app protocol (:data:`PORT_PROTOCOL`)."""
+    ``appProtocol`` set, for the app protocol
+    (:attr:`~meshbench.config.protocols.ProtocolDecl.port_name`)."""
     port = scenario.topology.port
-    name = PORT_PROTOCOL[scenario.topology.protocol]
+    name = PROTOCOLS[scenario.topology.protocol].port_name
     return {
         "apiVersion": "v1",
         "kind": "Service",

@@ -5,9 +5,9 @@ A topology too big for the cores the pods get cannot give a valid result: at sta
 apps and sidecars do not all answer before the readiness deadline, and under load the
 pods saturate, so every trial's send lag makes it invalid. The estimate counts CPU
 time per request and per process start, measured on the reference 2-vCPU VM (the
-figures below); a host with faster cores serves more, which is why what it refuses
-can still be run with ``--yes``. It counts requests, not bytes: large payloads cost
-more than it says.
+figures below, and each protocol's ``app_cpu_ms`` in :mod:`meshbench.config.protocols`);
+a host with faster cores serves more, which is why what it refuses can still be run with
+``--yes``. It counts requests, not bytes: large payloads cost more than it says.
 """
 
 from __future__ import annotations
@@ -17,18 +17,13 @@ from dataclasses import dataclass
 
 import psutil
 
+from meshbench.config.protocols import PROTOCOLS
 from meshbench.config.scenario import Scenario
 from meshbench.host.activity import parse_cpu_list
 from meshbench.host.cores import MAX_POD_CORES
 from meshbench.planning.plan import PlanProblem, Trial
 from meshbench.platforms.local.deployment import READY_DEADLINE_S, SIDECAR_MESHES
 
-APP_CPU_MS: dict[str, float] = {"http1": 0.17, "h2c": 0.7, "grpc": 0.7}
-"""CPU time of one app per request it serves, its own downstream calls included, per
-protocol, at the rates that load a core (what saturation depends on; less loaded, a
-request costs more but the core is idle): the default run at 400 rps had service CPU
-0.19-0.22 cores for its three HTTP/1.1 services (0.16-0.18 ms each); bench/service_floor.py
-at 500 rps: h2c (the h2 library) 0.36-0.75 ms, gRPC (grpcio) 0.37-0.81 ms."""
 SIDECAR_CPU_MS = 0.4
 """CPU time of one pod's sidecar per request through that pod, inbound and outbound
 (the default run at 400 rps: sidecar CPU 0.42-0.51 cores for three sidecars; 0.25 at
@@ -92,7 +87,7 @@ def problems(scenario: Scenario, trials: list[Trial]) -> list[PlanProblem]:
     for t in trials:
         topology = t.topology(scenario)
         served = sum(topology.requests_per_entry_request().values())
-        app_ms = APP_CPU_MS.get(topology.protocol, max(APP_CPU_MS.values()))
+        app_ms = PROTOCOLS[topology.protocol].app_cpu_ms
         app = t.rate_rps * served * app_ms / 1000
         through = served + (1 if scenario.client_sidecar else 0)
         sidecar = t.rate_rps * through * SIDECAR_CPU_MS / 1000 if t.mesh in SIDECAR_MESHES else 0

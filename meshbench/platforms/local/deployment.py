@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from meshbench.config.protocols import PROTOCOLS
 from meshbench.config.topology import Topology
 from meshbench.errors import MeshbenchError, PlatformError
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary, measured_ids
@@ -198,7 +199,7 @@ class LocalDeployment(Deployment):
             inbound_delay_ms=self.scenario.local.sidecar_inbound_delay_ms.get(pod, 0.0),
             accept_plaintext=plaintext,
             sidecar_protocol=self.scenario.local.sidecar_wire(protocol),
-            app_protocol="http1" if protocol == "http1" else "h2",
+            app_protocol=PROTOCOLS[protocol].app_wire,
             sidecar_requests_per_connection=self.scenario.local.sidecar_requests_per_connection,
         )
         cfg.write_text(json.dumps(config, indent=1))

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from meshbench.config.protocols import Wire
 from meshbench.platforms import commands
 from meshbench.platforms.local.mtls import TRUST_DOMAIN, IssuedFiles
 from meshbench.platforms.local.names import INBOUND_PORT, INBOUND_SOURCE, OUTBOUND_PORT
@@ -146,9 +147,6 @@ def _hcm(
             }
         ]
     return hcm
-
-
-Wire = Literal["http1", "h2"]
 
 
 def _upstream_protocol(wire: Wire, requests_per_connection: int = 0) -> dict[str, Any]:

@@ -15,8 +15,9 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from meshbench.config.protocols import Wire
 from meshbench.platforms.local.capture import nat_rules
-from meshbench.platforms.local.envoy import Observation, Wire, bootstrap, envoy_binary
+from meshbench.platforms.local.envoy import Observation, bootstrap, envoy_binary
 from meshbench.platforms.local.mtls import CertificateAuthority, spiffe_id
 from meshbench.platforms.local.names import NETNS_RE, netns_name, pod_address
 

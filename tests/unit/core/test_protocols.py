@@ -1,4 +1,4 @@
-"""Every protocol end to end on loopback: the sample service in http1, h2c and grpc, the
+"""Every declared protocol end to end on loopback: the sample service in http1, h2c and grpc, the
 generator driving it open loop, connection churn counted on both sides, streamed
 responses timed to their first and last byte; and the workload's distributions."""
 
@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from meshbench.config.protocols import PROTOCOLS, Protocol
 from meshbench.config.topology import ServiceSpec
-from meshbench.config.workload import PayloadMix, Protocol, Work
+from meshbench.config.workload import PayloadMix, Work
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
 from meshbench.platforms.local.probe import wait_ok
@@ -25,6 +26,9 @@ from meshbench.service.app import service_args
 from meshbench.service.probe import probe_url, request_once
 
 from .loopback import free_port
+
+ENVOY_SERVED = [p for p, decl in PROTOCOLS.items() if not decl.grpc]
+"""What ``server: envoy`` can play (Envoy's app speaks HTTP/1.1 and HTTP/2, not gRPC)."""
 
 
 class Chain:
@@ -105,7 +109,7 @@ def load(
     return run_workers(req, out)
 
 
-@pytest.mark.parametrize("protocol", ["http1", "h2c", "grpc"])
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
 def test_each_protocol_serves_a_chain_open_loop(
     chains: list[Chain], tmp_path: Path, protocol: Protocol
 ) -> None:
@@ -120,7 +124,7 @@ def test_each_protocol_serves_a_chain_open_loop(
     assert request_once(probe_url(protocol, host, int(port))) == ""
 
 
-@pytest.mark.parametrize("protocol", ["http1", "h2c", "grpc"])
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
 def test_a_broken_downstream_is_an_error_in_every_protocol(
     chains: list[Chain], tmp_path: Path, protocol: Protocol
 ) -> None:
@@ -132,7 +136,7 @@ def test_a_broken_downstream_is_an_error_in_every_protocol(
     assert request_once(probe_url(protocol, "127.0.0.1", int(broken.rsplit(":", 1)[1]))) != ""
 
 
-@pytest.mark.parametrize("protocol", ["http1", "h2c", "grpc"])
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
 def test_churn_opens_a_connection_every_n_requests(
     chains: list[Chain], tmp_path: Path, protocol: Protocol
 ) -> None:
@@ -144,7 +148,7 @@ def test_churn_opens_a_connection_every_n_requests(
     assert sent // 5 <= s.extra["connections_opened"] <= sent // 5 + 4
 
 
-@pytest.mark.parametrize("protocol", ["http1", "h2c", "grpc"])
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
 def test_a_streamed_response_records_first_and_last_byte(
     chains: list[Chain], tmp_path: Path, protocol: Protocol
 ) -> None:
@@ -278,7 +282,7 @@ def test_a_connection_the_server_ends_is_replaced_not_reused() -> None:
 # -- Envoy playing a service (server: envoy) ---------------------------------------------
 
 
-@pytest.mark.parametrize("protocol", ["http1", "h2c"])
+@pytest.mark.parametrize("protocol", ENVOY_SERVED)
 def test_envoy_plays_a_forwarding_service_and_a_leaf(
     chains: list[Chain], tmp_path: Path, protocol: Protocol
 ) -> None:
@@ -324,7 +328,7 @@ def test_envoy_is_refused_for_grpc_with_the_fix() -> None:
 
 
 @pytest.mark.parametrize("calls", [(), ("http://127.0.0.1:9",)], ids=["leaf", "forwarder"])
-@pytest.mark.parametrize("protocol", ["http1", "h2c"])
+@pytest.mark.parametrize("protocol", ENVOY_SERVED)
 def test_envoy_accepts_the_app_configuration(
     tmp_path: Path, protocol: Protocol, calls: tuple[str, ...]
 ) -> None:
