@@ -3,7 +3,8 @@
 Reads stored runs through :mod:`meshbench.results`, with the scenario's declarations from
 :mod:`meshbench.config` (the analysis settings, the dimensions) and the host's counters'
 arithmetic from :mod:`meshbench.host`; never imports platform, load or runner code (a test
-holds every package to its layer), so a stored run can be re-analysed anywhere. Typical use (also what the notebook does)::
+holds every package to its layer), so a stored run can be re-analysed anywhere.
+Typical use (also what the notebook does)::
 
     from meshbench.analysis import load_run, analyse
     run = load_run("results/20250101T000000Z-default")

@@ -32,10 +32,7 @@ def execute(args: argparse.Namespace) -> int:
         pre = run_preflight()
         pin = choose(pre, workers=1)
         print("local platform: this host's CPUs\n" + format_preflight(pre))
-        print(
-            f"CPUs a run would use (1 load worker): load {pin.load_cpus}, apps "
-            f"{pin.pod_cpus}, sidecars {pin.sidecar_cpus} ({pin.chosen_by})\n"
-        )
+        print(f"CPUs a run would use (1 load worker): {pin.describe()}\n")
     if args.platform in (None, "kind"):
         from meshbench.platforms.kind import doctor, format_doctor
         from meshbench.platforms.kind.doctor import ready

@@ -16,9 +16,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from meshbench.commands import Subparsers
+from meshbench.config.cpu_list import parse_cpu_list
 from meshbench.config.scenario import ValiditySpec
 from meshbench.errors import MeshbenchError
-from meshbench.host.activity import parse_cpu_list
 from meshbench.host.cores import choose
 from meshbench.host.preflight import run_preflight
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary

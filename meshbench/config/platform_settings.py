@@ -7,21 +7,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from meshbench.config.cpu_list import parse_cpu_list
 from meshbench.config.protocols import PROTOCOLS, Protocol, Wire
 from meshbench.config.settings_model import SettingsModel as _Model
-
-
-def _cpu_list(value: str, field: str) -> str:
-    """A taskset list that names at least one CPU, with ranges low-high."""
-    cpus: list[int] = []
-    for part in value.split(","):
-        lo, sep, hi = part.partition("-")
-        if not lo or (sep and not hi) or (sep and int(hi) < int(lo)):
-            raise ValueError(f"{field} {value!r}: each part must be N or LOW-HIGH (e.g. 0 or 0-1)")
-        cpus += range(int(lo), int(hi or lo) + 1)
-    if not cpus:
-        raise ValueError(f"{field} {value!r} names no CPU")
-    return value
 
 
 class LocalSpec(_Model):
@@ -83,7 +71,7 @@ class LocalSpec(_Model):
         for name in ("load_cpus", "pod_cpus", "sidecar_cpus"):
             value = getattr(self, name)
             if value is not None:
-                _cpu_list(value, name)
+                parse_cpu_list(value, name)
         bad = {k: v for k, v in self.sidecar_inbound_delay_ms.items() if not 0 < v <= 10_000}
         if bad:
             raise ValueError(

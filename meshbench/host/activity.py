@@ -29,18 +29,6 @@ foreign load."""
 TOP_FOREIGN = 3
 
 
-def parse_cpu_list(spec: str) -> list[int]:
-    """``"0,2-3"`` (taskset / cpuset syntax) -> ``[0, 2, 3]``."""
-    out: set[int] = set()
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        lo, _, hi = part.partition("-")
-        out.update(range(int(lo), int(hi or lo) + 1))
-    return sorted(out)
-
-
 def cpu_counters(stat: str) -> dict[int, tuple[int, ...]]:
     """Per-CPU counters (USER_HZ ticks) from the text of /proc/stat."""
     out = {}

@@ -18,42 +18,13 @@ pod on CPU 1 (or everything on CPU 0 alone), as before. CPUs set in the scenario
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from meshbench.host.activity import parse_cpu_list
+from meshbench.config.cpu_list import parse_cpu_list
+from meshbench.host.pinning import Pinning
 from meshbench.host.preflight import HostFacts, Preflight
 
 MAX_POD_CORES = 4
 """Most cores given to the apps, and separately to the sidecars, by the automatic choice:
 the default chains are a few processes each; more cores only spread them thinner."""
-
-
-@dataclass(frozen=True)
-class Pinning:
-    """CPU lists (taskset syntax) per role, and how they were chosen."""
-
-    load_cpus: str
-    pod_cpus: str
-    sidecar_cpus: str
-    chosen_by: str
-
-    def cpus(self) -> list[int]:
-        """Every CPU any role is pinned to."""
-        return sorted(
-            {
-                c
-                for spec in (self.load_cpus, self.pod_cpus, self.sidecar_cpus)
-                for c in parse_cpu_list(spec)
-            }
-        )
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "load_cpus": self.load_cpus,
-            "pod_cpus": self.pod_cpus,
-            "sidecar_cpus": self.sidecar_cpus,
-            "chosen_by": self.chosen_by,
-        }
 
 
 def _cpu_list(cpus: list[int]) -> str:

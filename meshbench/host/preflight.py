@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meshbench.host.activity import cpu_counters, cpu_shares, parse_cpu_list
+from meshbench.config.cpu_list import parse_cpu_list
+from meshbench.host.activity import cpu_counters, cpu_shares
 
 JITTER_PROBE_S = 1.2
 """How long each CPU is probed: long enough to catch a stall that recurs once a second
@@ -140,9 +141,10 @@ def read_facts(root: Path = Path("/"), allowed: set[int] | None = None) -> HostF
         )
     smt = _read(sysfs / "smt" / "active")
     irq_cpus, irqs = read_irqs(root)
+    isolated = _read(sysfs / "isolated")
     return HostFacts(
         tuple(cpus),
-        tuple(parse_cpu_list(_read(sysfs / "isolated") or "")),
+        tuple(parse_cpu_list(isolated)) if isolated else (),
         None if smt is None else smt == "1",
         tuple(irqs),
         tuple(irq_cpus),

@@ -14,6 +14,7 @@ from typing import Any
 
 from meshbench.config.scenario import Scenario
 from meshbench.config.topology import Topology
+from meshbench.host.pinning import Pinning
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.planning.plan import PlanProblem, Trial, estimate
 
@@ -54,6 +55,32 @@ class Proof:
     sidecars: dict[str, bool]  # pod -> has a sidecar
     crossed_sidecars: bool  # a probe request was seen by the sidecars
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformEnvironment:
+    """What a run records about its platform: run.json's ``platform`` (:meth:`to_json`;
+    each platform's own fields in its subclass), with the parts the orchestrator reads
+    itself as typed fields."""
+
+    name: str
+    """The platform, as analysis and compare read it."""
+    versions: dict[str, str] = field(default_factory=dict)
+    """Tool versions; run.json's top-level ``versions`` takes them in too."""
+    pinning: Pinning | None = None
+    """The CPUs each role is pinned to, where the platform pins them (local): run.json's
+    ``pinning``, and the CPUs whose load each trial records."""
+    host_warnings: tuple[str, ...] = ()
+    """What the host check says about the pinned CPUs, printed as the run starts."""
+
+    def to_json(self) -> dict[str, Any]:
+        """run.json's ``platform``: the name, and the versions and pinning where known."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.versions:
+            out["versions"] = dict(self.versions)
+        if self.pinning is not None:
+            out["pinning"] = self.pinning.to_json()
+        return out
 
 
 class Deployment(abc.ABC):
@@ -150,7 +177,7 @@ class Platform(abc.ABC):
         return "\n".join(lines)
 
     @abc.abstractmethod
-    def environment(self) -> dict[str, Any]:
+    def environment(self) -> PlatformEnvironment:
         """Versions, core pinning and anything else recorded in run.json."""
 
     @classmethod

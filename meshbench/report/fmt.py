@@ -6,6 +6,7 @@ import math
 from typing import Any, SupportsFloat, cast
 
 from meshbench.analysis.stored_run import Run
+from meshbench.host.pinning import Pinning
 
 DASH = "-"
 
@@ -139,13 +140,7 @@ def setup_lines(run: Run) -> list[tuple[str, str]]:
             f"{host.get('cpu_count', DASH)} CPUs, {host.get('mem_gib', DASH)} GiB, "
             f"kernel {host.get('kernel') or DASH}",
         ),
-        (
-            "pinning",
-            f"load on CPUs {pinning.get('load_cpus', DASH)}, apps on CPUs "
-            f"{pinning.get('pod_cpus', DASH)}, sidecars on CPUs "
-            f"{pinning.get('sidecar_cpus') or pinning.get('pod_cpus', DASH)}"
-            + (f" ({pinning['chosen_by']})" if pinning.get("chosen_by") else ""),
-        ),
+        ("pinning", Pinning.from_json(pinning, DASH).describe(on_cpus=True)),
         *resilience_lines(m),
         *cpu_timing_lines(m),
         ("versions", vers or DASH),

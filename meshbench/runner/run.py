@@ -293,12 +293,12 @@ def run_scenario(
         ordered = execution_order(trials, platform)
         env = platform.environment()
         meta.update(
-            platform=env,
-            pinning=env.get("pinning", {}),
+            platform=env.to_json(),
+            pinning=env.pinning.to_json() if env.pinning is not None else {},
             plan=[t.to_dict() for t in ordered],
             status="running",
         )
-        meta.setdefault("versions", {}).update(env.get("versions", {}))
+        meta.setdefault("versions", {}).update(env.versions)
         write_json(run_dir / "run.json", meta, root=run_dir)
         started = True
         console.print(
@@ -306,23 +306,12 @@ def run_scenario(
             f"({len(done)} already done) on {platform.name} -> {run_dir}; "
             f"estimate: {estimate(scenario, [t for t in ordered if t.trial_id not in done])}"
         )
-        pinning = env.get("pinning") or {}
-        if pinning.get("chosen_by"):
-            console.print(
-                f"CPUs: load {pinning.get('load_cpus')}, apps {pinning.get('pod_cpus')}"
-                f", sidecars {pinning.get('sidecar_cpus')} ({pinning['chosen_by']})"
-            )
-        for warning in (env.get("preflight") or {}).get("warnings_for_pinned", []):
+        if env.pinning is not None and env.pinning.chosen_by:
+            console.print(f"CPUs: {env.pinning.describe()}")
+        for warning in env.host_warnings:
             console.print(f"[yellow]host: {warning}[/]")
         try:
-            cpus = sorted(
-                {
-                    c
-                    for role, spec in (env.get("pinning") or {}).items()
-                    if role.endswith("_cpus") and isinstance(spec, str)
-                    for c in activity.parse_cpu_list(spec)
-                }
-            )
+            cpus = env.pinning.cpus() if env.pinning is not None else []
 
             def redeployed(event: dict[str, Any]) -> None:
                 meta.setdefault("redeployments", []).append(event)

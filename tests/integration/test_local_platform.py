@@ -278,7 +278,7 @@ def test_a_killed_runs_namespaces_are_flagged_before_the_next_run(repo: Path) ->
     try:
         platform = LocalPlatform(load_scenario(repo / "scenarios" / "smoke.yaml"))
         try:
-            pre = platform.environment()["preflight"]
+            pre = platform.environment().to_json()["preflight"]
         finally:
             platform.close()
     finally:

@@ -1,12 +1,17 @@
 """The sample application with one mesh on a kind cluster: readiness, the sidecar and
-crossing proof, the proxies' counters, container cost, and the load run as a Job."""
+crossing proof, the proxies' counters, container cost, and the load run as a Job.
+
+A deployment is given a :class:`KindContext` (the API client, clock and step executor of
+:class:`~meshbench.platforms.kind.platform.KindPlatform`), never the platform itself.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from meshbench.config.scenario import Scenario
@@ -20,12 +25,13 @@ from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind.kubeapi import KubeApi, PodInfo
 from meshbench.platforms.kind.meshes import SIDECAR_CONTAINERS
 from meshbench.platforms.kind.meshes.base import Mesh
-from meshbench.platforms.kind.plan import PROBE_DONE, PROBE_TIMEOUT_S
+from meshbench.platforms.kind.plan import PROBE_DONE, PROBE_TIMEOUT_S, KindPlan
 from meshbench.platforms.kind.sidecar_stats import (
     has_metric,
     inbound_by_service,
     inbound_requests,
 )
+from meshbench.platforms.kind.steps import Runner, Step
 from meshbench.platforms.kind.target import ROLE_KEY
 from meshbench.platforms.kind.unmeshed import AMBIENT_REDIRECTION
 from meshbench.platforms.kind.usage import (
@@ -34,12 +40,8 @@ from meshbench.platforms.kind.usage import (
     samples_from_summaries,
 )
 from meshbench.platforms.kind.usage import snapshot as usage_snapshot
-from meshbench.platforms.kind.waits import wait_for
+from meshbench.platforms.kind.waits import Clock, wait_for
 from meshbench.results.hlog import start_time
-
-if TYPE_CHECKING:
-    from meshbench.platforms.kind.plan import KindPlan
-    from meshbench.platforms.kind.platform import KindPlatform
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,25 @@ origin travels as MB_START_AT with 3 decimals; the generator's own fallback is >
 later)."""
 NODE_PROXY_PREFIX = "ztunnel"
 JOB_INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
+
+
+Executor = Callable[[Sequence[Step], dict[str, Callable[[], None]]], None]
+"""Runs steps in order, an ``api`` step by its handler (keyed by the step's key)."""
+
+
+@dataclass(frozen=True)
+class KindContext:
+    """What a kind deployment needs of its platform (built by it at each deploy, once the
+    cluster is prepared)."""
+
+    api: KubeApi
+    clock: Clock
+    """Node time once the platform measured the nodes' clock skew."""
+    runner: Runner
+    execute: Executor
+    """Runs steps as the platform does (with its safety checks)."""
+    installed_mesh: str | None
+    """The mesh whose control plane runs beside this deployment, if any."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +84,8 @@ class _Counters:
 class KindDeployment(Deployment):
     """The sample application with one mesh on the cluster, ready to take load."""
 
-    def __init__(self, platform: KindPlatform, m: Mesh, scenario: Scenario, plan: KindPlan) -> None:
-        self.platform = platform
+    def __init__(self, context: KindContext, m: Mesh, scenario: Scenario, plan: KindPlan) -> None:
+        self.context = context
         self.plan = plan
         """This deployment's steps (a baseline arm's in its own namespaces)."""
         self.target = plan.target
@@ -81,7 +102,7 @@ class KindDeployment(Deployment):
 
     @property
     def _api(self) -> KubeApi:
-        return self.platform.api
+        return self.context.api
 
     def _app_pods(self) -> list[PodInfo]:
         return self._api.list_pods(self.target.app_ns, f"{ROLE_KEY}=app")
@@ -106,7 +127,7 @@ class KindDeployment(Deployment):
             what=f"{self.mesh}: app pods Ready in {self.target.app_ns}",
             fix=f"kubectl --context {self.target.kube_context} -n "
             f"{self.target.app_ns} describe pods",
-            clock=self.platform.clock,
+            clock=self.context.clock,
         )
         self._check_sidecars(self._app_pods())
 
@@ -199,9 +220,9 @@ class KindDeployment(Deployment):
         name = mf.job_name(f"{self.mesh}-{self._probes}", prefix="probe")
         *probe, delete = self.plan.probe_steps(self._mesh, self.scenario, name)
         try:
-            self.platform._execute(probe, {PROBE_DONE: lambda: self._wait_probe(name)})
+            self.context.execute(probe, {PROBE_DONE: lambda: self._wait_probe(name)})
         finally:  # a failed probe's Job goes too (its logs are in the error)
-            self.platform._execute([delete], {})
+            self.context.execute([delete], {})
         after = self._read_counters()
         details: dict[str, Any] = {
             "probe_requests": mf.PROBE_REQUESTS,
@@ -210,7 +231,7 @@ class KindDeployment(Deployment):
             "namespaces": {"app": self.target.app_ns, "load": self.target.load_ns},
             # the mesh whose control plane ran while this was verified (a baseline arm's
             # proof of no sidecar is taken beside the mesh of its install window)
-            "mesh_installed": self.platform.installed_mesh,
+            "mesh_installed": self.context.installed_mesh,
         }
         crossed = False
         src = self._mesh.stats
@@ -265,7 +286,7 @@ class KindDeployment(Deployment):
             timeout_s=PROBE_TIMEOUT_S,
             what=f"probe Job {t.load_ns}/{name} Complete",
             fix=f"kubectl --context {t.kube_context} -n {t.load_ns} describe job {name}",
-            clock=self.platform.clock,
+            clock=self.context.clock,
         )
 
     def _job_logs(self, name: str) -> str:
@@ -339,12 +360,12 @@ class KindDeployment(Deployment):
             | {p.node for p in self._api.list_pods(t.load_ns) if p.node}
         )
         summaries = [self._api.node_summary(n) for n in nodes]
-        return samples_from_summaries(summaries, self._role_of, self.platform.clock.wall())
+        return samples_from_summaries(summaries, self._role_of, self.context.clock.wall())
 
     def usage(self) -> UsageSnapshot:
         """Per-container CPU time and memory of the app and load namespaces (and, for
         istio-ambient, ztunnel under role ``proxy``) as the kubelet last sampled them."""
-        return usage_snapshot(self._usage_samples(), self.platform.clock.wall())
+        return usage_snapshot(self._usage_samples(), self.context.clock.wall())
 
     def measured_usage(self) -> tuple[UsageSnapshot, UsageSnapshot] | None:
         """Usage at the last trial's measured-phase boundaries (see :class:`PhaseUsage`)."""
@@ -368,14 +389,14 @@ class KindDeployment(Deployment):
         t = self.target
         path = urlsplit(request.target_url).path or self.scenario.load.path
         req = replace(request, target_url=mf.entry_url(self.scenario, t, path))
-        start_at = round(self.platform.clock.wall() + k.load_start_delay_s, 3)
+        start_at = round(self.context.clock.wall() + k.load_start_delay_s, 3)
         phase = PhaseUsage(start_at + req.warmup_s, start_at + req.warmup_s + req.duration_s)
         self._measured = None
         steps = self.plan.load_steps(self._mesh, self.scenario, req, start_at)
         name = mf.job_name(req.label)
         workers = k.load_workers
         try:
-            self.platform.runner.run(steps[0])
+            self.context.runner.run(steps[0])
             pods = self._wait_workers(name, workers, req, phase)
             self._sample_phase(phase)
             worker_dirs = []
@@ -389,7 +410,7 @@ class KindDeployment(Deployment):
                 origins[f"w{idx}"] = start_time(d / HLOG_FILE)
             summary = merge_worker_dirs(worker_dirs, out_dir)
         finally:
-            self.platform.runner.run(steps[-1])
+            self.context.runner.run(steps[-1])
         self._measured = phase.snapshots()
         if self._measured[1].note:
             log.warning("%s: %s", req.label, self._measured[1].note)
@@ -431,7 +452,7 @@ class KindDeployment(Deployment):
                 return self._api.pod_log(self.target.load_ns, pod, mf.LOAD_CONTAINER)
             except ReadFailed as e:
                 log.warning("log of %s unreadable, reading it again: %s", pod, e)
-                self.platform.clock.sleep(LOAD_POLL_S)
+                self.context.clock.sleep(LOAD_POLL_S)
         return self._api.pod_log(self.target.load_ns, pod, mf.LOAD_CONTAINER)
 
     def _wait_workers(
@@ -439,7 +460,7 @@ class KindDeployment(Deployment):
     ) -> list[PodInfo]:
         t = self.target
         k = self.scenario.kind
-        clock = self.platform.clock
+        clock = self.context.clock
         selector = f"meshbench.io/job={name}"
         timeout_s = k.load_start_delay_s + req.warmup_s + req.duration_s + req.timeout_s + 120
 

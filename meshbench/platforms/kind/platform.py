@@ -43,7 +43,8 @@ from meshbench.platforms.base import Platform
 from meshbench.platforms.kind import certs, clocks, versions
 from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind import tool_steps as cmd
-from meshbench.platforms.kind.deployment import KindDeployment
+from meshbench.platforms.kind.deployment import KindContext, KindDeployment
+from meshbench.platforms.kind.environment import KindCluster, KindEnvironment, KindSetup
 from meshbench.platforms.kind.kubeapi import ClientKubeApi, KubeApi
 from meshbench.platforms.kind.meshes import mesh as mesh_named
 from meshbench.platforms.kind.meshes.linkerd import (
@@ -152,7 +153,7 @@ class KindPlatform(Platform):
         self._prepared = False
         self._created_cluster = False
         self._gateway_api_preexisting = False
-        self._env: dict[str, Any] = {}
+        self._cluster: KindCluster | None = None
         self._clock_skew: dict[str, Any] | str = "not measured: not a kind cluster"
         self.installed_mesh: str | None = None
         """The mesh whose control plane is installed now (one at a time), if any."""
@@ -229,7 +230,7 @@ class KindPlatform(Platform):
             self._use_node_clock()
         for step in self.steps.placement_steps():
             self.runner.run(step)
-        self._env = self._collect_environment()
+        self._cluster = self._ask_cluster()
         self._prepared = True
 
     def _check_cluster_marker(self) -> None:
@@ -279,12 +280,21 @@ class KindPlatform(Platform):
                 "(and the mesh in it) yourself",
             )
 
-    def _collect_environment(self) -> dict[str, Any]:
+    def _ask_cluster(self) -> KindCluster:
         t = self.target
         nodes = self.api.node_labels()
-        env: dict[str, Any] = {
-            "kubernetes_server": self.api.server_version(),
-            "nodes": {
+        server = self.api.server_version()
+        kind_client = None
+        if t.cluster_name:
+            try:
+                kind_client = self.runner.run(
+                    Step("cluster", "kind version", ("kind", "version"), timeout_s=30)
+                ).strip()
+            except MeshbenchError as e:
+                kind_client = f"unknown ({e})"
+        return KindCluster(
+            kubernetes_server=server,
+            nodes={
                 n: {
                     k: v
                     for k, v in labels.items()
@@ -292,30 +302,21 @@ class KindPlatform(Platform):
                 }
                 for n, labels in nodes.items()
             },
-            "cluster_created_by_this_run": self._created_cluster,
-            "clock_skew": self._clock_skew,
-        }
-        if t.cluster_name:
-            try:
-                env["kind_client"] = self.runner.run(
-                    Step("cluster", "kind version", ("kind", "version"), timeout_s=30)
-                ).strip()
-            except MeshbenchError as e:
-                env["kind_client"] = f"unknown ({e})"
-        return env
+            created_by_this_run=self._created_cluster,
+            clock_skew=self._clock_skew,
+            kind_client=kind_client,
+        )
 
-    def environment(self) -> dict[str, Any]:
+    def environment(self) -> KindEnvironment:
         """Versions, names and settings recorded in run.json (prepares the cluster first)."""
         t = self.target
         s = self.scenario
-        env: dict[str, Any] = {
-            "name": self.name,  # what analysis and compare read as the platform
-            "platform": "kind",
-            "pinned_versions": versions.pinned(),
-            "kube_context": t.kube_context,
-            "own_cluster": t.own_cluster,
-            "cluster_name": t.cluster_name,
-            "namespaces": {
+        setup = KindSetup(
+            pinned_versions=versions.pinned(),
+            kube_context=t.kube_context,
+            own_cluster=t.own_cluster,
+            cluster_name=t.cluster_name,
+            namespaces={
                 "app": t.app_ns,
                 "load": t.load_ns,
                 # the baseline arms': unmeshed, beside every mesh in its install window
@@ -325,11 +326,11 @@ class KindPlatform(Platform):
                     if arm in BASELINE_ARMS
                 },
             },
-            "image": t.image,
-            "mtls": {m: mesh_named(m).mtls_description(s) for m in s.meshes},
-            "mtls_always_on": sorted(m for m in s.meshes if mesh_named(m).mtls_always_on),
-            "resilience_policies": {m: mesh_named(m).resilience(s) for m in s.meshes},
-            "placement": (
+            image=t.image,
+            mtls={m: mesh_named(m).mtls_description(s) for m in s.meshes},
+            mtls_always_on=sorted(m for m in s.meshes if mesh_named(m).mtls_always_on),
+            resilience_policies={m: mesh_named(m).resilience(s) for m in s.meshes},
+            placement=(
                 "control planes and CoreDNS on the control-plane node (tolerations and node "
                 "selectors through the charts' values); app pods on the app node, load on "
                 "the load node; node agents (kindnet, kube-proxy, istio-cni, ztunnel) on every "
@@ -337,39 +338,33 @@ class KindPlatform(Platform):
                 if t.pin_nodes
                 else "not pinned: a cluster meshbench did not create"
             ),
-            "kubernetes_tested_ranges": {
+            kubernetes_tested_ranges={
                 m: r for m, r in versions.tested_matrix().items() if m in s.meshes
             },
-            "client_sidecar": s.client_sidecar,
-            "load_workers": s.kind.load_workers,
-            "load_coordination": (
-                "Locust-based open-loop generator per worker pod (Indexed Job), each taking "
-                "1/N of the schedule from a shared origin; coordinated and merged by meshbench "
-                "(no Locust master)"
-            ),
-            "cpu_timing": timing_statement(s.load.duration_s),
-            "resources": {
+            client_sidecar=s.client_sidecar,
+            load_workers=s.kind.load_workers,
+            cpu_timing=timing_statement(s.load.duration_s),
+            resources={
                 "app_cpu_request": s.kind.app_cpu_request,
                 "app_cpu_limit": s.kind.app_cpu_limit,
                 "app_memory_limit": s.kind.app_memory_limit,
                 "load_cpu_request": s.kind.load_cpu_request,
             },
-        }
-        env["versions"] = {
+        )
+        recorded: dict[str, str] = {
             "kubernetes": versions.KUBERNETES_VERSION,
             "kind": versions.KIND_VERSION,
             "node_image": versions.NODE_IMAGE,
             **{m: versions.pinned()[m] for m in ("istio", "linkerd", "kuma") if m in s.meshes},
         }
         if self.dry_run:
-            env["dry_run"] = True
-            return env
+            return KindEnvironment(name=self.name, versions=recorded, setup=setup)
         self.prepare()
-        env.update(self._env)
-        env["versions"]["kubernetes_server"] = self._env["kubernetes_server"]
-        if "kind_client" in self._env:
-            env["versions"]["kind_client"] = self._env["kind_client"]
-        return env
+        assert self._cluster is not None
+        recorded.update(self._cluster.versions())
+        return KindEnvironment(
+            name=self.name, versions=recorded, setup=setup, cluster=self._cluster
+        )
 
     @contextmanager
     def deploy(
@@ -422,7 +417,7 @@ class KindPlatform(Platform):
                 self.installed_mesh = m.name
                 undo.push(m.uninstall_steps(sc, plan.target))
                 self._execute([s for s in install if s.key != CHECK_CP_NAMESPACE], handlers)
-            deployment = KindDeployment(self, m, sc, plan)
+            deployment = KindDeployment(self._context(), m, sc, plan)
             handlers[PODS_READY] = deployment.wait_ready
             self._check_workload_namespaces(plan.target)  # before undo could remove another's
             undo.push(plan.workload_undo_steps(m, sc))
@@ -437,6 +432,16 @@ class KindPlatform(Platform):
             if install:
                 shutil.rmtree(linkerd_cert_dir(self.target), ignore_errors=True)
                 self.installed_mesh = None
+
+    def _context(self) -> KindContext:
+        """What a deployment made now needs of this platform (the cluster prepared)."""
+        return KindContext(
+            api=self.api,
+            clock=self.clock,
+            runner=self.runner,
+            execute=self._execute,
+            installed_mesh=self.installed_mesh,
+        )
 
     def _save_logs(self, target: Target, name: str) -> None:
         """Keep every app pod's logs (app and sidecar) before the namespace goes away."""

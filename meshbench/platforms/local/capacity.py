@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import psutil
 
+from meshbench.config.cpu_list import parse_cpu_list
 from meshbench.config.protocols import PROTOCOLS
 from meshbench.config.scenario import Scenario
-from meshbench.host.activity import parse_cpu_list
 from meshbench.host.cores import MAX_POD_CORES
 from meshbench.planning.plan import PlanProblem, Trial
 from meshbench.platforms.local.deployment import READY_DEADLINE_S, SIDECAR_MESHES

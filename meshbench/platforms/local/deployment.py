@@ -1,5 +1,9 @@
 """One deployment of a mesh on the local platform: its pods (network namespaces), its
-sidecars and apps, how it is probed and proven, and what its counters account for."""
+sidecars and apps, how it is probed and proven, and what its counters account for.
+
+A deployment is given a :class:`LocalContext` (what it needs of the run, built by
+:class:`~meshbench.platforms.local.platform.LocalPlatform`), never the platform itself.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,17 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psutil
 
 from meshbench.config.protocols import PROTOCOLS
+from meshbench.config.scenario import Scenario
 from meshbench.config.topology import Topology
 from meshbench.errors import MeshbenchError, PlatformError
+from meshbench.host.pinning import Pinning
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary, measured_ids
 from meshbench.load.workers import START_DELAY_S, run_workers
 from meshbench.platforms import commands
@@ -47,9 +54,6 @@ from meshbench.service.http1 import HEALTH_PATH
 from meshbench.service.probe import probe_url
 from meshbench.wire.hops import Pod
 
-if TYPE_CHECKING:
-    from meshbench.platforms.local.platform import LocalPlatform
-
 READY_DEADLINE_S = 30.0
 KEY_LOG = "keys.log"
 """A sidecar's TLS secrets in attribution mode (SSLKEYLOGFILE lines)."""
@@ -63,12 +67,39 @@ KEPT_STAT_PREFIXES = (
 )
 
 
+@dataclass(frozen=True)
+class LocalContext:
+    """What a local deployment needs of the run it belongs to (built by the platform)."""
+
+    scenario: Scenario
+    run_key: str
+    """Names the run's network namespaces (:func:`~meshbench.platforms.local.names.netns_name`)."""
+    hub: str
+    """The bridge namespace every pod is wired to (up before a deployment is made)."""
+    state_dir: Path
+    """The run's state directory: each deployment's files under its own name in it."""
+    pinning: Pinning
+    process_env: dict[str, str]
+    """The environment of every process started (it carries the run key)."""
+    logs_dest: Path | None = None
+    """Where the run will keep the logs (``RUN/logs``); None: where they are written."""
+
+    def log_hint(self, path: Path) -> str:
+        """Where a log under the state directory will be kept once the run ends."""
+        if self.logs_dest is None:
+            return str(path)
+        try:
+            return str(self.logs_dest / path.relative_to(self.state_dir))
+        except ValueError:
+            return str(path)
+
+
 class LocalDeployment(Deployment):
     """One mesh's pods: namespaces, apps, sidecars, and the load generator's pod."""
 
     def __init__(
         self,
-        platform: LocalPlatform,
+        context: LocalContext,
         mesh: str,
         topology: Topology,
         index: int,
@@ -76,20 +107,20 @@ class LocalDeployment(Deployment):
         name: str | None = None,
         capture: bool = False,
     ) -> None:
-        self.platform = platform
-        self.scenario = platform.scenario
+        self.context = context
+        self.scenario = context.scenario
         self.mesh = mesh
         self.mesh_index = index
-        self.procs = ProcessSet(platform.process_env)
+        self.procs = ProcessSet(context.process_env)
         self.topology = topology
         self.services = [s.name for s in self.topology.reachable()]
         self.pods = [LOAD_POD, *self.services]
         # a mesh is deployed once per sweep variant: the second one is "<mesh>-2", ...
         self.label = mesh if copy == 1 else f"{mesh}-{copy}"
-        self.netns = {p: netns_name(platform.run_key, self.label, p) for p in self.pods}
+        self.netns = {p: netns_name(context.run_key, self.label, p) for p in self.pods}
         self.address = {p: pod_address(index, i) for i, p in enumerate(self.pods)}
         # named as the run names the deployment (its logs are kept under that name)
-        self.state_dir = platform.state_dir / (name or self.label)
+        self.state_dir = context.state_dir / (name or self.label)
         self.sidecars = mesh in SIDECAR_MESHES
         self.mtls = mesh == "envoy-mtls"
         self.admins: dict[str, EnvoyAdmin] = {}
@@ -97,7 +128,7 @@ class LocalDeployment(Deployment):
         self._measured: tuple[UsageSnapshot, UsageSnapshot] | None = None
         # attribution mode: every pod captured for the deployment's whole life
         self.captures = (
-            PodCaptures(self.procs, self.state_dir, platform.pinning.load_cpus) if capture else None
+            PodCaptures(self.procs, self.state_dir, context.pinning.load_cpus) if capture else None
         )
         self._observed: list[Observed] = []
 
@@ -109,7 +140,7 @@ class LocalDeployment(Deployment):
         return [*([LOAD_POD] if self.scenario.client_sidecar else []), *self.services]
 
     def up(self) -> None:
-        hub = self.platform.hub
+        hub = self.context.hub
         first_index = self.mesh_index * 250 + 1  # veth names stay unique across deployments
         for i, pod in enumerate(self.pods):
             ns = self.netns[pod]
@@ -129,7 +160,7 @@ class LocalDeployment(Deployment):
             admin.wait_ready(
                 deadline,
                 f"{self.mesh}/{pod}",
-                self.platform.log_hint(self.state_dir / pod / "sidecar"),
+                self.context.log_hint(self.state_dir / pod / "sidecar"),
             )
         # with mTLS only the entry answers a client without a sidecar; the target URL,
         # whose request crosses every hop, proves the others
@@ -171,8 +202,8 @@ class LocalDeployment(Deployment):
                 access,
                 stats,
             )
-        if self.scenario.attribution.keep_captures == "compressed" and self.platform.logs_dest:
-            run_dir = self.platform.logs_dest.parent
+        if self.scenario.attribution.keep_captures == "compressed" and self.context.logs_dest:
+            run_dir = self.context.logs_dest.parent
             keep_compressed(self.captures.files, run_dir / "captures" / self.state_dir.name)
         for path in self.captures.files.values():
             path.unlink(missing_ok=True)
@@ -222,7 +253,7 @@ class LocalDeployment(Deployment):
         self.procs.start(
             pod,
             "sidecar",
-            wrap(self.netns[pod], self.platform.pinning.sidecar_cpus, argv, PROXY_UID),
+            wrap(self.netns[pod], self.context.pinning.sidecar_cpus, argv, PROXY_UID),
             d / "envoy.log",
         )
         self.admins[pod] = EnvoyAdmin(admin_socket)
@@ -243,7 +274,7 @@ class LocalDeployment(Deployment):
         self.procs.start(
             name,
             "app",
-            wrap(self.netns[name], self.platform.pinning.pod_cpus, argv),
+            wrap(self.netns[name], self.context.pinning.pod_cpus, argv),
             self.state_dir / name / "app.log",
         )
 
@@ -253,13 +284,13 @@ class LocalDeployment(Deployment):
                 raise PlatformError(
                     f"{p.role} of pod {self.mesh}/{p.pod} exited with {p.popen.returncode}: "
                     f"{p.tail(3)}",
-                    fix=f"see {self.platform.log_hint(p.log)}",
+                    fix=f"see {self.context.log_hint(p.log)}",
                 )
 
     def problems(self) -> list[str]:
         return [
             f"{p.role} of pod {self.label}/{p.pod} exited with {p.popen.returncode} "
-            f"(log: {self.platform.log_hint(p.log)})"
+            f"(log: {self.context.log_hint(p.log)})"
             for p in self.procs.procs
             if not p.alive()
         ]
@@ -281,7 +312,7 @@ class LocalDeployment(Deployment):
         """Wait until every URL answers 200 from inside the load generator's pod."""
         argv = wrap(
             self.netns[LOAD_POD],
-            self.platform.pinning.load_cpus,
+            self.context.pinning.load_cpus,
             [
                 sys.executable,
                 "-m",
@@ -297,7 +328,7 @@ class LocalDeployment(Deployment):
             raise PlatformError(
                 f"mesh {self.mesh}: not reachable from the load pod within {deadline_s:.0f} s: "
                 + proc.stderr.strip().replace("\n", "; "),
-                fix=f"see the logs under {self.platform.log_hint(self.state_dir)}",
+                fix=f"see the logs under {self.context.log_hint(self.state_dir)}",
             )
 
     def verify(self) -> Proof:
@@ -414,9 +445,9 @@ class LocalDeployment(Deployment):
                     request,
                     out_dir,
                     self.scenario.load.workers,
-                    self.platform.pinning.load_cpus,
+                    self.context.pinning.load_cpus,
                     prefix=netns.exec_prefix(self.netns[LOAD_POD]),
-                    env=self.platform.process_env,
+                    env=self.context.process_env,
                     start_at=start_at,
                 )
         except MeshbenchError:

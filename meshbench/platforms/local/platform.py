@@ -22,13 +22,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from meshbench import __version__
+from meshbench.config.cpu_list import parse_cpu_list
 from meshbench.config.scenario import Scenario
 from meshbench.config.topology import Topology
 from meshbench.errors import PlatformError, ScenarioError
-from meshbench.host.activity import parse_cpu_list
 from meshbench.host.cores import resolve
 from meshbench.host.preflight import run_preflight
 from meshbench.planning.plan import PlanProblem, Trial
@@ -36,7 +35,8 @@ from meshbench.platforms import commands
 from meshbench.platforms.base import Deployment, Platform
 from meshbench.platforms.local import capacity, netns
 from meshbench.platforms.local.cleanup import write_owner
-from meshbench.platforms.local.deployment import LocalDeployment
+from meshbench.platforms.local.deployment import LocalContext, LocalDeployment
+from meshbench.platforms.local.environment import LocalEnvironment
 from meshbench.platforms.local.envoy import (
     envoy_version,
 )
@@ -119,39 +119,31 @@ class LocalPlatform(Platform):
         self._mesh_index = 0
         self._copies: dict[str, int] = {}
 
-    def environment(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "run_key": self.run_key,
-            "state_dir": str(self.state_dir),
-            "pod_network": "198.18.0.0/16",
-            "capture": "iptables REDIRECT (istio-init style): outbound 15001, inbound 15006, "
-            f"uid {PROXY_UID} excluded",
-            "versions": {
+    def environment(self) -> LocalEnvironment:
+        killed_run = (
+            [
+                f"{len(self.leftovers)} network namespace(s) of a killed meshbench run are "
+                "still here, with whatever runs in them: `meshbench clean` removes them"
+            ]
+            if self.leftovers
+            else []
+        )
+        return LocalEnvironment(
+            name=self.name,
+            versions={
                 "envoy": envoy_version(),
                 "meshbench": __version__,
                 "iproute2": commands.run(["ip", "-V"]).stdout.strip(),
                 "iptables": commands.run(["iptables", "--version"]).stdout.strip(),
             },
-            "envoy_concurrency": self.scenario.local.envoy_concurrency,
-            "pinning": self.pinning.to_json(),
-            "preflight": {
-                **self.preflight.to_json(),
-                "leftover_namespaces": self.leftovers,
-                "warnings_for_pinned": [
-                    *self.preflight.warnings(self.pinning.cpus()),
-                    *(
-                        [
-                            f"{len(self.leftovers)} network namespace(s) of a killed "
-                            "meshbench run are still here, with whatever runs in "
-                            "them: `meshbench clean` removes them"
-                        ]
-                        if self.leftovers
-                        else []
-                    ),
-                ],
-            },
-        }
+            pinning=self.pinning,
+            host_warnings=(*self.preflight.warnings(self.pinning.cpus()), *killed_run),
+            run_key=self.run_key,
+            state_dir=self.state_dir,
+            envoy_concurrency=self.scenario.local.envoy_concurrency,
+            preflight=self.preflight,
+            leftover_namespaces=self.leftovers,
+        )
 
     @classmethod
     def capacity_problems(cls, scenario: Scenario, trials: list[Trial]) -> list[PlanProblem]:
@@ -175,7 +167,7 @@ class LocalPlatform(Platform):
             netns.add_hub(self.hub, hub_address())
         self._copies[mesh] = self._copies.get(mesh, 0) + 1
         dep = LocalDeployment(
-            self, mesh, topology, self._mesh_index, self._copies[mesh], name, capture
+            self.context(), mesh, topology, self._mesh_index, self._copies[mesh], name, capture
         )
         self._mesh_index += 1
         try:
@@ -184,14 +176,17 @@ class LocalPlatform(Platform):
         finally:
             dep.down()
 
-    def log_hint(self, path: Path) -> str:
-        """Where a log under the state directory will be kept once the run ends."""
-        if self.logs_dest is None:
-            return str(path)
-        try:
-            return str(self.logs_dest / path.relative_to(self.state_dir))
-        except ValueError:
-            return str(path)
+    def context(self) -> LocalContext:
+        """What a deployment of this run needs of it (the run has set ``logs_dest``)."""
+        return LocalContext(
+            scenario=self.scenario,
+            run_key=self.run_key,
+            hub=self.hub,
+            state_dir=self.state_dir,
+            pinning=self.pinning,
+            process_env=self.process_env,
+            logs_dest=self.logs_dest,
+        )
 
     def collect_logs(self, dest: Path) -> None:
         """Every log under the state directory into ``dest/<deployment>/<pod>/...``."""

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 import yaml
@@ -18,7 +18,7 @@ from meshbench.config.scenario import Scenario
 from meshbench.config.topology import Topology
 from meshbench.errors import PlatformError
 from meshbench.load.spec import LoadRequest, LoadSummary
-from meshbench.platforms.base import Deployment, Platform
+from meshbench.platforms.base import Deployment, Platform, PlatformEnvironment
 from meshbench.runner import run
 from meshbench.testing.fake_deployment import NoSidecarDeployment, canned_load
 
@@ -63,8 +63,8 @@ class GroupedPlatform(Platform):
         GroupedPlatform.built += 1
         self.state = Path(tempfile.mkdtemp(prefix="state-", dir=self.state_root))
 
-    def environment(self) -> dict[str, Any]:
-        return {"name": self.name, "pinning": {}}
+    def environment(self) -> PlatformEnvironment:
+        return PlatformEnvironment(name=self.name)
 
     @contextmanager
     def deploy(

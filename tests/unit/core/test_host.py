@@ -15,11 +15,6 @@ def counters(user: int, idle: int, steal: int) -> tuple[int, ...]:
     return (user, 0, 0, idle, 0, 0, 0, steal, 0, 0)
 
 
-def test_cpu_list_syntax() -> None:
-    assert activity.parse_cpu_list("0") == [0]
-    assert activity.parse_cpu_list("0,2-3, 5") == [0, 2, 3, 5]
-
-
 def test_proc_stat_is_read_per_cpu() -> None:
     text = "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\ncpu1 0 0 0 1 0 0 0 0 0 0\nintr 5"
     assert activity.cpu_counters(text) == {

@@ -19,12 +19,11 @@ import pytest
 
 from meshbench.config.scenario import parse_scenario
 from meshbench.config.topology import chain
-from meshbench.host.cores import Pinning
+from meshbench.host.pinning import Pinning
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.platforms.base import UsageSnapshot
 from meshbench.platforms.local import deployment as local_deployment
-from meshbench.platforms.local.deployment import LocalDeployment
-from meshbench.platforms.local.platform import LocalPlatform
+from meshbench.platforms.local.deployment import LocalContext, LocalDeployment
 from meshbench.results.hlog import LogWriter
 
 WARMUP_S, DURATION_S = 0.4, 0.5
@@ -54,11 +53,15 @@ def deployment(tmp_path: Path) -> LocalDeployment:
     sc = parse_scenario(
         {"name": "cpu", "meshes": ["none", "envoy"], "load": {"rates_rps": [100], "duration_s": 1}}
     )
-    platform = LocalPlatform.__new__(LocalPlatform)  # no root, no namespaces
-    platform.scenario, platform.run_key, platform.state_dir = sc, "abc123", tmp_path
-    platform.pinning = Pinning("0", "1", "1", "test: fixed")
-    platform.process_env = dict(os.environ)  # what its processes would inherit
-    return LocalDeployment(platform, "envoy", chain(3), index=0)
+    context = LocalContext(  # no platform: no root, no namespaces
+        scenario=sc,
+        run_key="abc123",
+        hub="mb-abc123-hub",
+        state_dir=tmp_path,
+        pinning=Pinning("0", "1", "1", "test: fixed"),
+        process_env=dict(os.environ),  # what its processes would inherit
+    )
+    return LocalDeployment(context, "envoy", chain(3), index=0)
 
 
 @pytest.fixture

@@ -23,13 +23,12 @@ import pytest
 from meshbench.config.scenario import Scenario, parse_scenario
 from meshbench.config.topology import ServiceSpec, Topology, chain
 from meshbench.errors import PlatformError
-from meshbench.host.cores import Pinning
+from meshbench.host.pinning import Pinning
 from meshbench.platforms import commands
 from meshbench.platforms.local import netns
-from meshbench.platforms.local.deployment import LocalDeployment
+from meshbench.platforms.local.deployment import LocalContext, LocalDeployment
 from meshbench.platforms.local.envoy import INBOUND_PLAINTEXT_STAT, INBOUND_STAT, OUTBOUND_STAT
 from meshbench.platforms.local.names import LOAD_POD, PROXY_UID
-from meshbench.platforms.local.platform import LocalPlatform
 
 DIAMOND = Topology(
     services=(
@@ -133,11 +132,15 @@ def deployment(
             "load": {"rates_rps": [100], "duration_s": 1},
         }
     )
-    platform = LocalPlatform.__new__(LocalPlatform)  # no root, no namespaces
-    platform.scenario, platform.run_key, platform.state_dir = sc, "abc123", tmp_path
-    platform.pinning = Pinning("0", "1", "1", "test: fixed")
-    platform.process_env = dict(os.environ)  # what its processes would inherit
-    dep = LocalDeployment(platform, mesh, topology or chain(3), index=0)
+    context = LocalContext(  # no platform: no root, no namespaces
+        scenario=sc,
+        run_key="abc123",
+        hub="mb-abc123-hub",
+        state_dir=tmp_path,
+        pinning=Pinning("0", "1", "1", "test: fixed"),
+        process_env=dict(os.environ),  # what its processes would inherit
+    )
+    dep = LocalDeployment(context, mesh, topology or chain(3), index=0)
     net = Network(dep)
     dep.admins = {p: FakeAdmin(net, p) for p in dep.sidecar_pods()}  # type: ignore[misc]
     return dep, net

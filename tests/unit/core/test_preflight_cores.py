@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from meshbench.host.activity import parse_cpu_list
+from meshbench.config.cpu_list import parse_cpu_list
 from meshbench.host.cores import choose, resolve
 from meshbench.host.preflight import HostFacts, Jitter, Preflight, busy_between, read_facts
 

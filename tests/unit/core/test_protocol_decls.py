@@ -25,14 +25,13 @@ from meshbench.config.protocols import PROTOCOLS, Protocol, ProtocolDecl, Wire
 from meshbench.config.scenario import Scenario, parse_scenario
 from meshbench.config.topology import chain
 from meshbench.errors import ScenarioError
-from meshbench.host.cores import Pinning
+from meshbench.host.pinning import Pinning
 from meshbench.planning.plan import plan_trials
 from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind.target import target_for
 from meshbench.platforms.local import capacity
 from meshbench.platforms.local import deployment as local_deployment
-from meshbench.platforms.local.deployment import LocalDeployment
-from meshbench.platforms.local.platform import LocalPlatform
+from meshbench.platforms.local.deployment import LocalContext, LocalDeployment
 from meshbench.service import envoy_app
 from meshbench.service.app import SERVERS_BY_PROTOCOL, parse_args
 from meshbench.service.behaviour import ServiceConfig
@@ -146,11 +145,15 @@ def _sidecar_wires(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, protocol: Pr
     """``(sidecar_protocol, app_protocol)`` the local deployment bootstraps its entry
     sidecar with, for apps speaking ``protocol``."""
     sc = _local_scenario(protocol)
-    platform = LocalPlatform.__new__(LocalPlatform)  # no root, no namespaces
-    platform.scenario, platform.run_key, platform.state_dir = sc, "abc123", tmp_path
-    platform.pinning = Pinning("0", "1", "1", "test: fixed")
-    platform.process_env = dict(os.environ)
-    dep = LocalDeployment(platform, "envoy", sc.topology, index=0)
+    context = LocalContext(  # no platform: no root, no namespaces
+        scenario=sc,
+        run_key="abc123",
+        hub="mb-abc123-hub",
+        state_dir=tmp_path,
+        pinning=Pinning("0", "1", "1", "test: fixed"),
+        process_env=dict(os.environ),
+    )
+    dep = LocalDeployment(context, "envoy", sc.topology, index=0)
     seen: dict[str, Any] = {}
 
     class Bootstrapped(Exception):

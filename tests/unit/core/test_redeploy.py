@@ -15,7 +15,7 @@ from meshbench.config.topology import Topology
 from meshbench.errors import PlatformError
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.planning.plan import plan_trials
-from meshbench.platforms.base import Deployment, Platform, Proof
+from meshbench.platforms.base import Deployment, Platform, PlatformEnvironment, Proof
 from meshbench.results.trial_record import TrialRecord
 from meshbench.runner.run import MAX_REDEPLOYS, _run_trials, execution_order
 from meshbench.testing.fake_deployment import NoSidecarDeployment, canned_load
@@ -51,8 +51,8 @@ class _Platform(Platform):
         self.dep_class = dep_class
         self.deployed: list[str] = []
 
-    def environment(self) -> dict[str, Any]:
-        return {"name": self.name}
+    def environment(self) -> PlatformEnvironment:
+        return PlatformEnvironment(name=self.name)
 
     @contextmanager
     def deploy(

@@ -15,10 +15,11 @@ import yaml
 
 from meshbench.config.scenario import Scenario
 from meshbench.config.topology import Topology
+from meshbench.host.pinning import Pinning
 from meshbench.load import spec, workers
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
-from meshbench.platforms.base import Deployment, Platform
+from meshbench.platforms.base import Deployment, Platform, PlatformEnvironment
 from meshbench.results.store import read_run_json, read_trial_rows
 from meshbench.runner import run
 from meshbench.testing.fake_deployment import NoSidecarDeployment, canned_load
@@ -60,8 +61,10 @@ class _Platform(Platform):
         super().__init__(scenario)
         self.loads = 0
 
-    def environment(self) -> dict[str, Any]:
-        return {"name": self.name, "pinning": PINNING, "versions": {"fake": "1.0"}}
+    def environment(self) -> PlatformEnvironment:
+        return PlatformEnvironment(
+            name=self.name, versions={"fake": "1.0"}, pinning=Pinning(**PINNING)
+        )
 
     @contextmanager
     def deploy(

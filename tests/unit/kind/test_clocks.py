@@ -43,7 +43,7 @@ def test_a_node_clock_ahead_of_the_host_moves_the_shared_start_into_node_time(
     write_worker(tmp_path / "w0", 0, START_EPOCH_S + 7.5)  # a worker on the node's clock
     logs = {0: bundle.pack(tmp_path / "w0")}
     platform, fake, _ = build(sc, rules=_node_clock(NOW + 7.5), worker_logs=logs)
-    env = platform.environment()
+    env = platform.environment().to_json()
     assert env["clock_skew"]["applied_s"] == pytest.approx(7.5)
     assert set(env["clock_skew"]["nodes"]) == {
         "meshbench-control-plane",
@@ -62,7 +62,7 @@ def test_a_node_clock_ahead_of_the_host_moves_the_shared_start_into_node_time(
 def test_a_host_clock_shared_with_the_nodes_changes_nothing(build: Build) -> None:
     sc = scenario(meshes=["none"])
     platform, _, _ = build(sc, rules=_node_clock(NOW + 0.02))  # within the noise
-    env = platform.environment()
+    env = platform.environment().to_json()
     assert env["clock_skew"]["applied_s"] == 0.0
     assert platform.clock.wall() == NOW
 
@@ -94,6 +94,6 @@ def test_the_skew_is_taken_halfway_through_the_read() -> None:
 def test_an_unreadable_node_clock_is_recorded_as_not_measured(build: Build) -> None:
     sc = scenario(meshes=["none"])
     platform, _, _ = build(sc, rules={"docker": [Rule("docker exec*", exit_code=1, stderr="no")]})
-    env = platform.environment()
+    env = platform.environment().to_json()
     assert str(env["clock_skew"]).startswith("not measured")
     assert platform.clock.wall() == NOW

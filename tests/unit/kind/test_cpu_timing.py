@@ -92,5 +92,5 @@ def test_the_bound_is_the_second_over_the_span() -> None:
 def test_the_run_records_how_far_its_cpu_figures_go(build: Build) -> None:
     sc = scenario(meshes=["none"], load={"duration_s": 60})
     platform, _, _ = build(sc)
-    env = platform.environment()
+    env = platform.environment().to_json()
     assert env["cpu_timing"] == timing_statement(60.0)

@@ -285,7 +285,7 @@ def test_cluster_created_from_the_checked_in_config_and_deleted_on_close(
         (repo / "manifests" / "kind" / "cluster.yaml").read_text()
     )
     assert f"--image {versions.NODE_IMAGE}" in create
-    env = platform.environment()
+    env = platform.environment().to_json()
     assert env["name"] == "kind"  # analysis and compare read the platform from here
     assert env["cluster_created_by_this_run"] is True
     assert env["kubernetes_server"] == versions.KUBERNETES_VERSION
@@ -316,7 +316,7 @@ def test_dry_run_platform_never_executes(build: Build) -> None:
     from meshbench.platforms.kind import create_platform
 
     p = create_platform(scenario(), dry_run=True)
-    assert p.environment()["dry_run"] is True
+    assert p.environment().to_json()["dry_run"] is True
     with pytest.raises(PlatformError, match="dry run"), p.deploy("none"):
         pass
 
@@ -337,7 +337,7 @@ def test_probe_job_targets_only_the_entry_service(build: Build) -> None:
 def test_environment_records_versions_and_coordination(build: Build) -> None:
     sc = scenario(meshes=["none", "istio", "linkerd"])
     platform, _, _ = build(sc)
-    env = platform.environment()
+    env = platform.environment().to_json()
     assert env["versions"]["kubernetes_server"] == versions.KUBERNETES_VERSION
     assert env["versions"]["kind_client"] == "kind v0.33.0 go1.25 linux/amd64"
     assert env["versions"]["istio"] == "1.30.5" and "kuma" not in env["versions"]
@@ -436,7 +436,7 @@ def test_default_retries_timeouts_and_circuit_breakers_are_off(build: Build) -> 
     )
     mesh = next(o for o in kuma.policies(sc, platform.target) if o["kind"] == "Mesh")
     assert mesh["spec"]["skipCreatingInitialPolicies"] == ["*"]
-    env = platform.environment()
+    env = platform.environment().to_json()
     assert set(env["resilience_policies"]) == {"istio", "kuma"}
     assert "MeshRetry (5 HTTP retries)" in env["resilience_policies"]["kuma"]
     assert "attempts=0" in env["resilience_policies"]["istio"]

@@ -162,7 +162,7 @@ def test_a_baseline_captured_by_ztunnel_fails_its_proof(
 def test_environment_names_the_baseline_namespaces(build: Build) -> None:
     sc = scenario(meshes=["none", "istio"], aa_control=True)
     platform, _, _ = build(sc)
-    assert platform.environment()["namespaces"] == {
+    assert platform.environment().setup.namespaces == {
         "app": "mb-app",
         "load": "mb-load",
         "baseline": {
