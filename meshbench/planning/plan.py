@@ -28,7 +28,18 @@ from meshbench.load.spec import LoadRequest
 @dataclass(frozen=True)
 class Trial:
     """One measured cell: a mesh at one point of the sweep, one repetition. The sweep
-    fields are :data:`~meshbench.config.dimensions.DIMENSIONS`, as planned."""
+    fields are :data:`~meshbench.config.dimensions.DIMENSIONS`, as planned.
+
+    Words about deploying, each with one meaning:
+
+    - a *deployment*: one arm's running pods (and sidecars), built for a set of settings
+      (:class:`meshbench.platforms.base.Deployment`);
+    - :meth:`deployed_settings`: this trial's values of the settings a deployment is built
+      for (:data:`~meshbench.config.dimensions.DEPLOYED`);
+    - the *deployment group* (field ``deployment``, stored under that name): which of the
+      scenario's ``deployments`` fresh deployments of each arm this trial runs against;
+    - :attr:`deployment_key`: the trials that share one deployment (arm, settings, group).
+    """
 
     trial_id: str
     order: int
@@ -42,7 +53,7 @@ class Trial:
     protocol: Protocol | None = None  # None: the topology's
     requests_per_connection: int | None = None  # None: the topology's
     capture: str | None = None  # "on"/"off" in attribution mode; None: no attribution
-    deployment: int = 1  # which of the scenario's fresh deployments (1-based)
+    deployment: int = 1  # the deployment group: which fresh deployment of the arm (1-based)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -94,9 +105,9 @@ class Trial:
     def deployment_key(self) -> tuple[object, ...]:
         """Trials with the same key run against the same deployment: the mesh, the settings
         a deployment is built for (:data:`~meshbench.config.dimensions.DEPLOYED`), the group."""
-        return (self.mesh, *self.deployed(), self.deployment)
+        return (self.mesh, *self.deployed_settings(), self.deployment)
 
-    def deployed(self) -> tuple[object, ...]:
+    def deployed_settings(self) -> tuple[object, ...]:
         """This trial's values of the settings a deployment is built for."""
         return tuple(getattr(self, d.name) for d in dimensions.DEPLOYED)
 

@@ -45,7 +45,11 @@ def in_windows(trials: list[Trial]) -> list[Trial]:
         for t in trials:
             if t.deployment_key == key:
                 out.append(_in_window(t, mesh, t.trial_id))
-            elif t.mesh in BASELINE_ARMS and t.deployed() == key[1:-1] and t.deployment == key[-1]:
+            elif (
+                t.mesh in BASELINE_ARMS
+                and t.deployed_settings() == key[1:-1]
+                and t.deployment == key[-1]
+            ):
                 out.append(_in_window(t, mesh, f"{t.trial_id}-in-{mesh}"))
     return [replace(t, order=i + 1) for i, t in enumerate(out)]
 
@@ -61,7 +65,7 @@ def window_key(trial: Trial) -> tuple[object, ...]:
     setting (mTLS on, mTLS off) and per deployment group, each installed on its own."""
     if not isinstance(trial, WindowTrial) or not trial.window:
         return ()
-    return (trial.window, *trial.deployed(), trial.deployment)
+    return (trial.window, *trial.deployed_settings(), trial.deployment)
 
 
 def deploy_rank(mesh: str) -> int:

@@ -251,12 +251,15 @@ def run_scenario(
         data["platform"] = platform_name
         scenario = parse_scenario(data, f"{scenario_path} (with --platform {platform_name})")
     trials = plan_trials(scenario)
-    kind = platform_class(scenario.platform)
+    platform_cls = platform_class(scenario.platform)
     # the trials that will run: on kind the baseline's run again in every mesh's window
-    planned = execution_order(trials, kind)
-    problems = [*plan_problems(scenario, trials), *kind.capacity_problems(scenario, planned)]
+    planned = execution_order(trials, platform_cls)
+    problems = [
+        *plan_problems(scenario, trials),
+        *platform_cls.capacity_problems(scenario, planned),
+    ]
     if dry_run:
-        print(kind.plan(scenario, trials))
+        print(platform_cls.plan(scenario, trials))
         for problem in problems:
             print(f"{SEVERITY_LABELS[problem.severity]}: {problem}")
         refuse_problems(problems, confirmed)
@@ -266,9 +269,9 @@ def run_scenario(
         console.print(f"[yellow]warning: {problem}[/]")
     confirm_limits(estimate(scenario, planned), confirmed, f"scenario {scenario.name!r}")
 
-    kind.check_scenario(scenario)
+    platform_cls.check_scenario(scenario)
     with interrupts.guarded(), ExitStack() as stack:  # the handler outlives the cleanup
-        host_holder = stack.enter_context(locks.host(resume)) if kind.shares_host else None
+        host_holder = stack.enter_context(locks.host(resume)) if platform_cls.shares_host else None
         if resume is not None:  # before reading which trials are pending
             stack.enter_context(locks.run_directory(resume))
         run_dir, meta, rows = start_run(scenario, scenario_path, results_root, resume)
@@ -286,7 +289,7 @@ def run_scenario(
         done = {r.trial_id for r in rows}
         if resume is not None:  # finish on the CPUs the run started on, not a new choice
             scenario = with_stored_pinning(scenario, meta.get("pinning") or {})
-        platform = kind(scenario)
+        platform = platform_cls(scenario)
         platform.logs_dest = run_dir / "logs"
         stack.push(_cleanup("closing the platform", platform.close))
         stack.push(_cleanup("keeping the logs", lambda: platform.collect_logs(run_dir / "logs")))
