@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from meshbench.config.meshes import mesh_decl, meshes_on
 from meshbench.config.topology import Topology
 from meshbench.errors import MeshbenchError, PlatformError
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary, measured_ids
@@ -52,7 +53,8 @@ if TYPE_CHECKING:
 READY_DEADLINE_S = 30.0
 KEY_LOG = "keys.log"
 """A sidecar's TLS secrets in attribution mode (SSLKEYLOGFILE lines)."""
-SIDECAR_MESHES = ("envoy", "envoy-mtls")
+SIDECAR_MESHES = tuple(d.name for d in meshes_on("local") if d.data_plane == "sidecar")
+"""The local meshes that put an Envoy sidecar beside every service."""
 KEPT_STAT_PREFIXES = (
     "http.",
     "listener.0.0.0.0_",
@@ -90,7 +92,7 @@ class LocalDeployment(Deployment):
         # named as the run names the deployment (its logs are kept under that name)
         self.state_dir = platform.state_dir / (name or self.label)
         self.sidecars = mesh in SIDECAR_MESHES
-        self.mtls = mesh == "envoy-mtls"
+        self.mtls = mesh_decl(mesh).mtls_always_on
         self.admins: dict[str, EnvoyAdmin] = {}
         self.created: list[str] = []
         self._measured: tuple[UsageSnapshot, UsageSnapshot] | None = None
