@@ -19,17 +19,16 @@ from pydantic import (
 )
 
 from meshbench.config.dimensions import AA_CONTROL, BASELINE, VARIANT_DIMS
+from meshbench.config.meshes import PLATFORMS, mesh_names
 from meshbench.config.platform_settings import KindSpec, LocalSpec
 from meshbench.config.protocols import PROTOCOLS, Protocol
 from meshbench.config.settings_model import SettingsModel as _Model
 from meshbench.config.topology import Topology, chain
 from meshbench.errors import ScenarioError
 
-MESH_NAMES: dict[str, tuple[str, ...]] = {
-    "local": (BASELINE, "envoy", "envoy-mtls"),
-    "kind": (BASELINE, "istio", "linkerd", "kuma", "istio-ambient"),
-}
-"""Mesh names each platform understands (the baseline everywhere)."""
+MESH_NAMES: dict[str, tuple[str, ...]] = {p: mesh_names(p) for p in PLATFORMS}
+"""Mesh names each platform understands (the baseline everywhere), from
+:data:`~meshbench.config.meshes.MESH_DECLS`."""
 
 
 MAX_TRIALS = 100_000

@@ -42,6 +42,7 @@ from typing import Any
 from meshbench.analysis import histograms as hist
 from meshbench.analysis.stored_run import Run
 from meshbench.config.dimensions import AA_CONTROL, BASELINE
+from meshbench.config.meshes import find_mesh
 from meshbench.export.cells import CellResult, cell_results
 from meshbench.results.store import atomic_write_text
 
@@ -49,9 +50,13 @@ SMP_COMMIT = "6ecbce7985dddb5577509f25a1ab67959da8ca68"
 SMP_VERSION = "v0.6.1"
 """The SMP release whose protos these messages follow (``smp_version``)."""
 
-MESH_TYPES = {"istio": "ISTIO", "istio-ambient": "ISTIO", "linkerd": "LINKERD", "kuma": "KUMA"}
-"""``ServiceMesh.Type`` by meshbench mesh; the local Envoy arms and the baselines have
-none (``INVALID_MESH``, the enum's zero)."""
+
+def mesh_type(mesh: str) -> str:
+    """``ServiceMesh.Type`` of a meshbench mesh, as it declares it; the local Envoy arms and
+    the baselines have none (``INVALID_MESH``, the enum's zero)."""
+    d = find_mesh(mesh)
+    return d.smp_type if d is not None else "INVALID_MESH"
+
 
 MB_PER_MIB = 1.048576
 MB_PER_GIB = 1073.741824
@@ -91,10 +96,9 @@ def mtls_enabled(run: Run, mesh: str, mtls: str) -> bool:
         return False
     if mtls in ("on", "off"):
         return mtls == "on"
-    if run.platform == "local":
-        return mesh.endswith("-mtls")
-    if mesh == "linkerd":
-        return True  # Linkerd: always on
+    d = find_mesh(mesh)
+    if d is not None and d.mtls != "setting":
+        return d.mtls_always_on  # local Envoy arms, Linkerd, ztunnel: fixed by the mesh
     return bool((run.scenario.get("kind") or {}).get("mtls", True))
 
 
@@ -148,7 +152,7 @@ def mesh_config(run: Run, mesh: str) -> dict[str, Any]:
         "id": _ids(run, mesh)[0],
         "labels": _labels(run, {"meshbench.mesh": mesh}),
         "mtls_enabled": all(mtls_enabled(run, mesh, m) for m in mtls),
-        "mesh_type": {"type": MESH_TYPES.get(mesh, "INVALID_MESH"), "version": mesh_version},
+        "mesh_type": {"type": mesh_type(mesh), "version": mesh_version},
     }
     if meshed:
         doc["sidecar"] = {

@@ -1,13 +1,13 @@
 """``meshbench doctor``: are the tools of the kind platform here, at which versions?
 
 Docker (the engine, not just the CLI), kind, kubectl and Helm are required; the mesh CLIs
-(istioctl, linkerd, kumactl) are optional because meshbench installs every mesh with Helm
-and only uses them for extra checks. Each missing tool comes with one fix, and so does a
-version meshbench does not support: a kubectl outside the ±1 minor skew Kubernetes allows
-against the pinned server, or a Helm other than 3 (Helm 4's ``--wait`` waits differently).
-It also checks the host's inotify limits, which kind's known-issues page names for
-multi-node clusters: too low, kube-proxy, istio-cni or proxies crash-loop and show up as
-readiness timeouts.
+(each declared with its mesh in :mod:`meshbench.config.meshes`) are optional because
+meshbench installs every mesh with Helm and only uses them for extra checks. Each missing
+tool comes with one fix, and so does a version meshbench does not support: a kubectl
+outside the ±1 minor skew Kubernetes allows against the pinned server, or a Helm other
+than 3 (Helm 4's ``--wait`` waits differently). It also checks the host's inotify limits,
+which kind's known-issues page names for multi-node clusters: too low, kube-proxy,
+istio-cni or proxies crash-loop and show up as readiness timeouts.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from meshbench.config.meshes import meshes_on
 from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.steps import INSTALL_HINTS
 
@@ -97,6 +98,17 @@ def helm_supported(version: str) -> str | None:
     return None
 
 
+def _mesh_cli_probes() -> list[_Probe]:
+    """The CLIs the kind meshes declare, each once (istioctl serves both Istio arms)."""
+    probes: dict[str, _Probe] = {}
+    for d in meshes_on("kind"):
+        p = d.probe
+        if p is not None and p.tool not in probes:
+            pin = versions.pinned()[d.version_key] if d.version_key else ""
+            probes[p.tool] = _Probe(p.tool, p.tool, p.argv, p.required, pin)
+    return list(probes.values())
+
+
 _KUBECTL_MINOR = ".".join(str(n) for n in versions.minor_of(versions.KUBERNETES_VERSION))
 
 PROBES: tuple[_Probe, ...] = (
@@ -123,21 +135,7 @@ PROBES: tuple[_Probe, ...] = (
         fix_version="install Helm 3 (https://helm.sh/docs/intro/install/; "
         "get-helm-3 installs the newest 3.x)",
     ),
-    _Probe(
-        "istioctl",
-        "istioctl",
-        ("istioctl", "version", "--remote=false"),
-        False,
-        versions.ISTIO_VERSION,
-    ),
-    _Probe(
-        "linkerd",
-        "linkerd",
-        ("linkerd", "version", "--client", "--short"),
-        False,
-        versions.LINKERD_VERSION,
-    ),
-    _Probe("kumactl", "kumactl", ("kumactl", "version"), False, versions.KUMA_VERSION),
+    *_mesh_cli_probes(),
 )
 
 _FIXES = {

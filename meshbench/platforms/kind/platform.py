@@ -355,7 +355,7 @@ class KindPlatform(Platform):
             "kubernetes": versions.KUBERNETES_VERSION,
             "kind": versions.KIND_VERSION,
             "node_image": versions.NODE_IMAGE,
-            **{m: versions.pinned()[m] for m in ("istio", "linkerd", "kuma") if m in s.meshes},
+            **versions.mesh_versions(s.meshes),
         }
         if self.dry_run:
             return KindEnvironment(name=self.name, versions=recorded, setup=setup)

@@ -32,7 +32,7 @@ def _scenario(mtls: bool, client_sidecar: bool) -> Scenario:
         {
             "name": "reference",
             "platform": "kind",
-            "meshes": ["none", "istio", "linkerd", "kuma"],
+            "meshes": list(MESHES),
             "client_sidecar": client_sidecar,
             "load": {"rates_rps": [100], "duration_s": 10},
             "kind": {"mtls": mtls},
@@ -43,16 +43,18 @@ def _scenario(mtls: bool, client_sidecar: bool) -> Scenario:
 def reference_files() -> dict[str, str]:
     """Relative path under manifests/ -> file text."""
     files = {"kind/cluster.yaml": CLUSTER_HEADER + to_yaml([kind_cluster_config()])}
-    for mesh_name in ("istio", "kuma"):
+    for mesh_name, m in MESHES.items():
         for mtls, client, label in (
             (True, False, "mtls-on"),
             (True, True, "mtls-on-meshed-client"),
             (False, False, "mtls-off"),
         ):
             sc = _scenario(mtls, client)
-            objs = MESHES[mesh_name].policies(sc, target_for(sc, Path("/unused")))
+            objs = m.policies(sc, target_for(sc, Path("/unused")))
+            if not objs:  # a mesh that applies no settings of its own
+                continue
             header = (
-                f"# {MESHES[mesh_name].mtls_description(sc)}\n"
+                f"# {m.mtls_description(sc)}\n"
                 "# Rendered by meshbench.platforms.kind.meshes (namespace prefix 'mb');\n"
                 "# regenerate: python -m meshbench.platforms.kind.reference manifests\n"
             )

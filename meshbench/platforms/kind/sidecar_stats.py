@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from meshbench.platforms.kind.meshes.base import StatsSource
+from meshbench.config.meshes import StatsSource
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+([-+0-9.eEinfNa]+)(\s+\d+)?$")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')

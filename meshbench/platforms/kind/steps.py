@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from meshbench.config.meshes import meshes_on
 from meshbench.errors import PlatformError, TimeoutExpired, ToolMissingError
 from meshbench.platforms.kind import versions
 
@@ -32,11 +33,16 @@ INSTALL_HINTS: dict[str, str] = {
     "kind": "go install sigs.k8s.io/kind@v0.33.0, or download kind v0.33.0 from its releases",
     "kubectl": "install kubectl (https://kubernetes.io/docs/tasks/tools/)",
     "helm": "install Helm 3 (https://helm.sh/docs/intro/install/)",
-    "istioctl": "optional: curl -L https://istio.io/downloadIstio | ISTIO_VERSION=1.30.5 sh -",
-    "linkerd": "optional: curl -sL https://run.linkerd.io/install-edge | sh",
-    "kumactl": "optional: curl -L https://kuma.io/installer.sh | "
-    f"VERSION={versions.KUMA_VERSION} sh -",
+    **{
+        d.probe.tool: d.probe.install_hint.format(
+            version=versions.pinned()[d.version_key] if d.version_key else ""
+        )
+        for d in meshes_on("kind")
+        if d.probe is not None
+    },
 }
+"""How to install each tool the kind platform runs (the mesh CLIs' hints are declared with
+their meshes)."""
 
 _TIMEOUT_MARKERS = (
     "timed out waiting for the condition",

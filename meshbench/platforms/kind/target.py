@@ -27,13 +27,6 @@ ROLE_KEY = "meshbench.io/role"
 
 DEFAULT_IMAGE = f"meshbench:{__version__}"
 
-CONTROL_PLANE_NAMESPACE = {
-    "istio": "istio-system",
-    "istio-ambient": "istio-system",
-    "linkerd": "linkerd",
-    "kuma": "kuma-system",
-}
-
 BASELINE_NAMESPACE_INFIX = {BASELINE: "base", AA_CONTROL: "base-aa"}
 """A baseline arm's namespaces: ``<prefix>-base-app`` / ``<prefix>-base-load`` for ``none``,
 ``<prefix>-base-aa-*`` for ``none-aa``, so each can run beside a mesh in its install window

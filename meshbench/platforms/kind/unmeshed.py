@@ -10,22 +10,17 @@ The deployment still proves it: no sidecar, and no ambient capture, in any basel
 
 from __future__ import annotations
 
+from meshbench.config.meshes import meshes_on
 from meshbench.platforms.kind.manifests import Obj, namespace
 
 OPT_OUT_LABELS: dict[str, str] = {
-    # Istio's sidecar injector: every webhook (default, revisions, tags,
-    # enableNamespacesByDefault) skips a namespace labelled istio-injection=disabled;
-    # istio.io/rev is never set here.
-    "istio-injection": "disabled",
-    # Istio ambient: "none" keeps the namespace out of ztunnel's capture.
-    "istio.io/dataplane-mode": "none",
-    # Kuma: the namespace label turns injection off for its pods.
-    "kuma.io/sidecar-injection": "disabled",
+    k: v for d in meshes_on("kind") for k, v in d.opt_out_labels.items()
 }
+"""Every kind mesh's opt-out labels (each declared with its mesh)."""
 OPT_OUT_ANNOTATIONS: dict[str, str] = {
-    # Linkerd's proxy injector reads the annotation, on the pod or its namespace.
-    "linkerd.io/inject": "disabled",
+    k: v for d in meshes_on("kind") for k, v in d.opt_out_annotations.items()
 }
+"""Every kind mesh's opt-out annotations (Linkerd's injector reads an annotation)."""
 
 AMBIENT_REDIRECTION = "ambient.istio.io/redirection"
 """Pod annotation istio-cni sets (``enabled``) on a pod ztunnel captures."""

@@ -28,7 +28,10 @@ Where each pin was confirmed (public release notes and install docs, read 2026-1
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from meshbench.config.meshes import mesh_decl, meshes_on
 
 KIND_VERSION = "v0.33.0"
 KUBERNETES_VERSION = "v1.34.11"
@@ -90,11 +93,6 @@ TESTED_KUBERNETES: dict[str, TestedRange] = {
         (1, 36),
         "istio.io docs/releases/supported-releases: Istio 1.30 supports Kubernetes 1.32-1.36",
     ),
-    "istio-ambient": TestedRange(
-        (1, 32),
-        (1, 36),
-        "same Istio 1.30 release and support table as istio",
-    ),
     "linkerd": TestedRange(
         None,
         (1, 34),
@@ -107,8 +105,9 @@ TESTED_KUBERNETES: dict[str, TestedRange] = {
         "Kuma 2.13 CI test matrix: Kubernetes 1.31-1.34 (source review, meshbench issue 10)",
     ),
 }
-"""Per mesh: the Kubernetes range its pinned release is tested on. The pinned node image
-must be inside every range (a unit test holds this)."""
+"""Per pinned mesh release (the key a mesh declares as its ``version_key``): the Kubernetes
+range it is tested on. The pinned node image must be inside every range (a unit test holds
+this)."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +137,8 @@ KUMA = Chart("kuma", KUMA_CHART_REPO, "kuma", KUMA_VERSION)
 
 
 def pinned() -> dict[str, str]:
-    """Every pin, for run.json and ``meshbench doctor``."""
+    """Every pin, for run.json and ``meshbench doctor`` (a mesh's ``version_key`` is one of
+    these keys)."""
     return {
         "kind": KIND_VERSION,
         "kubernetes": KUBERNETES_VERSION,
@@ -152,13 +152,23 @@ def pinned() -> dict[str, str]:
     }
 
 
+def mesh_versions(meshes: Iterable[str]) -> dict[str, str]:
+    """The pinned release of each of ``meshes`` that installs one (for run.json)."""
+    pins = pinned()
+    decls = [mesh_decl(m) for m in meshes]
+    return {d.name: pins[d.version_key] for d in decls if d.version_key is not None}
+
+
 def tested_matrix() -> dict[str, str]:
-    """Per mesh, its tested Kubernetes range and source (for run.json and the README)."""
+    """Per kind mesh, its release's tested Kubernetes range and source (for run.json and
+    the README)."""
 
     def minor(v: tuple[int, int] | None) -> str:
         return "?" if v is None else f"{v[0]}.{v[1]}"
 
-    return {
-        mesh: f"{minor(r.oldest)}-{minor(r.newest)} ({r.source})"
-        for mesh, r in TESTED_KUBERNETES.items()
+    ranges = {
+        d.name: TESTED_KUBERNETES[d.version_key]
+        for d in meshes_on("kind")
+        if d.version_key is not None
     }
+    return {mesh: f"{minor(r.oldest)}-{minor(r.newest)} ({r.source})" for mesh, r in ranges.items()}

@@ -17,6 +17,7 @@ from typing import Any
 
 import psutil
 
+from meshbench.config.meshes import mesh_decl, meshes_on
 from meshbench.config.protocols import PROTOCOLS
 from meshbench.config.scenario import Scenario
 from meshbench.config.topology import Topology
@@ -57,7 +58,8 @@ from meshbench.wire.hops import Pod
 READY_DEADLINE_S = 30.0
 KEY_LOG = "keys.log"
 """A sidecar's TLS secrets in attribution mode (SSLKEYLOGFILE lines)."""
-SIDECAR_MESHES = ("envoy", "envoy-mtls")
+SIDECAR_MESHES = tuple(d.name for d in meshes_on("local") if d.data_plane == "sidecar")
+"""The local meshes that put an Envoy sidecar beside every service."""
 KEPT_STAT_PREFIXES = (
     "http.",
     "listener.0.0.0.0_",
@@ -122,7 +124,7 @@ class LocalDeployment(Deployment):
         # named as the run names the deployment (its logs are kept under that name)
         self.state_dir = context.state_dir / (name or self.label)
         self.sidecars = mesh in SIDECAR_MESHES
-        self.mtls = mesh == "envoy-mtls"
+        self.mtls = mesh_decl(mesh).mtls_always_on
         self.admins: dict[str, EnvoyAdmin] = {}
         self.created: list[str] = []
         self._measured: tuple[UsageSnapshot, UsageSnapshot] | None = None

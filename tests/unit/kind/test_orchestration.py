@@ -39,7 +39,7 @@ def _applied(fake_stdin: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(fake_stdin) if d]
 
 
-@pytest.mark.parametrize("mesh_name", ["none", "istio", "linkerd", "kuma", "istio-ambient"])
+@pytest.mark.parametrize("mesh_name", list(MESHES))
 def test_deploy_runs_exactly_the_dry_run_plan_and_cleans_up(build: Build, mesh_name: str) -> None:
     sc = scenario(meshes=[mesh_name])
     sidecar = MESHES[mesh_name].sidecar

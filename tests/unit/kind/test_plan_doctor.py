@@ -12,7 +12,7 @@ from meshbench.config.scenario import load_scenario
 from meshbench.planning.plan import plan_trials
 from meshbench.planning.windows import in_windows, window_of
 from meshbench.platforms.kind import format_doctor, format_plan, plan_steps
-from meshbench.platforms.kind.doctor import Check, doctor, inotify_check, ready
+from meshbench.platforms.kind.doctor import PROBES, Check, doctor, inotify_check, ready
 from meshbench.platforms.kind.versions import ISTIO_VERSION, KUMA_VERSION, LINKERD_CHART_VERSION
 
 from .fakes import FakeBin, Rule, apply_env
@@ -170,7 +170,9 @@ def test_doctor_names_versions_and_one_fix_per_missing_tool(
     assert not ready(list(checks.values()))
     text = format_doctor(list(checks.values()))
     assert "kind platform: NOT READY: missing docker engine, kind" in text
-    assert text.count("fix:") == 4  # docker engine, kind, istioctl, kumactl
+    missing_clis = {p.tool for p in PROBES if not p.required} - {"linkerd"}
+    assert {"istioctl", "kumactl"} <= missing_clis
+    assert text.count("fix:") == 2 + len(missing_clis)  # docker engine, kind, the mesh CLIs
     assert "start the Docker engine" in text
     assert "go install sigs.k8s.io/kind@v0.33.0" in text
 

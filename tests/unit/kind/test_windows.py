@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from meshbench.config.dimensions import BASELINE
 from meshbench.errors import PlatformError
 from meshbench.platforms.kind.meshes import MESHES
 from meshbench.platforms.kind.meshes.linkerd import GATEWAY_API_CRD
@@ -21,7 +22,7 @@ from meshbench.platforms.kind.versions import GATEWAY_API_URL
 from .conftest import Build
 from .fakes import ambient_captures, injects, scenario
 
-MESHED = ["istio", "istio-ambient", "linkerd", "kuma"]
+MESHED = [m for m in MESHES if m != BASELINE]
 
 
 def _fake_for(mesh_name: str) -> dict[str, Any]:

@@ -1,56 +1,59 @@
-"""What the kind platform needs to know about a mesh (:class:`Mesh`; ``none`` is the
-plain one) and where its proxies count requests (:class:`StatsSource`), plus the chart and
-namespace helpers every mesh's install shares."""
+"""What the kind platform does with a declared mesh (:class:`Mesh`; ``none`` is the plain
+one), plus the chart and namespace helpers every mesh's install shares."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from meshbench.config.meshes import MeshDecl, StatsSource
 from meshbench.config.scenario import Scenario
 from meshbench.platforms.kind import tool_steps as cmd
 from meshbench.platforms.kind.manifests import Obj, namespace
 from meshbench.platforms.kind.steps import Step
-from meshbench.platforms.kind.target import CONTROL_PLANE_NAMESPACE, Target
-
-
-@dataclass(frozen=True)
-class StatsSource:
-    """Where a proxy's inbound counter can be read through the API server proxy.
-
-    Sidecars are read in each app pod. Node proxies (``proxy_namespace`` and
-    ``proxy_selector`` set: ztunnel) are read in their own pods and count per destination
-    service, named by ``service_label``.
-    """
-
-    port: int
-    path: str
-    metric: str
-    labels: dict[str, str] = field(default_factory=dict)  # "{port}": app port; "{namespace}"
-    unit: str = "requests"  # what the metric counts: requests, or connections (L4 proxies)
-    proxy_namespace: str | None = None
-    proxy_selector: str = ""
-    service_label: str | None = None
-
-    @property
-    def node_proxy(self) -> bool:
-        return self.proxy_namespace is not None
+from meshbench.platforms.kind.target import Target
 
 
 @dataclass(frozen=True)
 class Mesh:
-    """Everything the platform needs to know about one mesh (``none`` included)."""
+    """How the kind platform installs, configures and removes one declared mesh (``none``
+    included: it installs nothing); the facts come from its :class:`MeshDecl`."""
 
-    name: str
-    sidecar: str | None = None  # container injected into every workload pod
-    ns_labels: dict[str, str] = field(default_factory=dict)
-    ns_annotations: dict[str, str] = field(default_factory=dict)
-    client_annotations: dict[str, str] = field(default_factory=dict)  # meshed Job pods
-    stats: StatsSource | None = None
-    mtls_always_on: bool = False
+    decl: MeshDecl
 
     @property
-    def cp_namespace(self) -> str | None:
-        return CONTROL_PLANE_NAMESPACE.get(self.name)
+    def name(self) -> str:
+        return self.decl.name
+
+    @property
+    def sidecar(self) -> str | None:
+        """The container injected into every workload pod (None: no sidecar)."""
+        return self.decl.sidecar_container
+
+    @property
+    def ns_labels(self) -> dict[str, str]:
+        return self.decl.ns_labels
+
+    @property
+    def ns_annotations(self) -> dict[str, str]:
+        return self.decl.ns_annotations
+
+    @property
+    def client_annotations(self) -> dict[str, str]:
+        """Annotations of meshed Job pods (probe and load with ``client_sidecar``)."""
+        return self.decl.client_annotations
+
+    @property
+    def stats(self) -> StatsSource | None:
+        return self.decl.stats
+
+    @property
+    def mtls_always_on(self) -> bool:
+        return self.decl.mtls_always_on
+
+    @property
+    def cp_namespace(self) -> str:
+        """The control plane's namespace ("" when the mesh installs none)."""
+        return self.decl.cp_namespace
 
     def install_steps(self, scenario: Scenario, target: Target) -> list[Step]:
         """Control plane install, in order, each waited on."""

@@ -16,24 +16,21 @@ ISTIO_NO_RETRIES = ("meshConfig.defaultHttpRetryPolicy.attempts", "0")
 defaultHttpRetryPolicy); 0 attempts turns that off."""
 
 
-ISTIO_NS = "istio-system"
-
-
 def _control_plane(
-    target: Target, phase: str, t: float, profile: list[tuple[str, str]]
+    target: Target, phase: str, ns: str, t: float, profile: list[tuple[str, str]]
 ) -> list[Step]:
     """istio-base and istiod (retries off, on the control-plane node), with ``profile``
     values (ambient's) where given: the steps sidecar and ambient Istio share."""
     return [
         cmd.helm_repo_add(phase, versions.ISTIO_BASE),
-        cp_namespace(target, phase, ISTIO_NS, {}),
-        cmd.helm_install(target, phase, "istio-base", versions.ISTIO_BASE, ISTIO_NS, t),
+        cp_namespace(target, phase, ns, {}),
+        cmd.helm_install(target, phase, "istio-base", versions.ISTIO_BASE, ns, t),
         cmd.helm_install(
             target,
             phase,
             "istiod",
             versions.ISTIOD,
-            ISTIO_NS,
+            ns,
             t,
             [*profile, ISTIO_NO_RETRIES],
             json_values=control_plane_placement(target),
@@ -45,15 +42,16 @@ class Istio(Mesh):
     def install_steps(self, scenario: Scenario, target: Target) -> list[Step]:
         t = scenario.kind.install_timeout_s
         phase = f"mesh {self.name}"
+        ns = self.cp_namespace
         return [
-            *_control_plane(target, phase, t, []),
-            cmd.wait_deployments(target, phase, ISTIO_NS, t),
+            *_control_plane(target, phase, ns, t, []),
+            cmd.wait_deployments(target, phase, ns, t),
         ]
 
     def uninstall_steps(self, scenario: Scenario, target: Target) -> list[Step]:
         t = scenario.kind.install_timeout_s
         phase = f"teardown {self.name}"
-        ns = "istio-system"
+        ns = self.cp_namespace
         return [
             cmd.helm_uninstall(target, phase, "istiod", ns, t),
             cmd.helm_uninstall(target, phase, "istio-base", ns, t),
@@ -124,10 +122,10 @@ class IstioAmbient(Mesh):
     def install_steps(self, scenario: Scenario, target: Target) -> list[Step]:
         t = scenario.kind.install_timeout_s
         phase = f"mesh {self.name}"
-        ns = ISTIO_NS
+        ns = self.cp_namespace
         ambient = [("profile", "ambient")]
         return [
-            *_control_plane(target, phase, t, ambient),
+            *_control_plane(target, phase, ns, t, ambient),
             cmd.helm_install(target, phase, "istio-cni", versions.ISTIO_CNI, ns, t, ambient),
             cmd.helm_install(target, phase, "ztunnel", versions.ISTIO_ZTUNNEL, ns, t),
             cmd.wait_deployments(target, phase, ns, t),
@@ -138,7 +136,7 @@ class IstioAmbient(Mesh):
     def uninstall_steps(self, scenario: Scenario, target: Target) -> list[Step]:
         t = scenario.kind.install_timeout_s
         phase = f"teardown {self.name}"
-        ns = "istio-system"
+        ns = self.cp_namespace
         return [
             cmd.helm_uninstall(target, phase, "ztunnel", ns, t),
             cmd.helm_uninstall(target, phase, "istio-cni", ns, t),

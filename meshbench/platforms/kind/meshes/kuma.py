@@ -16,7 +16,7 @@ class Kuma(Mesh):
     def install_steps(self, scenario: Scenario, target: Target) -> list[Step]:
         t = scenario.kind.install_timeout_s
         phase = f"mesh {self.name}"
-        ns = "kuma-system"
+        ns = self.cp_namespace
         # No default Mesh: meshbench applies its own, which skips Kuma's default policies.
         values: list[tuple[str, str]] = [("controlPlane.defaults.skipMeshCreation", "true")]
         if scenario.client_sidecar:
@@ -41,7 +41,7 @@ class Kuma(Mesh):
     def uninstall_steps(self, scenario: Scenario, target: Target) -> list[Step]:
         t = scenario.kind.install_timeout_s
         phase = f"teardown {self.name}"
-        ns = "kuma-system"
+        ns = self.cp_namespace
         return [
             cmd.helm_uninstall(target, phase, "kuma", ns, t),
             cmd.delete_namespace(target, phase, ns, t),
@@ -77,7 +77,7 @@ class Kuma(Mesh):
                     "kind": "MeshTrafficPermission",
                     "metadata": {
                         "name": "meshbench-allow-all",
-                        "namespace": "kuma-system",
+                        "namespace": self.cp_namespace,
                         "labels": {**MANAGED_BY, "kuma.io/mesh": "default"},
                     },
                     "spec": {

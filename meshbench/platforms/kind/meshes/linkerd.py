@@ -23,7 +23,7 @@ class Linkerd(Mesh):
     def install_steps(self, scenario: Scenario, target: Target) -> list[Step]:
         t = scenario.kind.install_timeout_s
         phase = f"mesh {self.name}"
-        ns = "linkerd"
+        ns = self.cp_namespace
         certs = linkerd_cert_dir(target)
         ns_labels = {
             "linkerd.io/is-control-plane": "true",
@@ -83,7 +83,7 @@ class Linkerd(Mesh):
     def uninstall_steps(self, scenario: Scenario, target: Target) -> list[Step]:
         t = scenario.kind.install_timeout_s
         phase = f"teardown {self.name}"
-        ns = "linkerd"
+        ns = self.cp_namespace
         return [
             cmd.helm_uninstall(target, phase, "linkerd-control-plane", ns, t),
             cmd.helm_uninstall(target, phase, "linkerd-crds", ns, t),
