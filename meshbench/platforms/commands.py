@@ -1,13 +1,15 @@
-"""Running external commands, with their failures translated into meshbench errors."""
+"""The one runner of external commands (both platforms: the local one directly, kind through
+its steps), with their failures translated into meshbench errors."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 from collections.abc import Sequence
 
-from meshbench.errors import PlatformError, ToolMissingError
+from meshbench.errors import PlatformError, TimeoutExpired, ToolMissingError
 
 INSTALL_HINTS: dict[str, str] = {
     "ip": "apt-get install iproute2",
@@ -47,20 +49,43 @@ def run(
     timeout_s: float = 30.0,
     input_text: str | None = None,
     check: bool = True,
+    what: str = "",
+    timeout_fix: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` to completion; a failure raises PlatformError with its stderr."""
+    """Run ``argv`` to completion with its output captured as text and ``input_text`` (or
+    nothing: never the terminal) on its stdin; ``what``, one line for a human, starts
+    every error message.
+
+    - Not found or not executable: :class:`ToolMissingError` naming how to install it.
+    - Still running after ``timeout_s``: the command is killed (SIGKILL to its own
+      process, as :func:`subprocess.run` does) and :class:`TimeoutExpired` names it and
+      the limit, with ``timeout_fix``.
+    - A non-zero exit: with ``check``, :class:`PlatformError` with :func:`failure`'s
+      message; without, the caller judges the returned process.
+    """
     try:
         proc = subprocess.run(
-            list(argv), input=input_text, capture_output=True, text=True, timeout=timeout_s
+            list(argv), input=input_text or "", capture_output=True, text=True, timeout=timeout_s
         )
     except (FileNotFoundError, PermissionError):
         raise missing(argv[0]) from None
     except subprocess.TimeoutExpired:
-        raise PlatformError(f"`{' '.join(argv)}` did not finish within {timeout_s:g} s") from None
+        raise TimeoutExpired(
+            f"{_prefix(what)}`{shlex.join(argv)}` did not finish within {timeout_s:g} s",
+            fix=timeout_fix,
+        ) from None
     if check and proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise PlatformError(
-            f"`{' '.join(argv)}` failed (exit {proc.returncode}): "
-            + (detail[-1] if detail else "no output")
-        )
+        raise PlatformError(failure(argv, proc, what))
     return proc
+
+
+def failure(argv: Sequence[str], proc: subprocess.CompletedProcess[str], what: str = "") -> str:
+    """The message for ``argv`` having exited non-zero: the command, its exit status and
+    the last line of its stderr (of its stdout when stderr is blank)."""
+    detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+    last = detail[-1] if detail else "no output"
+    return f"{_prefix(what)}`{shlex.join(argv)}` failed (exit {proc.returncode}): {last}"
+
+
+def _prefix(what: str) -> str:
+    return f"{what}: " if what else ""

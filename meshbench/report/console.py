@@ -1,5 +1,7 @@
-"""The terminal report: warnings first, then per cell a latency and an overhead table, the
-design diagnostics, and last (where a terminal leaves it in view) the verdict sentences."""
+"""The terminal report: warnings first, then the report's sections
+(:func:`meshbench.report.sections.run_sections`: per cell a latency and an overhead table,
+then the run-wide tables), the design diagnostics, and last (where a terminal leaves it in
+view) the verdict sentences."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from rich.text import Text
 from meshbench.analysis.compare import Comparison
 from meshbench.analysis.summary import Analysis
 from meshbench.config.dimensions import DIMS, cell_of
-from meshbench.report import tables
+from meshbench.report import sections, tables
 from meshbench.report.tables import Table
 from meshbench.report.verdict import verdict_lines
 
@@ -48,7 +50,8 @@ def print_table(console: Console, t: Table | None) -> None:
 
 
 def print_analysis(an: Analysis, console: Console) -> None:
-    """Header, warnings, then for each rate the pooled latency and overhead tables."""
+    """Header, warnings, every section's tables (a blank line before each cell's), the
+    design diagnostics, then the verdict."""
     run = an.run
     console.print(Text(f"meshbench report: {run.run_id}", style="bold"))
     console.print(
@@ -59,15 +62,11 @@ def print_analysis(an: Analysis, console: Console) -> None:
         console.print(Text(f"warning: {w}", style="yellow"))
     for n in an.notes:
         console.print(f"note: {n}")
-    for cell in an.run.cells:
-        console.print()
-        print_table(console, tables.latency_table(an, cell))
-        print_table(console, tables.overhead_table(an, cell))
-    print_table(console, tables.slo_table(an))
-    print_table(console, tables.max_rate_table(an))
-    print_table(console, tables.stall_table(an))
-    for t in [*tables.attribution_tables(an), tables.depth_table(an)]:
-        print_table(console, t)
+    for section in sections.run_sections(an):
+        if section.cell is not None:
+            console.print()
+        for t in section.tables:
+            print_table(console, t)
     print_table(console, tables.diagnostics_table(an))
     console.print(Text("Verdict", style="bold"))
     for line in verdict_lines(an):

@@ -6,6 +6,7 @@ import base64
 from collections.abc import Sequence
 from html import escape
 
+from meshbench.report.sections import Section
 from meshbench.report.tables import Table
 
 CSS = """
@@ -66,6 +67,11 @@ def _list(items: Sequence[str], cls: str, title: str) -> str:
     return f'<section class="{cls}"><strong>{escape(title)}</strong><ul>{lis}</ul></section>'
 
 
+def _section(s: Section) -> str:
+    body = "".join(table_html(t) for t in s.tables)
+    return f"<h2>{escape(s.title)}</h2>{body}" if body else ""
+
+
 def render(
     *,
     title: str,
@@ -74,12 +80,12 @@ def render(
     warnings: Sequence[str],
     notes: Sequence[str],
     setup: Sequence[tuple[str, str]],
-    sections: Sequence[tuple[str, Sequence[Table | None]]],
+    sections: Sequence[Section],
     figures: Sequence[tuple[bytes, str]],
-    appendix: Sequence[Table | None],
+    appendix: Section | None,
     footer: str,
 ) -> str:
-    """The whole page as one string."""
+    """The whole page as one string: ``sections`` before the plots, ``appendix`` after."""
     dl = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in setup)
     parts = [
         "<!doctype html>",
@@ -93,15 +99,11 @@ def render(
         _list(notes, "notes", "Notes"),
         f"<h2>Setup and environment</h2><dl>{dl}</dl>",
     ]
-    for heading, tables in sections:
-        body = "".join(table_html(t) for t in tables)
-        if body:
-            parts.append(f"<h2>{escape(heading)}</h2>{body}")
+    parts += [_section(s) for s in sections]
     if figures:
         parts.append("<h2>Plots</h2>")
         parts.extend(image_html(p, c) for p, c in figures)
-    app = "".join(table_html(t) for t in appendix)
-    if app:
-        parts.append(f"<h2>Appendix</h2>{app}")
+    if appendix is not None:
+        parts.append(_section(appendix))
     parts.append(f"<footer>{escape(footer)}</footer></main></body></html>")
     return "\n".join(p for p in parts if p) + "\n"

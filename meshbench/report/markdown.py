@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from meshbench.report.sections import Section
 from meshbench.report.tables import Table
 
 
@@ -35,7 +36,7 @@ def render(
     warnings: Sequence[str],
     notes: Sequence[str],
     setup: Sequence[tuple[str, str]],
-    sections: Sequence[tuple[str, Sequence[Table | None]]],
+    sections: Sequence[Section],
     figures: Sequence[tuple[str, str]],
     footer: str,
 ) -> str:
@@ -55,10 +56,10 @@ def render(
         *(f"| {_cell(k)} | {_cell(v)} |" for k, v in setup),
         "",
     ]
-    for heading, tables in sections:
-        body = "\n".join(md for md in (table_md(t) for t in tables) if md)
+    for s in sections:
+        body = "\n".join(md for md in (table_md(t) for t in s.tables) if md)
         if body:
-            out += [f"## {heading}", "", body]
+            out += [f"## {s.title}", "", body]
     if figures:
         out += ["## Plots", ""]
         out += [f"![{cap}]({path})\n" for path, cap in figures]

@@ -7,7 +7,7 @@ The report files are derived from the stored results and are rewritten on every 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -23,10 +23,10 @@ from meshbench.analysis.stored_run import Run, load_run
 from meshbench.analysis.summary import Analysis, analyse
 from meshbench.config.dimensions import DIMS, cell_of
 from meshbench.errors import ResultsError
-from meshbench.report import fmt, html, markdown, tables, workload_tables
+from meshbench.report import fmt, html, markdown, sections, tables
 from meshbench.report.console import make_console, print_analysis, print_comparison
 from meshbench.report.gate_summary import gate_lines, junit_xml
-from meshbench.report.tables import Table
+from meshbench.report.sections import Section
 from meshbench.report.verdict import verdict_lines
 from meshbench.report.verdict_json import (
     compare_document,
@@ -79,30 +79,6 @@ METHOD = (
     "percentiles (each repeat is a block of back-to-back trials of every arm), so drift "
     "shared by a repeat cancels. "
 )
-
-
-def _sections(an: Analysis) -> list[tuple[str, Sequence[Table | None]]]:
-    out: list[tuple[str, Sequence[Table | None]]] = []
-    for cell in an.run.cells:
-        out.append(
-            (
-                cell.title(an.run.swept),
-                [tables.latency_table(an, cell), tables.overhead_table(an, cell)],
-            )
-        )
-    out.append(("Latency budget", [tables.slo_table(an), tables.max_rate_table(an)]))
-    out.append(("Stalls", [tables.stall_table(an)]))
-    out.append(
-        ("Where the overhead goes", [*tables.attribution_tables(an), tables.depth_table(an)])
-    )
-    out.append(("Resource cost", [tables.cost_table(an)]))
-    out.append(
-        (
-            "Connections and streaming",
-            [workload_tables.connection_table(an), workload_tables.first_byte_table(an)],
-        )
-    )
-    return out
 
 
 def _footer(an: Analysis) -> str:
@@ -167,8 +143,8 @@ def write_report(an: Analysis, out_dir: Path, written: list[Plot] | None = None)
     subtitle = _subtitle(an)
     verdict = verdict_lines(an)
     setup = fmt.setup_lines(run)
-    sections = _sections(an)
-    appendix = [tables.diagnostics_table(an), tables.trials_table(an)]
+    body = sections.run_sections(an)
+    appendix = sections.appendix(an)
     page = html.render(
         title=title,
         subtitle=subtitle,
@@ -176,7 +152,7 @@ def write_report(an: Analysis, out_dir: Path, written: list[Plot] | None = None)
         warnings=an.warnings,
         notes=an.notes,
         setup=setup,
-        sections=sections,
+        sections=body,
         figures=[(p.png_bytes, p.caption) for p in written],
         appendix=appendix,
         footer=_footer(an),
@@ -188,7 +164,7 @@ def write_report(an: Analysis, out_dir: Path, written: list[Plot] | None = None)
         warnings=an.warnings,
         notes=an.notes,
         setup=setup,
-        sections=[*sections, ("Appendix", appendix)],
+        sections=[*body, appendix],
         figures=[(f"{PLOTS_DIR}/{p.png.name}", p.caption) for p in written],
         footer=_footer(an),
     )
@@ -258,11 +234,9 @@ def write_comparison(cmp: Comparison, out_dir: Path, root: Path | None = None) -
         f"host during trials, {tag}: {fmt.host_state(an.run)}" for tag, an in (("A", a), ("B", b))
     ]
     cells = sorted({cell_of(r) for r in cmp.diff[list(DIMS)].to_dict("records")})
-    sections: list[tuple[str, Sequence[Table | None]]] = [
-        ("B - A", [tables.diff_table(cmp, c) for c in cells])
-    ]
+    body = [Section("B - A", [tables.diff_table(cmp, c) for c in cells])]
     for tag, an in (("A", a), ("B", b)):
-        sections += [(f"{tag}: {h}", t) for h, t in _sections(an)]
+        body += [replace(s, title=f"{tag}: {s.title}") for s in sections.run_sections(an)]
     setup = [(f"A {k}", v) for k, v in fmt.setup_lines(a.run)]
     setup += [(f"B {k}", v) for k, v in fmt.setup_lines(b.run)]
     footer = _footer(b)
@@ -273,9 +247,9 @@ def write_comparison(cmp: Comparison, out_dir: Path, root: Path | None = None) -
         warnings=warnings,
         notes=notes,
         setup=setup,
-        sections=sections,
+        sections=body,
         figures=[(p.png_bytes, p.caption) for p in written],
-        appendix=[],
+        appendix=None,
         footer=footer,
     )
     md = markdown.render(
@@ -285,7 +259,7 @@ def write_comparison(cmp: Comparison, out_dir: Path, root: Path | None = None) -
         warnings=warnings,
         notes=notes,
         setup=setup,
-        sections=sections,
+        sections=body,
         figures=[(f"{PLOTS_DIR}/{p.png.name}", p.caption) for p in written],
         footer=footer,
     )

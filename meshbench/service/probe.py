@@ -8,14 +8,16 @@ method) and ``grpc://host:port/healthz`` (the health method).
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from meshbench.config.protocols import PROTOCOLS, Protocol
 from meshbench.service.behaviour import GRPC_HEALTH_METHOD, GRPC_METHOD
 from meshbench.service.http1 import HEALTH_PATH
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def probe_url(protocol: Protocol, host: str, port: int, path: str = "/") -> str:
@@ -27,15 +29,33 @@ def request_once(url: str, timeout_s: float = 2.0) -> str:
     """One request; "" if it succeeded, else what went wrong (``HTTP 503``, ...)."""
     if url.startswith("grpc://"):
         return _grpc_once(url, timeout_s)
+    return _http_once(url, timeout_s)
+
+
+@cache
+def _http_client() -> httpx.Client:
+    """One client per process, imported on first use (a gRPC readiness probe, run by the
+    kubelet every few seconds, never pays for httpx). A fresh connection per request
+    (no keep-alive: each probe crosses every hop anew), no proxy from the environment, no
+    certificates to load (the URLs are plain ``http://``)."""
+    import httpx
+
+    return httpx.Client(
+        transport=httpx.HTTPTransport(
+            verify=False, limits=httpx.Limits(max_keepalive_connections=0)
+        ),
+        trust_env=False,
+    )
+
+
+def _http_once(url: str, timeout_s: float) -> str:
+    import httpx
+
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
-            resp.read()
-            return "" if resp.status == 200 else f"HTTP {resp.status}"
-    except urllib.error.HTTPError as e:
-        e.close()
-        return f"HTTP {e.code}"
-    except OSError as e:
+        resp = _http_client().get(url, timeout=timeout_s)
+    except httpx.HTTPError as e:
         return str(e) or type(e).__name__
+    return "" if resp.status_code == 200 else f"HTTP {resp.status_code}"
 
 
 def _grpc_once(url: str, timeout_s: float) -> str:

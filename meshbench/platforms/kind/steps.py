@@ -5,9 +5,12 @@ by the same functions for ``--dry-run`` and for a real run, so the printed plan 
 what would run. Reads (pod lists, readiness, stats) go through the Kubernetes API and
 appear in the plan as ``api`` steps, which the runner never executes.
 
-Failures are translated here, at the edge: a missing executable becomes
-:class:`ToolMissingError`, a deadline :class:`TimeoutExpired`, any other non-zero exit
-:class:`PlatformError` with the tool's last line of output.
+Steps run through :func:`meshbench.platforms.commands.run`, the one runner of external
+commands: a missing executable becomes :class:`ToolMissingError` (with the kind tools'
+install hints), a step past its ``timeout_s`` is killed and becomes
+:class:`TimeoutExpired`, and so does a non-zero exit whose output says the tool itself
+timed out waiting; any other non-zero exit is :class:`PlatformError` with the tool's last
+line of output.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ from __future__ import annotations
 import logging
 import shlex
 import shutil
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from meshbench.config.meshes import meshes_on
 from meshbench.errors import PlatformError, TimeoutExpired, ToolMissingError
+from meshbench.platforms import commands
 from meshbench.platforms.kind import versions
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,12 @@ INSTALL_HINTS: dict[str, str] = {
 }
 """How to install each tool the kind platform runs (the mesh CLIs' hints are declared with
 their meshes)."""
+
+TIMEOUT_FIX = (
+    "check the cluster with `kubectl get pods -A`; raise the kind.*timeout_s settings if the "
+    "machine is slow"
+)
+"""The fix of a step that did not finish within its ``timeout_s``."""
 
 _TIMEOUT_MARKERS = (
     "timed out waiting for the condition",
@@ -129,15 +138,14 @@ def format_plan(steps: Sequence[Step]) -> str:
 class Runner:
     """Runs :class:`Step` objects with deadlines; keeps a record of everything it ran."""
 
-    which: Callable[[str], str | None] = shutil.which
+    which: Callable[[str], str | None] = shutil.which  # is a step's tool installed?
     records: list[StepRecord] = field(default_factory=list)
 
     def run(self, step: Step) -> str:
         """Run ``step`` and return its stdout; errors are translated to meshbench errors."""
         if step.kind == "api":
             raise ValueError("api steps are documentation; they are not executed")
-        path = self.which(step.tool)
-        if path is None:
+        if self.which(step.tool) is None:
             if step.optional:
                 log.info("skipping optional step (%s not installed): %s", step.tool, step.what)
                 self.records.append(StepRecord(step, None, skipped=True))
@@ -146,32 +154,22 @@ class Runner:
                 f"{step.what}: required command {step.tool!r} is not on PATH",
                 fix=INSTALL_HINTS.get(step.tool, f"install {step.tool}"),
             )
-        argv = [path, *step.argv[1:]]
         log.info("$ %s", step.command_line())
         try:
-            proc = subprocess.run(
-                argv,
-                input=step.stdin_text(),
-                capture_output=True,
-                text=True,
-                timeout=step.timeout_s,
+            proc = commands.run(
+                step.argv,
+                timeout_s=step.timeout_s,
+                input_text=step.stdin_text(),
+                check=False,
+                what=step.what,
+                timeout_fix=TIMEOUT_FIX,
             )
-        except subprocess.TimeoutExpired:
+        except TimeoutExpired as e:
             self.records.append(StepRecord(step, None))
-            return self._fail(
-                step,
-                TimeoutExpired(
-                    f"{step.what}: `{shlex.join(step.argv)}` did not finish within "
-                    f"{step.timeout_s:g} s",
-                    fix="check the cluster with `kubectl get pods -A`; raise the kind.*timeout_s "
-                    "settings if the machine is slow",
-                ),
-            )
+            return self._fail(step, e)
         self.records.append(StepRecord(step, proc.returncode))
         if proc.returncode != 0:
-            detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-            last = detail[-1] if detail else "no output"
-            text = f"{step.what}: `{shlex.join(step.argv)}` failed (exit {proc.returncode}): {last}"
+            text = commands.failure(step.argv, proc, step.what)
             if any(m in (proc.stderr + proc.stdout).lower() for m in _TIMEOUT_MARKERS):
                 err: PlatformError = TimeoutExpired(
                     text, fix="see `kubectl get pods -A` and the events of the namespace"
