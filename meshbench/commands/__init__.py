@@ -1,7 +1,7 @@
 """One module per CLI verb, each with ``register(sub)`` (its parser) and ``execute(args)``
 (its exit code). A verb parses, calls the library and prints; what it computes lives in
-the pipeline's packages (``meshbench load`` aside: the standalone generator is this
-verb's own). :mod:`meshbench.cli` puts them together in :data:`VERBS` order."""
+the pipeline's packages, imported when the verb runs, so ``meshbench --help`` and a verb's
+own start stay light. :mod:`meshbench.cli` puts them together in its ``VERBS`` order."""
 
 from __future__ import annotations
 

@@ -187,3 +187,15 @@ def test_the_runtime_never_imports_the_testing_helpers() -> None:
         if dst.startswith("meshbench.testing")
     ]
     assert bad == []
+
+
+def test_the_cli_imports_what_a_verb_needs_only_when_it_runs() -> None:
+    """``meshbench --help`` and every verb's start load the verbs' parsers and nothing of
+    the pipeline (pydantic, pandas, Locust and the rest come with the verb that uses them)."""
+    code = "import sys, json; import meshbench.cli; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    ours = {m for m in json.loads(out.stdout) if m.startswith("meshbench")}
+    allowed = {"meshbench", "meshbench.cli", "meshbench.errors", "meshbench.host"}
+    allowed |= {"meshbench.host.interrupts", "meshbench.commands"}
+    assert {m for m in ours if not m.startswith("meshbench.commands.")} == allowed
+    assert "meshbench.commands.load" in ours  # the check sees the verbs' modules

@@ -71,7 +71,7 @@ def test_nonsense_load_settings_are_refused_by_name(
 
 
 def test_localhost_is_loopback_without_a_lookup(no_dns: None) -> None:
-    from meshbench.commands.load import check_target
+    from meshbench.load.standalone import check_target
 
     check_target("http://localhost:8080/")
     check_target("http://198.18.3.10:8080/")
@@ -83,8 +83,8 @@ def test_load_pins_by_measurement_unless_cpus_are_given(
 ) -> None:
     """Without --cpus, the generator goes where `meshbench run` would put it (off CPU 0 on
     a host with cores to spare), and says so; --cpus still wins, with no preflight."""
-    from meshbench.commands import load as load_command
     from meshbench.host.preflight import Jitter, Preflight, read_facts
+    from meshbench.load import standalone
 
     hosts = Path(__file__).resolve().parents[2] / "data" / "hosts"
     facts = read_facts(hosts / "vm-16cpu")
@@ -102,8 +102,8 @@ def test_load_pins_by_measurement_unless_cpus_are_given(
         used.append(cpus)
         raise SystemExit(0)  # the choice is what is tested, not the load
 
-    monkeypatch.setattr(load_command, "run_preflight", fake_preflight)
-    monkeypatch.setattr(load_command, "load_url", fake_load_url)
+    monkeypatch.setattr(standalone, "run_preflight", fake_preflight)
+    monkeypatch.setattr(standalone, "load_url", fake_load_url)
     monkeypatch.chdir(tmp_path)
     base = ["load", "http://127.0.0.1:9/", "--rate", "10", "--duration", "1"]
     with pytest.raises(SystemExit):
@@ -117,9 +117,9 @@ def test_load_pins_by_measurement_unless_cpus_are_given(
 
 @pytest.mark.parametrize("rate_rps", [0.5, 1.0])
 def test_a_rate_below_one_per_second_is_a_load(rate_rps: float) -> None:
-    from meshbench.commands.load import check_request
     from meshbench.errors import MeshbenchError
     from meshbench.load.spec import LoadRequest
+    from meshbench.load.standalone import check_request
 
     check_request(LoadRequest("http://127.0.0.1:9/", rate_rps, duration_s=4.0), 1, None)
     with pytest.raises(MeshbenchError, match="--rate 0"):

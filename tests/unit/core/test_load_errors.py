@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from meshbench.commands.load import format_report, load_url
 from meshbench.load.spec import LoadRequest
+from meshbench.load.standalone import format_report, load_url
 
 
 class _Failing(BaseHTTPRequestHandler):
