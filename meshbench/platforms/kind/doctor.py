@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from meshbench.config.meshes import meshes_on
+from meshbench.errors import MeshbenchError
+from meshbench.platforms import commands
 from meshbench.platforms.kind import versions
 from meshbench.platforms.kind.steps import INSTALL_HINTS
 
@@ -193,14 +194,8 @@ def doctor(
             checks.append(Check(p.name, False, p.required, detail=detail, fix=fix))
             continue
         try:
-            proc = subprocess.run(
-                [path, *p.argv[1:]],
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                stdin=subprocess.DEVNULL,
-            )
-        except (OSError, subprocess.TimeoutExpired) as e:
+            proc = commands.run([path, *p.argv[1:]], timeout_s=timeout_s, check=False)
+        except (OSError, MeshbenchError) as e:  # not executable, or no answer in time
             checks.append(Check(p.name, False, p.required, detail=str(e), fix=fix))
             continue
         if proc.returncode != 0:

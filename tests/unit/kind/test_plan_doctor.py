@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from itertools import pairwise
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from meshbench.config.scenario import load_scenario
 from meshbench.planning.plan import plan_trials
 from meshbench.planning.windows import in_windows, window_of
 from meshbench.platforms.kind import format_doctor, format_plan, plan_steps
-from meshbench.platforms.kind.doctor import PROBES, Check, doctor, inotify_check, ready
+from meshbench.platforms.kind.doctor import PROBES, Check, _Probe, doctor, inotify_check, ready
 from meshbench.platforms.kind.versions import ISTIO_VERSION, KUMA_VERSION, LINKERD_CHART_VERSION
 
 from .fakes import FakeBin, Rule, apply_env
@@ -268,3 +269,17 @@ def test_doctor_checks_the_inotify_limits_kind_names(tmp_path: Path) -> None:
     assert inotify_check(_inotify(tmp_path, 524288, 512)).ok
     elsewhere = inotify_check(tmp_path / "absent")  # macOS: the nodes' VM is not this host
     assert elsewhere.ok and "not checked" in elsewhere.detail
+
+
+def test_doctor_reports_a_tool_that_hangs_and_goes_on(tmp_path: Path) -> None:
+    """A CLI that never answers is killed at the limit and reported, named with the limit;
+    the checks after it still run."""
+    hang = tmp_path / "hangs"
+    hang.write_text("#!/bin/sh\nexec sleep 30\n")
+    hang.chmod(0o755)
+    probes = [_Probe("hangs", str(hang), (str(hang), "version"), True)]
+    started = time.monotonic()
+    checks = doctor(probes=probes, timeout_s=0.5, sysctl_dir=_inotify(tmp_path, 524288, 512))
+    assert time.monotonic() - started < 10  # killed at the limit, not waited for
+    assert [c.name for c in checks] == ["hangs", "inotify limits"]
+    assert not checks[0].ok and "did not finish within 0.5 s" in checks[0].detail
