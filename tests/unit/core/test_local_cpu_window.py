@@ -10,7 +10,6 @@ the measured phase, so a window that includes the warm-up shows in the figure.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,12 @@ import pytest
 
 from meshbench.config.scenario import parse_scenario
 from meshbench.config.topology import chain
-from meshbench.host.pinning import Pinning
 from meshbench.load.spec import HLOG_FILE, LoadRequest, LoadSummary
 from meshbench.platforms.base import UsageSnapshot
 from meshbench.platforms.local import deployment as local_deployment
-from meshbench.platforms.local.deployment import LocalContext, LocalDeployment
+from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.results.hlog import LogWriter
+from meshbench.testing.contexts import offline_context
 
 WARMUP_S, DURATION_S = 0.4, 0.5
 WARMUP_CORES, MEASURED_CORES, AFTER_CORES = 3.0, 0.5, 3.0
@@ -53,14 +52,7 @@ def deployment(tmp_path: Path) -> LocalDeployment:
     sc = parse_scenario(
         {"name": "cpu", "meshes": ["none", "envoy"], "load": {"rates_rps": [100], "duration_s": 1}}
     )
-    context = LocalContext(  # no platform: no root, no namespaces
-        scenario=sc,
-        run_key="abc123",
-        hub="mb-abc123-hub",
-        state_dir=tmp_path,
-        pinning=Pinning("0", "1", "1", "test: fixed"),
-        process_env=dict(os.environ),  # what its processes would inherit
-    )
+    context = offline_context(sc, tmp_path)  # no platform: no root, no namespaces
     return LocalDeployment(context, "envoy", chain(3), index=0)
 
 

@@ -10,7 +10,6 @@ that traffic bypasses stays quiet, as a broken capture rule would leave it.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,12 +22,12 @@ import pytest
 from meshbench.config.scenario import Scenario, parse_scenario
 from meshbench.config.topology import ServiceSpec, Topology, chain
 from meshbench.errors import PlatformError
-from meshbench.host.pinning import Pinning
 from meshbench.platforms import commands
 from meshbench.platforms.local import netns
-from meshbench.platforms.local.deployment import LocalContext, LocalDeployment
+from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.platforms.local.envoy import INBOUND_PLAINTEXT_STAT, INBOUND_STAT, OUTBOUND_STAT
 from meshbench.platforms.local.names import LOAD_POD, PROXY_UID
+from meshbench.testing.contexts import offline_context
 
 DIAMOND = Topology(
     services=(
@@ -132,14 +131,7 @@ def deployment(
             "load": {"rates_rps": [100], "duration_s": 1},
         }
     )
-    context = LocalContext(  # no platform: no root, no namespaces
-        scenario=sc,
-        run_key="abc123",
-        hub="mb-abc123-hub",
-        state_dir=tmp_path,
-        pinning=Pinning("0", "1", "1", "test: fixed"),
-        process_env=dict(os.environ),  # what its processes would inherit
-    )
+    context = offline_context(sc, tmp_path)  # no platform: no root, no namespaces
     dep = LocalDeployment(context, mesh, topology or chain(3), index=0)
     net = Network(dep)
     dep.admins = {p: FakeAdmin(net, p) for p in dep.sidecar_pods()}  # type: ignore[misc]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,17 +24,17 @@ from meshbench.config.protocols import PROTOCOLS, Protocol, ProtocolDecl, Wire
 from meshbench.config.scenario import Scenario, parse_scenario
 from meshbench.config.topology import chain
 from meshbench.errors import ScenarioError
-from meshbench.host.pinning import Pinning
 from meshbench.planning.plan import plan_trials
 from meshbench.platforms.kind import manifests as mf
 from meshbench.platforms.kind.target import target_for
 from meshbench.platforms.local import capacity
 from meshbench.platforms.local import deployment as local_deployment
-from meshbench.platforms.local.deployment import LocalContext, LocalDeployment
+from meshbench.platforms.local.deployment import LocalDeployment
 from meshbench.service import envoy_app
 from meshbench.service.app import SERVERS_BY_PROTOCOL, parse_args
 from meshbench.service.behaviour import ServiceConfig
 from meshbench.service.probe import probe_url
+from meshbench.testing.contexts import offline_context
 
 ALL = list(PROTOCOLS)
 OTHER_WIRE: dict[Wire, Wire] = {"http1": "h2", "h2": "http1"}
@@ -145,14 +144,7 @@ def _sidecar_wires(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, protocol: Pr
     """``(sidecar_protocol, app_protocol)`` the local deployment bootstraps its entry
     sidecar with, for apps speaking ``protocol``."""
     sc = _local_scenario(protocol)
-    context = LocalContext(  # no platform: no root, no namespaces
-        scenario=sc,
-        run_key="abc123",
-        hub="mb-abc123-hub",
-        state_dir=tmp_path,
-        pinning=Pinning("0", "1", "1", "test: fixed"),
-        process_env=dict(os.environ),
-    )
+    context = offline_context(sc, tmp_path)  # no platform: no root, no namespaces
     dep = LocalDeployment(context, "envoy", sc.topology, index=0)
     seen: dict[str, Any] = {}
 
