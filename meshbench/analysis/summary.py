@@ -10,6 +10,7 @@ from meshbench.analysis import histograms as hist
 from meshbench.analysis.attribution import Attribution, attribute_run
 from meshbench.analysis.cells import cell_percentiles, trial_counts
 from meshbench.analysis.diagnostics import design_diagnostics
+from meshbench.analysis.features import feature_costs
 from meshbench.analysis.overhead import overhead
 from meshbench.analysis.slo import Slo, max_rate_within_budget, slo_verdicts
 from meshbench.analysis.stalls import Stall, find_stalls
@@ -41,6 +42,9 @@ class Analysis:
     """Trials whose tail rests on one stalled second (:mod:`~meshbench.analysis.stalls`)."""
     attribution: Attribution | None = None
     """Where the overhead goes, when the run captured (``attribution:``)."""
+    features: pd.DataFrame | None = None
+    """Each decomposition arm's marginal cost against its reference arm
+    (:mod:`~meshbench.analysis.features`); None when the run has none."""
 
     @property
     def confidence(self) -> float:
@@ -64,6 +68,7 @@ def analyse(
     counts = trial_counts(run)
     cells = cell_percentiles(run, percentiles)
     over = overhead(run, percentiles=percentiles, spec=spec, primary=primary)
+    costs = feature_costs(run, percentiles=percentiles, spec=spec, primary=primary)
     diag = design_diagnostics(run, primary, over)
     verdicts = slo_verdicts(cells, over, slo) if slo is not None else None
     max_rates = max_rate_within_budget(verdicts) if verdicts is not None else None
@@ -167,4 +172,5 @@ def analyse(
         notes,
         stalls,
         attribution,
+        costs if len(costs) else None,
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from meshbench.config.dimensions import AA_CONTROL, BASELINE
+from meshbench.config.features import MINIMAL, SidecarFeatures
 
 Platform = Literal["local", "kind"]
 PLATFORMS: tuple[Platform, ...] = ("local", "kind")
@@ -86,6 +87,8 @@ class MeshDecl:
     probe: CliProbe | None = None  # kind: its CLI, for ``meshbench doctor``
     install: str | None = None  # kind: "module:Class" under platforms.kind.meshes
     smp_type: str = "INVALID_MESH"  # SMP ``ServiceMesh.Type`` (the enum's zero: none)
+    features: SidecarFeatures = MINIMAL  # local: what its Envoy sidecars do beyond forwarding
+    reference: str | None = None  # local: the arm it adds one feature to (its marginal cost)
 
     @property
     def mtls_always_on(self) -> bool:
@@ -104,6 +107,25 @@ MESH_DECLS: tuple[MeshDecl, ...] = (
     MeshDecl(BASELINE, PLATFORMS, "none"),
     MeshDecl("envoy", ("local",), "sidecar", "envoy"),
     MeshDecl("envoy-mtls", ("local",), "sidecar", "envoy", mtls="always"),
+    *(
+        MeshDecl(
+            f"envoy-mtls-{suffix}",
+            ("local",),
+            "sidecar",
+            "envoy",
+            mtls="always",
+            features=features,
+            reference="envoy-mtls",
+        )
+        for suffix, features in (
+            ("l4", SidecarFeatures(l7=False)),
+            ("rsa", SidecarFeatures(cert_key="rsa-2048")),
+            ("tls13", SidecarFeatures(tls_max="1.3")),
+            ("accesslog", SidecarFeatures(access_log=True)),
+            ("rbac", SidecarFeatures(rbac_rules=10)),
+            ("tracing", SidecarFeatures(tracing_sample_pct=100.0)),
+        )
+    ),
     MeshDecl(
         "istio",
         ("kind",),

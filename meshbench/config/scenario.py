@@ -19,7 +19,8 @@ from pydantic import (
 )
 
 from meshbench.config.dimensions import AA_CONTROL, BASELINE, VARIANT_DIMS
-from meshbench.config.meshes import PLATFORMS, mesh_names
+from meshbench.config.features import MINIMAL
+from meshbench.config.meshes import PLATFORMS, mesh_decl, mesh_names
 from meshbench.config.platform_settings import KindSpec, LocalSpec
 from meshbench.config.protocols import PROTOCOLS, Protocol
 from meshbench.config.settings_model import SettingsModel as _Model
@@ -352,6 +353,13 @@ class Scenario(_Model):
             raise ValueError(
                 "attribution needs the load generator outside the mesh; fix: set "
                 "client_sidecar: false"
+            )
+        featured = [m for m in self.meshes if mesh_decl(m).features != MINIMAL]
+        if featured:
+            raise ValueError(
+                f"attribution follows requests through minimal sidecars; meshes {featured} "
+                "add sidecar features (an L4 sidecar has no per-request log to follow); fix: "
+                "measure them without attribution, or attribute envoy and envoy-mtls"
             )
 
     @property

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from meshbench.analysis.summary import Analysis
 from meshbench.config.dimensions import Cell
-from meshbench.report import tables, workload_tables
+from meshbench.report import feature_tables, tables, workload_tables
 from meshbench.report.tables import Table
 
 
@@ -42,6 +42,7 @@ def run_sections(an: Analysis) -> list[Section]:
         Section(
             "Where the overhead goes", [*tables.attribution_tables(an), tables.depth_table(an)]
         ),
+        Section("What each sidecar feature costs", [feature_tables.feature_table(an)]),
         Section("Resource cost", [tables.cost_table(an)]),
         Section(
             "Connections and streaming",

@@ -17,6 +17,7 @@ from typing import Any
 
 import psutil
 
+from meshbench.config.features import MINIMAL
 from meshbench.config.meshes import mesh_decl, meshes_on
 from meshbench.config.protocols import PROTOCOLS
 from meshbench.config.scenario import Scenario
@@ -32,11 +33,15 @@ from meshbench.platforms.local.admin import EnvoyAdmin
 from meshbench.platforms.local.attribute import Observed, attribute, keep_compressed
 from meshbench.platforms.local.envoy import (
     INBOUND_PLAINTEXT_STAT,
-    INBOUND_STAT,
     OUTBOUND_STAT,
     Observation,
     bootstrap,
     envoy_binary,
+)
+from meshbench.platforms.local.feature_proof import (
+    feature_evidence,
+    inbound_bytes,
+    inbound_requests,
 )
 from meshbench.platforms.local.mtls import CertificateAuthority
 from meshbench.platforms.local.names import (
@@ -66,6 +71,8 @@ KEPT_STAT_PREFIXES = (
     "cluster.outbound_passthrough.",
     "cluster.inbound_app.",
     "server.",
+    "tcp.",  # L4 sidecars' proxies
+    "filesystem.",  # access-log writes
 )
 
 
@@ -125,6 +132,7 @@ class LocalDeployment(Deployment):
         self.state_dir = context.state_dir / (name or self.label)
         self.sidecars = mesh in SIDECAR_MESHES
         self.mtls = mesh_decl(mesh).mtls_always_on
+        self.features = mesh_decl(mesh).features
         self.admins: dict[str, EnvoyAdmin] = {}
         self.created: list[str] = []
         self._measured: tuple[UsageSnapshot, UsageSnapshot] | None = None
@@ -150,7 +158,11 @@ class LocalDeployment(Deployment):
             netns.add_pod(hub, ns, first_index + i, self.address[pod])
         if self.captures is not None:  # before any process: every connection from its start
             self.captures.start(self.netns)
-        ca = CertificateAuthority(f"meshbench {self.mesh} CA") if self.mtls else None
+        ca = (
+            CertificateAuthority(f"meshbench {self.mesh} CA", self.features.cert_key)
+            if self.mtls
+            else None
+        )
         self.ca = ca  # kept so a test can present identities the mesh must refuse
         for pod in self.sidecar_pods():
             self._start_sidecar(pod, ca)
@@ -234,8 +246,12 @@ class LocalDeployment(Deployment):
             sidecar_protocol=self.scenario.local.sidecar_wire(protocol),
             app_protocol=PROTOCOLS[protocol].app_wire,
             sidecar_requests_per_connection=self.scenario.local.sidecar_requests_per_connection,
+            features=self.features,
+            access_log_dir=d / "access-log",
         )
         cfg.write_text(json.dumps(config, indent=1))
+        if self.features.access_log:
+            (d / "access-log").mkdir(exist_ok=True)
         for path in [d, *d.rglob("*")]:
             os.chown(path, PROXY_UID, PROXY_UID)
         rules = capture.nat_rules(capture_inbound=pod != LOAD_POD)
@@ -344,12 +360,18 @@ class LocalDeployment(Deployment):
             )
         if not self.sidecars:
             return Proof(sidecars=sidecars, crossed_sidecars=False)
-        before = self.sidecar_stats()
+        before = {pod: admin.counters() for pod, admin in self.admins.items()}
         self.probe([self._probe_target()], 10.0)
-        after = self.sidecar_stats()
+        after = {pod: admin.counters() for pod, admin in self.admins.items()}
         per_entry = self.topology.requests_per_entry_request()
         not_crossed = [
-            s for s in self.services if _inbound(after[s]) - _inbound(before[s]) < per_entry[s]
+            s
+            for s in self.services
+            if (
+                inbound_requests(before[s], after[s]) < per_entry[s]
+                if self.features.l7
+                else inbound_bytes(before[s], after[s]) <= 0
+            )
         ]
         if not_crossed:
             raise PlatformError(
@@ -362,6 +384,15 @@ class LocalDeployment(Deployment):
             details["tls_handshakes"] = handshakes
             if not any(handshakes.values()):
                 raise PlatformError(f"mesh {self.mesh}: no TLS handshake counted by any sidecar")
+        evidence, problems = feature_evidence(
+            self.features, self.mtls, before, after, self.services
+        )
+        details["features"] = {"settings": self.features.differences(MINIMAL), **evidence}
+        if problems:
+            raise PlatformError(
+                f"mesh {self.mesh}: a sidecar feature is not on the path: " + "; ".join(problems),
+                fix=f"see the sidecars' envoy.json under {self.context.log_hint(self.state_dir)}",
+            )
         return Proof(sidecars=sidecars, crossed_sidecars=True, details=details)
 
     def _envoy_running(self, pod: str) -> bool:
@@ -394,17 +425,23 @@ class LocalDeployment(Deployment):
         problems = []
         per_entry = self.topology.requests_per_entry_request()
         for s in self.services:
-            got = _inbound(after[s]) - _inbound(before[s])
-            want = sent * per_entry[s]
-            if got != want:
-                problems.append(f"{s} sidecar saw {got} inbound requests, expected {want}")
+            if not self.features.l7:  # an L4 sidecar counts bytes and connections
+                if inbound_bytes(before[s], after[s]) <= 0:
+                    problems.append(f"{s} L4 sidecar forwarded no bytes inbound")
+                plain_name = f"tcp.{INBOUND_PLAINTEXT_STAT}.downstream_cx_total"
+                what = "connections"
+            else:
+                got = inbound_requests(before[s], after[s])
+                want = sent * per_entry[s]
+                if got != want:
+                    problems.append(f"{s} sidecar saw {got} inbound requests, expected {want}")
+                plain_name = f"http.{INBOUND_PLAINTEXT_STAT}.downstream_rq_total"
+                what = "requests"
             if self.mtls and s != self.topology.entry:
-                plain = _counter(after[s], INBOUND_PLAINTEXT_STAT) - _counter(
-                    before[s], INBOUND_PLAINTEXT_STAT
-                )
+                plain = after[s].get(plain_name, 0) - before[s].get(plain_name, 0)
                 if plain:
-                    problems.append(f"{s} sidecar took {plain} plaintext requests under mTLS")
-        if self.scenario.client_sidecar:
+                    problems.append(f"{s} sidecar took {plain} plaintext {what} under mTLS")
+        if self.scenario.client_sidecar and self.features.l7:
             got = _counter(after[LOAD_POD], OUTBOUND_STAT) - _counter(
                 before[LOAD_POD], OUTBOUND_STAT
             )
@@ -473,11 +510,6 @@ class LocalDeployment(Deployment):
 
 def _counter(stats: dict[str, int], stat_prefix: str) -> int:
     return stats.get(f"http.{stat_prefix}.downstream_rq_total", 0)
-
-
-def _inbound(stats: dict[str, int]) -> int:
-    """Requests a sidecar received from the network (mTLS and plaintext chains)."""
-    return _counter(stats, INBOUND_STAT) + _counter(stats, INBOUND_PLAINTEXT_STAT)
 
 
 def _handshakes(stats: dict[str, int]) -> int:

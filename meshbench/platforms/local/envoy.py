@@ -27,6 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meshbench.config.features import (
+    MINIMAL,
+    RBAC_PRINCIPAL_PREFIX,
+    SidecarFeatures,
+    TlsVersion,
+)
 from meshbench.config.protocols import Wire
 from meshbench.platforms import commands
 from meshbench.platforms.local.mtls import TRUST_DOMAIN, IssuedFiles
@@ -82,6 +88,43 @@ class Observation:
 
 
 _FAULT = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"
+_RBAC = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
+_TCP_PROXY = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
+POD_RANGE = ("198.18.0.0", 15)
+"""Where every local pod's address lies (the last rule of an RBAC feature allows it)."""
+
+
+def _rbac_filter(rules: int) -> dict[str, Any]:
+    """Envoy's RBAC filter with one ALLOW policy of ``rules`` principals, checked in order:
+    all but the last name identities no pod has, the last allows the pods' range."""
+    denied = [
+        {"authenticated": {"principal_name": {"exact": f"{RBAC_PRINCIPAL_PREFIX}{i}/sa/default"}}}
+        for i in range(rules - 1)
+    ]
+    allow = {"direct_remote_ip": {"address_prefix": POD_RANGE[0], "prefix_len": POD_RANGE[1]}}
+    return {
+        "name": "envoy.filters.http.rbac",
+        "typed_config": {
+            "@type": _RBAC,
+            "rules": {
+                "action": "ALLOW",
+                "policies": {
+                    "mesh-workloads": {
+                        "permissions": [{"any": True}],
+                        "principals": [*denied, allow],
+                    }
+                },
+            },
+        },
+    }
+
+
+def _tcp_proxy(stat_prefix: str, cluster: str) -> dict[str, Any]:
+    """An L4 sidecar's filter: bytes forwarded to ``cluster``, no HTTP parsing."""
+    return {
+        "name": "envoy.filters.network.tcp_proxy",
+        "typed_config": {"@type": _TCP_PROXY, "stat_prefix": stat_prefix, "cluster": cluster},
+    }
 
 
 def _delay_filter(delay_ms: float) -> dict[str, Any]:
@@ -103,7 +146,13 @@ def _hcm(
     cluster: str,
     observe: Observation | None = None,
     delay_ms: float = 0.0,
+    features: SidecarFeatures = MINIMAL,
+    access_log_dir: Path | None = None,
+    inbound: bool = False,
 ) -> dict[str, Any]:
+    """The HTTP connection manager of one listener (chain): the router, with the fault
+    delay, attribution's access log and the arm's HTTP features where asked; RBAC guards
+    the inbound listeners only, as a mesh's authorization policy does."""
     hcm: dict[str, Any] = {
         "name": "envoy.filters.network.http_connection_manager",
         "typed_config": {
@@ -133,10 +182,16 @@ def _hcm(
             ],
         },
     }
+    config = hcm["typed_config"]
     if delay_ms:
-        hcm["typed_config"]["http_filters"].insert(0, _delay_filter(delay_ms))
+        config["http_filters"].insert(0, _delay_filter(delay_ms))
+    if inbound and features.rbac_rules:
+        config["http_filters"].insert(0, _rbac_filter(features.rbac_rules))
+    if features.tracing_sample_pct is not None:
+        config["tracing"] = {"random_sampling": {"value": features.tracing_sample_pct}}
+    logs = []
     if observe is not None:
-        hcm["typed_config"]["access_log"] = [
+        logs.append(
             {
                 "name": "envoy.access_loggers.file",
                 "typed_config": {
@@ -145,8 +200,37 @@ def _hcm(
                     "log_format": {"text_format_source": {"inline_string": ACCESS_LOG_FORMAT}},
                 },
             }
-        ]
+        )
+    if features.access_log:
+        if access_log_dir is None:
+            raise ValueError("an access-log feature needs access_log_dir")
+        logs.append(  # Envoy's default format, as Istio's accessLogFile writes
+            {
+                "name": "envoy.access_loggers.file",
+                "typed_config": {
+                    "@type": _FILE_LOG,
+                    "path": str(access_log_dir / f"{stat_prefix}.log"),
+                },
+            }
+        )
+    if logs:
+        config["access_log"] = logs
     return hcm
+
+
+def _listener_filter(
+    stat_prefix: str,
+    cluster: str,
+    observe: Observation | None,
+    delay_ms: float,
+    features: SidecarFeatures,
+    access_log_dir: Path | None,
+    inbound: bool,
+) -> dict[str, Any]:
+    """The one network filter of a listener chain: HTTP (L7) or a TCP proxy (L4)."""
+    if not features.l7:
+        return _tcp_proxy(stat_prefix, cluster)
+    return _hcm(stat_prefix, cluster, observe, delay_ms, features, access_log_dir, inbound)
 
 
 def _upstream_protocol(wire: Wire, requests_per_connection: int = 0) -> dict[str, Any]:
@@ -165,7 +249,10 @@ def _upstream_protocol(wire: Wire, requests_per_connection: int = 0) -> dict[str
 
 
 def _common_tls(
-    files: IssuedFiles, alpn: list[str], observe: Observation | None = None
+    files: IssuedFiles,
+    alpn: list[str],
+    observe: Observation | None = None,
+    tls_max: TlsVersion = "1.2",
 ) -> dict[str, Any]:
     context = {
         "tls_certificates": [
@@ -182,6 +269,8 @@ def _common_tls(
         },
         "alpn_protocols": alpn,
     }
+    if tls_max != "1.2":  # Envoy's client default; its server already accepts 1.3
+        context["tls_params"] = {"tls_maximum_protocol_version": f"TLSv{tls_max.replace('.', '_')}"}
     if observe is not None:
         context["key_log"] = {"path": str(observe.key_log)}
     return context
@@ -212,6 +301,8 @@ def bootstrap(
     sidecar_requests_per_connection: int = 0,
     observe: Observation | None = None,
     inbound_delay_ms: float = 0.0,
+    features: SidecarFeatures = MINIMAL,
+    access_log_dir: Path | None = None,
 ) -> dict[str, Any]:
     """The Envoy bootstrap for ``pod``; ``app_port=None`` for a client-only pod (no inbound).
     With ``tls``, ``accept_plaintext`` keeps a plaintext inbound chain beside the mTLS one
@@ -220,24 +311,33 @@ def bootstrap(
     ``sidecar_requests_per_connection``: requests per connection to the next sidecar
     (0: pooled for as long as the peer keeps them); ``observe``: attribution mode's key
     log and access logs; ``inbound_delay_ms``: a fixed delay on every inbound request
-    (Envoy's fault filter)."""
+    (Envoy's fault filter); ``features``: what the arm's sidecars do beyond forwarding
+    (an access-log feature writes under ``access_log_dir``)."""
+
+    def chain(stat_prefix: str, cluster: str, inbound: bool) -> dict[str, Any]:
+        delay_ms = inbound_delay_ms if inbound else 0.0
+        return _listener_filter(
+            stat_prefix, cluster, observe, delay_ms, features, access_log_dir, inbound
+        )
+
     outbound_cluster: dict[str, Any] = {
         "name": OUTBOUND_CLUSTER,
         "type": "ORIGINAL_DST",
         "lb_policy": "CLUSTER_PROVIDED",
         "connect_timeout": "5s",
         "circuit_breakers": _thresholds(),
-        "typed_extension_protocol_options": _upstream_protocol(
-            sidecar_protocol, sidecar_requests_per_connection
-        ),
     }
+    if features.l7:
+        outbound_cluster["typed_extension_protocol_options"] = _upstream_protocol(
+            sidecar_protocol, sidecar_requests_per_connection
+        )
     if tls is not None:
-        up_alpn = ["h2"] if sidecar_protocol == "h2" else ["http/1.1"]
+        up_alpn = [] if not features.l7 else ["h2"] if sidecar_protocol == "h2" else ["http/1.1"]
         outbound_cluster["transport_socket"] = {
             "name": "envoy.transport_sockets.tls",
             "typed_config": {
                 "@type": _TLS_UP,
-                "common_tls_context": _common_tls(tls, up_alpn, observe),
+                "common_tls_context": _common_tls(tls, up_alpn, observe, features.tls_max),
             },
         }
     listeners: list[dict[str, Any]] = [
@@ -250,12 +350,12 @@ def bootstrap(
                     "typed_config": {"@type": _ORIGINAL_DST},
                 }
             ],
-            "filter_chains": [{"filters": [_hcm(OUTBOUND_STAT, OUTBOUND_CLUSTER, observe)]}],
+            "filter_chains": [{"filters": [chain(OUTBOUND_STAT, OUTBOUND_CLUSTER, False)]}],
         }
     ]
     clusters: list[dict[str, Any]] = [outbound_cluster]
     if app_port is not None:
-        inbound_hcm = _hcm(INBOUND_STAT, INBOUND_CLUSTER, observe, inbound_delay_ms)
+        inbound_hcm = chain(INBOUND_STAT, INBOUND_CLUSTER, True)
         inbound: dict[str, Any] = {
             "name": "inbound",
             "address": _addr("0.0.0.0", INBOUND_PORT),
@@ -276,7 +376,12 @@ def bootstrap(
                         "typed_config": {
                             "@type": _TLS_DOWN,
                             "require_client_certificate": True,
-                            "common_tls_context": _common_tls(tls, ["h2", "http/1.1"], observe),
+                            "common_tls_context": _common_tls(
+                                tls,
+                                ["h2", "http/1.1"] if features.l7 else [],
+                                observe,
+                                features.tls_max,
+                            ),
                         },
                     },
                     "filters": [inbound_hcm],
@@ -286,30 +391,28 @@ def bootstrap(
                 inbound["filter_chains"].append(
                     {
                         "filter_chain_match": {"transport_protocol": "raw_buffer"},
-                        "filters": [
-                            _hcm(INBOUND_PLAINTEXT_STAT, INBOUND_CLUSTER, observe, inbound_delay_ms)
-                        ],
+                        "filters": [chain(INBOUND_PLAINTEXT_STAT, INBOUND_CLUSTER, True)],
                     }
                 )
         listeners.append(inbound)
-        clusters.append(
-            {
-                "name": INBOUND_CLUSTER,
-                "type": "STATIC",
-                "connect_timeout": "5s",
-                "circuit_breakers": _thresholds(),
-                "typed_extension_protocol_options": _upstream_protocol(app_protocol),
-                "upstream_bind_config": {
-                    "source_address": {"address": INBOUND_SOURCE, "port_value": 0}
-                },
-                "load_assignment": {
-                    "cluster_name": INBOUND_CLUSTER,
-                    "endpoints": [
-                        {"lb_endpoints": [{"endpoint": {"address": _addr("127.0.0.1", app_port)}}]}
-                    ],
-                },
-            }
-        )
+        app_cluster: dict[str, Any] = {
+            "name": INBOUND_CLUSTER,
+            "type": "STATIC",
+            "connect_timeout": "5s",
+            "circuit_breakers": _thresholds(),
+            "upstream_bind_config": {
+                "source_address": {"address": INBOUND_SOURCE, "port_value": 0}
+            },
+            "load_assignment": {
+                "cluster_name": INBOUND_CLUSTER,
+                "endpoints": [
+                    {"lb_endpoints": [{"endpoint": {"address": _addr("127.0.0.1", app_port)}}]}
+                ],
+            },
+        }
+        if features.l7:
+            app_cluster["typed_extension_protocol_options"] = _upstream_protocol(app_protocol)
+        clusters.append(app_cluster)
     return {
         "node": {"id": pod, "cluster": mesh},
         "admin": {"address": {"pipe": {"path": str(admin_socket)}}},

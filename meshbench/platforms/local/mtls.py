@@ -1,7 +1,9 @@
 """A per-run certificate authority and one workload identity per pod (SPIFFE-style URIs).
 
-Keys are ECDSA P-256, as the meshes use. Certificates live for one day: a run never
-needs longer, and a leaked key is useless soon after.
+Keys are ECDSA P-256 (Linkerd's identity keys) unless the arm asks for RSA 2048 (Istio's
+default workload and self-signed CA keys): :data:`~meshbench.config.features.CertKey`.
+Certificates live for one day: a run never needs longer, and a leaked key is useless soon
+after.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from meshbench.config.features import CertKey
 
 TRUST_DOMAIN = "meshbench.local"
 VALIDITY = dt.timedelta(days=1)
@@ -33,7 +37,17 @@ class IssuedFiles:
     ca: Path
 
 
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
+def new_key(kind: CertKey) -> PrivateKey:
+    """A fresh private key of the kind the arm's certificates use."""
+    if kind == "rsa-2048":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _pem_key(key: PrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -44,8 +58,9 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 class CertificateAuthority:
     """A self-signed root that issues workload certificates (in memory until written)."""
 
-    def __init__(self, name: str = "meshbench run CA") -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
+    def __init__(self, name: str = "meshbench run CA", key: CertKey = "ecdsa-p256") -> None:
+        self.key_kind = key
+        self.key = new_key(key)
         now = dt.datetime.now(dt.UTC)
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         self.cert = (
@@ -79,7 +94,7 @@ class CertificateAuthority:
 
     def issue(self, uri: str, dns_name: str) -> tuple[bytes, bytes]:
         """A (certificate PEM, key PEM) pair for the identity ``uri``; both client and server."""
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = new_key(self.key_kind)
         now = dt.datetime.now(dt.UTC)
         cert = (
             x509.CertificateBuilder()

@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from meshbench.config.features import MINIMAL
+from meshbench.config.meshes import MeshDecl, meshes_on
 from meshbench.config.protocols import Wire
 from meshbench.platforms.local.capture import nat_rules
 from meshbench.platforms.local.envoy import Observation, bootstrap, envoy_binary
@@ -197,3 +200,40 @@ def _run_as_nobody(shared: Path) -> subprocess.CompletedProcess[str]:
         timeout=60,
         cwd=shared,
     )
+
+
+FEATURE_ARMS = [d for d in meshes_on("local") if d.features != MINIMAL]
+
+
+@pytest.mark.parametrize("decl", FEATURE_ARMS, ids=[d.name for d in FEATURE_ARMS])
+def test_envoy_accepts_every_feature_arm_and_the_feature_is_in_its_config(
+    tmp_path: Path, decl: MeshDecl
+) -> None:
+    """Each decomposition arm's bootstrap is valid Envoy and carries its one feature (and
+    the minimal sidecar's does not)."""
+    f = decl.features
+    ca = CertificateAuthority(key=f.cert_key)
+    tls = ca.write_identity(tmp_path / "tls", decl.name, "p")
+    cfg = bootstrap(
+        "p", decl.name, 8080, tmp_path / "admin.sock", tls, features=f, access_log_dir=tmp_path
+    )
+    result = _validate(cfg, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = json.dumps(cfg)
+    minimal = json.dumps(bootstrap("p", "m", 8080, tmp_path / "admin.sock", tls))
+    marks = {
+        "l4": "envoy.filters.network.tcp_proxy",
+        "rsa": None,  # in the key, not the config
+        "tls13": "TLSv1_3",
+        "accesslog": str(tmp_path / "inbound.log"),
+        "rbac": "envoy.filters.http.rbac",
+        "tracing": "random_sampling",
+    }
+    mark = marks[decl.name.removeprefix("envoy-mtls-")]
+    if mark is None:
+        key = serialization.load_pem_private_key(tls.key.read_bytes(), None)
+        assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048
+    else:
+        assert mark in text and mark not in minimal, decl.name
+    if not f.l7:
+        assert "http_connection_manager" not in text
