@@ -42,11 +42,12 @@ def references(meshes: Sequence[str]) -> dict[str, str]:
 
 
 def feature_label(mesh: str) -> str:
-    """The one setting an arm adds to its reference, e.g. ``rbac_rules=10``."""
+    """What an arm adds to its reference: its label (a mesh profile), else its settings,
+    e.g. ``rbac_rules=10``."""
     decl = find_mesh(mesh)
     if decl is None:
         return mesh
-    return ", ".join(decl.features.differences(MINIMAL)) or "minimal"
+    return decl.label or ", ".join(decl.features.differences(MINIMAL)) or "minimal"
 
 
 def feature_costs(

@@ -23,6 +23,31 @@ Istio to ECDSA)."""
 
 TlsVersion = Literal["1.2", "1.3"]
 
+ExtraFilter = Literal["grpc_stats", "fault", "cors"]
+"""Upstream Envoy HTTP filters a mesh puts before the router on every request with an
+empty (pass-through) configuration: Istio's sidecar runs all three."""
+
+SidecarWire = Literal["auto", "http1", "h2"]
+
+
+@dataclass(frozen=True)
+class RetrySpec:
+    """The retry policy on a sidecar's outbound route (Envoy's ``RetryPolicy``)."""
+
+    retry_on: str
+    num_retries: int
+    per_try_timeout_s: float | None = None
+    backoff_ms: tuple[float, float] | None = None  # (base, max); None: Envoy's 25/250 ms
+
+
+@dataclass(frozen=True)
+class BreakerSpec:
+    """Circuit-breaker thresholds of a sidecar's clusters."""
+
+    limit: int  # max connections, pending requests and requests
+    max_retries: int
+
+
 RBAC_PRINCIPAL_PREFIX = "spiffe://other.example/ns/denied-"
 """The non-matching rules of an RBAC feature name principals under this prefix: no
 workload here has such an identity, so every request is checked against each of them
@@ -53,13 +78,41 @@ class SidecarFeatures:
     configured, so no span leaves the pod: what is measured is the decision and the
     headers, not span export."""
 
+    http_filters: tuple[ExtraFilter, ...] = ()
+    """Pass-through HTTP filters before the router, in this order, inbound and outbound."""
+    route_timeout_s: float = 30.0
+    """The outbound and inbound routes' timeout (0: none, as Istio's default routes)."""
+    connect_timeout_s: float = 5.0
+    retry: RetrySpec | None = None
+    """The outbound route's retries (None: no retry policy)."""
+    breaker: BreakerSpec | None = None
+    """The clusters' circuit breakers (None: effectively unlimited, no retries budget)."""
+    sidecar_wire: SidecarWire = "auto"
+    """What sidecars speak to each other ("auto": as ``local.sidecar_protocol`` says)."""
+
     def __post_init__(self) -> None:
         if self.rbac_rules < 0:
             raise ValueError("rbac_rules must be >= 0")
         if self.tracing_sample_pct is not None and not 0 <= self.tracing_sample_pct <= 100:
             raise ValueError("tracing_sample_pct must be within 0..100")
-        if not self.l7 and (self.access_log or self.rbac_rules or self.tracing_sample_pct):
-            raise ValueError("HTTP features (access log, RBAC, tracing) need l7")
+        http_only = (
+            self.access_log,
+            self.rbac_rules,
+            self.tracing_sample_pct is not None,
+            self.http_filters,
+            self.retry,
+        )
+        if not self.l7 and any(http_only):
+            raise ValueError("HTTP features (access log, RBAC, tracing, filters, retries) need l7")
+
+    def configured(self) -> list[str]:
+        """The settings no counter moves for on a request that succeeds (pass-through
+        filters, route timeout, retries, breakers): proven from the running config."""
+        return [
+            name
+            for name in ("http_filters", "route_timeout_s", "retry", "breaker")
+            if getattr(self, name) != getattr(MINIMAL, name)
+        ]
 
     def differences(self, other: SidecarFeatures) -> list[str]:
         """The settings in which this differs from ``other``, as ``name=value``."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from meshbench.config.dimensions import AA_CONTROL, BASELINE
-from meshbench.config.features import MINIMAL, SidecarFeatures
+from meshbench.config.features import MINIMAL, BreakerSpec, RetrySpec, SidecarFeatures
 
 Platform = Literal["local", "kind"]
 PLATFORMS: tuple[Platform, ...] = ("local", "kind")
@@ -88,7 +88,10 @@ class MeshDecl:
     install: str | None = None  # kind: "module:Class" under platforms.kind.meshes
     smp_type: str = "INVALID_MESH"  # SMP ``ServiceMesh.Type`` (the enum's zero: none)
     features: SidecarFeatures = MINIMAL  # local: what its Envoy sidecars do beyond forwarding
-    reference: str | None = None  # local: the arm it adds one feature to (its marginal cost)
+    reference: str | None = None  # local: the arm it adds features to (their marginal cost)
+    label: str = ""  # how reports name it when its name is not enough ("istio profile ...")
+    sources: tuple[str, ...] = ()  # where a profile's settings come from (repo, path, version)
+    not_reproduced: tuple[str, ...] = ()  # what of the mesh's sidecar upstream Envoy lacks
 
     @property
     def mtls_always_on(self) -> bool:
@@ -125,6 +128,88 @@ MESH_DECLS: tuple[MeshDecl, ...] = (
             ("rbac", SidecarFeatures(rbac_rules=10)),
             ("tracing", SidecarFeatures(tracing_sample_pct=100.0)),
         )
+    ),
+    MeshDecl(
+        "istio-profile",
+        ("local",),
+        "sidecar",
+        "envoy",
+        mtls="always",
+        reference="envoy-mtls",
+        label="istio profile (local Envoy)",
+        features=SidecarFeatures(
+            cert_key="rsa-2048",
+            tls_max="1.3",
+            http_filters=("grpc_stats", "fault", "cors"),
+            tracing_sample_pct=1.0,
+            route_timeout_s=0.0,
+            connect_timeout_s=10.0,
+            retry=RetrySpec(
+                "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+                2,
+            ),
+            breaker=BreakerSpec(2**32 - 1, 2**32 - 1),
+        ),
+        sources=(
+            "Istio 1.30 sidecar, default profile, PeerAuthentication STRICT, no other policy",
+            "istio/istio pilot/pkg/networking/core/listener_builder.go: HTTP filters "
+            "metadata_exchange, grpc_stats, fault, cors, istio.stats, router",
+            "istio/istio pilot/pkg/security/authn/utils/utils.go and "
+            "pilot/pkg/networking/core/cluster_tls.go: TLS 1.2-1.3 on both sides",
+            "istio.io docs/ops/configuration/traffic-management/manage-mesh-certificates: "
+            "workload keys RSA 2048 unless ECC_SIGNATURE_ALGORITHM",
+            "istio/istio manifests/charts/istio-control/istio-discovery/values.yaml: "
+            "traceSampling 1.0 (%), tracer none",
+            "istio/istio pilot/pkg/networking/core/route/retry/retry.go: 2 retries on "
+            "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+            "istio/istio pkg/config/mesh/mesh.go: connect timeout 10 s, concurrency 2; "
+            "istio/api mesh/v1alpha1/config.proto: h2UpgradePolicy DO_NOT_UPGRADE (sidecars "
+            "speak what the apps speak, as local.sidecar_protocol auto does)",
+        ),
+        not_reproduced=(
+            "istio.metadata_exchange and istio.alpn (Istio's own filters, with their "
+            "peer-metadata headers and ALPN istio-peer-exchange)",
+            "istio.stats: istio_requests_total and its histograms, about two dozen labels "
+            "per request",
+            "the server's six restricted TLS 1.2 cipher suites (the arms negotiate TLS 1.3)",
+            "concurrency 2 (the scenario's local.envoy_concurrency applies to every arm)",
+        ),
+    ),
+    MeshDecl(
+        "kuma-profile",
+        ("local",),
+        "sidecar",
+        "envoy",
+        mtls="always",
+        reference="envoy-mtls",
+        label="kuma profile (local Envoy)",
+        features=SidecarFeatures(
+            cert_key="rsa-2048",
+            rbac_rules=1,
+            route_timeout_s=15.0,
+            retry=RetrySpec("gateway-error,connect-failure,refused-stream", 5, 16.0, (25, 250)),
+            breaker=BreakerSpec(1024, 3),
+            sidecar_wire="h2",
+        ),
+        sources=(
+            "Kuma 2.13 kuma-dp sidecar, default Mesh with builtin CA mTLS, one allow-all "
+            "MeshTrafficPermission (without it mTLS denies all traffic), appProtocol http",
+            "kumahq/kuma pkg/xds/generator/inbound_proxy_generator.go and "
+            "pkg/xds/envoy/listeners/v3/http_connection_manager_configurer.go: inbound "
+            "HTTP filters rbac, router",
+            "kumahq/kuma pkg/util/rsa/keygen.go: DefaultKeySize 2048; "
+            "pkg/xds/envoy/tls/v3/tls.go: no tls_params (Envoy's defaults: TLS 1.2)",
+            "kumahq/kuma pkg/defaults/mesh/meshtimeout.go, meshretry and "
+            "meshcircuitbreaker defaults: 15 s request timeout, 5 retries (16 s per try, "
+            "25-250 ms back-off), 1024 connections/requests, 3 retries budget",
+            "kumahq/kuma-website app/_src/policies/protocol-support-in-kuma.md: HTTP/2 "
+            "between data planes",
+        ),
+        not_reproduced=(
+            "client ALPN kuma and the PERMISSIVE chain match on it",
+            "idle and stream-idle timeouts (1 h, 30 min): never reached by a trial",
+            "concurrency 2 (the scenario's local.envoy_concurrency applies to every arm)",
+        ),
     ),
     MeshDecl(
         "istio",

@@ -55,8 +55,11 @@ def feature_table(an: Analysis) -> Table | None:
         rows=rows,
         styles=styles,
         caption=(
-            "Each arm adds one sidecar feature to its reference arm (same Envoy, same mTLS "
-            "otherwise); cost = mean over repeats of (arm - reference) per-trial "
+            "Each envoy-mtls-<feature> arm adds one sidecar feature to its reference arm "
+            "(same Envoy, same mTLS otherwise); a mesh profile adds that mesh's default "
+            "settings as far as upstream Envoy reproduces them (its declaration cites the "
+            "sources and lists what is not reproduced). Cost = mean over repeats of "
+            "(arm - reference) per-trial "
             "percentiles, each repeat a block of back-to-back trials, so it is what turning "
             "the feature off would save here. The feature was proven on the path by Envoy's "
             "counters at every deployment (proof/<arm>.json). Verdicts as in the overhead "

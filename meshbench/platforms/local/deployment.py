@@ -39,6 +39,7 @@ from meshbench.platforms.local.envoy import (
     envoy_binary,
 )
 from meshbench.platforms.local.feature_proof import (
+    config_evidence,
     feature_evidence,
     inbound_bytes,
     inbound_requests,
@@ -243,7 +244,11 @@ class LocalDeployment(Deployment):
             observe=observe,
             inbound_delay_ms=self.scenario.local.sidecar_inbound_delay_ms.get(pod, 0.0),
             accept_plaintext=plaintext,
-            sidecar_protocol=self.scenario.local.sidecar_wire(protocol),
+            sidecar_protocol=(
+                self.scenario.local.sidecar_wire(protocol)
+                if self.features.sidecar_wire == "auto"
+                else self.features.sidecar_wire
+            ),
             app_protocol=PROTOCOLS[protocol].app_wire,
             sidecar_requests_per_connection=self.scenario.local.sidecar_requests_per_connection,
             features=self.features,
@@ -387,6 +392,13 @@ class LocalDeployment(Deployment):
         evidence, problems = feature_evidence(
             self.features, self.mtls, before, after, self.services
         )
+        if self.features.configured():  # what only the running config can show
+            dumps = {
+                pod: admin.request("GET", "/config_dump")[1] for pod, admin in self.admins.items()
+            }
+            configured, missing = config_evidence(self.features, dumps)
+            evidence["configured"] = configured
+            problems += missing
         details["features"] = {"settings": self.features.differences(MINIMAL), **evidence}
         if problems:
             raise PlatformError(

@@ -30,6 +30,7 @@ from typing import Any
 from meshbench.config.features import (
     MINIMAL,
     RBAC_PRINCIPAL_PREFIX,
+    BreakerSpec,
     SidecarFeatures,
     TlsVersion,
 )
@@ -119,6 +120,36 @@ def _rbac_filter(rules: int) -> dict[str, Any]:
     }
 
 
+_PASS_THROUGH: dict[str, dict[str, Any]] = {
+    "grpc_stats": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_stats.v3.FilterConfig",
+        "emit_filter_state": True,
+        "stats_for_all_methods": False,
+    },
+    "fault": {"@type": _FAULT},
+    "cors": {"@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"},
+}
+"""The configuration of each extra filter as a mesh installs it when no policy uses it."""
+
+
+def _route(cluster: str, features: SidecarFeatures, inbound: bool) -> dict[str, Any]:
+    """The route action: the cluster, the timeout, and on outbound the retry policy."""
+    route: dict[str, Any] = {"cluster": cluster, "timeout": f"{features.route_timeout_s:g}s"}
+    retry = features.retry
+    if retry is not None and not inbound:
+        policy: dict[str, Any] = {"retry_on": retry.retry_on, "num_retries": retry.num_retries}
+        if retry.per_try_timeout_s is not None:
+            policy["per_try_timeout"] = f"{retry.per_try_timeout_s:g}s"
+        if retry.backoff_ms is not None:
+            base, most = retry.backoff_ms
+            policy["retry_back_off"] = {
+                "base_interval": f"{base / 1000:g}s",
+                "max_interval": f"{most / 1000:g}s",
+            }
+        route["retry_policy"] = policy
+    return route
+
+
 def _tcp_proxy(stat_prefix: str, cluster: str) -> dict[str, Any]:
     """An L4 sidecar's filter: bytes forwarded to ``cluster``, no HTTP parsing."""
     return {
@@ -171,7 +202,7 @@ def _hcm(
                         "routes": [
                             {
                                 "match": {"prefix": "/"},
-                                "route": {"cluster": cluster, "timeout": "30s"},
+                                "route": _route(cluster, features, inbound),
                             }
                         ],
                     }
@@ -185,6 +216,11 @@ def _hcm(
     config = hcm["typed_config"]
     if delay_ms:
         config["http_filters"].insert(0, _delay_filter(delay_ms))
+    for name in reversed(features.http_filters):  # before the router, in the given order
+        config["http_filters"].insert(
+            len(config["http_filters"]) - 1,
+            {"name": f"envoy.filters.http.{name}", "typed_config": _PASS_THROUGH[name]},
+        )
     if inbound and features.rbac_rules:
         config["http_filters"].insert(0, _rbac_filter(features.rbac_rules))
     if features.tracing_sample_pct is not None:
@@ -276,14 +312,15 @@ def _common_tls(
     return context
 
 
-def _thresholds() -> dict[str, Any]:
+def _thresholds(breaker: BreakerSpec | None = None) -> dict[str, Any]:
+    limit, retries = (_LIMIT, 0) if breaker is None else (breaker.limit, breaker.max_retries)
     return {
         "thresholds": [
             {
-                "max_connections": _LIMIT,
-                "max_pending_requests": _LIMIT,
-                "max_requests": _LIMIT,
-                "max_retries": 0,
+                "max_connections": limit,
+                "max_pending_requests": limit,
+                "max_requests": limit,
+                "max_retries": retries,
             }
         ]
     }
@@ -324,8 +361,8 @@ def bootstrap(
         "name": OUTBOUND_CLUSTER,
         "type": "ORIGINAL_DST",
         "lb_policy": "CLUSTER_PROVIDED",
-        "connect_timeout": "5s",
-        "circuit_breakers": _thresholds(),
+        "connect_timeout": f"{features.connect_timeout_s:g}s",
+        "circuit_breakers": _thresholds(features.breaker),
     }
     if features.l7:
         outbound_cluster["typed_extension_protocol_options"] = _upstream_protocol(
@@ -398,8 +435,8 @@ def bootstrap(
         app_cluster: dict[str, Any] = {
             "name": INBOUND_CLUSTER,
             "type": "STATIC",
-            "connect_timeout": "5s",
-            "circuit_breakers": _thresholds(),
+            "connect_timeout": f"{features.connect_timeout_s:g}s",
+            "circuit_breakers": _thresholds(features.breaker),
             "upstream_bind_config": {
                 "source_address": {"address": INBOUND_SOURCE, "port_value": 0}
             },

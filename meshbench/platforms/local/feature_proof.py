@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from meshbench.config.features import SidecarFeatures
+from meshbench.config.features import MINIMAL, SidecarFeatures
 
 Counters = Mapping[str, int]
 
@@ -118,4 +118,30 @@ def feature_evidence(
             for s, n in requests.items()
             if decided[s] < n
         ]
+    return evidence, problems
+
+
+def config_evidence(
+    features: SidecarFeatures, dumps: Mapping[str, str]
+) -> tuple[dict[str, Any], list[str]]:
+    """(evidence, problems) for the settings only the running config shows: each
+    sidecar's admin ``/config_dump`` (``dumps``, its JSON text) must contain every
+    pass-through filter, the route timeout, the retry policy and the breaker limit."""
+    marks: dict[str, list[str]] = {}
+    for name in features.http_filters:
+        marks[f"filter {name}"] = [f'"envoy.filters.http.{name}"']
+    if features.route_timeout_s != MINIMAL.route_timeout_s:
+        marks["route timeout"] = [f'"timeout": "{features.route_timeout_s:g}s"']
+    if features.retry is not None:
+        marks["retry policy"] = [f'"retry_on": "{features.retry.retry_on}"']
+    if features.breaker is not None:
+        marks["circuit breakers"] = [f'"max_requests": {features.breaker.limit}']
+    evidence: dict[str, Any] = {}
+    problems: list[str] = []
+    for what, needles in marks.items():
+        where = sorted(p for p, text in dumps.items() if all(n in text for n in needles))
+        evidence[what] = where
+        missing = sorted(set(dumps) - set(where))
+        if missing:
+            problems.append(f"{what} not in the running config of {missing}")
     return evidence, problems

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from meshbench.config.features import MINIMAL, SidecarFeatures
-from meshbench.platforms.local.feature_proof import feature_evidence
+from meshbench.config.meshes import mesh_decl
+from meshbench.platforms.local.feature_proof import config_evidence, feature_evidence
 
 SERVICES = ["frontend", "backend"]
 
@@ -78,3 +79,21 @@ def test_settings_that_cannot_describe_a_sidecar_are_refused() -> None:
     with pytest.raises(ValueError, match="rbac_rules"):
         SidecarFeatures(rbac_rules=-1)
     assert SidecarFeatures(rbac_rules=10).differences(MINIMAL) == ["rbac_rules=10"]
+
+
+def test_settings_without_counters_are_proven_from_each_running_config() -> None:
+    """A profile's pass-through filters, timeout, retries and breakers must be in every
+    sidecar's /config_dump; a sidecar whose config lacks one is named."""
+    profile = mesh_decl("istio-profile").features
+    assert profile.configured() == ["http_filters", "route_timeout_s", "retry", "breaker"]
+    full = (
+        '"envoy.filters.http.grpc_stats" "envoy.filters.http.fault" "envoy.filters.http.cors" '
+        f'"timeout": "0s" "retry_on": "{profile.retry.retry_on if profile.retry else ""}" '
+        '"max_requests": 4294967295'
+    )
+    evidence, problems = config_evidence(profile, {"frontend": full, "backend": full})
+    assert problems == [] and evidence["filter cors"] == ["backend", "frontend"]
+    lacking = full.replace('"envoy.filters.http.cors"', "")
+    _, problems = config_evidence(profile, {"frontend": full, "backend": lacking})
+    assert problems == ["filter cors not in the running config of ['backend']"]
+    assert MINIMAL.configured() == []

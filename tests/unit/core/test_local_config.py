@@ -222,18 +222,26 @@ def test_envoy_accepts_every_feature_arm_and_the_feature_is_in_its_config(
     text = json.dumps(cfg)
     minimal = json.dumps(bootstrap("p", "m", 8080, tmp_path / "admin.sock", tls))
     marks = {
-        "l4": "envoy.filters.network.tcp_proxy",
-        "rsa": None,  # in the key, not the config
-        "tls13": "TLSv1_3",
-        "accesslog": str(tmp_path / "inbound.log"),
-        "rbac": "envoy.filters.http.rbac",
-        "tracing": "random_sampling",
-    }
-    mark = marks[decl.name.removeprefix("envoy-mtls-")]
-    if mark is None:
+        "envoy-mtls-l4": ["envoy.filters.network.tcp_proxy"],
+        "envoy-mtls-rsa": [],  # in the key, not the config
+        "envoy-mtls-tls13": ["TLSv1_3"],
+        "envoy-mtls-accesslog": [str(tmp_path / "inbound.log")],
+        "envoy-mtls-rbac": ["envoy.filters.http.rbac"],
+        "envoy-mtls-tracing": ["random_sampling"],
+        "istio-profile": [
+            "TLSv1_3",
+            "envoy.filters.http.grpc_stats",
+            "envoy.filters.http.cors",
+            "envoy.filters.http.fault",
+            "retriable-status-codes",
+            "random_sampling",
+        ],
+        "kuma-profile": ["envoy.filters.http.rbac", "gateway-error", '"timeout": "15s"'],
+    }[decl.name]
+    for mark in marks:
+        assert mark in text and mark not in minimal, (decl.name, mark)
+    if f.cert_key == "rsa-2048":
         key = serialization.load_pem_private_key(tls.key.read_bytes(), None)
         assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048
-    else:
-        assert mark in text and mark not in minimal, decl.name
     if not f.l7:
         assert "http_connection_manager" not in text
