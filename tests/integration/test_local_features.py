@@ -26,7 +26,7 @@ SERVICES = ("frontend", "middle", "backend")
 def run(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Path:
     smoke = yaml.safe_load((repo / "scenarios" / "smoke.yaml").read_text())
     smoke.update(name="features-test", meshes=ARMS, repeats=1, deployments=1)
-    smoke["load"].update(rates_rps=[100], duration_s=1, warmup_s=1)
+    smoke["load"].update(rates_rps=[100], duration_s=1, warmup_s=0.5)
     path = tmp_path_factory.mktemp("sc") / "features.yaml"
     path.write_text(yaml.safe_dump(smoke))
     run_dir = run_scenario(path, tmp_path_factory.mktemp("results"))
