@@ -25,6 +25,7 @@ RUN_WIDE = [
     "Latency budget",
     "Stalls",
     "Where the overhead goes",
+    "What each sidecar feature costs",
     "Resource cost",
     "Connections and streaming",
 ]
