@@ -15,6 +15,7 @@ import pytest
 from meshbench import cli
 from meshbench.config.scenario import parse_scenario
 from meshbench.host import interrupts
+from meshbench.load import spec as load_spec
 from meshbench.load import workers as load_workers
 from meshbench.load.spec import LoadRequest, LoadSummary
 from meshbench.load.workers import run_workers
@@ -87,6 +88,14 @@ class KilledGeneratorDeployment(LoopbackDeployment):
         return run_workers(request, out_dir, 1, "0", prefix=self.prefix, overrun_grace_s=1.0)
 
 
+@pytest.fixture
+def short_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The harness's view of a generator's time bound with 1 s of grace instead of 5 (the
+    stopped generator cannot use its own), so a test of the kill waits 4 s less."""
+    monkeypatch.setattr(load_spec, "GENERATOR_GRACE_S", 1.0)
+
+
+@pytest.mark.usefixtures("short_bound")
 def test_a_generator_that_never_finishes_is_killed_and_stored_invalid(tmp_path: Path) -> None:
     """Stopped in its measured phase and never resumed: the harness stops it past its time
     bound, the trial is invalid with the cause, and what it measured before is kept."""
@@ -109,6 +118,7 @@ def test_a_generator_that_never_finishes_is_killed_and_stored_invalid(tmp_path: 
     assert read_log(tmp_path / row.histogram).get_total_count() > 0
 
 
+@pytest.mark.usefixtures("short_bound")
 def test_a_generator_that_never_starts_is_killed_with_nothing_measured(tmp_path: Path) -> None:
     """A generator stopped before it ran any Python (its launcher stops itself) leaves no
     files: the trial is stored invalid from an empty summary and an empty log."""
@@ -232,6 +242,7 @@ def test_meshbench_load_strict_exits_non_zero_on_a_stalled_generator(tmp_path: P
     assert calm.returncode in (0, 3)
 
 
+@pytest.mark.usefixtures("short_bound")
 def test_meshbench_load_strict_exits_3_on_a_killed_generator_and_never_hangs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
