@@ -40,6 +40,7 @@ from meshbench.platforms.local.envoy import (
 )
 from meshbench.platforms.local.feature_proof import (
     config_evidence,
+    delta,
     feature_evidence,
     inbound_bytes,
     inbound_requests,
@@ -132,8 +133,9 @@ class LocalDeployment(Deployment):
         # named as the run names the deployment (its logs are kept under that name)
         self.state_dir = context.state_dir / (name or self.label)
         self.sidecars = mesh in SIDECAR_MESHES
-        self.mtls = mesh_decl(mesh).mtls_always_on
-        self.features = mesh_decl(mesh).features
+        decl = mesh_decl(mesh)
+        self.mtls = decl.mtls_always_on
+        self.features = decl.features
         self.admins: dict[str, EnvoyAdmin] = {}
         self.created: list[str] = []
         self._measured: tuple[UsageSnapshot, UsageSnapshot] | None = None
@@ -450,12 +452,12 @@ class LocalDeployment(Deployment):
                 plain_name = f"http.{INBOUND_PLAINTEXT_STAT}.downstream_rq_total"
                 what = "requests"
             if self.mtls and s != self.topology.entry:
-                plain = after[s].get(plain_name, 0) - before[s].get(plain_name, 0)
+                plain = delta(before[s], after[s], plain_name)
                 if plain:
                     problems.append(f"{s} sidecar took {plain} plaintext {what} under mTLS")
         if self.scenario.client_sidecar and self.features.l7:
-            got = _counter(after[LOAD_POD], OUTBOUND_STAT) - _counter(
-                before[LOAD_POD], OUTBOUND_STAT
+            got = delta(
+                before[LOAD_POD], after[LOAD_POD], f"http.{OUTBOUND_STAT}.downstream_rq_total"
             )
             if got != sent:
                 problems.append(f"load pod sidecar sent {got} requests, expected {sent}")
@@ -518,10 +520,6 @@ class LocalDeployment(Deployment):
     def _connection_counters(self) -> dict[str, dict[str, int]]:
         """Each sidecar's connection and TLS handshake counters (for the timeline)."""
         return {pod: admin.counters(SIDECAR_COUNTERS) for pod, admin in self.admins.items()}
-
-
-def _counter(stats: dict[str, int], stat_prefix: str) -> int:
-    return stats.get(f"http.{stat_prefix}.downstream_rq_total", 0)
 
 
 def _handshakes(stats: dict[str, int]) -> int:

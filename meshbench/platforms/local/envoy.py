@@ -254,21 +254,6 @@ def _hcm(
     return hcm
 
 
-def _listener_filter(
-    stat_prefix: str,
-    cluster: str,
-    observe: Observation | None,
-    delay_ms: float,
-    features: SidecarFeatures,
-    access_log_dir: Path | None,
-    inbound: bool,
-) -> dict[str, Any]:
-    """The one network filter of a listener chain: HTTP (L7) or a TCP proxy (L4)."""
-    if not features.l7:
-        return _tcp_proxy(stat_prefix, cluster)
-    return _hcm(stat_prefix, cluster, observe, delay_ms, features, access_log_dir, inbound)
-
-
 def _upstream_protocol(wire: Wire, requests_per_connection: int = 0) -> dict[str, Any]:
     """A cluster's ``typed_extension_protocol_options`` for HTTP/1.1 or HTTP/2 upstream;
     ``requests_per_connection`` > 0 closes each upstream connection after that many
@@ -352,10 +337,11 @@ def bootstrap(
     (an access-log feature writes under ``access_log_dir``)."""
 
     def chain(stat_prefix: str, cluster: str, inbound: bool) -> dict[str, Any]:
+        """The one network filter of a listener chain: HTTP (L7) or a TCP proxy (L4)."""
+        if not features.l7:
+            return _tcp_proxy(stat_prefix, cluster)
         delay_ms = inbound_delay_ms if inbound else 0.0
-        return _listener_filter(
-            stat_prefix, cluster, observe, delay_ms, features, access_log_dir, inbound
-        )
+        return _hcm(stat_prefix, cluster, observe, delay_ms, features, access_log_dir, inbound)
 
     outbound_cluster: dict[str, Any] = {
         "name": OUTBOUND_CLUSTER,

@@ -14,26 +14,33 @@ from collections.abc import Mapping
 from typing import Any
 
 from meshbench.config.features import MINIMAL, SidecarFeatures
+from meshbench.platforms.local.envoy import INBOUND_PLAINTEXT_STAT, INBOUND_STAT
 
 Counters = Mapping[str, int]
 
-INBOUND_CHAINS = ("inbound", "inbound_plaintext")
+INBOUND_CHAINS = (INBOUND_STAT, INBOUND_PLAINTEXT_STAT)
+"""The stat prefixes of a sidecar's inbound listener: its mutual-TLS and plaintext chains."""
+
+TRACING_DECISIONS = ("random_sampling", "service_forced", "client_enabled", "not_traceable")
 
 
 def delta(before: Counters, after: Counters, name: str) -> int:
     return int(after.get(name, 0)) - int(before.get(name, 0))
 
 
+def inbound(before: Counters, after: Counters, name: str, kind: str = "http") -> int:
+    """How far ``<kind>.<chain>.<name>`` moved meanwhile, summed over the inbound chains."""
+    return sum(delta(before, after, f"{kind}.{chain}.{name}") for chain in INBOUND_CHAINS)
+
+
 def inbound_requests(before: Counters, after: Counters) -> int:
     """HTTP requests a sidecar's inbound listener (both chains) parsed meanwhile."""
-    return sum(delta(before, after, f"http.{c}.downstream_rq_total") for c in INBOUND_CHAINS)
+    return inbound(before, after, "downstream_rq_total")
 
 
 def inbound_bytes(before: Counters, after: Counters) -> int:
     """Bytes a sidecar's inbound TCP proxy (both chains) received meanwhile (L4)."""
-    return sum(
-        delta(before, after, f"tcp.{c}.downstream_cx_rx_bytes_total") for c in INBOUND_CHAINS
-    )
+    return inbound(before, after, "downstream_cx_rx_bytes_total", kind="tcp")
 
 
 def _sum(counters: Counters, contains: str) -> int:
@@ -89,14 +96,8 @@ def feature_evidence(
             if writes.get(s, 0) < n
         ]
     if features.rbac_rules:
-        allowed = {
-            s: sum(delta(before[s], after[s], f"http.{c}.rbac.allowed") for c in INBOUND_CHAINS)
-            for s in services
-        }
-        denied = {
-            s: sum(delta(before[s], after[s], f"http.{c}.rbac.denied") for c in INBOUND_CHAINS)
-            for s in services
-        }
+        allowed = {s: inbound(before[s], after[s], "rbac.allowed") for s in services}
+        denied = {s: inbound(before[s], after[s], "rbac.denied") for s in services}
         evidence["rbac_allowed"] = allowed
         problems += [
             f"{s}: RBAC allowed {allowed[s]} and denied {denied[s]} of {n} inbound request(s)"
@@ -105,11 +106,7 @@ def feature_evidence(
         ]
     if features.tracing_sample_pct is not None:
         decided = {
-            s: sum(
-                delta(before[s], after[s], f"http.{c}.tracing.{k}")
-                for c in INBOUND_CHAINS
-                for k in ("random_sampling", "service_forced", "client_enabled", "not_traceable")
-            )
+            s: sum(inbound(before[s], after[s], f"tracing.{k}") for k in TRACING_DECISIONS)
             for s in services
         }
         evidence["tracing_decisions_inbound"] = decided
